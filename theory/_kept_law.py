@@ -1,0 +1,126 @@
+"""Quadrature nodes of the pruned (kept) law, adapted to the current solution.
+
+``theta = 0``: one variable ``x = |t|`` on the kept range ``[lo, hi]`` with density
+``2 phi(x) / f``; ``y t = x``. The positive part ``(k - R x)_+`` smoothed by ``b z`` changes over
+a width ``b / R`` around ``x = k / R``; the panels are split there.
+
+``theta > 0``: by the symmetry ``(t_p, v) -> (-t_p, -v)`` (which leaves ``y t`` and ``y u``
+unchanged) only ``t_p >= 0`` is integrated, with density ``2 phi(t_p) / f`` on the kept range.
+For each ``t_p`` node, ``v ~ N(0, 1)`` is integrated piecewise on each side of the label flip
+``v0 = t_p cot(theta)`` (``y = +1`` for ``v < v0``), each side split again around the kink of its
+positive part. Here ``t = cos(theta) t_p - sin(theta) v`` and ``u = sin(theta) t_p + cos(theta) v``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from theory._equations import Nodes
+from theory._quadrature import normal_pdf, panel_rule
+
+
+@dataclasses.dataclass(frozen=True)
+class Quadrature:
+    """Quadrature resolution.
+
+    Attributes:
+        n: Gauss-Legendre nodes per panel in the probe field ``t_p`` (or ``|t|``).
+        n_v: nodes per panel in the orthogonal field ``v`` (``theta > 0`` only).
+        tail: the Gaussian tail beyond ``lo + tail`` is dropped (``phi(12) ~ 5e-32``).
+        v_max: ``v`` is integrated over ``[-v_max, v_max]``.
+    """
+
+    n: int = 16
+    n_v: int = 10
+    tail: float = 12.0
+    v_max: float = 10.0
+
+    def refined(self, factor: int = 2) -> "Quadrature":
+        """The same rule with ``factor`` times more nodes per panel."""
+        return dataclasses.replace(self, n=self.n * factor, n_v=self.n_v * factor)
+
+
+#: Split points around a smoothed kink, in units of its width: the transition region
+#: ``|w| < 2`` and its tails to ``|w| = 8`` (``Phi(-8) ~ 6e-16``) get panels of their own.
+_KINK_OFFSETS = np.array([-8.0, -2.0, 0.0, 2.0, 8.0])
+_SHORT_OFFSETS = np.array([-6.0, 0.0, 6.0])
+#: Static split points of the ``v`` integral (a standard normal variable).
+_V_BREAKS = np.array([-4.0, -1.5, 1.5, 4.0])
+#: Static split points (offsets from ``lo``) that keep long Gaussian-tail panels accurate.
+_TAIL_BREAKS = np.array([1.5, 3.0, 5.0])
+
+
+def _kink_breaks(center, width, offsets=None):
+    offsets = _KINK_OFFSETS if offsets is None else offsets
+    ok = np.isfinite(center) & np.isfinite(width) & (width > 0)
+    center = np.where(ok, center, -np.inf)
+    width = np.where(ok, width, 1.0)
+    return center[..., None] + width[..., None] * offsets
+
+
+def _density_weights(x, w, f):
+    return w * (2.0 * normal_pdf(x) / f[:, None])
+
+
+def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature) -> Nodes:
+    """Nodes for ``theta = 0`` (``f`` is the normalisation: 1 for random pruning)."""
+    hi = np.minimum(hi, lo + quad.tail)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        center = np.where(R > 0, k / R, np.inf)
+        width = b / R
+    breaks = np.concatenate([_kink_breaks(center, width), lo[:, None] + _TAIL_BREAKS], -1)
+    x, w = panel_rule(lo, hi, breaks, quad.n)
+    return Nodes(X1=x, X2=None, W=_density_weights(x, w, f))
+
+
+def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature) -> Nodes:
+    """Nodes for ``theta > 0`` (two-dimensional: ``t_p`` outside, ``v`` inside)."""
+    hi = np.minimum(hi, lo + quad.tail)
+    c, s = np.cos(theta), np.sin(theta)
+    c1 = R * c + S * s  # y (R t + S u) = y (c1 t_p + c2 v)
+    c2 = S * c - R * s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tcenter = np.where(c1 > 0, k / c1, np.inf)
+        twidth = np.sqrt(b * b + c2 * c2) / c1
+    tbreaks = np.concatenate(
+        [
+            _kink_breaks(tcenter, twidth, _SHORT_OFFSETS),
+            lo[:, None] + _TAIL_BREAKS,
+            np.tan(theta)[:, None] * np.array([1.0, 3.0]),
+        ],
+        -1,
+    )
+    tp, wt = panel_rule(lo, hi, tbreaks, quad.n)  # [n, Mt]
+    wt = _density_weights(tp, wt, f)
+    V = quad.v_max
+    v0 = np.clip(tp / np.tan(theta)[:, None], -V, V)
+    ones = np.ones_like(v0)
+    C1, C2, K, B = (z[:, None] for z in (c1, c2, k, b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # y = +1 side (v < v0): a = k - c1 t_p - c2 v ; y = -1 side: a = k + c1 t_p + c2 v.
+        # A smoothed kink wider than the static panels needs no panels of its own.
+        vwidth = np.abs(B / C2) * ones
+        vwidth = np.where(vwidth < 1.0, vwidth, np.nan)
+        kink_plus = np.where(v0 > (K - C1 * tp) / C2, (K - C1 * tp) / C2, np.nan)
+        kink_minus = np.where(v0 < -(K + C1 * tp) / C2, -(K + C1 * tp) / C2, np.nan)
+    vbreaks = np.concatenate(
+        [
+            v0[..., None],
+            np.broadcast_to(_V_BREAKS, v0.shape + _V_BREAKS.shape),
+            _kink_breaks(kink_plus, vwidth, _SHORT_OFFSETS),
+            _kink_breaks(kink_minus, vwidth, _SHORT_OFFSETS),
+        ],
+        -1,
+    )
+    v, wv = panel_rule(-V * ones, V * ones, vbreaks, quad.n_v)  # [n, Mt, Mv]
+    wv = wv * normal_pdf(v)
+    y = np.where(v < v0[..., None], 1.0, -1.0)
+    cth, sth = c[:, None, None], s[:, None, None]
+    TP = tp[..., None]
+    X1 = y * (cth * TP - sth * v)
+    X2 = y * (sth * TP + cth * v)
+    W = wt[..., None] * wv
+    n = len(R)
+    return Nodes(X1=X1.reshape(n, -1), X2=X2.reshape(n, -1), W=W.reshape(n, -1))

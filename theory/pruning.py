@@ -1,0 +1,155 @@
+"""The pruning specification shared by the theory and the simulator.
+
+A pool of ``P_tot = alpha_tot * N`` Gaussian examples is ranked by the margin of a probe
+``J_p`` at angle ``theta`` to the teacher, ``t_p = J_p . x / sqrt(N)``, and a fraction ``f`` of
+it is kept (Sorscher et al. 2022, Sec. 2 and App. A):
+
+* ``hard``   keeps the ``f P_tot`` smallest ``|t_p|``; as ``N -> inf`` this is ``|t_p| <= g`` with
+  ``f = 2 Phi(g) - 1``;
+* ``easy``   keeps the ``f P_tot`` largest ``|t_p|``; as ``N -> inf`` this is ``|t_p| >= g`` with
+  ``f = 2 H(g)``, ``H = 1 - Phi``;
+* ``random`` keeps a uniform subset (the unpruned learning curve at ``alpha_prune``).
+
+The kept law of ``|t_p|`` is therefore a standard normal folded onto ``[0, inf)`` and truncated
+to ``[lo, hi]`` (:func:`kept_range`); directions orthogonal to the probe stay Gaussian.
+This module is the single definition of rules, fractions, angles and thresholds: the theory
+(:mod:`theory.solver`) and the simulator (:mod:`sims`) both import it.
+
+References:
+    B. Sorscher, R. Geirhos, S. Shekhar, S. Ganguli, A. S. Morcos, "Beyond neural scaling laws:
+    beating power law scaling via data pruning", NeurIPS 2022, https://arxiv.org/abs/2206.14486
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal
+
+import numpy as np
+from scipy import special
+
+
+RULES = ("hard", "easy", "random")
+Rule = Literal["hard", "easy", "random"]
+
+#: Largest probe angle accepted, in degrees (exclusive): theta = 90 is a probe orthogonal to
+#: the teacher, which carries no information about the labels.
+THETA_MAX_DEG = 90.0
+
+
+def check_rule(rule: str) -> str:
+    """Return ``rule`` if it is one of :data:`RULES`, else raise a one-line ``ValueError``."""
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
+    return rule
+
+
+def _check_finite(name: str, value) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{name} must be finite; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_f(f) -> np.ndarray:
+    """Validate pruning fractions: finite and in (0, 1]."""
+    arr = _check_finite("f", f)
+    bad = (arr <= 0) | (arr > 1)
+    if bad.any():
+        raise ValueError(f"f must be in (0, 1]; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_alpha(name: str, alpha) -> np.ndarray:
+    """Validate a load ``alpha_prune`` or ``alpha_tot``: finite and > 0."""
+    arr = _check_finite(name, alpha)
+    bad = arr <= 0
+    if bad.any():
+        raise ValueError(f"{name} must be > 0; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_theta_deg(theta_deg) -> np.ndarray:
+    """Validate probe angles in degrees: finite and in [0, 90)."""
+    arr = _check_finite("theta_deg", theta_deg)
+    bad = (arr < 0) | (arr >= THETA_MAX_DEG)
+    if bad.any():
+        raise ValueError(f"theta_deg must be in [0, 90); got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def threshold(rule: str, f):
+    """Threshold ``g`` on ``|t_p|`` of the N -> infinity pruning rule.
+
+    .. math::  f = 2\\Phi(g) - 1 \\ (\\text{hard}), \\qquad f = 2H(g) \\ (\\text{easy}).
+
+    ``random`` has no threshold and returns ``nan``. Computed with ``ndtri`` on the smaller
+    tail so that ``g`` keeps full relative precision as ``f -> 0`` and ``f -> 1``.
+    """
+    check_rule(rule)
+    f = np.asarray(f, dtype=float)
+    if rule == "hard":
+        # Phi(g) = (1 + f) / 2  <=>  g = -ndtri((1 - f) / 2)
+        return -special.ndtri(0.5 * (1.0 - f))
+    if rule == "easy":
+        return -special.ndtri(0.5 * f)
+    return np.full_like(f, np.nan)
+
+
+def kept_range(rule: str, f):
+    """Kept interval ``[lo, hi]`` of ``|t_p|`` (``hi = inf`` for easy and random)."""
+    g = threshold(rule, f)
+    if rule == "hard":
+        return np.zeros_like(g), g
+    if rule == "easy":
+        return g, np.full_like(g, np.inf)
+    return np.zeros_like(g), np.full_like(g, np.inf)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pruning:
+    """How a pool is pruned: rule, kept fraction and probe angle.
+
+    Attributes:
+        rule: ``"hard"`` (keep the smallest probe margins), ``"easy"`` (keep the largest) or
+            ``"random"`` (keep a uniform subset).
+        f: kept fraction, ``0 < f <= 1``. ``f = 1`` is no pruning for every rule.
+        theta_deg: angle between probe and teacher in degrees, ``0 <= theta_deg < 90``;
+            ``0`` is the perfect metric (probe = teacher). Irrelevant for ``random``.
+
+    Example:
+        >>> p = Pruning("hard", 0.2)
+        >>> round(p.g, 6)
+        0.253347
+    """
+
+    rule: Rule
+    f: float
+    theta_deg: float = 0.0
+
+    def __post_init__(self):
+        check_rule(self.rule)
+        object.__setattr__(self, "f", float(check_f(self.f)))
+        object.__setattr__(self, "theta_deg", float(check_theta_deg(self.theta_deg)))
+
+    @property
+    def theta(self) -> float:
+        """Probe angle in radians."""
+        return math.radians(self.theta_deg)
+
+    @property
+    def g(self) -> float:
+        """Threshold on ``|t_p|`` (``nan`` for random), see :func:`threshold`."""
+        return float(threshold(self.rule, self.f))
+
+    @property
+    def kept_range(self) -> tuple[float, float]:
+        """``(lo, hi)`` of the kept ``|t_p|`` in the N -> infinity limit."""
+        lo, hi = kept_range(self.rule, self.f)
+        return float(lo), float(hi)
+
+    def n_kept(self, n_pool: int) -> int:
+        """Number of examples kept from a pool of ``n_pool``: ``round(f * n_pool)``, at least 1."""
+        return max(1, int(round(self.f * n_pool)))

@@ -1,0 +1,521 @@
+"""Certified solver of the replica equations for the max-margin student on pruned data.
+
+For pruning ``(rule, f, theta)`` and load ``alpha = alpha_prune`` it finds the margin
+``kappa`` and the overlaps ``(R, S)`` of the max-margin perceptron (Sorscher et al. 2022,
+App. A; ``theory._equations``): ``kappa`` is the largest ``k`` with ``max_{R,S} A(R, S; k) >= 0``,
+the maximiser is ``(R, S)``, and ``eps = arccos(R) / pi``.
+
+**Parameterisation.** The student direction is ``(R, S, b) = (cos p, sin p cos q, sin p sin q)``
+so ``eps = p / pi`` exactly and ``b = sqrt(1 - R^2 - S^2)`` never loses precision. At
+``theta = 0`` (and for random pruning, which is the unpruned problem at ``alpha_prune``) the
+symmetry ``u -> -u`` gives ``S = 0`` (``q = pi / 2``), one angle and a one-dimensional
+expectation; for ``theta > 0`` two angles and a two-dimensional expectation.
+
+**Algorithm** (vectorized over every ``(rule, f, theta)`` curve at once):
+
+1. *Start* at a tiny load ``alpha_0`` where the solution is known in closed form: there every
+   kept example is a support vector (``Phi = 1``), ``A`` is quadratic, and
+   ``(R, S) ~= sqrt(alpha_0) (E[y t], E[y u])``, ``k ~= 1 / sqrt(alpha_0)``.
+2. *Continue* in ``log alpha`` through the requested loads with steps of at most
+   ``max_log_step`` (secant predictor), each corrected by Newton's method on the stationarity
+   system ``(A, dA/dp, dA/dq) = 0`` in ``(p, q, k)`` with analytic Jacobians.
+3. *Certify* each requested point with the convex duality bound of
+   :mod:`theory._certificate`: a feasible margin (``A >= 0``), a lower bound from a supporting
+   hyperplane, their relative gap, and the implied bound on the error of ``eps``. A point is
+   ``converged`` only if Newton converged, the residual is small and the gap is below
+   ``gap_tol``; otherwise its ``reason`` says why. Because the problem is convex, a certified
+   point is *the* max-margin solution, never a saddle or a spurious root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from theory import pruning as _pr
+from theory._certificate import certify
+from theory._equations import angle_derivatives, derivatives, margin_terms, sphere
+from theory._kept_law import Quadrature, nodes_theta, nodes_theta0
+
+
+#: Default bound on the relative duality gap of a certified point. The gap is quadratic in
+#: the distance to the solution, so 1e-12 bounds the error of eps by about 5e-7; in practice
+#: Newton's method reaches gaps of order 1e-15.
+GAP_TOL = 1e-12
+#: Largest residual of the stationarity equations at a certified point.
+RESIDUAL_TOL = 1e-8
+#: Largest step in log(alpha) between consecutive continuation points (steps adapt below it).
+MAX_LOG_STEP = 0.5
+#: Load at which continuation starts (or below the smallest requested load).
+ALPHA_START = 1e-3
+_MAX_NEWTON = 30
+_MAX_NEWTON_STEP = 12
+_MIN_LOG_STEP = 1e-4
+_MAX_CONTINUATION = 20000
+
+
+@dataclasses.dataclass(frozen=True)
+class TheoryResult:
+    """Solution of the replica equations at a batch of points (arrays of a common shape).
+
+    Attributes:
+        rule: pruning rule (a string, the same for every point).
+        f, alpha_prune, alpha_tot, theta_deg: the parameters (``alpha_tot = alpha_prune / f``).
+        eps: generalisation error ``arccos(R) / pi``.
+        R, S: overlaps of the student with the teacher and with the probe's direction
+            orthogonal to the teacher (``S = 0`` at ``theta = 0`` and for random pruning).
+        kappa: the max-margin ``kappa``.
+        converged: ``True`` where the point is certified (see :mod:`theory.solver`).
+        residual: largest residual of the stationarity equations at the returned point,
+            ``max(|1 - alpha E[M2] / b^2|, |R - alpha (E[y t M1] + R P)|,
+            |S - alpha (E[y u M1] + S P)|)`` (Sorscher et al. 2022, App. A).
+        gap: relative duality gap ``(U - L) / U`` of the convex certificate.
+        eps_bound: certified bound on the error of ``eps`` from the gap (quadrature error
+            excluded; it is controlled separately by refinement tests).
+        reason: ``""`` where converged, else why the point is not certified.
+    """
+
+    rule: str
+    f: np.ndarray
+    alpha_prune: np.ndarray
+    alpha_tot: np.ndarray
+    theta_deg: np.ndarray
+    eps: np.ndarray
+    R: np.ndarray
+    S: np.ndarray
+    kappa: np.ndarray
+    converged: np.ndarray
+    residual: np.ndarray
+    gap: np.ndarray
+    eps_bound: np.ndarray
+    reason: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.eps.shape
+
+    def records(self) -> list[dict]:
+        """One plain ``dict`` per point (JSON-ready; ``nan`` becomes ``None``)."""
+        keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "eps", "R", "S", "kappa",
+                "residual", "gap", "eps_bound")
+        flat = {k: np.ravel(getattr(self, k)) for k in keys}
+        conv = np.ravel(self.converged)
+        reason = np.ravel(self.reason)
+        out = []
+        for i in range(conv.size):
+            rec = {"rule": self.rule}
+            for k in keys:
+                v = float(flat[k][i])
+                rec[k] = v if np.isfinite(v) else None
+            rec["converged"] = bool(conv[i])
+            rec["reason"] = str(reason[i])
+            out.append(rec)
+        return out
+
+
+@dataclasses.dataclass
+class _Batch:
+    """Static description of G curves solved together (all theta = 0, or all theta > 0)."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    fnorm: np.ndarray
+    theta: np.ndarray
+    dim: int
+    quad: Quadrature
+
+    def take(self, idx) -> "_Batch":
+        return _Batch(self.lo[idx], self.hi[idx], self.fnorm[idx], self.theta[idx], self.dim,
+                      self.quad)
+
+    def nodes(self, R, S, b, k):
+        if self.dim == 1:
+            return nodes_theta0(self.lo, self.hi, self.fnorm, R, b, k, self.quad)
+        return nodes_theta(self.lo, self.hi, self.fnorm, self.theta, R, S, b, k, self.quad)
+
+
+def _unpack(y, dim):
+    p = y[:, 0]
+    q = y[:, 1] if dim == 2 else np.full_like(p, 0.5 * np.pi)
+    return p, q, y[:, -1]
+
+
+def _system(batch: _Batch, alpha, y):
+    """Residual ``F = (A, dA/dangles)`` and Jacobian in ``y = (angles, k)``."""
+    dim = batch.dim
+    p, q, k = _unpack(y, dim)
+    u, du, d2u = sphere(p, q)
+    R, S, b = u[:, 0], u[:, 1], u[:, 2]
+    d = derivatives(batch.nodes(R, S, b, k), alpha, R, S, b, k)
+    grad, hess = angle_derivatives(d, du, d2u, dim)
+    F = np.concatenate([d.A[:, None], grad[:, :dim]], -1)
+    J = np.concatenate([grad[:, None, :], hess[:, :dim, :]], 1)
+    scale = np.concatenate([(b * b)[:, None], np.repeat(b[:, None], dim, -1)], -1)
+    return F, J, F / scale
+
+
+def _newton(batch: _Batch, alpha, y, max_iter=_MAX_NEWTON, rtol=1e-9):
+    """Newton's method on the stationarity system.
+
+    Stops once a full (untruncated) step is below ``rtol`` relative: convergence is quadratic,
+    so the error after that step is of order ``rtol^2``; the certificate checks the result.
+
+    Returns ``(y, converged, residual, local_max)``, the last being whether the Hessian of
+    ``A`` in the angles at the last evaluation is negative definite (a local, hence by
+    convexity global, maximum; see :mod:`theory._certificate`).
+    """
+    y = y.copy()
+    n, dim = len(y), batch.dim
+    active = np.ones(n, bool)
+    conv = np.zeros(n, bool)
+    locmax = np.zeros(n, bool)
+    resid = np.full(n, np.inf)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        sub = batch.take(idx)
+        F, J, Fs = _system(sub, alpha[idx], y[idx])
+        resid[idx] = np.abs(Fs).max(-1)
+        locmax[idx] = _negative_definite(J[:, 1:, :dim])
+        with np.errstate(all="ignore"):
+            ok = np.isfinite(J).all((1, 2)) & np.isfinite(F).all(1)
+            det = np.linalg.det(np.where(ok[:, None, None], J, np.eye(dim + 1)))
+            ok &= np.isfinite(det) & (det != 0)
+            step = np.linalg.solve(np.where(ok[:, None, None], J, np.eye(dim + 1)),
+                                   -np.where(ok[:, None], F, 0.0)[..., None])[..., 0]
+        yi = y[idx]
+        # Trust region: the margin and the angle p stay positive, q in (0, pi).
+        scale = np.ones(len(idx))
+        for j, lim in ((0, 0.5 * yi[:, 0]), (dim, 0.5 * np.abs(yi[:, dim]))):
+            with np.errstate(all="ignore"):
+                scale = np.minimum(scale, np.where(np.abs(step[:, j]) > lim,
+                                                   lim / np.abs(step[:, j]), 1.0))
+        if dim == 2:
+            scale = np.minimum(scale, np.where(np.abs(step[:, 1]) > 0.3,
+                                               0.3 / np.abs(step[:, 1]), 1.0))
+        step *= scale[:, None]
+        y[idx] = yi + step
+        small = (np.abs(step[:, 0]) <= rtol * yi[:, 0]) & (
+            np.abs(step[:, dim]) <= rtol * np.abs(yi[:, dim])
+        )
+        if dim == 2:
+            small &= np.abs(step[:, 1]) <= rtol
+        done = small & ok & (scale == 1.0)
+        conv[idx[done]] = True
+        active[idx[done | ~ok]] = False
+    return y, conv, resid, locmax
+
+
+def _negative_definite(H):
+    """Whether each ``[dim, dim]`` matrix (dim 1 or 2) is negative definite."""
+    with np.errstate(invalid="ignore"):
+        if H.shape[-1] == 1:
+            return H[:, 0, 0] < 0
+        tr = H[:, 0, 0] + H[:, 1, 1]
+        det = H[:, 0, 0] * H[:, 1, 1] - H[:, 0, 1] * H[:, 1, 0]
+        return (tr < 0) & (det > 0)
+
+
+def _initial(batch: _Batch, alpha0):
+    """Closed-form start at a tiny load (every kept example is a support vector)."""
+    n = len(alpha0)
+    one = np.ones(n)
+    nodes = batch.nodes(0.5 * one, 0.0 * one, np.sqrt(0.75) * one, 1e3 * one)
+    m1 = np.einsum("ij,ij->i", nodes.W, nodes.X1)  # E[y t]
+    m2 = (np.einsum("ij,ij->i", nodes.W, nodes.X2) if nodes.X2 is not None
+          else np.zeros(n))  # E[y u]
+    R = np.sqrt(alpha0) * m1
+    S = np.sqrt(alpha0) * m2
+    b = np.sqrt(1 - R * R - S * S)
+    k = b / np.sqrt(alpha0) + R * m1 + S * m2
+    p = np.arctan2(np.hypot(S, b), R)
+    y = [p]
+    if batch.dim == 2:
+        y.append(np.arctan2(b, S))
+    y.append(k)
+    return np.stack(y, -1)
+
+
+def _feasible_margin(batch: _Batch, alpha, y):
+    """Largest margin ``k`` with ``A >= 0`` in the direction of ``y`` (monotone Newton).
+
+    ``A`` is concave and decreasing in ``k``, so a Newton step lands at or above the root;
+    the iterate is then nudged down until ``A >= 0`` holds with a margin over floating-point
+    rounding (only the points that need it are re-evaluated).
+    """
+    p, q, k = _unpack(y, batch.dim)
+    u, _, _ = sphere(p, q)
+    R, S, b = u[:, 0], u[:, 1], u[:, 2]
+    k = k.copy()
+    idx = np.arange(len(k))
+    for i in range(14):
+        if idx.size == 0:
+            break
+        sub = batch.take(idx)
+        Ri, Si, bi, ki = R[idx], S[idx], b[idx], k[idx]
+        m2, m1 = margin_terms(sub.nodes(Ri, Si, bi, ki), Ri, Si, bi, ki)
+        A = bi * bi - alpha[idx] * m2
+        with np.errstate(all="ignore"):
+            if i < 2:  # Newton steps (the input is already accurate to ~1e-9)
+                k[idx] = np.where(np.isfinite(A) & (m1 > 0), ki + A / (2 * alpha[idx] * m1), ki)
+                continue
+            # a small safety margin over rounding noise (|A| ~ 1e-16 b^2), so that A >= 0
+            # holds however the certificate sums the same expectation
+            bad = ~(A >= 16 * np.finfo(float).eps * bi * bi) & np.isfinite(A)
+        idx = idx[bad]
+        k[idx] = k[idx] * (1 - 1e-16 * 4.0 ** (i - 2))
+    return R, S, b, k
+
+
+def _certify(batch: _Batch, alpha, y):
+    """Feasible margin in the direction of ``y`` and the convex certificate there."""
+    with np.errstate(all="ignore"):
+        R, S, b, kf = _feasible_margin(batch, alpha, y)
+        return kf, certify(batch.nodes(R, S, b, kf), alpha, R, S, b, kf)
+
+
+def _march(batch: _Batch, targets: list[np.ndarray], max_log_step: float):
+    """Adaptive continuation of every curve in ``log(alpha)`` through its sorted targets.
+
+    Each curve starts at ``min(ALPHA_START, targets[0] / 2)`` from :func:`_initial`. A step is
+    accepted when Newton's method converges to a point whose Hessian of ``A`` in the angles is
+    negative definite (a local, hence by convexity global, maximum: see
+    :mod:`theory._certificate`); otherwise the step in ``log(alpha)`` is cut by 3 and retried.
+    Successful steps grow by 1.5 up to ``max_log_step``. Curves advance together, vectorized.
+
+    Returns ``(ys, conv, resid)`` lists (one array per curve, aligned with its targets).
+    """
+    G, dim = len(targets), batch.dim
+    n_t = np.array([len(t) for t in targets])
+    T = np.full((G, n_t.max()), np.nan)
+    for g, t in enumerate(targets):
+        T[g, : len(t)] = t
+    ys = np.full((G, T.shape[1], dim + 1), np.nan)
+    conv = np.zeros(T.shape, bool)
+    resid = np.full(T.shape, np.inf)
+
+    la = np.log(np.minimum(ALPHA_START, 0.5 * T[:, 0]))
+    y, ok0, _, lm0 = _newton(batch, np.exp(la), _initial(batch, np.exp(la)))
+    ok0 &= lm0
+    la_prev, y_prev = la.copy(), y.copy()  # last two accepted points, for the secant
+    ptr = np.where(ok0, 0, n_t)  # next target of each curve (a failed start fails the curve)
+    h = np.full(G, max_log_step)
+    for _ in range(_MAX_CONTINUATION):
+        act = np.flatnonzero(ptr < n_t)
+        if act.size == 0:
+            break
+        lt = np.log(T[act, ptr[act]])
+        la_new = np.minimum(lt, la[act] + h[act])
+        dl = la[act] - la_prev[act]
+        with np.errstate(all="ignore"):
+            tfac = np.where(dl > 0, (la_new - la[act]) / dl, 0.0)
+        z, zp = _to_log(y[act], dim), _to_log(y_prev[act], dim)
+        guess = _from_log(z + tfac[:, None] * (z - zp), dim)
+        sub = batch.take(act)
+        yn, cn, rn, lm = _newton(sub, np.exp(la_new), guess, max_iter=_MAX_NEWTON_STEP)
+        good = cn & lm
+        acc, rej = act[good], act[~good]
+        la_prev[acc], y_prev[acc] = la[acc], y[acc]
+        la[acc], y[acc] = la_new[good], yn[good]
+        h[acc] = np.minimum(max_log_step, 1.5 * h[acc])
+        hit = acc[la_new[good] >= lt[good]]
+        ys[hit, ptr[hit]], conv[hit, ptr[hit]], resid[hit, ptr[hit]] = y[hit], True, rn[good][
+            la_new[good] >= lt[good]
+        ]
+        ptr[hit] += 1
+        h[rej] /= 3.0
+        dead = rej[h[rej] < _MIN_LOG_STEP]
+        # a curve that cannot advance keeps its (uncertified) Newton result at the target
+        ys[dead, ptr[dead]] = yn[~good][h[rej] < _MIN_LOG_STEP]
+        resid[dead, ptr[dead]] = rn[~good][h[rej] < _MIN_LOG_STEP]
+        ptr[dead] = n_t[dead]
+    return [ys[g, : n_t[g]] for g in range(G)], [conv[g, : n_t[g]] for g in range(G)], [
+        resid[g, : n_t[g]] for g in range(G)
+    ]
+
+
+def _to_log(y, dim):
+    z = y.copy()
+    z[:, 0] = np.log(y[:, 0])
+    z[:, dim] = np.log(y[:, dim])
+    return z
+
+
+def _from_log(z, dim):
+    y = z.copy()
+    y[:, 0] = np.exp(z[:, 0])
+    y[:, dim] = np.exp(z[:, dim])
+    return y
+
+
+def _batch_for(rule: str, f, theta_rad, dim: int, quad: Quadrature) -> _Batch:
+    """Curves of ``rule`` at fractions ``f`` and angles ``theta_rad`` (arrays)."""
+    f = np.asarray(f, dtype=float)
+    if rule == "random":
+        lo, hi, fnorm = np.zeros_like(f), np.full_like(f, np.inf), np.ones_like(f)
+    else:
+        lo, hi = _pr.kept_range(rule, f)
+        fnorm = f.copy()
+    full = (f == 1.0) | (rule == "random")  # no pruning: the whole Gaussian
+    lo, hi = np.where(full, 0.0, lo), np.where(full, np.inf, hi)
+    return _Batch(lo, hi, np.where(full, 1.0, fnorm), np.asarray(theta_rad, float), dim, quad)
+
+
+def certify_point(
+    rule: str, f: float, alpha_prune: float, theta_deg: float, R: float, S: float, kappa: float,
+    *, quad: Quadrature = Quadrature(), gap_tol: float = GAP_TOL,
+):
+    """Certify a candidate solution ``(R, S, kappa)`` obtained by any means.
+
+    The candidate's direction ``(R, S, sqrt(1 - R^2 - S^2))`` gets its feasible margin (the
+    root of ``A = 0`` in ``k`` near ``kappa``) and the convex certificate of
+    :mod:`theory._certificate`. Returns ``(certified, certificate)``; a stationary point of the
+    replica equations that is not the max-margin solution (a saddle, or the spurious root with
+    ``R < 0`` and ``kappa < 0``) is not certified.
+    """
+    pr = _pr.Pruning(rule, f, theta_deg)
+    alpha = _pr.check_alpha("alpha_prune", alpha_prune)
+    dim = 2 if (rule != "random" and pr.f < 1 and pr.theta_deg > 0) else 1
+    batch = _batch_for(rule, [pr.f], [pr.theta], dim, quad)
+    b = np.sqrt(max(0.0, 1 - R * R - S * S))
+    p = np.arctan2(np.hypot(S, b), R)
+    y = [p] + ([np.arctan2(b, S)] if dim == 2 else []) + [kappa]
+    _, cert = _certify(batch, np.atleast_1d(alpha), np.array([y], dtype=float))
+    ok = bool(cert.gap[0] <= gap_tol and cert.gap[0] >= -1e-12
+              and cert.residual[0] <= RESIDUAL_TOL)
+    return ok, cert
+
+
+def solve(
+    rule: str,
+    f,
+    alpha_prune=None,
+    theta_deg=0.0,
+    *,
+    alpha_tot=None,
+    quad: Quadrature = Quadrature(),
+    gap_tol: float = GAP_TOL,
+    max_log_step: float = MAX_LOG_STEP,
+) -> TheoryResult:
+    """Solve the replica equations at every point of the broadcast inputs.
+
+    Args:
+        rule: ``"hard"``, ``"easy"`` or ``"random"``.
+        f: kept fraction(s) in ``(0, 1]``.
+        alpha_prune: examples kept per dimension, ``> 0`` (give this or ``alpha_tot``).
+        theta_deg: probe angle(s) in degrees, ``[0, 90)``.
+        alpha_tot: pool size per dimension; then ``alpha_prune = f * alpha_tot``.
+        quad: quadrature resolution.
+        gap_tol: largest relative duality gap of a certified point.
+        max_log_step: largest continuation step in ``log(alpha)``.
+
+    Returns:
+        A :class:`TheoryResult` whose arrays have the broadcast shape of the inputs.
+
+    Raises:
+        ValueError: one line naming the bad parameter, its value and the allowed range.
+
+    Example:
+        >>> r = solve("hard", 0.2, 3.0)
+        >>> round(float(r.eps), 6), bool(r.converged)
+        (0.034721, True)
+    """
+    _pr.check_rule(rule)
+    f = _pr.check_f(f)
+    theta_deg = _pr.check_theta_deg(theta_deg)
+    if (alpha_prune is None) == (alpha_tot is None):
+        if alpha_prune is None:
+            raise ValueError("give alpha_prune or alpha_tot")
+        ap = _pr.check_alpha("alpha_prune", alpha_prune)
+        at = _pr.check_alpha("alpha_tot", alpha_tot)
+        ap, at_, fb = np.broadcast_arrays(ap, at, f)
+        bad = np.abs(ap - fb * at_) > 1e-9 * ap
+        if bad.any():
+            i = np.flatnonzero(bad.ravel())[0]
+            raise ValueError(
+                f"alpha_prune = {ap.ravel()[i]!r} is inconsistent with f * alpha_tot = "
+                f"{(fb * at_).ravel()[i]!r}; give one of them or make alpha_prune = f * alpha_tot"
+            )
+        alpha_prune = ap
+    elif alpha_prune is None:
+        alpha_prune = f * _pr.check_alpha("alpha_tot", alpha_tot)
+    alpha_prune = _pr.check_alpha("alpha_prune", alpha_prune)
+    f, alpha_prune, theta_deg = np.broadcast_arrays(f, alpha_prune, theta_deg)
+    shape = f.shape
+    F, AL, TH = f.ravel(), alpha_prune.ravel(), theta_deg.ravel()
+    n = F.size
+
+    # Curves: random pruning is the unpruned problem at alpha_prune (f and theta irrelevant).
+    if rule == "random":
+        keys = np.zeros((n, 2))
+    else:
+        keys = np.stack([F, np.where(F == 1.0, 0.0, TH)], -1)  # f = 1: no pruning at all
+    ukeys, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+
+    out = {k: np.full(n, np.nan) for k in ("p", "q", "k", "resid", "gap", "eps_bound", "dim")}
+    newton_ok = np.zeros(n, bool)
+    for dim in (1, 2):
+        gsel = np.flatnonzero((ukeys[:, 1] > 0) == (dim == 2))
+        if gsel.size == 0:
+            continue
+        gf, gth = ukeys[gsel, 0], np.radians(ukeys[gsel, 1])
+        batch = _batch_for(rule, gf, gth, dim, quad)
+        targets, members = [], []
+        for g in gsel:
+            pts = np.flatnonzero(inv == g)
+            tg, pos = np.unique(AL[pts], return_inverse=True)
+            targets.append(tg)
+            members.append((pts, tg, pos.ravel()))
+        ys, convs, resids = _march(batch, targets, max_log_step)
+        for gi, (pts, tg, pos) in enumerate(members):
+            yv = ys[gi][pos]
+            out["p"][pts] = yv[:, 0]
+            out["q"][pts] = yv[:, 1] if dim == 2 else 0.5 * np.pi
+            out["dim"][pts] = dim
+            out["k"][pts] = yv[:, -1]
+            newton_ok[pts] = convs[gi][pos]
+        # certificate for every point of this dimension
+        pts = np.concatenate([m[0] for m in members])
+        grp = np.concatenate([np.full(len(m[0]), gi) for gi, m in enumerate(members)])
+        y = np.stack([out["p"][pts]] + ([out["q"][pts]] if dim == 2 else []) + [out["k"][pts]],
+                     -1)
+        out["k"][pts], cert = _certify(batch.take(grp), AL[pts], y)
+        out["resid"][pts] = cert.residual
+        out["gap"][pts] = cert.gap
+        out["eps_bound"][pts] = cert.eps_bound
+
+    p, q, k = out["p"], out["q"], out["k"]
+    R = np.cos(p)
+    S = np.where(out["dim"] == 2, np.sin(p) * np.cos(q), 0.0)  # exactly 0 by symmetry
+    finite = np.isfinite(p) & np.isfinite(q) & np.isfinite(k)
+    gap = out["gap"]
+    reason = np.full(n, "", dtype=object)
+    reason[~(out["resid"] <= RESIDUAL_TOL)] = "stationarity residual above tolerance"
+    reason[~(gap <= gap_tol)] = "duality gap above tolerance (not the max-margin solution)"
+    reason[gap < -1e-12] = "inconsistent bounds (expectations not accurate enough)"
+    reason[~newton_ok] = "continuation did not reach this load (Newton's method failed)"
+    reason[~finite] = "non-finite solution"
+    converged = reason == ""
+
+    def shaped(x):
+        return np.asarray(x).reshape(shape)
+
+    return TheoryResult(
+        rule=rule,
+        f=shaped(F),
+        alpha_prune=shaped(AL),
+        alpha_tot=shaped(AL / F),
+        theta_deg=shaped(TH),
+        eps=shaped(p / np.pi),
+        R=shaped(R),
+        S=shaped(S),
+        kappa=shaped(k),
+        converged=shaped(converged),
+        residual=shaped(out["resid"]),
+        gap=shaped(gap),
+        eps_bound=shaped(out["eps_bound"]),
+        reason=shaped(reason.astype(str)),
+    )
