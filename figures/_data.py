@@ -1,0 +1,77 @@
+"""Computations behind the figures, each cached by configuration (see :mod:`figures._store`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from figures._store import cached
+
+
+class Progress:
+    """A one-line progress bar on stderr (``[#####-----] 12/40 label, 35 s``)."""
+
+    def __init__(self, total: int, stream=None, width: int = 30):
+        self.total, self.done, self.width = max(1, total), 0, width
+        self.stream = sys.stderr if stream is None else stream
+        self.t0 = time.perf_counter()
+
+    def step(self, label: str = "") -> None:
+        self.done += 1
+        k = int(self.width * min(self.done, self.total) / self.total)
+        el = time.perf_counter() - self.t0
+        end = "\n" if self.done >= self.total else ""
+        self.stream.write(f"\r[{'#' * k}{'-' * (self.width - k)}] {self.done}/{self.total} "
+                          f"{label[:40]:<40} {el:5.0f} s{end}")
+        self.stream.flush()
+
+
+def sim_point(cache, *, rule, f, alpha_prune, theta_deg, n, seeds, seed) -> dict:
+    """Certified simulation of one configuration, with the matching theory, cached."""
+    config = {"kind": "sim", "rule": rule, "f": float(f), "alpha_prune": float(alpha_prune),
+              "theta_deg": float(theta_deg), "n": int(n), "seeds": int(seeds),
+              "seed": int(seed)}
+
+    def compute():
+        import sims
+        from theory import Pruning, solve
+
+        r = sims.simulate(Pruning(rule, f, theta_deg), alpha_prune, n, seeds, seed=seed,
+                          progress=False)
+        th = solve(rule, f, alpha_prune, theta_deg)
+        return {"eps_mean": r.eps_mean, "eps_sem": r.eps_sem, "R_mean": r.R_mean,
+                "kappa_mean": r.kappa_mean, "max_gap": r.max_gap, "n_flagged": r.n_flagged,
+                "n_students": r.seeds, "eps_theory": float(th.eps.item()),
+                "theory_converged": bool(th.converged.item())}
+
+    return {k: v.item() for k, v in cached(cache, "sim", config, compute).items()}
+
+
+def sim_points(cache, configs: list[dict], progress: Progress | None = None, **common):
+    """:func:`sim_point` for each configuration; returns a dict of columns."""
+    rows = []
+    for c in configs:
+        rows.append({**c, **sim_point(cache, **c, **common)})
+        if progress:
+            progress.step(f"sim {c['rule']} f={c['f']:g} a={c['alpha_prune']:g}")
+    return {k: np.array([r[k] for r in rows]) for k in rows[0]} if rows else {}
+
+
+def theory_grid(cache, rule, f, alpha_prune, theta_deg=0.0) -> dict:
+    """Certified theory on the ``f x alpha_prune`` grid, cached."""
+    f = np.atleast_1d(np.asarray(f, float))
+    a = np.atleast_1d(np.asarray(alpha_prune, float))
+    config = {"kind": "theory", "rule": rule, "f": f.tolist(), "alpha_prune": a.tolist(),
+              "theta_deg": float(theta_deg)}
+
+    def compute():
+        from theory import solve
+
+        F, A = np.meshgrid(f, a, indexing="ij")
+        r = solve(rule, F, A, theta_deg)
+        return {"f": F, "alpha_prune": A, "eps": np.where(r.converged, r.eps, np.nan),
+                "R": r.R, "S": r.S, "kappa": r.kappa, "converged": r.converged}
+
+    return cached(cache, "theory", config, compute)

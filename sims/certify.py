@@ -1,0 +1,64 @@
+"""Solver-independent certificate of a max-margin student (``shared/theory-notes.md``, last section).
+
+Primal: ``min 1/2 |w|^2`` s.t. ``y_mu w.x_mu >= 1``; dual: ``max_{lambda >= 0} D(lambda)``,
+``D(lambda) = sum_mu lambda_mu - 1/2 |sum_mu lambda_mu y_mu x_mu|^2``.
+
+* Any ``w`` with ``m = min_mu y_mu w.x_mu > 0`` gives the feasible point ``w/m``, so the optimum
+  ``P* <= P(w/m) = |w|^2 / (2 m^2)``.
+* Any ``lambda >= 0`` gives ``P* >= D(lambda)``; we use the best rescaling ``c lambda``,
+  ``max_c D(c lambda) = (sum lambda)^2 / (2 |sum lambda y x|^2)``, still a valid lower bound.
+* Relative gap ``(P(w/m) - D) / P(w/m)``; it brackets the margin
+  ``m/|w| <= kappa* <= 1/sqrt(2 D)``.
+* The primal is 1-strongly convex: ``|w/m - w*|^2 <= 2 (P(w/m) - P*) <= 2 (P(w/m) - D)`` and
+  ``|w*|^2 = 2 P* >= 2 D``, so the angle between ``w`` and ``w*`` is at most
+  ``arcsin(sqrt((P(w/m) - D) / D))`` and ``|eps(w) - eps(w*)| <= that / pi``
+  (``eps = angle(J, T) / pi``, triangle inequality for angles).
+
+With inputs of unit-variance entries the margin ``kappa = min_mu y_mu w.x_mu / |w|`` is exactly
+the theory's ``kappa`` (constraint ``y J.x / sqrt(N) >= kappa`` with ``|J|^2 = N``: put
+``J = sqrt(N) w/|w|``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Certificate(NamedTuple):
+    """Bounds certified from ``(w, lambda)``: all scalars (or arrays when vmapped)."""
+
+    primal: jax.Array  # P(w/m) = |w|^2 / (2 m^2) (inf if m <= 0)
+    dual: jax.Array  # best D(c lambda) >= 0
+    gap: jax.Array  # relative gap (P - D) / P, in [0, inf]; inf when w is infeasible
+    kappa: jax.Array  # m / |w|, the certified lower bound on the max margin
+    kappa_upper: jax.Array  # 1 / sqrt(2 D)
+    eps_err: jax.Array  # bound on |eps(w) - eps(w*)|
+
+
+def certify(z: jax.Array, w: jax.Array, lam: jax.Array) -> Certificate:
+    """Certificate for the problem with rows ``z_mu = y_mu x_mu`` (``P x N``).
+
+    ``w`` is any weight vector and ``lam`` any multipliers (negative entries are clipped to 0).
+    """
+    lam = jnp.maximum(lam, 0.0)
+    margins = z @ w
+    m = jnp.min(margins)
+    w2 = w @ w
+    primal = jnp.where(m > 0, w2 / (2.0 * jnp.where(m > 0, m, 1.0) ** 2), jnp.inf)
+    v = z.T @ lam
+    v2 = v @ v
+    s = jnp.sum(lam)
+    dual = jnp.where(v2 > 0, s * s / (2.0 * jnp.where(v2 > 0, v2, 1.0)), 0.0)
+    diff = primal - dual
+    gap = jnp.where(jnp.isfinite(primal), jnp.maximum(diff, 0.0) / primal, jnp.inf)
+    gap = jnp.where(jnp.isnan(gap), jnp.inf, gap)
+    kappa = m / jnp.sqrt(w2)
+    kappa_upper = jnp.where(dual > 0, 1.0 / jnp.sqrt(2.0 * jnp.where(dual > 0, dual, 1.0)),
+                            jnp.inf)
+    ratio = jnp.where(dual > 0, jnp.maximum(diff, 0.0) / jnp.where(dual > 0, dual, 1.0),
+                      jnp.inf)
+    eps_err = jnp.where(ratio < 1.0, jnp.arcsin(jnp.sqrt(jnp.minimum(ratio, 1.0))), jnp.pi)
+    return Certificate(primal, dual, gap, kappa, kappa_upper, eps_err / jnp.pi)

@@ -1,0 +1,284 @@
+"""Running many certified students: :func:`simulate` and its result :class:`SimResult`.
+
+Per student ``i`` (key ``fold_in(key(seed), i)``):
+
+1. draw teacher, probe and the ``P = Pruning.n_kept(P_tot)`` kept examples
+   (:func:`sims.prune.sample_kept`; ``P_tot = round(alpha_tot N)``);
+2. solve the max-margin problem (:func:`sims.student.solve_max_margin`);
+3. certify it independently on the raw data (:func:`sims.certify.certify`) and measure
+
+   .. math::  R = \\frac{J.T}{|J||T|}, \\quad S = \\frac{J.T_2}{|J||T_2|}, \\quad
+              \\epsilon = \\arccos(R)/\\pi, \\quad
+              \\kappa = \\min_\\mu y_\\mu w.x_\\mu / |w|
+
+   (``J`` parallel to ``w``; ``eps`` is exact for Gaussian test inputs, no test set needed).
+
+Students whose certified relative duality gap exceeds ``gap_tol`` are *flagged*: counted,
+reported, and excluded from the means (never averaged in silently). Students are processed in
+chunks of equal size (host loop over chunks, ``vmap`` inside one compiled function) so memory
+stays bounded; the same ``(seed, student index)`` always gives the same student.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from functools import partial
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from theory.pruning import Pruning, check_alpha
+
+from sims.certify import certify
+from sims.prune import MODES, pool_size, sample_kept
+from sims.student import solve_max_margin
+
+#: default memory budget of one chunk of students, in bytes
+CHUNK_BYTES = 1 << 30
+
+
+@dataclasses.dataclass(frozen=True)
+class SimResult:
+    """Certified max-margin students on pruned data: per-student arrays and aggregates.
+
+    Per-student arrays (length ``len(student_seeds)``): ``eps, R, S, kappa`` (measurements),
+    ``gap`` (certified relative duality gap), ``eps_err`` (bound on the error of ``eps`` implied
+    by the gap), ``iterations`` (IPM iterations), ``flagged`` (``gap > gap_tol``; excluded from
+    the aggregates). Aggregates ``*_mean`` / ``*_sem`` (standard error of the mean, ``ddof=1``)
+    are over unflagged students (``nan`` if fewer than 1 resp. 2).
+    """
+
+    rule: str
+    f: float
+    theta_deg: float
+    alpha_prune: float
+    alpha_tot: float
+    n: int
+    n_pool: int
+    n_kept: int
+    mode: str
+    seed: int | None
+    student_seeds: np.ndarray
+    gap_tol: float
+    eps: np.ndarray
+    R: np.ndarray
+    S: np.ndarray
+    kappa: np.ndarray
+    gap: np.ndarray
+    eps_err: np.ndarray
+    iterations: np.ndarray
+    flagged: np.ndarray
+    seconds: float
+
+    @property
+    def seeds(self) -> int:
+        """Number of students."""
+        return int(self.student_seeds.size)
+
+    @property
+    def n_flagged(self) -> int:
+        return int(self.flagged.sum())
+
+    @property
+    def max_gap(self) -> float:
+        """Largest certified relative duality gap of any student (flagged ones included)."""
+        return float(np.max(self.gap)) if self.gap.size else float("nan")
+
+    @property
+    def max_eps_err(self) -> float:
+        """Largest certified bound on ``|eps - eps*|`` among unflagged students."""
+        ok = ~self.flagged
+        return float(np.max(self.eps_err[ok])) if ok.any() else float("nan")
+
+    def _mean(self, a):
+        ok = ~self.flagged
+        return float(np.mean(a[ok])) if ok.any() else float("nan")
+
+    def _sem(self, a):
+        ok = ~self.flagged
+        k = int(ok.sum())
+        return float(np.std(a[ok], ddof=1) / math.sqrt(k)) if k >= 2 else float("nan")
+
+    eps_mean = property(lambda self: self._mean(self.eps))
+    eps_sem = property(lambda self: self._sem(self.eps))
+    R_mean = property(lambda self: self._mean(self.R))
+    R_sem = property(lambda self: self._sem(self.R))
+    S_mean = property(lambda self: self._mean(self.S))
+    S_sem = property(lambda self: self._sem(self.S))
+    kappa_mean = property(lambda self: self._mean(self.kappa))
+    kappa_sem = property(lambda self: self._sem(self.kappa))
+
+    def summary(self) -> dict:
+        """JSON-ready dict of the parameters, aggregates and per-student seeds."""
+        nan2none = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
+        out = {
+            "rule": self.rule, "f": self.f, "alpha_prune": self.alpha_prune,
+            "alpha_tot": self.alpha_tot, "theta_deg": self.theta_deg, "n": self.n,
+            "seeds": self.seeds, "seed": self.seed, "n_pool": self.n_pool,
+            "n_kept": self.n_kept, "mode": self.mode,
+            "eps_mean": self.eps_mean, "eps_sem": self.eps_sem,
+            "R_mean": self.R_mean, "R_sem": self.R_sem,
+            "S_mean": self.S_mean, "S_sem": self.S_sem,
+            "kappa_mean": self.kappa_mean, "kappa_sem": self.kappa_sem,
+            "max_gap": self.max_gap, "gap_tol": self.gap_tol, "n_flagged": self.n_flagged,
+            "max_eps_err": self.max_eps_err, "seconds": self.seconds,
+            "student_seeds": [int(s) for s in self.student_seeds],
+        }
+        return {k: nan2none(v) for k, v in out.items()}
+
+
+def _measure(teacher, ex, w_scaled, lam_scaled, n):
+    """Raw-data certificate and overlaps of one student (solver-independent)."""
+    z = ex.y[:, None] * ex.x
+    # scaled problem rows z / sqrt(N): w_raw = w / sqrt(N), lambda_raw = lambda / N
+    sqrt_n = jnp.sqrt(jnp.asarray(n, z.dtype))
+    cert = certify(z, w_scaled / sqrt_n, lam_scaled / n)
+    nw = jnp.linalg.norm(w_scaled)
+    R = (w_scaled @ teacher.T) / (nw * jnp.linalg.norm(teacher.T))
+    nt2 = jnp.linalg.norm(teacher.T2)
+    S = jnp.where(nt2 > 0, (w_scaled @ teacher.T2) / (nw * jnp.where(nt2 > 0, nt2, 1.0)), 0.0)
+    R = jnp.clip(R, -1.0, 1.0)
+    return jnp.arccos(R) / jnp.pi, R, S, cert.kappa, cert.gap, cert.eps_err
+
+
+@partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode"))
+def _sample_chunk(keys, pruning, n, n_pool, mode):
+    teacher, ex = jax.vmap(lambda k: sample_kept(k, pruning, n, n_pool, mode))(keys)
+    z = ex.y[..., None] * ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
+    return teacher, ex, z
+
+
+@partial(jax.jit, static_argnames=("n",))
+def _measure_chunk(teacher, ex, w, lam, n):
+    return jax.vmap(partial(_measure, n=n))(teacher, ex, w, lam)
+
+
+def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter):
+    """Sample, solve, measure one chunk. Three separately compiled pieces, so that the solver
+    (the expensive compilation) is shared by every configuration with the same ``(B, P, N)``."""
+    teacher, ex, z = _sample_chunk(keys, pruning, n, n_pool, mode)
+    sol = solve_max_margin(z, gap_tol / 10.0, max_iter=max_iter)
+    eps, R, S, kappa, gap, eps_err = _measure_chunk(teacher, ex, sol.w, sol.lam, n)
+    return eps, R, S, kappa, gap, eps_err, sol.iterations
+
+
+def default_chunk(n: int, n_kept: int, budget: int = CHUNK_BYTES) -> int:
+    """Students per chunk so that one chunk needs about ``budget`` bytes (float64 arrays)."""
+    per_student = 8 * (6 * n_kept * n + 4 * n * n) + 1
+    return max(1, budget // per_student)
+
+
+def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
+             seeds: int | Sequence[int], *, seed: int | None = 0, key: jax.Array | None = None,
+             alpha_tot: float | None = None, direct: bool = False, mode: str | None = None,
+             gap_tol: float = 1e-6, chunk: int | None = None, max_iter: int = 80,
+             progress: bool | None = None) -> SimResult:
+    """Simulate certified max-margin students on pruned Gaussian data.
+
+    Args:
+        pruning: rule, kept fraction ``f`` and probe angle (:class:`theory.pruning.Pruning`).
+        alpha_prune: kept examples per dimension, ``P = alpha_prune N``; the pool is
+            ``alpha_tot = alpha_prune / f`` (also for ``random``). May be ``None`` if
+            ``alpha_tot`` is given; if both are given they must satisfy
+            ``alpha_prune = f alpha_tot`` (relative tolerance 1e-9).
+        n: input dimension ``N >= 1``.
+        seeds: number of students ``K`` (students ``0..K-1``) or explicit student indices.
+        seed: base seed (ignored if ``key`` is given); student ``i`` uses
+            ``jax.random.fold_in(jax.random.key(seed), i)``.
+        key: base PRNG key instead of ``seed``.
+        direct: draw the kept data from the ``N -> inf`` law (``mode="direct"``) instead of a
+            finite pool (``mode="pool"``); ``mode`` may also be ``"materialize"`` (literal pool).
+        gap_tol: certified relative duality gap above which a student is flagged; the solver
+            aims at ``gap_tol / 10``.
+        chunk: students per compiled batch (default from a 1 GiB memory budget).
+        max_iter: IPM iteration cap per student.
+        progress: print one line per chunk on stderr (default: when there is more than one
+            chunk).
+
+    Returns:
+        :class:`SimResult`. Same ``(seed or key, student indices, arguments)`` gives
+        bit-identical results.
+    """
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be an integer >= 1; got {n!r}")
+    n = int(n)
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"seeds must be >= 1; got {seeds!r}")
+        student_seeds = np.arange(int(seeds), dtype=np.int64)
+    else:
+        student_seeds = np.asarray(list(seeds), dtype=np.int64).ravel()
+        if student_seeds.size < 1 or (student_seeds < 0).any():
+            raise ValueError("seeds must be a count >= 1 or a non-empty list of indices >= 0")
+    if not (isinstance(gap_tol, (int, float)) and math.isfinite(gap_tol) and gap_tol > 0):
+        raise ValueError(f"gap_tol must be a finite number > 0; got {gap_tol!r}")
+    alpha_prune, alpha_tot = resolve_alphas(pruning.f, alpha_prune, alpha_tot)
+    if mode is None:
+        mode = "direct" if direct else "pool"
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    n_pool = pool_size(n, alpha_tot)
+    n_kept = pruning.n_kept(n_pool)
+    if key is None:
+        if seed is None or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+        key = jax.random.key(int(seed))
+        seed = int(seed)
+    else:
+        seed = None
+    if chunk is None:
+        chunk = default_chunk(n, n_kept)
+    chunk = int(max(1, min(chunk, student_seeds.size)))
+    n_chunks = -(-student_seeds.size // chunk)
+    chunk = -(-student_seeds.size // n_chunks)  # equal chunks: one compilation
+    padded = np.concatenate([student_seeds, np.full(n_chunks * chunk - student_seeds.size,
+                                                    student_seeds[-1])])
+    if progress is None:
+        progress = n_chunks > 1
+    t0 = time.perf_counter()
+    outs = []
+    fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
+    for c in range(n_chunks):
+        idx = padded[c * chunk:(c + 1) * chunk]
+        keys = fold(key, jnp.asarray(idx, dtype=jnp.uint32))
+        res = _chunk(keys, pruning, n, n_pool, mode, float(gap_tol), max_iter)
+        outs.append([np.asarray(a) for a in res])
+        if progress:
+            el = time.perf_counter() - t0
+            done = min((c + 1) * chunk, student_seeds.size)
+            print(f"sim: {pruning.rule} f={pruning.f:g} alpha_prune={alpha_prune:g} N={n}: "
+                  f"{done}/{student_seeds.size} students, {el:.1f} s", file=sys.stderr,
+                  flush=True)
+    k = student_seeds.size
+    eps, R, S, kappa, gap, eps_err, its = (np.concatenate(a)[:k] for a in zip(*outs))
+    gap = np.where(np.isnan(gap), np.inf, gap)
+    return SimResult(
+        rule=pruning.rule, f=pruning.f, theta_deg=pruning.theta_deg,
+        alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
+        n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds,
+        gap_tol=float(gap_tol), eps=eps, R=R, S=S, kappa=kappa, gap=gap, eps_err=eps_err,
+        iterations=its, flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0)
+
+
+def resolve_alphas(f: float, alpha_prune, alpha_tot) -> tuple[float, float]:
+    """``(alpha_prune, alpha_tot)`` from either or both, checking ``alpha_prune = f alpha_tot``."""
+    if alpha_prune is None and alpha_tot is None:
+        raise ValueError("give alpha_prune or alpha_tot")
+    if alpha_tot is not None:
+        alpha_tot = float(check_alpha("alpha_tot", alpha_tot))
+    if alpha_prune is not None:
+        alpha_prune = float(check_alpha("alpha_prune", alpha_prune))
+    if alpha_prune is None:
+        return f * alpha_tot, alpha_tot
+    if alpha_tot is None:
+        return alpha_prune, alpha_prune / f
+    if not math.isclose(alpha_prune, f * alpha_tot, rel_tol=1e-9):
+        raise ValueError(
+            f"alpha_prune = {alpha_prune!r} must equal f * alpha_tot = {f!r} * {alpha_tot!r} "
+            f"= {f * alpha_tot!r} (relative tolerance 1e-9)")
+    return alpha_prune, alpha_tot

@@ -1,0 +1,129 @@
+"""Figure scripts in smoke mode: files written, the science they show, and the cache."""
+
+import json
+
+import numpy as np
+import pytest
+
+from figures import (_store, fig_frontier, fig_imperfect, fig_learning_curves, fig_parity,
+                     fig_phase_diagram)
+from figures.run import check_out
+
+SMOKE = {
+    fig_learning_curves: lambda q: {"f": [0.2], "alpha_theory": [0.5, 1.0, 3.0, 6.0],
+                                    "alpha_sim": [3.0], "n": 30, "seeds": 3, "seed": 0},
+    fig_frontier: lambda q: {"alpha": np.round(np.geomspace(0.5, 8.0, 12), 6).tolist(),
+                             "f_floor": 0.01, "n_f": 9, "f_curves": [1.0, 0.1]},
+    fig_phase_diagram: lambda q: {"alpha_tot": np.geomspace(0.5, 200.0, 8).tolist(),
+                                  "f": [0.1, 0.3, 0.6], "theta_deg": 0.0},
+    fig_imperfect: lambda q: {"theta_deg": [0.0, 20.0], "alpha": [1.0, 1.7, 2.5, 4.0, 10.0, 40.0],
+                              "f_floor": 0.02, "n_f": 7},
+}
+
+
+@pytest.fixture
+def smoke(monkeypatch):
+    for mod, cfg in SMOKE.items():
+        monkeypatch.setattr(mod, "config", cfg)
+    monkeypatch.setattr(fig_parity, "config", lambda q: {
+        "n": 30, "seeds": 3, "seed": 0, "base_f": [0.2], "base_alpha": [3.0],
+        "extra": [{"rule": "hard", "f": 0.3, "alpha_prune": 2.0, "theta_deg": 20.0}]})
+
+
+@pytest.mark.parametrize("mod", [fig_learning_curves, fig_frontier, fig_phase_diagram,
+                                 fig_imperfect, fig_parity])
+def test_figure_writes_files(mod, smoke, tmp_path):
+    res = mod.main(quick=True, out=tmp_path)
+    for p in res["paths"]:
+        assert p.exists() and p.stat().st_size > 1000
+    csv = tmp_path / f"{mod.NAME}.csv"
+    text = csv.read_text().splitlines()
+    assert any(line.startswith("# prunescale_version:") for line in text)
+    header = [line for line in text if not line.startswith("#")][0]
+    assert len([line for line in text if not line.startswith("#")]) > 1 and "," in header
+
+
+def test_phase_diagram_easy_wins_small_pools_hard_wins_large(smoke, tmp_path):
+    d = fig_phase_diagram.main(quick=True, out=tmp_path)["data"]
+    lr = d["log_ratio"]  # log10(eps_hard / eps_easy): > 0 where keep-easy wins
+    assert np.all(lr[:, 0] > 0) and np.all(lr[:, -1] < 0)
+    assert np.all(np.isfinite(d["boundary"]))
+
+
+def test_frontier_perfect_metric_beats_power_laws_imperfect_does_not(smoke, tmp_path):
+    res = fig_imperfect.main(quick=True, out=tmp_path)
+    a = np.array(SMOKE[fig_imperfect](True)["alpha"])
+
+    def exponents(e):
+        return -np.diff(np.log(e)) / np.diff(np.log(a))
+
+    perfect = exponents(res["frontiers"][0.0]["eps"])
+    imperfect = exponents(res["frontiers"][20.0]["eps"])
+    # theta = 0: somewhere the frontier falls far faster than any power law fitted to the
+    # unpruned curve (exponent ~1) or to the imperfect frontier; theta = 20: never much
+    # faster than alpha^-2, and back to ~alpha^-1 at the largest budgets
+    assert perfect.max() > 4 and imperfect.max() < 2.5 and imperfect[-1] < 1.3
+    # the optimal fraction of the imperfect metric stays well above the search floor, while
+    # the perfect metric's drops to the floor as soon as the budget passes alpha ~ 2
+    assert res["f_min"][20.0][0] > 3 * 0.02 and res["f_min"][0.0][0] == pytest.approx(0.02)
+
+
+def test_parity_within_standard_errors(smoke, tmp_path):
+    res = fig_parity.main(quick=True, out=tmp_path)
+    sim = res["sim"]
+    assert (sim["n_flagged"] == 0).all() and (sim["max_gap"] <= 1e-6).all()
+    # 3 students at N = 30: finite-size bias of order 1/N on top of the noise
+    assert np.all(np.abs(sim["eps_mean"] - sim["eps_theory"])
+                  <= 4 * sim["eps_sem"] + 0.05 * sim["eps_theory"] + 0.01)
+
+
+def test_cache_returns_identical_data_and_recomputes_on_change(tmp_path):
+    calls = []
+
+    def compute(v=1.0):
+        calls.append(v)
+        return {"x": np.arange(3) * v}
+
+    a = _store.cached(tmp_path, "t", {"p": 1}, compute)
+    b = _store.cached(tmp_path, "t", {"p": 1}, compute)
+    assert calls == [1.0] and np.array_equal(a["x"], b["x"])
+    c = _store.cached(tmp_path, "t", {"p": 2}, lambda: compute(2.0))
+    assert calls == [1.0, 2.0] and np.array_equal(c["x"], [0, 2, 4])
+    # a torn or foreign file under the same name is recomputed, not misread
+    (path,) = [p for p in tmp_path.glob("t-*.npz") if _store.config_key({"p": 1}) in p.name]
+    path.write_bytes(b"torn")
+    d = _store.cached(tmp_path, "t", {"p": 1}, compute)
+    assert calls == [1.0, 2.0, 1.0] and np.array_equal(d["x"], a["x"])
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_figure_rerun_uses_cache(smoke, tmp_path, monkeypatch):
+    first = fig_phase_diagram.main(quick=True, out=tmp_path)
+    png = first["paths"][0].stat().st_mtime_ns
+    import theory.curves
+
+    from figures import _plot
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(theory.curves, "phase_diagram", boom)
+    monkeypatch.setattr(_plot, "save", boom)
+    again = fig_phase_diagram.main(quick=True, out=tmp_path)  # no solve, no redraw
+    assert again["paths"][0].stat().st_mtime_ns == png
+    assert np.array_equal(again["data"]["log_ratio"], first["data"]["log_ratio"],
+                          equal_nan=True)
+
+
+def test_table_records_configuration(tmp_path):
+    _store.write_table(tmp_path / "t.csv", {"a": [1.0, 2.0], "b": ["x", "y"]}, {"seed": 3})
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert "# seed: 3" in lines and lines[-2:] == ["1.0,x", "2.0,y"]
+    assert json.loads(lines[lines.index("# seed: 3")].split(": ", 1)[1]) == 3
+
+
+def test_bad_out_is_a_one_line_error(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ValueError, match="not a folder"):
+        check_out(f)
