@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -35,9 +37,16 @@ def save(fig, out, name: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.svg"]
     for p in paths:
-        tmp = p.with_name(f".{p.name}.tmp{p.suffix}")
-        fig.savefig(tmp)
-        tmp.replace(p)
+        # a unique temporary name per writer: concurrent runs never clash, readers never
+        # see a partial image
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{p.stem}.", suffix=p.suffix)
+        os.close(fd)
+        try:
+            fig.savefig(tmp)
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     plt.close(fig)
     return paths
 
@@ -48,7 +57,7 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
     ``draw()`` returns the matplotlib figure. A sidecar ``.name.key`` holding the hash of
     the configuration is written after both image files, so an interrupted save is redrawn.
     """
-    from figures._store import config_key
+    from figures._store import _atomic_write, config_key
 
     out = Path(out)
     key = config_key({"figure": name, **config})
@@ -57,9 +66,7 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
     if all(p.exists() for p in paths) and stamp.exists() and stamp.read_text() == key:
         return paths
     paths = save(draw(), out, name)
-    tmp = stamp.with_name(stamp.name + ".tmp")
-    tmp.write_text(key)
-    tmp.replace(stamp)
+    _atomic_write(stamp, lambda fh: fh.write(key.encode()))
     return paths
 
 

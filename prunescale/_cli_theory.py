@@ -46,8 +46,7 @@ def run(args) -> int:
     res = solve(args.rule, F, theta_deg=TH, **kw)
     recs = res.records()
     if args.json:
-        json.dump(recs, sys.stdout, indent=None)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(recs) + "\n")  # one-shot: the C encoder
     else:
         _table(recs)
     return 0 if all(r["converged"] for r in recs) else 1

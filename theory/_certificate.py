@@ -17,6 +17,15 @@ equations of App. A of Sorscher et al. 2022 are the KKT conditions of this probl
   returned and the exact student is at most ``arcsin(sqrt(U^2 - L^2) / L)`` and
   ``|eps - eps*| <= arcsin(sqrt(U^2 - L^2) / L) / pi``.
 
+Both bounds come from one evaluation of the expectations at ``(R, S, b; k0)``: ``L`` at
+``w0 = (R, S, b) / k0``, and a feasible margin ``k <= k0`` in the same direction from the
+concavity of ``A`` in ``k``: ``d^2A/dk^2 = -2 alpha P(k)`` with ``P = E[Phi]`` increasing in
+``k``, so for ``d <= 0``
+
+.. math::  A(k_0 + d) \\ge A(k_0) - 2\\alpha E[M_1]\\, d - \\alpha P(k_0)\\, d^2,
+
+and the smallest ``|d|`` that makes the right side exceed a rounding margin gives ``k``.
+
 A stationary point that is not the maximum of ``A`` (a saddle, or the spurious ``R < 0``
 root of the stationarity equations) has no small gap: the certificate rejects it. The
 bounds hold up to the quadrature error of the expectations (see the refinement tests).
@@ -28,7 +37,11 @@ import dataclasses
 
 import numpy as np
 
-from theory._equations import Nodes
+from theory._equations import moments
+
+#: ``A`` at the feasible margin is guaranteed above this many ulps of ``b^2`` (rounding noise of
+#: the expectation is ~1e-16 relative), so that ``A >= 0`` holds however it is summed.
+_FEASIBLE_ULPS = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,16 +49,18 @@ class Certificate:
     """Bounds on ``1 / kappa*`` and on the error of ``eps`` (arrays of shape ``[n]``).
 
     Attributes:
-        upper: ``U = 1 / k`` at a feasible point (``A >= 0``); ``nan`` if not feasible.
+        kappa: the certified feasible margin ``k`` (``A(k) >= 0``; ``nan`` if none was found).
+        upper: ``U = 1 / k``; ``nan`` if not feasible.
         lower: ``L`` from the supporting hyperplane of the convex feasible set.
         gap: relative gap ``(U - L) / U`` (``inf`` when it cannot be formed; a gap below
             about ``-1e-12`` means the bounds contradict each other, i.e. the expectations are
             not accurate, and is never certified).
         eps_bound: certified bound on ``|eps - eps*|`` implied by the gap.
         residual: largest residual of the stationarity equations ``b^2 = alpha E[M2]`` (relative),
-            ``R = alpha (E[y t M1] + R P)`` and ``S = alpha (E[y u M1] + S P)``.
+            ``R = alpha (E[y t M1] + R P)`` and ``S = alpha (E[y u M1] + S P)``, at ``k0``.
     """
 
+    kappa: np.ndarray
     upper: np.ndarray
     lower: np.ndarray
     gap: np.ndarray
@@ -53,44 +68,47 @@ class Certificate:
     residual: np.ndarray
 
 
-def certify(nodes: Nodes, alpha, R, S, b, k) -> Certificate:
-    """Certificate at ``w0 = (R, S, b) / k``; ``(R, S, b)`` must be a unit vector."""
-    from scipy import special
+def certify(nodes, alpha, R, S, b, k) -> Certificate:
+    """Certificate in the direction ``(R, S, b)`` (a unit vector) from one evaluation at ``k``.
 
-    from theory._quadrature import normal_pdf
-
-    X1 = nodes.X1
-    X2 = nodes.X2 if nodes.X2 is not None else np.zeros_like(X1)
-    a = k[:, None] - R[:, None] * X1 - S[:, None] * X2
-    bb = b[:, None]
-    w = a / bb
-    Phi = special.ndtr(w)
-    phi = normal_pdf(w)
-    M1 = a * Phi + bb * phi
-    M2 = (a * a + bb * bb) * Phi + a * bb * phi
-    W = nodes.W
-    m2 = np.einsum("ij,ij->i", W, M2)
-    m1x1 = np.einsum("ij,ij->i", W, M1 * X1)
-    m1x2 = np.einsum("ij,ij->i", W, M1 * X2)
-    P = np.einsum("ij,ij->i", W, Phi)
-    A = b * b - alpha * m2
-    Q = np.sqrt(alpha * m2)
+    ``k`` should be (close to) the root of ``A = 0`` in that direction; the certified margin
+    :attr:`Certificate.kappa` is at most ``k``.
+    """
+    m = moments(nodes, R, S, b, k)
+    A = b * b - alpha * m.m2
     with np.errstate(divide="ignore", invalid="ignore"):
+        kf = k - _feasible_shift(A, alpha * m.m1, alpha * m.P, _FEASIBLE_ULPS * 2.2e-16 * b * b)
+        Q = np.sqrt(alpha * m.m2)
         # n = grad G(w0) = (alpha / Q) (-E[M1 X1], -E[M1 X2], b P) - e_3   (scale invariant)
-        n1 = -(alpha / Q) * m1x1
-        n2 = -(alpha / Q) * m1x2
-        n3 = (alpha / Q) * b * P - 1.0
+        n1 = -(alpha / Q) * m.m1x1
+        n2 = -(alpha / Q) * m.m1x2
+        n3 = (alpha / Q) * b * m.P - 1.0
         norm_n = np.sqrt(n1 * n1 + n2 * n2 + n3 * n3)
         # (G(w0) - n.w0) * k = Q + (alpha / Q) (R E[M1 X1] + S E[M1 X2] - b^2 P)
-        lower = (Q + (alpha / Q) * (R * m1x1 + S * m1x2 - b * b * P)) / (k * norm_n)
+        lower = (Q + (alpha / Q) * (R * m.m1x1 + S * m.m1x2 - b * b * m.P)) / (k * norm_n)
         # the teacher separates the data, so kappa* > 0: only k > 0 can be certified
-        upper = np.where((A >= 0) & (k > 0), 1.0 / k, np.nan)
+        upper = np.where(kf > 0, 1.0 / kf, np.nan)
         gap = np.where(np.isfinite(upper) & (lower > 0), (upper - lower) / upper, np.inf)
         delta = np.sqrt(np.maximum(upper * upper - lower * lower, 0.0))
         ratio = np.minimum(1.0, delta / lower)
         eps_bound = np.where(np.isfinite(gap), np.arcsin(ratio) / np.pi, np.inf)
         residual = np.maximum(
             np.abs(A) / (b * b),
-            np.maximum(np.abs(R - alpha * (m1x1 + R * P)), np.abs(S - alpha * (m1x2 + S * P))),
+            np.maximum(np.abs(R - alpha * (m.m1x1 + R * m.P)),
+                       np.abs(S - alpha * (m.m1x2 + S * m.P))),
         )
-    return Certificate(upper=upper, lower=lower, gap=gap, eps_bound=eps_bound, residual=residual)
+    return Certificate(kappa=np.where(np.isfinite(upper), kf, np.nan), upper=upper, lower=lower,
+                       gap=gap, eps_bound=eps_bound, residual=residual)
+
+
+def _feasible_shift(A, slope, curv, margin):
+    """Smallest ``d >= 0`` with ``A + slope d - curv d^2 >= margin`` (``nan`` if none).
+
+    ``slope = alpha E[M1] = -dA/dk / 2``, ``curv = alpha P``: the lower bound on ``A(k - d)`` of
+    the module docstring. The root is written in the cancellation-free form
+    ``d = 2 r / (slope + sqrt(slope^2 - 4 curv r))`` with ``r = margin - A``.
+    """
+    r = margin - A
+    disc = slope * slope - 4.0 * curv * r
+    d = 2.0 * r / (slope + np.sqrt(disc))
+    return np.where(r <= 0, 0.0, np.where((disc >= 0) & (slope > 0), d, np.nan))

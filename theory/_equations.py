@@ -1,4 +1,4 @@
-"""The Gardner exponent of the max-margin student and its derivatives.
+"""The Gardner exponent of the max-margin student, its expectations and derivatives.
 
 Notation (Sorscher et al. 2022, App. A; ``shared/theory-notes.md``): teacher field ``t``, the
 probe's orthogonal field ``u``, label ``y = sign(t)``, thermal noise ``z ~ N(0, 1)``. For student
@@ -11,14 +11,23 @@ and a trial margin ``k``,
 
     M_1(a, b) = E_z[(a - b z)_+] = a\\Phi(a/b) + b\\phi(a/b),
 
-    M_2(a, b) = E_z[(a - b z)_+^2] = (a^2 + b^2)\\Phi(a/b) + a b\\,\\phi(a/b).
+    M_2(a, b) = E_z[(a - b z)_+^2] = (a^2 + b^2)\\Phi(a/b) + a b\\,\\phi(a/b) = a M_1 + b^2\\Phi.
 
 The max-margin solution is the largest ``k`` for which ``max_{R,S} A >= 0``, and ``(R, S)`` the
-maximiser there. With ``X1 = y t`` and ``X2 = y u`` at the quadrature nodes, this module
-evaluates ``A`` with its gradient and Hessian in ``(R, S, b, k)`` (treated as independent),
-using ``dM2/da = 2 M1``, ``dM2/db = 2 b Phi``, ``dM1/da = Phi``, ``dM1/db = phi``,
-``dPhi(w)/db = -w phi / b``. :func:`angle_derivatives` then restricts them to the unit sphere
+maximiser there. With ``X1 = y t`` and ``X2 = y u``, everything below is built from the
+expectations of :class:`Moments` (``w = a / b``). :func:`derivatives` gives ``A`` with its
+gradient and Hessian in ``(R, S, b, k)`` (treated as independent), using ``dM2/da = 2 M1``,
+``dM2/db = 2 b Phi``, ``dM1/da = Phi``, ``dM1/db = phi``, ``dPhi(w)/db = -w phi / b``;
+:func:`angle_derivatives` restricts them to the unit sphere
 ``(R, S, b) = (cos p, sin p cos q, sin p sin q)``, on which the error is exactly ``eps = p / pi``.
+
+Two kinds of nodes carry the kept law:
+
+* :class:`Nodes`: a plain quadrature, ``E[h] ~= sum W h(X1, X2)`` (``theta = 0``: ``X1 = |t|``,
+  no ``X2``; or a two-dimensional tensor rule);
+* :class:`ProbeNodes` (``theta > 0``): a quadrature in the probe field ``t_p`` only; for each
+  ``t_p`` the Gaussian ``v`` is integrated in closed form on each side of the label flip
+  (:func:`_side_moments`).
 """
 
 from __future__ import annotations
@@ -28,42 +37,267 @@ import dataclasses
 import numpy as np
 from scipy import special
 
-from theory._quadrature import normal_pdf
+from theory._quadrature import bvn_cdf, normal_pdf, panel_rule
+
+_FIELDS = ("m2", "m1", "m1x1", "m1x2", "P", "px1", "px2", "px11", "px12", "px22",
+           "q0", "q1", "q2", "qw")
+
+
+@dataclasses.dataclass(frozen=True)
+class Moments:
+    """Expectations over the kept law at a batch of points (arrays of shape ``[n]``).
+
+    ``m2 = E[M2]``, ``m1 = E[M1]``, ``m1xi = E[M1 Xi]``, ``P = E[Phi]``, ``pxi = E[Phi Xi]``,
+    ``pxij = E[Phi Xi Xj]``, ``q0 = E[phi]``, ``qi = E[phi Xi]``, ``qw = E[phi w]``, with
+    ``Phi = Phi(w)``, ``phi = phi(w)``, ``w = a / b``.
+    """
+
+    m2: np.ndarray
+    m1: np.ndarray
+    m1x1: np.ndarray
+    m1x2: np.ndarray
+    P: np.ndarray
+    px1: np.ndarray
+    px2: np.ndarray
+    px11: np.ndarray
+    px12: np.ndarray
+    px22: np.ndarray
+    q0: np.ndarray
+    q1: np.ndarray
+    q2: np.ndarray
+    qw: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True)
 class Nodes:
-    """Quadrature of the kept law for a batch of points: ``E[h] ~= sum(W * h(X1, X2), -1)``.
+    """Quadrature of the kept law: ``E[h] ~= sum(W * h(X1, X2))`` over the nodes of a point.
 
     Attributes:
-        X1: ``y t`` at the nodes, shape ``[n_points, n_nodes]``.
-        X2: ``y u`` at the nodes, same shape, or ``None`` when ``theta = 0`` (then ``S = 0``).
-        W: weights including the kept density, same shape.
+        X1: ``y t`` at the nodes, shape ``[N]`` (flat over all points).
+        X2: ``y u`` at the nodes, or ``None`` when ``theta = 0`` (then ``S = 0``).
+        W: weights including the kept density.
+        owner: point of each node (non-decreasing); starts: first node of each point.
     """
 
     X1: np.ndarray
     X2: np.ndarray | None
     W: np.ndarray
+    owner: np.ndarray
+    starts: np.ndarray
 
 
-def _field(nodes: Nodes, R, S):
-    h = R[:, None] * nodes.X1
-    if nodes.X2 is not None:
-        h = h + S[:, None] * nodes.X2
-    return h
+@dataclasses.dataclass(frozen=True)
+class ProbeNodes:
+    """Quadrature in the probe field ``t_p >= 0`` (``theta > 0``); ``v`` is exact.
+
+    Attributes:
+        tp: probe field at the nodes, shape ``[N]`` (flat over all points).
+        W: weights including the kept density ``2 phi(t_p) / f``.
+        cos, sin: ``cos(theta)``, ``sin(theta)`` at the nodes.
+        owner: point of each node (non-decreasing); starts: first node of each point.
+        quad_v: ``(n_v, v_max)``, the Gauss-Legendre rule of thin slivers in ``v``.
+    """
+
+    tp: np.ndarray
+    W: np.ndarray
+    cos: np.ndarray
+    sin: np.ndarray
+    owner: np.ndarray
+    starts: np.ndarray
+    quad_v: tuple[int, float] = (10, 10.0)
 
 
-def margin_terms(nodes: Nodes, R, S, b, k):
-    """Return ``(m2, m1)``: ``E[M2(a, b)]`` and ``E[M1(a, b)]`` (enough for solving in ``k``)."""
-    a = k[:, None] - _field(nodes, R, S)
+def moments(nodes: Nodes | ProbeNodes, R, S, b, k) -> Moments:
+    """All :class:`Moments` at the points ``(R, S, b, k)`` (arrays of shape ``[n]``).
+
+    The thermal average is even in ``b`` (``z -> -z``), so ``|b|`` is used: directions with
+    ``b < 0`` (which an unconstrained optimiser may visit) get their physical value.
+    """
+    o = nodes.owner
+    R, S, b, k = R[o], S[o], np.abs(b)[o], k[o]
+    if isinstance(nodes, ProbeNodes):
+        vals = _probe_values(nodes, R, S, b, k, nodes.quad_v)
+    else:
+        vals = _node_values(nodes, R, S, b, k)
+    sums = np.add.reduceat(vals * nodes.W, nodes.starts, axis=-1)
+    if isinstance(nodes, Nodes) and nodes.X2 is None:
+        # theta = 0: u ~ N(0, 1) is independent of everything and S = 0
+        z = np.zeros_like(sums[0])
+        return Moments(m2=sums[0], m1=sums[1], m1x1=sums[2], m1x2=z, P=sums[3], px1=sums[4],
+                       px2=z, px11=sums[5], px12=z, px22=sums[3], q0=sums[6], q1=sums[7], q2=z,
+                       qw=sums[8])
+    return Moments(**dict(zip(_FIELDS, sums)))
+
+
+def _node_values(nodes: Nodes, R, S, b, k):
+    """Integrands of the :class:`Moments` at the nodes, ``[n_moments, N]`` (no weights)."""
+    X1, X2 = nodes.X1, nodes.X2
+    a = k - R * X1 if X2 is None else k - R * X1 - S * X2
+    w = a / b
+    Phi = special.ndtr(w)
+    phi = normal_pdf(w)
+    M1 = a * Phi + b * phi
+    rows = [a * M1 + b * b * Phi, M1, M1 * X1, Phi, Phi * X1, Phi * X1 * X1, phi, phi * X1,
+            phi * w]
+    if X2 is not None:  # in the order of _FIELDS
+        rows = rows[:3] + [M1 * X2, Phi, Phi * X1, Phi * X2, Phi * X1 * X1, Phi * X1 * X2,
+                           Phi * X2 * X2, phi, phi * X1, phi * X2, phi * w]
+    return np.stack(rows)
+
+
+def _probe_values(nodes: ProbeNodes, R, S, b, k, quad_v):
+    """Integrands of the :class:`Moments` over ``t_p`` with ``v`` integrated exactly.
+
+    With ``c = cos(theta)``, ``s = sin(theta)``, the label is ``y = +1`` for ``v < v0 = t_p c / s``
+    and ``-1`` above. On side ``sigma = y`` write ``u' = sigma v`` (so the side is
+    ``u' < h = sigma v0``); then, with ``c1 = R c + S s`` and ``c2 = S c - R s``,
+
+        ``a = a0 - c2 u'``,  ``a0 = k - sigma c1 t_p``,
+        ``X1 = sigma c t_p - s u'``,  ``X2 = sigma s t_p + c u'``,
+
+    all linear in ``u'``, and every moment is a combination of the Gaussian integrals of
+    :func:`_side_moments`. Where the side is a thin sliver (:func:`_thin`) those closed forms
+    cancel badly, and the short ``u'`` interval is integrated by Gauss-Legendre instead
+    (``quad_v = (n_v, v_max)``). The two sides are summed.
+    """
+    tp, c, s = nodes.tp, nodes.cos, nodes.sin
+    c1 = R * c + S * s
+    c2 = S * c - R * s
+    D = np.hypot(b, c2)
+    v0 = tp * (c / s)
+    phi_v0 = normal_pdf(v0)
+    out = 0.0
+    for sg in (1.0, -1.0):
+        h = sg * v0
+        a0 = k - sg * c1 * tp
+        x1, x2 = (sg * c * tp, -s), (sg * s * tp, c)
+        J, K, G, L = _side_moments(h, phi_v0, a0, c2, b, D)
+        vals = _side_values(J, K, G, L, a0, c2, b, x1, x2)
+        thin = _thin(h, a0, c2, b)
+        if thin.any():
+            i = np.flatnonzero(thin)
+            vals[:, i] = _sliver_values(h[i], a0[i], c2[i], b[i], (x1[0][i], x1[1][i]),
+                                        (x2[0][i], x2[1][i]), *quad_v)
+        out = out + vals
+    return out
+
+
+#: A side whose support ``u' in (u* - 8 b / |c2|, h)`` is shorter than this is a thin sliver.
+_THIN = 1.0
+#: Its panels around the smoothed kink ``u*``, in units of the kink width ``b / |c2|``.
+_SLIVER_OFFSETS = np.array([-5.0, -2.0, 0.0, 2.0])
+
+
+def _thin(h, a0, c2, b):
+    """Sides where ``{u' < h}`` meets the support of ``Phi(w)`` in a short interval.
+
+    For ``c2 < 0`` the support is ``u' > u* = a0 / c2`` (up to ``8`` widths ``b / |c2|``), so
+    the side is the sliver ``(u* - 8 b / |c2|, h)`` between the (nearly parallel) label flip
+    and margin lines; for ``c2 >= 0`` the side is a quadrant, never thin.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (c2 < 0) & (h - (a0 + 8.0 * b) / c2 < _THIN)
+
+
+def _sliver_values(h, a0, c2, b, x1, x2, n_v, v_max):
+    """:class:`Moments` integrands of thin sides by Gauss-Legendre in ``u'`` on the sliver."""
+    width = b / -c2
+    center = a0 / c2
+    lo = np.maximum(center - 8.0 * width, -v_max)
+    hi = np.maximum(np.minimum(h, v_max), lo)
+    u, wu = panel_rule(lo, hi, center[:, None] + width[:, None] * _SLIVER_OFFSETS, n_v)
+    wu = wu * normal_pdf(u)
     bb = b[:, None]
+    a = a0[:, None] - c2[:, None] * u
     w = a / bb
     Phi = special.ndtr(w)
     phi = normal_pdf(w)
     M1 = a * Phi + bb * phi
-    M2 = (a * a + bb * bb) * Phi + a * bb * phi
-    W = nodes.W
-    return np.einsum("ij,ij->i", W, M2), np.einsum("ij,ij->i", W, M1)
+    X1 = x1[0][:, None] + x1[1][:, None] * u
+    X2 = x2[0][:, None] + x2[1][:, None] * u
+    rows = [a * M1 + bb * bb * Phi, M1, M1 * X1, M1 * X2, Phi, Phi * X1, Phi * X2,
+            Phi * X1 * X1, Phi * X1 * X2, Phi * X2 * X2, phi, phi * X1, phi * X2, phi * w]
+    return np.einsum("mij,ij->mi", np.stack(rows), wu)
+
+
+def _side_moments(h, phi_h, a0, c2, b, D):
+    """Gaussian integrals over ``u < h`` for ``a = a0 - c2 u``, ``w = a / b``, ``D^2 = b^2 + c2^2``.
+
+    .. math::
+
+        J_j = \\int_{-\\infty}^h \\phi(u) \\Phi(w) u^j du, \\qquad
+        K_j = \\int_{-\\infty}^h \\phi(u) \\phi(w) u^j du.
+
+    ``phi(u) phi(w) = b G N(u; mu, (b/D)^2)`` with ``G = phi(a0/D) / D`` and ``mu = a0 c2 / D^2``,
+    so ``K_j = b G L_j`` with ``L_0 = Phi(z)``, ``L_1 = mu Phi(z) - (b/D) phi(z)``,
+    ``z = (h - mu) D / b``. ``J_0 = P(u < h, b z' + c2 u < a0) = Phi_2(h, a0/D; c2/D)``, and by
+    parts ``J_1 = -phi(h) Phi(w_h) - c2 G L_0``, ``J_2 = -h phi(h) Phi(w_h) + J_0 - c2 G L_1``
+    with ``w_h = (a0 - c2 h) / b``. Returns ``((J0, J1, J2), (K0, K1), G, (L0, L1))``.
+    """
+    kap = a0 / D
+    w_h = (a0 - c2 * h) / b
+    z = (h * D - c2 * kap) / b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        J0 = bvn_cdf(h, kap, w_h / h, z / kap)
+    Phi_z = special.ndtr(z)
+    G = normal_pdf(kap) / D
+    L0 = Phi_z
+    L1 = (kap * c2 / D) * Phi_z - (b / D) * normal_pdf(z)
+    e = phi_h * special.ndtr(w_h)
+    J1 = -e - c2 * G * L0
+    J2 = J0 - h * e - c2 * G * L1
+    return (J0, J1, J2), (b * G * L0, b * G * L1), G, (L0, L1)
+
+
+def _side_values(J, K, G, L, a0, c2, b, x1, x2):
+    """The :class:`Moments` integrands of one side from its Gaussian integrals.
+
+    ``x1 = (p1, r1)`` and ``x2 = (p2, r2)`` give ``X1 = p1 + r1 u``, ``X2 = p2 + r2 u``; ``a``
+    is ``a0 - c2 u``. ``E[Phi (al + be u)(ga + de u)] = al ga J0 + (al de + be ga) J1 + be de J2``.
+    """
+    J0, J1, J2 = J
+    K0, K1 = K
+    (p1, r1), (p2, r2) = x1, x2
+
+    def phi_lin(al, be):
+        return al * J0 + be * J1
+
+    def phi_quad(al, be, ga, de):
+        return al * ga * J0 + (al * de + be * ga) * J1 + be * de * J2
+
+    q1 = p1 * K0 + r1 * K1
+    q2 = p2 * K0 + r2 * K1
+    qw = G * (a0 * L[0] - c2 * L[1])  # E[phi w] = (a0 K0 - c2 K1) / b
+    return np.stack([
+        phi_quad(a0, -c2, a0, -c2) + b * b * (J0 + qw),  # m2 = E[a^2 Phi + a b phi + b^2 Phi]
+        phi_lin(a0, -c2) + b * K0,  # m1
+        phi_quad(a0, -c2, p1, r1) + b * q1,  # m1x1
+        phi_quad(a0, -c2, p2, r2) + b * q2,  # m1x2
+        J0,
+        phi_lin(p1, r1),
+        phi_lin(p2, r2),
+        phi_quad(p1, r1, p1, r1),
+        phi_quad(p1, r1, p2, r2),
+        phi_quad(p2, r2, p2, r2),
+        K0,
+        q1,
+        q2,
+        qw,
+    ])
+
+
+def margin_terms(nodes: Nodes | ProbeNodes, R, S, b, k):
+    """Return ``(m2, m1)``: ``E[M2(a, b)]`` and ``E[M1(a, b)]`` (enough for solving in ``k``)."""
+    if isinstance(nodes, ProbeNodes):
+        m = moments(nodes, R, S, b, k)
+        return m.m2, m.m1
+    o = nodes.owner
+    R, S, b, k = R[o], S[o], np.abs(b)[o], k[o]
+    a = k - R * nodes.X1 if nodes.X2 is None else k - R * nodes.X1 - S * nodes.X2
+    Phi = special.ndtr(a / b)
+    M1 = a * Phi + b * normal_pdf(a / b)
+    sums = np.add.reduceat(np.stack([a * M1 + b * b * Phi, M1]) * nodes.W, nodes.starts, -1)
+    return sums[0], sums[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,64 +317,35 @@ class Derivatives:
     P: np.ndarray
 
 
-def derivatives(nodes: Nodes, alpha, R, S, b, k) -> Derivatives:
-    """``A``, gradient and Hessian in ``(R, S, b, k)`` (see the module docstring)."""
-    a = k[:, None] - _field(nodes, R, S)
-    bb = b[:, None]
-    w = a / bb
-    Phi = special.ndtr(w)
-    phi = normal_pdf(w)
-    M1 = a * Phi + bb * phi
-    M2 = (a * a + bb * bb) * Phi + a * bb * phi
-    W = nodes.W
-    X1 = nodes.X1
+def derivatives(nodes: Nodes | ProbeNodes, alpha, R, S, b, k) -> Derivatives:
+    """``A``, gradient and Hessian in ``(R, S, b, k)`` (see the module docstring).
 
-    def E(h):
-        return np.einsum("ij,ij->i", W, h)
-
-    WPhi = W * Phi
-    Wphi = W * phi
-    m2 = E(M2)
-    m1 = E(M1)
-    m1x1 = E(M1 * X1)
-    P = WPhi.sum(-1)
-    px1 = np.einsum("ij,ij->i", WPhi, X1)
-    px11 = np.einsum("ij,ij->i", WPhi, X1 * X1)
-    q0 = Wphi.sum(-1)
-    q1 = np.einsum("ij,ij->i", Wphi, X1)
-    qw = np.einsum("ij,ij->i", Wphi, w)
-    if nodes.X2 is None:  # theta = 0: u is independent of everything and S = 0
-        m1x2 = px2 = px12 = q2 = np.zeros_like(m2)
-        px22 = P
-    else:
-        X2 = nodes.X2
-        m1x2 = E(M1 * X2)
-        px2 = np.einsum("ij,ij->i", WPhi, X2)
-        px12 = np.einsum("ij,ij->i", WPhi, X1 * X2)
-        px22 = np.einsum("ij,ij->i", WPhi, X2 * X2)
-        q2 = np.einsum("ij,ij->i", Wphi, X2)
-
+    With ``da/dx = (-X1, -X2, 0, 1)``, ``m2 = E[M2]`` has gradient
+    ``(-2 E[M1 X1], -2 E[M1 X2], 2 b P, 2 E[M1])`` and Hessian entries ``2 E[Phi Xi Xj]``
+    (``i, j`` in ``R, S``), ``-2 E[Phi Xi]`` (with ``k``), ``-2 E[phi Xi]`` (with ``b``),
+    ``2 E[phi]`` (``b, k``), ``2 (P - E[phi w])`` (``b, b``), ``2 P`` (``k, k``).
+    """
+    m = moments(nodes, R, S, b, k)
     n = len(alpha)
-    # Gradient and Hessian of m2 = E[M2] in x = (R, S, b, k); da/dx = (-X1, -X2, 0, 1).
-    g = np.stack([-2 * m1x1, -2 * m1x2, 2 * b * P, 2 * m1], axis=-1)
+    g = np.stack([-2 * m.m1x1, -2 * m.m1x2, 2 * b * m.P, 2 * m.m1], axis=-1)
     H = np.empty((n, 4, 4))
-    H[:, 0, 0] = 2 * px11
-    H[:, 0, 1] = H[:, 1, 0] = 2 * px12
-    H[:, 1, 1] = 2 * px22
-    H[:, 0, 3] = H[:, 3, 0] = -2 * px1
-    H[:, 1, 3] = H[:, 3, 1] = -2 * px2
-    H[:, 3, 3] = 2 * P
-    H[:, 0, 2] = H[:, 2, 0] = -2 * q1
-    H[:, 1, 2] = H[:, 2, 1] = -2 * q2
-    H[:, 3, 2] = H[:, 2, 3] = 2 * q0
-    H[:, 2, 2] = 2 * (P - qw)
+    H[:, 0, 0] = 2 * m.px11
+    H[:, 0, 1] = H[:, 1, 0] = 2 * m.px12
+    H[:, 1, 1] = 2 * m.px22
+    H[:, 0, 3] = H[:, 3, 0] = -2 * m.px1
+    H[:, 1, 3] = H[:, 3, 1] = -2 * m.px2
+    H[:, 3, 3] = 2 * m.P
+    H[:, 0, 2] = H[:, 2, 0] = -2 * m.q1
+    H[:, 1, 2] = H[:, 2, 1] = -2 * m.q2
+    H[:, 3, 2] = H[:, 2, 3] = 2 * m.q0
+    H[:, 2, 2] = 2 * (m.P - m.qw)
 
-    A = b * b - alpha * m2
+    A = b * b - alpha * m.m2
     grad = -alpha[:, None] * g
     grad[:, 2] += 2 * b
     hess = -alpha[:, None, None] * H
     hess[:, 2, 2] += 2.0
-    return Derivatives(A=A, grad=grad, hess=hess, P=P)
+    return Derivatives(A=A, grad=grad, hess=hess, P=m.P)
 
 
 def sphere(p, q):

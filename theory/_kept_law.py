@@ -5,10 +5,22 @@
 a width ``b / R`` around ``x = k / R``; the panels are split there.
 
 ``theta > 0``: by the symmetry ``(t_p, v) -> (-t_p, -v)`` (which leaves ``y t`` and ``y u``
-unchanged) only ``t_p >= 0`` is integrated, with density ``2 phi(t_p) / f`` on the kept range.
-For each ``t_p`` node, ``v ~ N(0, 1)`` is integrated piecewise on each side of the label flip
-``v0 = t_p cot(theta)`` (``y = +1`` for ``v < v0``), each side split again around the kink of its
-positive part. Here ``t = cos(theta) t_p - sin(theta) v`` and ``u = sin(theta) t_p + cos(theta) v``.
+unchanged) only ``t_p >= 0`` is integrated, with density ``2 phi(t_p) / f`` on the kept range;
+``t = cos(theta) t_p - sin(theta) v`` and ``u = sin(theta) t_p + cos(theta) v``. For each ``t_p``
+node the orthogonal field ``v ~ N(0, 1)`` is integrated *exactly* on each side of the label flip
+``v0 = t_p cot(theta)`` (:class:`theory._equations.ProbeNodes`). What is left to the ``t_p``
+quadrature is smooth except near three features, where the panels are split:
+
+* the smoothed kink at ``t_p = k / |c1|`` (of the ``y = +1`` side if ``c1 > 0``, else of the
+  ``y = -1`` side; width ``sqrt(b^2 + c2^2) / |c1|``, with ``c1 = R cos + S sin`` and
+  ``c2 = S cos - R sin``);
+* the corner where the label flip meets the margin: at the flip line ``t = 0`` the field is
+  ``y S t_p / sin(theta)``, so one side's kink reaches the flip at ``t_p = k sin(theta) / |S|``
+  (width ``b sin(theta) / |S|``);
+* the fraction of flipped labels ``Phi(-t_p cot(theta))``, which changes over ``tan(theta)``.
+
+:func:`nodes_theta_tensor` keeps the plain two-dimensional rule (Gauss-Legendre in ``v`` too)
+as an independent check of the closed form.
 """
 
 from __future__ import annotations
@@ -17,8 +29,8 @@ import dataclasses
 
 import numpy as np
 
-from theory._equations import Nodes
-from theory._quadrature import normal_pdf, panel_rule
+from theory._equations import Nodes, ProbeNodes
+from theory._quadrature import normal_pdf, panel_rule, panels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,9 +39,10 @@ class Quadrature:
 
     Attributes:
         n: Gauss-Legendre nodes per panel in the probe field ``t_p`` (or ``|t|``).
-        n_v: nodes per panel in the orthogonal field ``v`` (``theta > 0`` only).
+        n_v: nodes per panel in the orthogonal field ``v`` (only for the two-dimensional check
+            rule :func:`nodes_theta_tensor`; the solver integrates ``v`` exactly).
         tail: the Gaussian tail beyond ``lo + tail`` is dropped (``phi(12) ~ 5e-32``).
-        v_max: ``v`` is integrated over ``[-v_max, v_max]``.
+        v_max: ``v`` is integrated over ``[-v_max, v_max]`` (check rule only).
     """
 
     n: int = 16
@@ -46,62 +59,95 @@ class Quadrature:
 #: ``|w| < 2`` and its tails to ``|w| = 8`` (``Phi(-8) ~ 6e-16``) get panels of their own.
 _KINK_OFFSETS = np.array([-8.0, -2.0, 0.0, 2.0, 8.0])
 _SHORT_OFFSETS = np.array([-6.0, 0.0, 6.0])
-#: Static split points of the ``v`` integral (a standard normal variable).
+#: Static split points of the ``v`` integral (a standard normal variable; check rule only).
 _V_BREAKS = np.array([-4.0, -1.5, 1.5, 4.0])
 #: Static split points (offsets from ``lo``) that keep long Gaussian-tail panels accurate.
 _TAIL_BREAKS = np.array([1.5, 3.0, 5.0])
+#: Split points of the flipped-label fraction ``Phi(-t_p cot(theta))``, in units of ``tan``.
+_FLIP_BREAKS = np.array([1.0, 3.0])
 
 
 def _kink_breaks(center, width, offsets=None):
+    """``center + width * offsets``; ``nan`` (no panel) where the feature is undefined."""
     offsets = _KINK_OFFSETS if offsets is None else offsets
     ok = np.isfinite(center) & np.isfinite(width) & (width > 0)
-    center = np.where(ok, center, -np.inf)
+    center = np.where(ok, center, np.nan)
     width = np.where(ok, width, 1.0)
     return center[..., None] + width[..., None] * offsets
 
 
 def _density_weights(x, w, f):
-    return w * (2.0 * normal_pdf(x) / f[:, None])
+    return w * (2.0 * normal_pdf(x) / f)
 
 
 def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature) -> Nodes:
     """Nodes for ``theta = 0`` (``f`` is the normalisation: 1 for random pruning)."""
     hi = np.minimum(hi, lo + quad.tail)
+    b = np.abs(b)
     with np.errstate(divide="ignore", invalid="ignore"):
         center = np.where(R > 0, k / R, np.inf)
         width = b / R
     breaks = np.concatenate([_kink_breaks(center, width), lo[:, None] + _TAIL_BREAKS], -1)
-    x, w = panel_rule(lo, hi, breaks, quad.n)
-    return Nodes(X1=x, X2=None, W=_density_weights(x, w, f))
+    pn = panels(lo, hi, breaks, quad.n)
+    return Nodes(X1=pn.x, X2=None, W=_density_weights(pn.x, pn.w, f[pn.owner]),
+                 owner=pn.owner, starts=pn.starts)
 
 
-def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature) -> Nodes:
-    """Nodes for ``theta > 0`` (two-dimensional: ``t_p`` outside, ``v`` inside)."""
+def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature) -> ProbeNodes:
+    """Nodes for ``theta > 0``: ``t_p`` panels, ``v`` exact (see the module docstring)."""
+    hi = np.minimum(hi, lo + quad.tail)
+    b = np.abs(b)
+    c, s = np.cos(theta), np.sin(theta)
+    c1 = R * c + S * s
+    c2 = S * c - R * s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kink = np.where(c1 != 0, k / np.abs(c1), np.nan)
+        corner = np.where(S != 0, k * s / np.abs(S), np.nan)
+        breaks = np.concatenate(
+            [
+                _kink_breaks(kink, np.hypot(b, c2) / np.abs(c1)),
+                _kink_breaks(corner, b * s / np.abs(S), _SHORT_OFFSETS),
+                lo[:, None] + _TAIL_BREAKS,
+                np.tan(theta)[:, None] * _FLIP_BREAKS,
+            ],
+            -1,
+        )
+    pn = panels(lo, hi, breaks, quad.n)
+    o = pn.owner
+    return ProbeNodes(tp=pn.x, W=_density_weights(pn.x, pn.w, f[o]), cos=c[o], sin=s[o],
+                      owner=o, starts=pn.starts, quad_v=(quad.n_v, quad.v_max))
+
+
+def nodes_theta_tensor(lo, hi, f, theta, R, S, b, k, quad: Quadrature) -> Nodes:
+    """Two-dimensional tensor rule for ``theta > 0`` (an independent check of the closed form).
+
+    ``t_p`` panels as in :func:`nodes_theta`; for each ``t_p`` node, ``v`` is integrated by
+    Gauss-Legendre against the Gaussian weight on ``[-v_max, v_max]``, piecewise on each side of
+    the label flip ``v0`` and split again around the kink of each side's positive part.
+    """
     hi = np.minimum(hi, lo + quad.tail)
     c, s = np.cos(theta), np.sin(theta)
     c1 = R * c + S * s  # y (R t + S u) = y (c1 t_p + c2 v)
     c2 = S * c - R * s
     with np.errstate(divide="ignore", invalid="ignore"):
-        tcenter = np.where(c1 > 0, k / c1, np.inf)
-        twidth = np.sqrt(b * b + c2 * c2) / c1
-    tbreaks = np.concatenate(
-        [
-            _kink_breaks(tcenter, twidth, _SHORT_OFFSETS),
-            lo[:, None] + _TAIL_BREAKS,
-            np.tan(theta)[:, None] * np.array([1.0, 3.0]),
-        ],
-        -1,
-    )
+        tbreaks = np.concatenate(
+            [
+                _kink_breaks(np.where(c1 > 0, k / c1, np.nan), np.hypot(b, c2) / c1,
+                             _SHORT_OFFSETS),
+                lo[:, None] + _TAIL_BREAKS,
+                np.tan(theta)[:, None] * _FLIP_BREAKS,
+            ],
+            -1,
+        )
     tp, wt = panel_rule(lo, hi, tbreaks, quad.n)  # [n, Mt]
-    wt = _density_weights(tp, wt, f)
+    wt = _density_weights(tp, wt, f[:, None])
     V = quad.v_max
     v0 = np.clip(tp / np.tan(theta)[:, None], -V, V)
-    ones = np.ones_like(v0)
     C1, C2, K, B = (z[:, None] for z in (c1, c2, k, b))
     with np.errstate(divide="ignore", invalid="ignore"):
         # y = +1 side (v < v0): a = k - c1 t_p - c2 v ; y = -1 side: a = k + c1 t_p + c2 v.
         # A smoothed kink wider than the static panels needs no panels of its own.
-        vwidth = np.abs(B / C2) * ones
+        vwidth = np.abs(B / C2) * np.ones_like(v0)
         vwidth = np.where(vwidth < 1.0, vwidth, np.nan)
         kink_plus = np.where(v0 > (K - C1 * tp) / C2, (K - C1 * tp) / C2, np.nan)
         kink_minus = np.where(v0 < -(K + C1 * tp) / C2, -(K + C1 * tp) / C2, np.nan)
@@ -114,13 +160,14 @@ def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature) -> Nodes:
         ],
         -1,
     )
-    v, wv = panel_rule(-V * ones, V * ones, vbreaks, quad.n_v)  # [n, Mt, Mv]
+    v, wv = panel_rule(np.full_like(v0, -V), np.full_like(v0, V), vbreaks, quad.n_v)
     wv = wv * normal_pdf(v)
     y = np.where(v < v0[..., None], 1.0, -1.0)
     cth, sth = c[:, None, None], s[:, None, None]
     TP = tp[..., None]
-    X1 = y * (cth * TP - sth * v)
-    X2 = y * (sth * TP + cth * v)
-    W = wt[..., None] * wv
     n = len(R)
-    return Nodes(X1=X1.reshape(n, -1), X2=X2.reshape(n, -1), W=W.reshape(n, -1))
+    X1 = (y * (cth * TP - sth * v)).reshape(n, -1)
+    m = X1.shape[1]
+    return Nodes(X1=X1.ravel(), X2=(y * (sth * TP + cth * v)).ravel(),
+                 W=(wt[..., None] * wv).ravel(), owner=np.repeat(np.arange(n), m),
+                 starts=np.arange(n) * m)
