@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "theory": "prunescale._cli_theory",
     "sim": "prunescale._cli_sim",
     "figures": "prunescale._cli_figures",
+    "app": "prunescale._cli_app",
 }
 
 

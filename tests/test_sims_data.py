@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import sims
 from sims.data import inputs_with_probe_margin, sample_teacher, truncated_folded_normal
 from sims.prune import prune_indices, sample_kept
 from theory.pruning import Pruning

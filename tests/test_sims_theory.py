@@ -8,7 +8,6 @@ max-margin perceptron learning curve are O(1/N); the finite pool's threshold flu
 O(1/sqrt(P_tot)) but enters eps at second order. At N = 200 the allowance is 5 %.
 """
 
-import math
 
 import numpy as np
 import pytest

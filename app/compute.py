@@ -1,0 +1,511 @@
+"""Computational functions of the interactive app (:mod:`app.notebook`).
+
+Everything here is a pure function of its (scalar, hashable) arguments, returns frozen
+dataclasses holding read-only numpy arrays, and is memoised (least recently used, thread-safe),
+so that the app redraws instantly when a control returns to a value it had before
+(:func:`warm_in_background` precomputes every offered angle once per process). Every
+theory number comes from :func:`theory.solve` (directly or through :mod:`theory.curves`) and
+only certified (``converged``) points are kept; excluded points are counted.
+
+Grids are chosen for interactivity: at ``theta = 0`` the solver is fast and the grids are
+fine; for ``theta > 0`` (slower solves) the grids are coarse. The angles offered by the app
+are :data:`THETA_STEPS`, so each angle is computed once per server process.
+
+* :func:`point`: the current point, exactly :func:`theory.solve` at the chosen controls.
+* :func:`learning_curve`: ``eps(alpha_prune)`` at fixed ``(rule, f, theta)``.
+* :func:`frontier`: the Pareto frontier (keep-hard, unlimited pool) and, for ``theta > 0``,
+  the minimum useful fraction ``f_min``.
+* :func:`phase`: keep-easy against keep-hard over ``(alpha_tot, f)`` and the boundary.
+* :func:`simulate`: a small batch of simulated students at the current point.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import math
+import threading
+import time
+
+import numpy as np
+
+from theory import RULES, solve
+from theory import curves
+from theory import pruning as _pr
+
+
+#: Probe angles (degrees) offered by the app's slider.
+THETA_STEPS = (0, 5, 10, 15, 20, 25, 30, 40)
+#: Kept fractions offered by the app's slider.
+F_STEPS = (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
+           0.9, 1.0)
+#: Loads (alpha_prune or alpha_tot) offered by the app's slider.
+ALPHA_STEPS = (0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0,
+               70.0, 100.0, 150.0, 200.0, 300.0, 500.0, 700.0, 1000.0)
+#: Largest number of kept examples ``N * alpha_prune`` of an interactive simulation.
+MAX_SIM_EXAMPLES = 20_000
+#: Range of alpha_prune drawn in the learning-curve panel (extended to include the point).
+ALPHA_RANGE = (0.1, 100.0)
+
+
+def _memo(maxsize: int):
+    """Least-recently-used memoisation that computes each key once even when called
+    concurrently (by the app and the background warm-up, :func:`warm_in_background`).
+
+    The wrapper has ``cache_clear()`` and ``cached(*args) -> bool``.
+    """
+
+    def deco(fn):
+        store: collections.OrderedDict = collections.OrderedDict()
+        guard = threading.Lock()
+        locks: dict = {}
+
+        @functools.wraps(fn)
+        def wrapper(*args):
+            with guard:
+                if args in store:
+                    store.move_to_end(args)
+                    return store[args]
+                lock = locks.setdefault(args, threading.Lock())
+            with lock:
+                with guard:
+                    if args in store:  # computed by another thread meanwhile
+                        return store[args]
+                value = fn(*args)
+                with guard:
+                    store[args] = value
+                    while len(store) > maxsize:
+                        store.popitem(last=False)
+                    locks.pop(args, None)
+                return value
+
+        def cached(*args) -> bool:
+            with guard:
+                return args in store
+
+        def cache_clear() -> None:
+            with guard:
+                store.clear()
+
+        wrapper.cached = cached
+        wrapper.cache_clear = cache_clear
+        return wrapper
+
+    return deco
+
+
+def _key(x: float) -> float:
+    """Normalise a float used as a cache key (12 significant digits)."""
+    return float(f"{float(x):.12g}")
+
+
+def _ro(a) -> np.ndarray:
+    a = np.array(a, dtype=float, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+def _check(rule: str, f: float, theta_deg: float) -> tuple[str, float, float]:
+    _pr.check_rule(rule)
+    f = float(_pr.check_f(f))
+    theta_deg = float(_pr.check_theta_deg(theta_deg))
+    return rule, _key(f), _key(theta_deg)
+
+
+# ---------------------------------------------------------------------------------------------
+# current point
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """The theory at the current controls (scalars; ``nan`` where not certified)."""
+
+    rule: str
+    f: float
+    theta_deg: float
+    alpha_prune: float
+    alpha_tot: float
+    eps: float
+    R: float
+    S: float
+    kappa: float
+    converged: bool
+    reason: str
+
+
+def point(rule: str, f: float, theta_deg: float = 0.0, *, alpha_prune: float | None = None,
+          alpha_tot: float | None = None) -> Point:
+    """:func:`theory.solve` at one point, given ``alpha_prune`` or ``alpha_tot`` (not both).
+
+    ``eps, R, S, kappa`` are those of the solver when the point is certified, else ``nan``.
+    """
+    rule, f, theta_deg = _check(rule, f, theta_deg)
+    if (alpha_prune is None) == (alpha_tot is None):
+        raise ValueError("give alpha_prune or alpha_tot")
+    if alpha_prune is not None:
+        return _point(rule, f, theta_deg, _key(_pr.check_alpha("alpha_prune", alpha_prune)),
+                      None)
+    return _point(rule, f, theta_deg, None, _key(_pr.check_alpha("alpha_tot", alpha_tot)))
+
+
+@_memo(maxsize=4096)
+def _point(rule, f, theta_deg, alpha_prune, alpha_tot) -> Point:
+    r = solve(rule, f, alpha_prune, theta_deg, alpha_tot=alpha_tot)
+    ok = bool(r.converged)
+
+    def val(x):
+        return float(x) if ok else math.nan
+
+    return Point(rule=rule, f=f, theta_deg=theta_deg, alpha_prune=float(r.alpha_prune),
+                 alpha_tot=float(r.alpha_tot), eps=val(r.eps), R=val(r.R), S=val(r.S),
+                 kappa=val(r.kappa), converged=ok, reason=str(r.reason))
+
+
+# ---------------------------------------------------------------------------------------------
+# learning curves
+
+
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    """``eps`` against ``alpha_prune`` at fixed ``(rule, f, theta)``: certified points only.
+
+    Attributes:
+        alpha_prune, eps: increasing budgets and their errors, same length.
+        n_excluded: points of the grid that could not be certified (left out).
+    """
+
+    rule: str
+    f: float
+    theta_deg: float
+    alpha_prune: np.ndarray
+    eps: np.ndarray
+    n_excluded: int
+
+
+def alpha_grid(theta_deg: float = 0.0, lo: float = ALPHA_RANGE[0],
+               hi: float = ALPHA_RANGE[1]) -> np.ndarray:
+    """Log-spaced budgets of a learning curve: fine at ``theta = 0``, coarse otherwise."""
+    if not (0 < lo < hi and math.isfinite(hi)):
+        raise ValueError(f"need 0 < lo < hi; got lo={lo!r}, hi={hi!r}")
+    per_decade = 20 if float(theta_deg) == 0 else 8
+    n = max(8, int(math.ceil(per_decade * math.log10(hi / lo))) + 1)
+    return np.geomspace(lo, hi, n)
+
+
+def learning_curve(rule: str, f: float, theta_deg: float = 0.0, *,
+                   lo: float = ALPHA_RANGE[0], hi: float = ALPHA_RANGE[1]) -> Curve:
+    """``eps(alpha_prune)`` on :func:`alpha_grid` ``(theta, lo, hi)``; certified points only.
+
+    ``random`` pruning does not depend on ``f`` or ``theta`` (it is the unpruned curve at
+    ``alpha_prune``), so it is computed once, at ``f = 1`` and ``theta = 0``.
+    """
+    rule, f, theta_deg = _check(rule, f, theta_deg)
+    if rule == "random":  # the unpruned curve: independent of f and of the probe
+        f, theta_deg = 1.0, 0.0
+    return _learning_curve(rule, f, theta_deg, _key(lo), _key(hi))
+
+
+@_memo(maxsize=512)
+def _learning_curve(rule, f, theta_deg, lo, hi) -> Curve:
+    a = alpha_grid(theta_deg, lo, hi)
+    r = solve(rule, f, a, theta_deg)
+    ok = np.asarray(r.converged, bool)
+    return Curve(rule=rule, f=f, theta_deg=theta_deg, alpha_prune=_ro(a[ok]),
+                 eps=_ro(np.asarray(r.eps)[ok]), n_excluded=int((~ok).sum()))
+
+
+def reference_curve(*, lo: float = ALPHA_RANGE[0], hi: float = ALPHA_RANGE[1]) -> Curve:
+    """No pruning (``f = 1``, equivalently random pruning): the ``~0.5 / alpha`` power law."""
+    return learning_curve("random", 1.0, 0.0, lo=lo, hi=hi)
+
+
+# ---------------------------------------------------------------------------------------------
+# frontier and f_min
+
+
+@dataclasses.dataclass(frozen=True)
+class FrontierData:
+    """Keep-hard Pareto frontier with an unlimited pool (certified grid points only).
+
+    Attributes:
+        alpha_prune, eps, f_opt, at_boundary: the frontier (``at_boundary``: the best ``f``
+            is the smallest fraction searched, ``f_floor``, so ``f_opt`` is only a bound).
+        eps_random: unpruned error at the same budgets (power law ``~0.5 / alpha``).
+        f_floor: smallest fraction searched.
+        f_min, alpha_prune_at_min, f_min_at_boundary: minimum useful fraction
+            (:func:`theory.curves.f_min`), for ``theta > 0`` only (``nan`` at ``theta = 0``, where
+            it is bounded only by the grid).
+        n_uncertified: grid points excluded because they could not be certified.
+    """
+
+    theta_deg: float
+    alpha_prune: np.ndarray
+    eps: np.ndarray
+    f_opt: np.ndarray
+    at_boundary: np.ndarray
+    eps_random: np.ndarray
+    f_floor: float
+    f_min: float
+    alpha_prune_at_min: float
+    f_min_at_boundary: bool
+    n_uncertified: int
+
+
+def frontier_grids(theta_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(alpha_prune, f_grid)`` searched by :func:`frontier`: coarse for ``theta > 0``."""
+    if float(theta_deg) == 0:
+        return np.geomspace(0.2, 100.0, 37), curves.F_GRID
+    return np.geomspace(0.5, 100.0, 14), np.geomspace(0.01, 1.0, 19)
+
+
+def frontier(theta_deg: float = 0.0) -> FrontierData:
+    """Keep-hard frontier at ``theta`` on :func:`frontier_grids`; ``f_min`` if ``theta > 0``."""
+    return _frontier(_key(_pr.check_theta_deg(theta_deg)))
+
+
+@_memo(maxsize=64)
+def _frontier(theta_deg) -> FrontierData:
+    alpha, fg = frontier_grids(theta_deg)
+    if theta_deg > 0:
+        fm = curves.f_min(theta_deg, alpha_prune=alpha, f_grid=fg)
+        fr = fm.frontier
+        f_min, a_min, edge = fm.f_min, fm.alpha_prune_at_min, fm.at_boundary
+    else:
+        fr = curves.pareto_frontier(alpha, theta_deg, f_grid=fg)
+        f_min, a_min, edge = math.nan, math.nan, True
+    ok = np.isfinite(fr.eps)
+    return FrontierData(
+        theta_deg=theta_deg, alpha_prune=_ro(fr.alpha_prune[ok]), eps=_ro(fr.eps[ok]),
+        f_opt=_ro(fr.f_opt[ok]), at_boundary=np.array(fr.at_boundary[ok], bool),
+        eps_random=_ro(fr.eps_random[ok]), f_floor=float(np.min(fg)), f_min=float(f_min),
+        alpha_prune_at_min=float(a_min), f_min_at_boundary=bool(edge),
+        n_uncertified=int(fr.n_uncertified) + int((~ok).sum()))
+
+
+# ---------------------------------------------------------------------------------------------
+# phase diagram
+
+
+@dataclasses.dataclass(frozen=True)
+class PhaseData:
+    """Keep-easy against keep-hard on an ``(f, alpha_tot)`` grid.
+
+    Attributes:
+        alpha_tot: shape ``[n_a]``; f: shape ``[n_f]``.
+        log_ratio: ``log10(eps_hard / eps_easy)``, shape ``[n_f, n_a]``: positive where keep-easy
+            wins; ``nan`` where either rule could not be certified.
+        boundary_alpha_tot: for each ``f``, the pool size where the rules are equal
+            (:func:`boundary`; ``nan``: no crossing on the grid).
+    """
+
+    theta_deg: float
+    alpha_tot: np.ndarray
+    f: np.ndarray
+    log_ratio: np.ndarray
+    boundary_alpha_tot: np.ndarray
+    n_uncertified: int
+
+
+def phase_grids(theta_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(alpha_tot, f)`` of :func:`phase`: fine at ``theta = 0``, coarse otherwise."""
+    if float(theta_deg) == 0:
+        return np.geomspace(0.3, 1000.0, 36), np.linspace(0.05, 0.95, 19)
+    return np.geomspace(0.3, 1000.0, 15), np.linspace(0.1, 0.9, 9)
+
+
+def _brackets(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with a downward sign change (``y > 0`` then ``y <= 0``) and its first column."""
+    with np.errstate(invalid="ignore"):
+        cross = (y[:, :-1] > 0) & (y[:, 1:] <= 0)
+    rows = np.flatnonzero(cross.any(1))
+    return rows, np.argmax(cross[rows], axis=1)
+
+
+def crossing(x, y) -> np.ndarray:
+    """First downward zero crossing of each row of ``y`` (``[n, m]``) against ``x`` (``[m]``).
+
+    Linear interpolation between the first pair of neighbours with ``y > 0`` then ``y <= 0``;
+    ``nan`` for rows without such a pair (``nan`` values never form a pair).
+    """
+    x = np.asarray(x, float)
+    y = np.atleast_2d(np.asarray(y, float))
+    out = np.full(y.shape[0], np.nan)
+    rows, j = _brackets(y)
+    y0, y1 = y[rows, j], y[rows, j + 1]
+    out[rows] = x[j] + y0 / (y0 - y1) * (x[j + 1] - x[j])
+    return out
+
+
+def _log_ratio(f, alpha_tot, theta_deg):
+    """``log10(eps_hard / eps_easy)`` and whether both points are certified."""
+    e = solve("easy", f, alpha_tot=alpha_tot, theta_deg=theta_deg)
+    h = solve("hard", f, alpha_tot=alpha_tot, theta_deg=theta_deg)
+    ok = np.asarray(e.converged, bool) & np.asarray(h.converged, bool)
+    with np.errstate(all="ignore"):
+        lr = np.where(ok, np.log10(np.asarray(h.eps) / np.asarray(e.eps)), np.nan)
+    return lr, ok
+
+
+def boundary(f, alpha_tot, log_ratio, theta_deg: float = 0.0, n_refine: int = 3) -> np.ndarray:
+    """Pool size where keep-easy and keep-hard are equal, for each ``f`` (row of ``log_ratio``).
+
+    The first downward crossing of ``log_ratio`` on the ``alpha_tot`` grid brackets the root;
+    ``n_refine`` Illinois (modified regula falsi) steps in ``log alpha_tot``, each solving both
+    rules once per row, then locate it (``n_refine = 0``: linear interpolation only). ``nan``
+    where the grid has no crossing.
+    """
+    fs = np.asarray(f, float)
+    lx = np.log(np.asarray(alpha_tot, float))
+    y = np.atleast_2d(np.asarray(log_ratio, float))
+    out = np.full(len(fs), np.nan)
+    rows, j = _brackets(y)
+    if rows.size == 0:
+        return out
+    xa, xb, ga, gb = lx[j], lx[j + 1], y[rows, j], y[rows, j + 1]
+    xc = xa - ga * (xb - xa) / (gb - ga)
+    for _ in range(n_refine):
+        gc, _ok = _log_ratio(fs[rows], np.exp(xc), theta_deg)
+        gc = np.where(np.isfinite(gc), gc, 0.0)  # uncertified: stop moving this row
+        keep_b = np.sign(gc) == np.sign(gb)
+        # the end on gc's side is replaced by c; the other end is kept (halved if stale)
+        xa, ga, xb, gb = (np.where(keep_b, xa, xb), np.where(keep_b, 0.5 * ga, gb), xc, gc)
+        with np.errstate(all="ignore"):
+            xn = xb - gb * (xb - xa) / (gb - ga)
+        xc = np.where(np.isfinite(xn) & (gb != 0), xn, xb)
+    out[rows] = np.exp(xc)
+    return out
+
+
+def phase(theta_deg: float = 0.0) -> PhaseData:
+    """Keep-easy against keep-hard on :func:`phase_grids` at ``theta`` (cached)."""
+    return _phase(_key(_pr.check_theta_deg(theta_deg)))
+
+
+@_memo(maxsize=64)
+def _phase(theta_deg) -> PhaseData:
+    at, fs = phase_grids(theta_deg)
+    F, AT = np.meshgrid(fs, at, indexing="ij")
+    lr, ok = _log_ratio(F, AT, theta_deg)
+    bd = boundary(fs, at, lr, theta_deg)
+    return PhaseData(theta_deg=theta_deg, alpha_tot=_ro(at), f=_ro(fs), log_ratio=_ro(lr),
+                     boundary_alpha_tot=_ro(bd), n_uncertified=int((~ok).sum()))
+
+
+# ---------------------------------------------------------------------------------------------
+# simulations
+
+
+@dataclasses.dataclass(frozen=True)
+class SimPoint:
+    """Mean error of a batch of simulated max-margin students at one point.
+
+    ``eps_sem`` is the standard error of the mean over the certified students (``n_ok``);
+    students whose duality-gap certificate failed (``n_flagged``) are excluded.
+    """
+
+    rule: str
+    f: float
+    theta_deg: float
+    alpha_prune: float
+    n: int
+    seeds: int
+    eps_mean: float
+    eps_sem: float
+    n_ok: int
+    n_flagged: int
+    seconds: float
+
+    def matches(self, rule: str, f: float, theta_deg: float) -> bool:
+        """Whether this point belongs on the learning curve of ``(rule, f, theta)``."""
+        if self.rule == "random" and rule == "random":
+            return True
+        return (self.rule == rule and math.isclose(self.f, f)
+                and math.isclose(self.theta_deg, theta_deg))
+
+
+def simulate(rule: str, f: float, theta_deg: float, alpha_prune: float, *, n: int = 100,
+             seeds: int = 8, seed: int = 0) -> SimPoint:
+    """Simulate ``seeds`` students of dimension ``n`` (:func:`sims.simulate`, cached).
+
+    The kept data are drawn from the ``N -> inf`` pruned law (``direct=True``), so the cost
+    depends on the kept set only, not on the pool. The first call for a new data shape
+    compiles (a few seconds); repeated shapes take a fraction of a second.
+    """
+    rule, f, theta_deg = _check(rule, f, theta_deg)
+    alpha_prune = _key(_pr.check_alpha("alpha_prune", alpha_prune))
+    if int(n) < 2 or int(seeds) < 2:
+        raise ValueError(f"need n >= 2 and seeds >= 2; got n={n!r}, seeds={seeds!r}")
+    if n * alpha_prune > MAX_SIM_EXAMPLES:
+        raise ValueError(f"N * alpha_prune = {n * alpha_prune:.0f} kept examples is too many for "
+                         f"an interactive simulation (at most {MAX_SIM_EXAMPLES}); "
+                         "lower N or alpha_prune")
+    return _simulate(rule, f, theta_deg, alpha_prune, int(n), int(seeds), int(seed))
+
+
+@_memo(maxsize=256)
+def _simulate(rule, f, theta_deg, alpha_prune, n, seeds, seed) -> SimPoint:
+    import sims  # heavy (JAX): imported on first use only
+    from theory import Pruning
+
+    t0 = time.perf_counter()
+    r = sims.simulate(Pruning(rule, f, theta_deg), alpha_prune, n, seeds, seed=seed,
+                      direct=True, progress=False)
+    return SimPoint(rule=rule, f=f, theta_deg=theta_deg, alpha_prune=alpha_prune, n=n,
+                    seeds=seeds, eps_mean=float(r.eps_mean), eps_sem=float(r.eps_sem),
+                    n_ok=int(r.seeds - r.n_flagged), n_flagged=int(r.n_flagged),
+                    seconds=time.perf_counter() - t0)
+
+
+def is_cached(panel: str, theta_deg: float, rule: str = "hard", f: float = 0.2, *,
+              lo: float = ALPHA_RANGE[0], hi: float = ALPHA_RANGE[1]) -> bool:
+    """Whether ``panel`` (``"frontier"``, ``"phase"`` or ``"learning"``) at these arguments is
+    already computed (the app then skips its "computing" indicator)."""
+    th = _key(theta_deg)
+    if panel == "frontier":
+        return _frontier.cached(th)
+    if panel == "phase":
+        return _phase.cached(th)
+    if panel == "learning":
+        if rule == "random":
+            f, th = 1.0, 0.0
+        return _learning_curve.cached(rule, _key(f), th, _key(lo), _key(hi))
+    raise ValueError(f"panel must be frontier, phase or learning; got {panel!r}")
+
+
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+
+
+def warm(thetas=THETA_STEPS, f: float = 0.2) -> None:
+    """Fill the caches of the theta-only panels (frontier, phase diagram) and of the default
+    learning curves for every angle in ``thetas``."""
+    for th in thetas:
+        frontier(th)
+        phase(th)
+        for rule in ("hard", "easy"):
+            learning_curve(rule, f, th)
+
+
+def warm_in_background(thetas=THETA_STEPS) -> threading.Thread:
+    """Start :func:`warm` in a daemon thread, once per process; return that thread."""
+    global _warm_thread
+    with _warm_lock:
+        if _warm_thread is None:
+            _warm_thread = threading.Thread(target=warm, args=(tuple(thetas),),
+                                            name="prunescale-app-warm", daemon=True)
+            _warm_thread.start()
+        return _warm_thread
+
+
+def clear_caches() -> None:
+    """Forget every memoised result (for tests and long-running servers)."""
+    for fn in (_point, _learning_curve, _frontier, _phase, _simulate):
+        fn.cache_clear()
+
+
+__all__ = ["ALPHA_RANGE", "ALPHA_STEPS", "Curve", "F_STEPS", "FrontierData", "MAX_SIM_EXAMPLES",
+           "PhaseData", "Point", "RULES", "SimPoint", "THETA_STEPS", "alpha_grid", "boundary",
+           "clear_caches", "crossing", "frontier", "frontier_grids", "is_cached",
+           "learning_curve", "phase", "phase_grids", "point", "reference_curve", "simulate", "warm",
+           "warm_in_background"]

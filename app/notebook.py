@@ -1,0 +1,327 @@
+"""prunescale: an interactive tour of data pruning in the teacher-student perceptron.
+
+A marimo app. Serve it with ``prunescale app`` (or ``marimo run app/notebook.py``), edit it
+with ``marimo edit app/notebook.py``, export it with ``marimo export html app/notebook.py``.
+All numbers come from :mod:`app.compute` (certified replica theory, small simulations).
+"""
+
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="full", app_title="prunescale: data pruning explorer")
+
+
+@app.cell(hide_code=True)
+def _():
+    import contextlib
+    import math
+
+    import marimo as mo
+
+    try:
+        from app import compute, plots
+    except ImportError:  # a source checkout that is not installed: add the repository root
+        import sys as _sys
+
+        _sys.path.insert(0, str(mo.notebook_dir().parent))
+        from app import compute, plots
+    return compute, contextlib, math, mo, plots
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    # Beating power-law scaling by pruning data
+
+    A **teacher** perceptron labels Gaussian inputs; a **student** (the max-margin
+    perceptron) learns from them. Before training, a **probe** ranks a pool of
+    α_tot·N examples by their margin and keeps a fraction **f** of it:
+    **keep hard** keeps the smallest margins, **keep easy** the largest, **random** a
+    uniform subset. The student then sees α_prune = f·α_tot examples per dimension.
+    The probe sits at an angle **θ** to the teacher: θ = 0 is a perfect pruning metric.
+    Curves are the exact N → ∞ replica theory (every point certified); the *simulate*
+    button trains real students. (Sorscher et al., *Beyond neural scaling laws*, 2022.)
+    """)
+    return
+
+
+@app.cell(hide_code=True)
+def _(compute, mo):
+    rule = mo.ui.dropdown(
+        options={"keep hard": "hard", "keep easy": "easy", "random": "random"},
+        value="keep hard", label="pruning rule",
+    )
+    f_slider = mo.ui.slider(steps=list(compute.F_STEPS), value=0.2, show_value=True,
+                            label="kept fraction f")
+    mode = mo.ui.radio(
+        options={"α_prune (kept examples)": "prune", "α_tot (pool size)": "tot"},
+        value="α_prune (kept examples)", inline=True, label="hold fixed",
+    )
+    theta = mo.ui.slider(steps=list(compute.THETA_STEPS), value=0, show_value=True,
+                         debounce=True, label="probe angle θ (degrees)")
+    return f_slider, mode, rule, theta
+
+
+@app.cell(hide_code=True)
+def _(compute, mo, mode):
+    alpha_slider = mo.ui.slider(
+        steps=list(compute.ALPHA_STEPS), value=3.0 if mode.value == "prune" else 15.0,
+        show_value=True,
+        label="α_prune (kept per dimension)" if mode.value == "prune"
+        else "α_tot (pool per dimension)",
+    )
+    return (alpha_slider,)
+
+
+@app.cell(hide_code=True)
+def _(alpha_slider, f_slider, mo, mode, rule, theta):
+    mo.hstack([rule, f_slider, mode, alpha_slider, theta], justify="start", gap=2,
+              wrap=True)
+    return
+
+
+@app.cell(hide_code=True)
+def _(alpha_slider, compute, f_slider, mode, rule, theta):
+    f = float(f_slider.value)
+    theta_deg = float(theta.value)
+    if mode.value == "prune":
+        pt = compute.point(rule.value, f, theta_deg, alpha_prune=float(alpha_slider.value))
+    else:
+        pt = compute.point(rule.value, f, theta_deg, alpha_tot=float(alpha_slider.value))
+    alpha_prune, alpha_tot = pt.alpha_prune, pt.alpha_tot
+    return alpha_prune, alpha_tot, f, pt, theta_deg
+
+
+@app.cell(hide_code=True)
+def _(alpha_prune, alpha_tot, compute, math, mo, pt):
+    _same = compute.point("random", 1.0, alpha_prune=alpha_prune)
+    _pool = compute.point("random", 1.0, alpha_prune=alpha_tot)
+
+    def _e(x):
+        return f"{x:.4g}" if math.isfinite(x) else "not certified"
+
+    _status = ("certified" if pt.converged
+               else f"**not certified** ({pt.reason}); nothing is drawn for it")
+    mo.callout(
+        mo.md(
+            f"""
+            **Current point** — {pt.rule}, f = {pt.f:g}, θ = {pt.theta_deg:g}°,
+            α_prune = {alpha_prune:.4g}, α_tot = {alpha_tot:.4g}: test error
+            **ε = {_e(pt.eps)}** (R = {_e(pt.R)}, S = {_e(pt.S)}, κ = {_e(pt.kappa)};
+            {_status}).
+            For comparison, a random subset of the same size gives ε = {_e(_same.eps)};
+            training on the whole pool gives ε = {_e(_pool.eps)}.
+            """
+        ),
+        kind="info" if pt.converged else "warn",
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    get_sims, set_sims = mo.state([])
+    return get_sims, set_sims
+
+
+@app.cell(hide_code=True)
+def _(mo, set_sims):
+    sim_n = mo.ui.dropdown(options=["50", "100", "200"], value="100", label="N")
+    sim_seeds = mo.ui.slider(4, 16, step=4, value=8, show_value=True, label="students")
+    sim_button = mo.ui.run_button(label="simulate", kind="success",
+                                  tooltip="train a batch of students at the current point")
+    sim_clear = mo.ui.button(label="clear", on_click=lambda _: set_sims([]))
+    return sim_button, sim_clear, sim_n, sim_seeds
+
+
+@app.cell(hide_code=True)
+def _(
+    alpha_prune,
+    compute,
+    f,
+    math,
+    mo,
+    pt,
+    set_sims,
+    sim_button,
+    sim_n,
+    sim_seeds,
+    theta_deg,
+):
+    sim_message = ""
+    if sim_button.value:
+        with mo.status.spinner(title="Training students",
+                               subtitle="the first run of a new size compiles (a few seconds)"):
+            try:
+                _res = compute.simulate(pt.rule, f, theta_deg, alpha_prune,
+                                        n=int(sim_n.value), seeds=int(sim_seeds.value))
+            except Exception as exc:  # shown to the user, the app keeps running
+                sim_message = f"Simulation failed: {exc}"
+            else:
+                set_sims(lambda old: [s for s in old if s != _res] + [_res])
+                _sem = f"{_res.eps_sem:.2g}" if math.isfinite(_res.eps_sem) else "n/a"
+                sim_message = (
+                    f"Simulated {_res.n_ok} students (N = {_res.n}) at α_prune = "
+                    f"{_res.alpha_prune:.3g}: ε = {_res.eps_mean:.4g} ± {_sem} "
+                    f"(theory {pt.eps:.4g}); {_res.seconds:.1f} s"
+                    + (f"; {_res.n_flagged} uncertified student(s) left out"
+                       if _res.n_flagged else "")
+                )
+    return (sim_message,)
+
+
+@app.cell(hide_code=True)
+def _(
+    alpha_prune,
+    compute,
+    contextlib,
+    f,
+    get_sims,
+    mo,
+    plots,
+    pt,
+    sim_button,
+    sim_clear,
+    sim_message,
+    sim_n,
+    sim_seeds,
+    theta_deg,
+):
+    _lo = min(compute.ALPHA_RANGE[0], alpha_prune / 1.5)
+    _hi = max(compute.ALPHA_RANGE[1], alpha_prune * 1.5)
+    _rules = ["hard", "easy"]
+    _ready = all(compute.is_cached("learning", theta_deg, r, f, lo=_lo, hi=_hi) for r in _rules)
+    with (contextlib.nullcontext() if _ready
+          else mo.status.spinner(title="Solving learning curves")):
+        _curves = {r: compute.learning_curve(r, f, theta_deg, lo=_lo, hi=_hi) for r in _rules}
+        _ref = compute.reference_curve(lo=_lo, hi=_hi)
+    _sel = _curves.get(pt.rule, _ref)
+    _others = [c for r, c in _curves.items() if r != pt.rule]
+    _sims = [s for s in get_sims() if s.matches(pt.rule, f, theta_deg)]
+    _fig = plots.learning_panel(pt, _sel, _others, _ref, _sims)
+    _img = mo.Html(plots.to_png_html(_fig, "learning", "learning curves"))
+    _excl = sum(c.n_excluded for c in (*_curves.values(), _ref))
+    _text = mo.md(
+        f"""
+        ### Learning curves
+        **Plotted:** test error ε against the number of kept examples per dimension,
+        α_prune, at fixed f = {f:g} and θ = {theta_deg:g}°. Solid: the selected rule; dotted:
+        the other rule; dashed gray: random pruning, which is just the ordinary learning
+        curve ε ≈ 0.5/α_prune at large α. The star is the current point.
+
+        **Try:** at f = 0.2 and θ = 0, follow both rules from small to large α_prune.
+        Then lower f, and raise θ to 20°.
+
+        **Notice:** keeping the *easy* examples is best when data are scarce, keeping the
+        *hard* ones wins only once the pool is large (α_tot = α_prune/f big); then keep-hard
+        falls far faster than the power law. With an imperfect probe (θ > 0) aggressive
+        keep-hard pruning (small f) breaks down: the examples nearest the probe's boundary
+        are no longer the informative ones, and a small f can do worse than a larger one.
+
+        **Simulate** trains {sim_seeds.value} max-margin students of dimension
+        N = {sim_n.value} at the current point (mean ± standard error): they land on the
+        theory up to finite-N effects. Points stay while you explore other α_prune.
+        """
+        + (f"\n\n_{_excl} uncertified grid point(s) left out._" if _excl else "")
+    )
+    _sim_row = mo.hstack([sim_n, sim_seeds, sim_button, sim_clear], justify="start", gap=1)
+    learning_drawn = True
+    mo.hstack(
+        [_img, mo.vstack([_text, _sim_row, mo.md(sim_message) if sim_message else ""])],
+        widths=[3, 2], align="start", gap=2,
+    )
+    return (learning_drawn,)
+
+
+@app.cell(hide_code=True)
+def _(compute, contextlib, mo, plots, pt, theta_deg):
+    with (contextlib.nullcontext() if compute.is_cached("frontier", theta_deg)
+          else mo.status.spinner(title=f"Solving the Pareto frontier at θ = {theta_deg:g}°",
+                                 subtitle="cached after the first time")):
+        _fr = compute.frontier(theta_deg)
+    _fig = plots.frontier_panel(_fr, pt)
+    _img = mo.Html(plots.to_png_html(_fig, "frontier", "Pareto frontier"))
+    if theta_deg > 0:
+        _fmin = (
+            f"Here θ = {theta_deg:g}°: the diamond marks **f_min ≈ {_fr.f_min:.3g}**, "
+            f"the smallest fraction that is ever optimal over the budgets searched "
+            f"(reached at α_prune ≈ {_fr.alpha_prune_at_min:.3g}"
+            + (", the end of the range: it keeps decreasing slowly, so f_min is a bound "
+               "for this range" if _fr.f_min_at_boundary else "")
+            + "). Keeping fewer examples than f_min wastes the budget."
+        )
+    else:
+        _fmin = (
+            "Here θ = 0: past α_prune ≈ 2 the best f is the smallest fraction searched "
+            f"({_fr.f_floor:g}, open circles): with a perfect metric the frontier is limited "
+            "only by how small a fraction of a huge pool one can keep. Raise θ to see f_min."
+        )
+    _text = mo.md(
+        f"""
+        ### Pareto frontier
+        **Plotted (left):** for each data budget α_prune, the smallest keep-hard error over
+        all kept fractions f when the pool is unlimited (α_tot = α_prune/f is free), against
+        the unpruned power law. **Right:** the f achieving it, with the current (α_prune, f).
+
+        **Notice:** with a perfect metric the frontier drops off a cliff near α_prune ≈ 2,
+        far faster than any power law: pruning beats power-law scaling. An imperfect metric
+        (θ > 0) bends the frontier back toward a power law, and the optimal f becomes
+        interior and grows with θ.
+
+        {_fmin}
+
+        **Try:** θ = 0, 10, 20, 30° and compare how far the frontier stays below the
+        dashed line at α_prune = 100.
+        """
+    )
+    frontier_drawn = True
+    mo.hstack([_img, _text], widths=[3, 2], align="start", gap=2)
+    return (frontier_drawn,)
+
+
+@app.cell(hide_code=True)
+def _(compute, contextlib, mo, plots, pt, theta_deg):
+    with (contextlib.nullcontext() if compute.is_cached("phase", theta_deg)
+          else mo.status.spinner(title=f"Solving the phase diagram at θ = {theta_deg:g}°",
+                                 subtitle="cached after the first time")):
+        _ph = compute.phase(theta_deg)
+    _fig = plots.phase_panel(_ph, pt)
+    _img = mo.Html(plots.to_png_html(_fig, "phase", "easy versus hard phase diagram"))
+    _text = mo.md(
+        f"""
+        ### Keep easy or keep hard?
+        **Plotted:** log10(ε_hard / ε_easy) for a pool of α_tot examples per dimension
+        pruned to a fraction f (blue: keep-easy is better, red: keep-hard is better); the
+        black line is where both rules give the same error. The star is the current
+        (α_tot, f).
+
+        **Notice:** small pools favour keeping the easy examples, large pools the hard ones:
+        the crossing moves to smaller pools as f grows towards 1/2. At f = 1 the rules
+        coincide.
+
+        **Try:** set *hold fixed* to α_tot, pick a small pool (α_tot = 2) and then a large one
+        (α_tot = 200), and switch the rule: the winner flips. Raise θ to see the boundary
+        move.
+        """
+        + (f"\n\n_{_ph.n_uncertified} uncertified grid point(s) left blank._"
+           if _ph.n_uncertified else "")
+    )
+    phase_drawn = True
+    mo.hstack([_img, _text], widths=[3, 2], align="start", gap=2)
+    return (phase_drawn,)
+
+
+@app.cell(hide_code=True)
+def _(compute, frontier_drawn, learning_drawn, phase_drawn):
+    # once the first panels are drawn, precompute the other angles (``prunescale app`` sets
+    # PRUNESCALE_APP_WARM=1 unless given --no-warm) so that moving theta is instant later
+    import os as _os
+
+    _drawn = learning_drawn and frontier_drawn and phase_drawn
+    if _drawn and _os.environ.get("PRUNESCALE_APP_WARM") == "1":
+        compute.warm_in_background()
+    return
+
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,112 @@
+"""``prunescale app``: serve the interactive teaching app (a marimo notebook) in the browser."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "app",
+        help="open the interactive teaching app in a web browser",
+        description=(
+            "Serve the interactive data-pruning app (a marimo notebook) on a local web server "
+            "and open it in the default browser. Controls: pruning rule, kept fraction f, "
+            "alpha_prune or alpha_tot, probe angle theta; panels: learning curves with "
+            "simulations, Pareto frontier with f_min, easy/hard phase diagram. Works offline. "
+            "Stop it with Ctrl-C."
+        ),
+    )
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=None,
+                   help="port to listen on (default: marimo picks a free one from 2718)")
+    p.add_argument("--headless", action="store_true",
+                   help="do not open a browser; just print the URL")
+    p.add_argument("--no-warm", dest="warm", action="store_false",
+                   help="do not precompute the panels of every probe angle in the background "
+                        "(by default moving theta is slow only until that is done, ~30 s)")
+    p.add_argument("--edit", action="store_true",
+                   help="open the notebook in marimo's editor instead of as a read-only app")
+    p.set_defaults(run=run)
+    return p
+
+
+def notebook_path() -> Path:
+    """The app's marimo notebook file (``app/notebook.py``)."""
+    # app/ is installed (or checked out) next to prunescale/
+    path = Path(__file__).resolve().parents[1] / "app" / "notebook.py"
+    if path.is_file():
+        return path
+    spec = importlib.util.find_spec("app")
+    if spec is not None and spec.origin is not None:
+        path = Path(spec.origin).with_name("notebook.py")
+        if path.is_file():
+            return path
+    raise ValueError("the app's notebook (app/notebook.py) is not installed with prunescale")
+
+
+def build_command(args) -> list[str]:
+    """The ``marimo`` command line that serves the app for the parsed ``args``."""
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise ValueError(f"--port must be in 1..65535; got {args.port}")
+    if not str(args.host).strip():
+        raise ValueError("--host must not be empty")
+    if importlib.util.find_spec("marimo") is None:
+        raise ValueError("the app needs marimo: pip install 'marimo>=0.25' "
+                         "(or reinstall prunescale)")
+    cmd = [sys.executable, "-m", "marimo", "edit" if args.edit else "run",
+           str(notebook_path()), "--host", str(args.host)]
+    if args.port is not None:
+        cmd += ["--port", str(args.port)]
+    if args.headless:
+        cmd.append("--headless")
+    if not args.edit:
+        cmd.append("--no-sandbox")
+    return cmd
+
+
+def run(args) -> int:
+    cmd = build_command(args)
+    env = dict(os.environ)
+    env.setdefault("MARIMO_SKIP_UPDATE_CHECK", "1")  # offline: no version check on PyPI
+    env["PRUNESCALE_APP_WARM"] = "1" if args.warm else "0"
+    # let the notebook import the ``app`` package from a source checkout as well
+    root = str(notebook_path().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    print(f"prunescale: serving {cmd[4]} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m prunescale._cli_app [options]``: the same as ``prunescale app [options]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="prunescale")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["app", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.run(args) or 0)
+    except ValueError as exc:
+        print(f"prunescale: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

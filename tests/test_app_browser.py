@@ -1,0 +1,180 @@
+"""The app as a person uses it: served on localhost, opened in a real headless Chromium.
+
+Needs a Chromium installed by the system (Debian: ``apt-get install chromium``; or set
+``PRUNESCALE_CHROMIUM`` to a Chromium/Chrome executable) and the ``playwright`` Python package
+(the ``test`` extra), which drives that browser: no browser is ever downloaded. Skipped, with
+the reason, only when no browser is installed.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PANELS = ("learning", "frontier", "phase")
+SERVER_START_S = 40     # server answering HTTP
+FIRST_RENDER_S = 60     # all panels drawn (first theory solves, imports)
+UPDATE_S = 30           # a panel redrawn after a control changed
+
+
+def _find_browser() -> str | None:
+    env = os.environ.get("PRUNESCALE_CHROMIUM")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    for cand in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(cand)
+        if path:
+            return path
+    return None
+
+
+BROWSER = _find_browser()
+pytestmark = pytest.mark.skipif(
+    BROWSER is None,
+    reason="no Chromium installed (apt-get install chromium, or set PRUNESCALE_CHROMIUM); "
+           "see app/ci-browser.sh")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_command(port: int) -> list[str]:
+    """``prunescale app`` if the dispatcher knows it, else the same module run directly."""
+    from prunescale import cli
+
+    opts = ["--headless", "--host", "127.0.0.1", "--port", str(port)]
+    if "app" in cli.SUBCOMMANDS:
+        return [sys.executable, "-m", "prunescale.cli", "app", *opts]
+    return [sys.executable, "-m", "prunescale._cli_app", *opts]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The app served on a free localhost port; the whole process group is always killed."""
+    port = _free_port()
+    log = open(tmp_path / "server.log", "w+")
+    env = dict(os.environ, MARIMO_SKIP_UPDATE_CHECK="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    proc = subprocess.Popen(_server_command(port), cwd=tmp_path, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"app server exited with {proc.returncode}:\n{log.read()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app server did not answer on {url} within {SERVER_START_S} s")
+            time.sleep(0.25)
+        yield url, log
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _src(page, panel: str) -> str:
+    """The image data of a panel, ``""`` while it is not shown (no waiting)."""
+    img = page.locator(f'img[data-panel="{panel}"]')
+    return (img.first.get_attribute("src", timeout=5000) or "") if img.count() else ""
+
+
+def _check_no_error_output(page) -> None:
+    body = page.locator("body").inner_text()
+    for marker in ("An internal error occurred", "Traceback"):
+        assert marker not in body, f"the app shows an error: {marker!r}"
+
+
+def _wait_changed(page, before: dict, panels, timeout_s: float) -> dict:
+    """Poll until every panel in ``panels`` shows a different image than in ``before``.
+
+    Returns the images of all :data:`PANELS` then.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = {p: _src(page, p) for p in PANELS}
+        if all(now[p] and now[p] != before[p] for p in panels):
+            return now
+        _check_no_error_output(page)
+        if time.monotonic() > deadline:
+            unchanged = [p for p in panels if now[p] == before[p]]
+            raise AssertionError(f"panels {unchanged} did not change within {timeout_s} s")
+        page.wait_for_timeout(200)
+
+
+def test_app_in_browser(server, tmp_path):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        pytest.fail("the browser test needs playwright: pip install -e '.[test]'")
+    url, log = server
+    problems = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=BROWSER, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                    if m.type == "error" or "An internal error" in m.text else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            try:
+                page.goto(url, timeout=20_000)
+                for panel in PANELS:
+                    page.locator(f'img[data-panel="{panel}"]').first.wait_for(
+                        state="visible", timeout=FIRST_RENDER_S * 1000)
+                before = {p: _src(page, p) for p in PANELS}
+                assert all(s.startswith("data:image/png;base64,") and len(s) > 5000
+                           for s in before.values()), "a panel is not a drawn PNG"
+                for p in PANELS:  # the image really decodes and has a size
+                    width = page.locator(f'img[data-panel="{p}"]').first.evaluate(
+                        "img => img.naturalWidth")
+                    assert width > 300, f"{p} image has width {width}"
+                body = page.locator("body").inner_text()
+                assert "Learning curves" in body and "Pareto frontier" in body
+                _check_no_error_output(page)
+
+                # the rule drop-down: learning curves and the frontier marker change
+                page.locator("select", has=page.locator("option", has_text="keep easy")) \
+                    .first.select_option(label="keep easy")
+                after = _wait_changed(page, before, ("learning", "frontier"), UPDATE_S)
+                assert _src(page, "phase") == before["phase"]  # the phase marker did not move
+
+                # the f slider (keyboard, like a person would): the phase-diagram marker moves
+                page.get_by_role("slider", name="kept fraction f").first.press("ArrowRight")
+                _wait_changed(page, after, ("phase", "learning"), UPDATE_S)
+                assert "f = 0.25" in page.locator("body").inner_text()
+                _check_no_error_output(page)
+            except Exception:
+                page.screenshot(path=str(tmp_path / "failure.png"))
+                log.seek(0)
+                print(f"screenshot: {tmp_path / 'failure.png'}\nserver log:\n{log.read()[-3000:]}")
+                raise
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
