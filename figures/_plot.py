@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -65,6 +66,9 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
     stamp = out / f".{name}.key"
     if all(p.exists() for p in paths) and stamp.exists() and stamp.read_text() == key:
         return paths
+    if stamp.exists():  # never replace a figure of another configuration silently
+        print(f"\nreplacing {name} (drawn from another configuration) in {out}",
+              file=sys.stderr)
     paths = save(draw(), out, name)
     _atomic_write(stamp, lambda fh: fh.write(key.encode()))
     return paths

@@ -56,9 +56,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _check_int(name: str, value: int, lo: int) -> int:
-    if value < lo:
-        raise CliError(f"{name} must be an integer >= {lo}; got {value}")
+#: Upper limits of the command line (the Python API has none): input dimension, students,
+#: base seed, and the examples of one pool (``round(alpha_tot N)``).
+MAX_N = 100_000
+MAX_SEEDS = 1_000_000
+MAX_SEED = 2**32 - 1
+MAX_POOL = 10**8
+
+
+def _check_int(name: str, value: int, lo: int, hi: int | None = None) -> int:
+    if value < lo or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise CliError(f"{name} must be an integer {rng}; got {value}")
     return value
 
 
@@ -108,14 +117,18 @@ def run(args) -> int:
 
     check_rule(args.rule)
     theta = float(check_theta_deg(args.theta_deg))
-    _check_int("--n", args.n, 1)
-    _check_int("--seeds", args.seeds, 1)
-    _check_int("--seed", args.seed, 0)
+    _check_int("--n", args.n, 1, MAX_N)
+    _check_int("--seeds", args.seeds, 1, MAX_SEEDS)
+    _check_int("--seed", args.seed, 0, MAX_SEED)
     if args.chunk is not None:
         _check_int("--chunk", args.chunk, 1)
     if not (math.isfinite(args.gap_tol) and 0 < args.gap_tol < 1):
         raise CliError(f"--gap-tol must be in (0, 1); got {args.gap_tol!r}")
     points = _points(args)
+    for f, ap, at in points:
+        if at * args.n > MAX_POOL:
+            raise CliError(f"pool of alpha_tot * N = {at:g} * {args.n} = {at * args.n:g} "
+                           f"examples (f = {f:g}, alpha_prune = {ap:g}); at most {MAX_POOL:g}")
 
     _enable_compile_cache()
     import sims

@@ -9,6 +9,9 @@ import numpy as np
 
 from prunescale._args import CliError, values_type
 
+#: Largest number of grid points one ``prunescale theory`` call solves.
+MAX_POINTS = 1_000_000
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -41,6 +44,10 @@ def run(args) -> int:
     if args.rule not in RULES:
         raise CliError(f"--rule must be one of {', '.join(RULES)}; got {args.rule!r}")
     alphas = args.alpha_prune if args.alpha_prune is not None else args.alpha_tot
+    n_points = args.f.size * alphas.size * args.theta_deg.size
+    if n_points > MAX_POINTS:
+        raise CliError(f"the grid of --f, --alpha-prune/--alpha-tot and --theta-deg has "
+                       f"{n_points} points; at most {MAX_POINTS} per call")
     F, AL, TH = np.meshgrid(args.f, alphas, args.theta_deg, indexing="ij")
     kw = {"alpha_prune": AL} if args.alpha_prune is not None else {"alpha_tot": AL}
     res = solve(args.rule, F, theta_deg=TH, **kw)

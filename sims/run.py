@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory.pruning import Pruning, check_alpha
+from theory.pruning import Pruning, _scalar, check_alpha
 
 from sims.certify import certify
 from sims.prune import MODES, pool_size, sample_kept
@@ -204,6 +204,8 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
         :class:`SimResult`. Same ``(seed or key, student indices, arguments)`` gives
         bit-identical results.
     """
+    if not isinstance(pruning, Pruning):
+        raise ValueError(f"pruning must be a theory.pruning.Pruning; got {pruning!r}")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be an integer >= 1; got {n!r}")
     n = int(n)
@@ -212,11 +214,24 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
             raise ValueError(f"seeds must be >= 1; got {seeds!r}")
         student_seeds = np.arange(int(seeds), dtype=np.int64)
     else:
-        student_seeds = np.asarray(list(seeds), dtype=np.int64).ravel()
-        if student_seeds.size < 1 or (student_seeds < 0).any():
-            raise ValueError("seeds must be a count >= 1 or a non-empty list of indices >= 0")
-    if not (isinstance(gap_tol, (int, float)) and math.isfinite(gap_tol) and gap_tol > 0):
-        raise ValueError(f"gap_tol must be a finite number > 0; got {gap_tol!r}")
+        try:
+            items = list(seeds)
+            ok = all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+                     and 0 <= s < 2 ** 32 for s in items)
+        except TypeError:
+            ok = False
+        if not ok or not items:
+            raise ValueError("seeds must be a count >= 1 or a non-empty list of integer indices "
+                             f"in [0, 2**32); got {seeds!r}")
+        student_seeds = np.asarray(items, dtype=np.int64).ravel()
+    if not (isinstance(gap_tol, (int, float, np.floating)) and not isinstance(gap_tol, bool)
+            and math.isfinite(gap_tol) and 0 < gap_tol < 1):
+        raise ValueError(f"gap_tol must be a finite number in (0, 1); got {gap_tol!r}")
+    if chunk is not None and (not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool)
+                              or chunk < 1):
+        raise ValueError(f"chunk must be an integer >= 1 (or None); got {chunk!r}")
+    if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
     alpha_prune, alpha_tot = resolve_alphas(pruning.f, alpha_prune, alpha_tot)
     if mode is None:
         mode = "direct" if direct else "pool"
@@ -225,7 +240,8 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
     n_pool = pool_size(n, alpha_tot)
     n_kept = pruning.n_kept(n_pool)
     if key is None:
-        if seed is None or not isinstance(seed, (int, np.integer)) or seed < 0:
+        if (seed is None or not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
+                or seed < 0):
             raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
         key = jax.random.key(int(seed))
         seed = int(seed)
@@ -270,9 +286,9 @@ def resolve_alphas(f: float, alpha_prune, alpha_tot) -> tuple[float, float]:
     if alpha_prune is None and alpha_tot is None:
         raise ValueError("give alpha_prune or alpha_tot")
     if alpha_tot is not None:
-        alpha_tot = float(check_alpha("alpha_tot", alpha_tot))
+        alpha_tot = _scalar("alpha_tot", check_alpha("alpha_tot", alpha_tot), "> 0")
     if alpha_prune is not None:
-        alpha_prune = float(check_alpha("alpha_prune", alpha_prune))
+        alpha_prune = _scalar("alpha_prune", check_alpha("alpha_prune", alpha_prune), "> 0")
     if alpha_prune is None:
         return f * alpha_tot, alpha_tot
     if alpha_tot is None:

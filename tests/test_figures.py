@@ -97,6 +97,25 @@ def test_cache_returns_identical_data_and_recomputes_on_change(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_file_of_another_version_is_recomputed(tmp_path, monkeypatch):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": np.arange(3)}
+
+    monkeypatch.setattr(_store, "__version__", "0.0.0-old")
+    _store.cached(tmp_path, "t", {"p": 1}, compute)
+    monkeypatch.undo()
+    _store.cached(tmp_path, "t", {"p": 1}, compute)
+    assert len(calls) == 2
+    # and a file whose name matches but whose recorded configuration does not is not misread
+    (path,) = [p for p in tmp_path.glob("t-*.npz") if _store.config_key({"p": 1}) in p.name]
+    np.savez(path, __config__=np.asarray('{"p": 2, "version": "0.0.0-old"}'), x=np.zeros(3))
+    out = _store.cached(tmp_path, "t", {"p": 1}, compute)
+    assert len(calls) == 3 and np.array_equal(out["x"], np.arange(3))
+
+
 def test_figure_rerun_uses_cache(smoke, tmp_path, monkeypatch):
     first = fig_phase_diagram.main(quick=True, out=tmp_path)
     png = first["paths"][0].stat().st_mtime_ns

@@ -40,22 +40,36 @@ THETA_MAX_DEG = 90.0
 
 def check_rule(rule: str) -> str:
     """Return ``rule`` if it is one of :data:`RULES`, else raise a one-line ``ValueError``."""
-    if rule not in RULES:
+    if not isinstance(rule, str) or rule not in RULES:
         raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
     return rule
 
 
-def _check_finite(name: str, value) -> np.ndarray:
-    arr = np.asarray(value, dtype=float)
+def _as_float_array(name: str, value, allowed: str) -> np.ndarray:
+    """``value`` as a float array, or a one-line ``ValueError`` naming ``name`` and ``allowed``."""
+    if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+        raise ValueError(f"{name} must be a number {allowed}; got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number {allowed}; got {value!r}") from None
+    if np.asarray(value).dtype == bool:
+        raise ValueError(f"{name} must be a number {allowed}; got {value!r}")
+    return arr
+
+
+def _check_finite(name: str, value, allowed: str = "") -> np.ndarray:
+    arr = _as_float_array(name, value, allowed)
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise ValueError(f"{name} must be finite; got {float(arr[bad].flat[0])!r}")
+        rng = f" and {allowed}" if allowed else ""
+        raise ValueError(f"{name} must be finite{rng}; got {float(arr[bad].flat[0])!r}")
     return arr
 
 
 def check_f(f) -> np.ndarray:
     """Validate pruning fractions: finite and in (0, 1]."""
-    arr = _check_finite("f", f)
+    arr = _check_finite("f", f, "in (0, 1]")
     bad = (arr <= 0) | (arr > 1)
     if bad.any():
         raise ValueError(f"f must be in (0, 1]; got {float(arr[bad].flat[0])!r}")
@@ -64,7 +78,7 @@ def check_f(f) -> np.ndarray:
 
 def check_alpha(name: str, alpha) -> np.ndarray:
     """Validate a load ``alpha_prune`` or ``alpha_tot``: finite and > 0."""
-    arr = _check_finite(name, alpha)
+    arr = _check_finite(name, alpha, "> 0")
     bad = arr <= 0
     if bad.any():
         raise ValueError(f"{name} must be > 0; got {float(arr[bad].flat[0])!r}")
@@ -73,11 +87,18 @@ def check_alpha(name: str, alpha) -> np.ndarray:
 
 def check_theta_deg(theta_deg) -> np.ndarray:
     """Validate probe angles in degrees: finite and in [0, 90)."""
-    arr = _check_finite("theta_deg", theta_deg)
+    arr = _check_finite("theta_deg", theta_deg, "in [0, 90)")
     bad = (arr < 0) | (arr >= THETA_MAX_DEG)
     if bad.any():
         raise ValueError(f"theta_deg must be in [0, 90); got {float(arr[bad].flat[0])!r}")
     return arr
+
+
+def _scalar(name: str, arr: np.ndarray, allowed: str) -> float:
+    if arr.size != 1:
+        raise ValueError(f"{name} must be a single number {allowed}; got an array of shape "
+                         f"{arr.shape}")
+    return float(arr.reshape(()))
 
 
 def threshold(rule: str, f):
@@ -131,8 +152,9 @@ class Pruning:
 
     def __post_init__(self):
         check_rule(self.rule)
-        object.__setattr__(self, "f", float(check_f(self.f)))
-        object.__setattr__(self, "theta_deg", float(check_theta_deg(self.theta_deg)))
+        object.__setattr__(self, "f", _scalar("f", check_f(self.f), "in (0, 1]"))
+        object.__setattr__(self, "theta_deg",
+                           _scalar("theta_deg", check_theta_deg(self.theta_deg), "in [0, 90)"))
 
     @property
     def theta(self) -> float:

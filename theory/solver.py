@@ -394,6 +394,24 @@ def certify_point(
     return ok, cert
 
 
+def _check_options(gap_tol, max_log_step, quad):
+    """One-line ``ValueError`` for a bad solver option (tolerance, step or quadrature)."""
+    for name, val, hi in (("gap_tol", gap_tol, 1.0), ("max_log_step", max_log_step, 5.0)):
+        ok = isinstance(val, (int, float, np.integer, np.floating)) and not isinstance(val, bool)
+        if not (ok and np.isfinite(val) and 0 < val <= hi):
+            raise ValueError(f"{name} must be a finite number in (0, {hi:g}]; got {val!r}")
+    if not isinstance(quad, Quadrature):
+        raise ValueError(f"quad must be a theory.Quadrature; got {quad!r}")
+    for name, lo in (("n", 2), ("n_v", 2)):
+        v = getattr(quad, name)
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not lo <= v <= 512:
+            raise ValueError(f"quad.{name} must be an integer in [{lo}, 512]; got {v!r}")
+    for name in ("tail", "v_max"):
+        v = getattr(quad, name)
+        if not (isinstance(v, (int, float)) and np.isfinite(v) and 0 < v <= 40):
+            raise ValueError(f"quad.{name} must be a finite number in (0, 40]; got {v!r}")
+
+
 def solve(
     rule: str,
     f,
@@ -431,6 +449,7 @@ def solve(
     _pr.check_rule(rule)
     f = _pr.check_f(f)
     theta_deg = _pr.check_theta_deg(theta_deg)
+    _check_options(gap_tol, max_log_step, quad)
     if (alpha_prune is None) == (alpha_tot is None):
         if alpha_prune is None:
             raise ValueError("give alpha_prune or alpha_tot")
@@ -448,7 +467,12 @@ def solve(
     elif alpha_prune is None:
         alpha_prune = f * _pr.check_alpha("alpha_tot", alpha_tot)
     alpha_prune = _pr.check_alpha("alpha_prune", alpha_prune)
-    f, alpha_prune, theta_deg = np.broadcast_arrays(f, alpha_prune, theta_deg)
+    try:
+        f, alpha_prune, theta_deg = np.broadcast_arrays(f, alpha_prune, theta_deg)
+    except ValueError:
+        raise ValueError(
+            f"f, alpha_prune and theta_deg must broadcast to one shape; got shapes "
+            f"{np.shape(f)}, {np.shape(alpha_prune)} and {np.shape(theta_deg)}") from None
     shape = f.shape
     F, AL, TH = f.ravel(), alpha_prune.ravel(), theta_deg.ravel()
     n = F.size
