@@ -30,9 +30,10 @@ import time
 
 import numpy as np
 
-from theory import RULES, solve
-from theory import curves
-from theory import pruning as _pr
+from prunescale.theory import RULES, solve
+from prunescale.theory import curves
+from prunescale.theory import pruning as _pr
+from prunescale.errors import InputError
 
 
 #: Probe angles (degrees) offered by the app's slider.
@@ -142,7 +143,7 @@ def point(rule: str, f: float, theta_deg: float = 0.0, *, alpha_prune: float | N
     """
     rule, f, theta_deg = _check(rule, f, theta_deg)
     if (alpha_prune is None) == (alpha_tot is None):
-        raise ValueError("give alpha_prune or alpha_tot")
+        raise InputError("give alpha_prune or alpha_tot")
     if alpha_prune is not None:
         return _point(rule, f, theta_deg, _key(_pr.check_alpha("alpha_prune", alpha_prune)),
                       None)
@@ -187,7 +188,7 @@ def alpha_grid(theta_deg: float = 0.0, lo: float = ALPHA_RANGE[0],
                hi: float = ALPHA_RANGE[1]) -> np.ndarray:
     """Log-spaced budgets of a learning curve: fine at ``theta = 0``, coarse otherwise."""
     if not (0 < lo < hi and math.isfinite(hi)):
-        raise ValueError(f"need 0 < lo < hi; got lo={lo!r}, hi={hi!r}")
+        raise InputError(f"need 0 < lo < hi; got lo={lo!r}, hi={hi!r}")
     per_decade = 20 if float(theta_deg) == 0 else 8
     n = max(8, int(math.ceil(per_decade * math.log10(hi / lo))) + 1)
     return np.geomspace(lo, hi, n)
@@ -435,9 +436,9 @@ def simulate(rule: str, f: float, theta_deg: float, alpha_prune: float, *, n: in
     rule, f, theta_deg = _check(rule, f, theta_deg)
     alpha_prune = _key(_pr.check_alpha("alpha_prune", alpha_prune))
     if int(n) < 2 or int(seeds) < 2:
-        raise ValueError(f"need n >= 2 and seeds >= 2; got n={n!r}, seeds={seeds!r}")
+        raise InputError(f"need n >= 2 and seeds >= 2; got n={n!r}, seeds={seeds!r}")
     if n * alpha_prune > MAX_SIM_EXAMPLES:
-        raise ValueError(f"N * alpha_prune = {n * alpha_prune:.0f} kept examples is too many for "
+        raise InputError(f"N * alpha_prune = {n * alpha_prune:.0f} kept examples is too many for "
                          f"an interactive simulation (at most {MAX_SIM_EXAMPLES}); "
                          "lower N or alpha_prune")
     return _simulate(rule, f, theta_deg, alpha_prune, int(n), int(seeds), int(seed))
@@ -445,8 +446,8 @@ def simulate(rule: str, f: float, theta_deg: float, alpha_prune: float, *, n: in
 
 @_memo(maxsize=256)
 def _simulate(rule, f, theta_deg, alpha_prune, n, seeds, seed) -> SimPoint:
-    import sims  # heavy (JAX): imported on first use only
-    from theory import Pruning
+    from prunescale import sims  # heavy (JAX): imported on first use only
+    from prunescale.theory import Pruning
 
     t0 = time.perf_counter()
     r = sims.simulate(Pruning(rule, f, theta_deg), alpha_prune, n, seeds, seed=seed,
@@ -470,7 +471,7 @@ def is_cached(panel: str, theta_deg: float, rule: str = "hard", f: float = 0.2, 
         if rule == "random":
             f, th = 1.0, 0.0
         return _learning_curve.cached(rule, _key(f), th, _key(lo), _key(hi))
-    raise ValueError(f"panel must be frontier, phase or learning; got {panel!r}")
+    raise InputError(f"panel must be frontier, phase or learning; got {panel!r}")
 
 
 _warm_lock = threading.Lock()

@@ -18,13 +18,7 @@ def _():
 
     import marimo as mo
 
-    try:
-        from app import compute, plots
-    except ImportError:  # a source checkout that is not installed: add the repository root
-        import sys as _sys
-
-        _sys.path.insert(0, str(mo.notebook_dir().parent))
-        from app import compute, plots
+    from prunescale.app import compute, plots  # pip install -e ".[app]" first
     return compute, contextlib, math, mo, plots
 
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from app.compute import Curve, FrontierData, PhaseData, Point, SimPoint
+from prunescale.app.compute import Curve, FrontierData, PhaseData, Point, SimPoint
 
 RULE_COLOR = {"hard": "#c0392b", "easy": "#2471a3", "random": "#555555"}
 RULE_LABEL = {"hard": "keep hard", "easy": "keep easy", "random": "random (no pruning)"}

@@ -58,10 +58,10 @@ def sample_points(n: int, seed: int = 0, theta0_fraction: float = 0.25) -> dict:
 
 def _tensor_bound(rule, f, alpha, theta_deg, R, S, kappa, chunk: int = 16):
     """``eps_bound`` of the convex certificate under the tensor rule (theta > 0, pruned)."""
-    from theory._certificate import certify
-    from theory._equations import margin_terms
-    from theory._kept_law import Quadrature, nodes_theta_tensor
-    from theory.solver import _batch_for
+    from prunescale.theory._certificate import certify
+    from prunescale.theory._equations import margin_terms
+    from prunescale.theory._kept_law import Quadrature, nodes_theta_tensor
+    from prunescale.theory.solver import _batch_for
 
     quad = Quadrature(n=24, n_v=24)
     out = np.full(len(f), np.nan)
@@ -87,9 +87,9 @@ def _tensor_bound(rule, f, alpha, theta_deg, R, S, kappa, chunk: int = 16):
 def run_sweep(points: dict, n_ref: int = 0, seed: int = 0, tol: float = TOL,
               progress: bool = False) -> dict:
     """Solve every point, cross-check the converged ones; returns the report (a dict)."""
-    from theory import Pruning, solve
-    from theory._kept_law import Quadrature
-    from theory.reference import solve_reference
+    from prunescale.theory import Pruning, solve
+    from prunescale.theory._kept_law import Quadrature
+    from prunescale.theory.reference import solve_reference
 
     t0 = time.perf_counter()
     n = len(points["f"])

@@ -51,7 +51,7 @@ def run_cli(rule, f, alpha_prune, n, seeds, seed, cache):
 
 def liblinear(rule, f, alpha_prune, n, fits, seed, max_iter):
     import jax
-    import sims
+    from prunescale import sims
     from sklearn.svm import LinearSVC
 
     pr = sims.Pruning(rule, f)

@@ -66,8 +66,8 @@ def time_cli(grid: dict, repeat: int):
 
 def time_reference(grid: dict, recs: list[dict]):
     """Per-point reference solves; returns mean seconds per point and the worst disagreements."""
-    from theory import Pruning
-    from theory.reference import solve_reference
+    from prunescale.theory import Pruning
+    from prunescale.theory.reference import solve_reference
 
     n_alpha = grid["alpha"][2]
     times, d_eps, d_kappa = [], [], []

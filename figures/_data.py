@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from figures._store import cached
+from prunescale.figures._store import cached
 
 
 class Progress:
@@ -35,8 +35,8 @@ def sim_point(cache, *, rule, f, alpha_prune, theta_deg, n, seeds, seed) -> dict
               "seed": int(seed)}
 
     def compute():
-        import sims
-        from theory import Pruning, solve
+        from prunescale import sims
+        from prunescale.theory import Pruning, solve
 
         r = sims.simulate(Pruning(rule, f, theta_deg), alpha_prune, n, seeds, seed=seed,
                           progress=False)
@@ -67,7 +67,7 @@ def theory_grid(cache, rule, f, alpha_prune, theta_deg=0.0) -> dict:
               "theta_deg": float(theta_deg)}
 
     def compute():
-        from theory import solve
+        from prunescale.theory import solve
 
         F, A = np.meshgrid(f, a, indexing="ij")
         r = solve(rule, F, A, theta_deg)

@@ -58,7 +58,7 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
     ``draw()`` returns the matplotlib figure. A sidecar ``.name.key`` holding the hash of
     the configuration is written after both image files, so an interrupted save is redrawn.
     """
-    from figures._store import _atomic_write, config_key
+    from prunescale.figures._store import _atomic_write, config_key
 
     out = Path(out)
     key = config_key({"figure": name, **config})

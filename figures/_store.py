@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from prunescale import __version__
+from prunescale.errors import InputError
 
 
 def config_key(config: dict) -> str:
@@ -69,7 +70,7 @@ def write_table(path, columns: dict, config: dict) -> None:
     cols = [np.asarray(columns[k]).ravel() for k in names]
     n = len(cols[0])
     if any(len(c) != n for c in cols):
-        raise ValueError("all columns of a table must have the same length")
+        raise InputError("all columns of a table must have the same length")
     lines = [f"# {k}: {json.dumps(v, default=float)}" for k, v in
              {**config, "prunescale_version": __version__}.items()]
     lines.append(",".join(names))

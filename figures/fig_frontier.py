@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from figures import _plot
-from figures._data import Progress, theory_grid
-from figures._store import cached, write_table
+from prunescale.figures import _plot
+from prunescale.figures._data import Progress, theory_grid
+from prunescale.figures._store import cached, write_table
 
 NAME = "fig2_frontier"
 
@@ -35,7 +35,7 @@ def n_steps(quick: bool) -> int:
 
 def frontier_data(cache, c) -> dict:
     def compute():
-        from theory.curves import pareto_frontier
+        from prunescale.theory.curves import pareto_frontier
 
         fr = pareto_frontier(np.array(c["alpha"]), 0.0,
                              f_grid=np.geomspace(c["f_floor"], 1.0, c["n_f"]))

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from figures import _plot
-from figures._data import Progress
-from figures._store import cached, write_table
+from prunescale.figures import _plot
+from prunescale.figures._data import Progress
+from prunescale.figures._store import cached, write_table
 
 NAME = "fig4_imperfect_metrics"
 
@@ -33,7 +33,7 @@ def n_steps(quick: bool) -> int:
 
 def frontier(cache, theta, c) -> dict:
     def compute():
-        from theory.curves import pareto_frontier
+        from prunescale.theory.curves import pareto_frontier
 
         fr = pareto_frontier(np.array(c["alpha"]), theta,
                              f_grid=np.geomspace(c["f_floor"], 1.0, c["n_f"]))

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from figures import _plot
-from figures._data import Progress, sim_points, theory_grid
-from figures._store import write_table
+from prunescale.figures import _plot
+from prunescale.figures._data import Progress, sim_points, theory_grid
+from prunescale.figures._store import write_table
 
 NAME = "fig1_learning_curves"
 

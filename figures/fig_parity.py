@@ -12,9 +12,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from figures import _plot, fig_learning_curves
-from figures._data import Progress, sim_points
-from figures._store import write_table
+from prunescale.figures import _plot, fig_learning_curves
+from prunescale.figures._data import Progress, sim_points
+from prunescale.figures._store import write_table
 
 NAME = "fig5_theory_vs_simulation"
 

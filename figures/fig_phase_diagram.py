@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from figures import _plot
-from figures._data import Progress
-from figures._store import cached, write_table
+from prunescale.figures import _plot
+from prunescale.figures._data import Progress
+from prunescale.figures._store import cached, write_table
 
 NAME = "fig3_phase_diagram"
 
@@ -37,7 +37,7 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     progress = progress or Progress(n_steps(quick))
 
     def compute():
-        from theory.curves import phase_diagram
+        from prunescale.theory.curves import phase_diagram
 
         pd = phase_diagram(np.array(c["alpha_tot"]), np.array(c["f"]), c["theta_deg"])
         return {"eps_easy": pd.eps_easy, "eps_hard": pd.eps_hard, "log_ratio": pd.log_ratio,

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from figures import (fig_frontier, fig_imperfect, fig_learning_curves, fig_parity,
+from prunescale.figures import (fig_frontier, fig_imperfect, fig_learning_curves, fig_parity,
                      fig_phase_diagram)
-from figures._data import Progress
-from figures._store import _atomic_write
+from prunescale.figures._data import Progress
+from prunescale.figures._store import _atomic_write
+from prunescale.errors import InputError
 
 MODULES = (fig_learning_curves, fig_frontier, fig_phase_diagram, fig_imperfect, fig_parity)
 
@@ -20,14 +21,14 @@ def check_out(out) -> Path:
     """Validate the output folder (created if missing); one-line ``ValueError`` otherwise."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder; give a folder path")
+        raise InputError(f"--out {str(out)!r} exists and is not a folder; give a folder path")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".prunescale-write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ValueError(f"--out {str(out)!r} is not a writable folder ({exc.strerror})") from None
+        raise InputError(f"--out {str(out)!r} is not a writable folder ({exc.strerror})") from None
     return out
 
 

@@ -12,7 +12,10 @@ import math
 import numpy as np
 
 
-class CliError(Exception):
+from prunescale.errors import InputError
+
+
+class CliError(InputError):
     """A user error: printed as one line by the command line, which then exits with status 2."""
 
 
@@ -56,6 +59,31 @@ def values_type(name: str):
         try:
             return parse_values(name, text)
         except CliError as exc:  # argparse prefixes "argument NAME: " itself
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{name}: ")) from None
+
+    _parse.__name__ = name
+    return _parse
+
+
+def parse_names(name: str, text: str, allowed) -> list[str]:
+    """Parse a comma list of names (``hard,easy``) for option ``name``; each must be ``allowed``."""
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise CliError(f"{name}: empty name in {text!r}; expected a comma list of "
+                       f"{', '.join(allowed)}")
+    for t in items:
+        if t not in allowed:
+            raise CliError(f"{name} must be one of {', '.join(allowed)}; got {t!r}")
+    return list(dict.fromkeys(items))  # unique, in the order given
+
+
+def names_type(name: str, allowed):
+    """An ``argparse`` ``type=`` callable for :func:`parse_names` (one-line errors)."""
+
+    def _parse(text: str) -> list[str]:
+        try:
+            return parse_names(name, text, tuple(allowed))
+        except CliError as exc:
             raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{name}: ")) from None
 
     _parse.__name__ = name

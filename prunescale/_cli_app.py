@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from prunescale.errors import InputError
 
 
 def add_parser(sub):
@@ -37,27 +38,22 @@ def add_parser(sub):
 
 
 def notebook_path() -> Path:
-    """The app's marimo notebook file (``app/notebook.py``)."""
-    # app/ is installed (or checked out) next to prunescale/
-    path = Path(__file__).resolve().parents[1] / "app" / "notebook.py"
-    if path.is_file():
-        return path
-    spec = importlib.util.find_spec("app")
-    if spec is not None and spec.origin is not None:
-        path = Path(spec.origin).with_name("notebook.py")
-        if path.is_file():
-            return path
-    raise ValueError("the app's notebook (app/notebook.py) is not installed with prunescale")
+    """The app's marimo notebook file (``prunescale/app/notebook.py`` once installed)."""
+    from prunescale.app import NOTEBOOK
+
+    if NOTEBOOK.is_file():
+        return NOTEBOOK
+    raise InputError(f"the app's notebook is missing from the installation ({NOTEBOOK})")
 
 
 def build_command(args) -> list[str]:
     """The ``marimo`` command line that serves the app for the parsed ``args``."""
     if args.port is not None and not 1 <= args.port <= 65535:
-        raise ValueError(f"--port must be in 1..65535; got {args.port}")
+        raise InputError(f"--port must be in 1..65535; got {args.port}")
     if not str(args.host).strip():
-        raise ValueError("--host must not be empty")
+        raise InputError("--host must not be empty")
     if importlib.util.find_spec("marimo") is None:
-        raise ValueError("the app needs marimo: pip install 'marimo>=0.25' "
+        raise InputError("the app needs marimo: pip install 'marimo>=0.25' "
                          "(or reinstall prunescale)")
     cmd = [sys.executable, "-m", "marimo", "edit" if args.edit else "run",
            str(notebook_path()), "--host", str(args.host)]

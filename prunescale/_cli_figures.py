@@ -24,7 +24,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from figures.run import run_all
+    from prunescale.figures.run import run_all
 
     summary = run_all(args.out, full=args.full)
     print(json.dumps(summary, indent=2))

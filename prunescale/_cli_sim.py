@@ -73,7 +73,7 @@ def _check_int(name: str, value: int, lo: int, hi: int | None = None) -> int:
 
 def _points(args) -> list[tuple[float, float, float]]:
     """Validated ``(f, alpha_prune, alpha_tot)`` for every combination requested."""
-    from theory.pruning import check_alpha, check_f
+    from prunescale.theory.pruning import check_alpha, check_f
 
     fs = check_f(args.f).ravel()
     if args.alpha_prune is None and args.alpha_tot is None:
@@ -103,7 +103,7 @@ def _points(args) -> list[tuple[float, float, float]]:
 def _theory_eps(rule, f, alpha_prune, theta_deg):
     """``(eps, converged)`` from :func:`theory.solve` (``(None, False)`` if unavailable)."""
     try:
-        import theory
+        from prunescale import theory
         res = theory.solve(rule, f, alpha_prune, theta_deg=theta_deg)
     except (ImportError, AttributeError):
         return None, False
@@ -113,7 +113,7 @@ def _theory_eps(rule, f, alpha_prune, theta_deg):
 
 
 def run(args) -> int:
-    from theory.pruning import check_rule, check_theta_deg
+    from prunescale.theory.pruning import check_rule, check_theta_deg
 
     check_rule(args.rule)
     theta = float(check_theta_deg(args.theta_deg))
@@ -131,7 +131,7 @@ def run(args) -> int:
                            f"examples (f = {f:g}, alpha_prune = {ap:g}); at most {MAX_POOL:g}")
 
     _enable_compile_cache()
-    import sims
+    from prunescale import sims
 
     rows = []
     for f, ap, at in points:

@@ -39,7 +39,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from theory import RULES, solve
+    from prunescale.theory import RULES, solve
 
     if args.rule not in RULES:
         raise CliError(f"--rule must be one of {', '.join(RULES)}; got {args.rule!r}")

@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from prunescale import __version__
-from prunescale._args import CliError
+from prunescale.errors import InputError
 
 
 #: sub-command name -> module providing ``add_parser(subparsers)`` and ``run(args) -> int``
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args()
     try:
         return int(args.run(args) or 0)
-    except (CliError, ValueError) as exc:
+    except InputError as exc:
         print(f"prunescale: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

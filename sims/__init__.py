@@ -18,10 +18,10 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from theory.pruning import Pruning  # noqa: E402
+from prunescale.theory.pruning import Pruning  # noqa: E402
 
-from sims.certify import Certificate, certify  # noqa: E402
-from sims.data import (  # noqa: E402
+from prunescale.sims.certify import Certificate, certify  # noqa: E402
+from prunescale.sims.data import (  # noqa: E402
     Examples,
     Teacher,
     inputs_with_probe_margin,
@@ -29,9 +29,9 @@ from sims.data import (  # noqa: E402
     sample_teacher,
     truncated_folded_normal,
 )
-from sims.prune import MODES, pool_size, prune_indices, sample_kept  # noqa: E402
-from sims.run import SimResult, resolve_alphas, simulate  # noqa: E402
-from sims.student import Solution, solve_max_margin  # noqa: E402
+from prunescale.sims.prune import MODES, pool_size, prune_indices, sample_kept  # noqa: E402
+from prunescale.sims.run import SimResult, resolve_alphas, simulate  # noqa: E402
+from prunescale.sims.student import Solution, solve_max_margin  # noqa: E402
 
 __all__ = [
     "Certificate", "Examples", "MODES", "Pruning", "SimResult", "Solution", "Teacher",

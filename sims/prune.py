@@ -30,12 +30,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from theory.pruning import Pruning
+from prunescale.theory.pruning import Pruning
 
 import numpy as np
 from jax.scipy.special import ndtr
 
-from sims.data import (
+from prunescale.sims.data import (
     Examples,
     Teacher,
     inputs_from_normals,
@@ -44,6 +44,7 @@ from sims.data import (
     teacher_from_normals,
     truncated_folded_from_uniform,
 )
+from prunescale.errors import InputError
 
 MODES = ("pool", "direct", "materialize")
 
@@ -65,7 +66,7 @@ def prune_indices(key: jax.Array, tp: jax.Array, rule: str, n_keep: int) -> jax.
         return jax.lax.top_k(jnp.abs(tp), n_keep)[1]
     if rule == "random":
         return jax.random.permutation(key, tp.shape[0])[:n_keep]
-    raise ValueError(f"rule must be one of hard, easy, random; got {rule!r}")
+    raise InputError(f"rule must be one of hard, easy, random; got {rule!r}")
 
 
 def sample_kept(key: jax.Array, pruning: Pruning, n: int, n_pool: int,
@@ -81,7 +82,7 @@ def sample_kept(key: jax.Array, pruning: Pruning, n: int, n_pool: int,
     ``key`` static).
     """
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     n_keep = pruning.n_kept(n_pool)
     if mode == "materialize":
         teacher, pool = sample_pool(key, n, 0.0, pruning.theta, n_pool=n_pool)

@@ -32,11 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory.pruning import Pruning, _scalar, check_alpha
+from prunescale.theory.pruning import Pruning, _scalar, check_alpha
 
-from sims.certify import certify
-from sims.prune import MODES, pool_size, sample_kept
-from sims.student import solve_max_margin
+from prunescale.sims.certify import certify
+from prunescale.sims.prune import MODES, pool_size, sample_kept
+from prunescale.sims.student import solve_max_margin
+from prunescale.errors import InputError
 
 #: default memory budget of one chunk of students, in bytes
 CHUNK_BYTES = 1 << 30
@@ -205,13 +206,13 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
         bit-identical results.
     """
     if not isinstance(pruning, Pruning):
-        raise ValueError(f"pruning must be a theory.pruning.Pruning; got {pruning!r}")
+        raise InputError(f"pruning must be a theory.pruning.Pruning; got {pruning!r}")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be an integer >= 1; got {n!r}")
+        raise InputError(f"n must be an integer >= 1; got {n!r}")
     n = int(n)
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         if seeds < 1:
-            raise ValueError(f"seeds must be >= 1; got {seeds!r}")
+            raise InputError(f"seeds must be >= 1; got {seeds!r}")
         student_seeds = np.arange(int(seeds), dtype=np.int64)
     else:
         try:
@@ -221,28 +222,28 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
         except TypeError:
             ok = False
         if not ok or not items:
-            raise ValueError("seeds must be a count >= 1 or a non-empty list of integer indices "
+            raise InputError("seeds must be a count >= 1 or a non-empty list of integer indices "
                              f"in [0, 2**32); got {seeds!r}")
         student_seeds = np.asarray(items, dtype=np.int64).ravel()
     if not (isinstance(gap_tol, (int, float, np.floating)) and not isinstance(gap_tol, bool)
             and math.isfinite(gap_tol) and 0 < gap_tol < 1):
-        raise ValueError(f"gap_tol must be a finite number in (0, 1); got {gap_tol!r}")
+        raise InputError(f"gap_tol must be a finite number in (0, 1); got {gap_tol!r}")
     if chunk is not None and (not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool)
                               or chunk < 1):
-        raise ValueError(f"chunk must be an integer >= 1 (or None); got {chunk!r}")
+        raise InputError(f"chunk must be an integer >= 1 (or None); got {chunk!r}")
     if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
+        raise InputError(f"max_iter must be an integer >= 1; got {max_iter!r}")
     alpha_prune, alpha_tot = resolve_alphas(pruning.f, alpha_prune, alpha_tot)
     if mode is None:
         mode = "direct" if direct else "pool"
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     n_pool = pool_size(n, alpha_tot)
     n_kept = pruning.n_kept(n_pool)
     if key is None:
         if (seed is None or not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
                 or seed < 0):
-            raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+            raise InputError(f"seed must be an integer >= 0; got {seed!r}")
         key = jax.random.key(int(seed))
         seed = int(seed)
     else:
@@ -284,7 +285,7 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
 def resolve_alphas(f: float, alpha_prune, alpha_tot) -> tuple[float, float]:
     """``(alpha_prune, alpha_tot)`` from either or both, checking ``alpha_prune = f alpha_tot``."""
     if alpha_prune is None and alpha_tot is None:
-        raise ValueError("give alpha_prune or alpha_tot")
+        raise InputError("give alpha_prune or alpha_tot")
     if alpha_tot is not None:
         alpha_tot = _scalar("alpha_tot", check_alpha("alpha_tot", alpha_tot), "> 0")
     if alpha_prune is not None:
@@ -294,7 +295,7 @@ def resolve_alphas(f: float, alpha_prune, alpha_tot) -> tuple[float, float]:
     if alpha_tot is None:
         return alpha_prune, alpha_prune / f
     if not math.isclose(alpha_prune, f * alpha_tot, rel_tol=1e-9):
-        raise ValueError(
+        raise InputError(
             f"alpha_prune = {alpha_prune!r} must equal f * alpha_tot = {f!r} * {alpha_tot!r} "
             f"= {f * alpha_tot!r} (relative tolerance 1e-9)")
     return alpha_prune, alpha_tot

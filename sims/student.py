@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import cho_solve
 
-from sims.certify import certify
+from prunescale.sims.certify import certify
 
 
 class Solution(NamedTuple):

@@ -10,13 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from theory import curves, solve
+from prunescale.theory import curves, solve
 
-try:
-    from app import compute, plots
-except ImportError:  # a source checkout where app/ is not installed: use the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from app import compute, plots
+from prunescale.app import compute, plots
 
 from prunescale import _cli_app
 
@@ -254,7 +250,7 @@ def test_panels_draw_and_change_with_the_controls():
 # --- the notebook, run headless --------------------------------------------------------------
 
 def test_notebook_runs_and_marks_the_solver_point():
-    from app.notebook import app as nb
+    from prunescale.app.notebook import app as nb
 
     outputs, defs = nb.run()
     pt = defs["pt"]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from theory import curves, solve
+from prunescale.theory import curves, solve
 
 
 def test_learning_curve_decreases_with_alpha():

@@ -13,7 +13,7 @@ import numpy as np
 DRIVER = textwrap.dedent("""
     import sys
     import numpy as np
-    from figures import fig_learning_curves as m
+    from prunescale.figures import fig_learning_curves as m
     m.config = lambda q: {"f": [0.3], "alpha_theory": [1.0, 3.0],
                           "alpha_sim": [2.0, 3.0, 4.0], "n": 20, "seeds": 2, "seed": 0}
     m.main(quick=True, out=sys.argv[1])

@@ -14,8 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from theory import Pruning, solve
-from theory._kept_law import Quadrature
+from prunescale.theory import Pruning, solve
+from prunescale.theory._kept_law import Quadrature
 
 
 @contextlib.contextmanager
@@ -107,7 +107,7 @@ def test_extreme_cli_output_has_no_nan_and_flags_are_explicit():
     ("hard", 0.001, 0.5, 45.0),
 ])
 def test_simulator_tiny_dimension(n, rule, f, alpha, theta):
-    import sims
+    from prunescale import sims
 
     with time_limit(240):
         res = sims.simulate(Pruning(rule, f, theta), alpha, n, 3, seed=0, progress=False)

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from figures import (_store, fig_frontier, fig_imperfect, fig_learning_curves, fig_parity,
+from prunescale.figures import (_store, fig_frontier, fig_imperfect, fig_learning_curves, fig_parity,
                      fig_phase_diagram)
-from figures.run import check_out
+from prunescale.figures.run import check_out
 
 SMOKE = {
     fig_learning_curves: lambda q: {"f": [0.2], "alpha_theory": [0.5, 1.0, 3.0, 6.0],
@@ -119,14 +119,13 @@ def test_file_of_another_version_is_recomputed(tmp_path, monkeypatch):
 def test_figure_rerun_uses_cache(smoke, tmp_path, monkeypatch):
     first = fig_phase_diagram.main(quick=True, out=tmp_path)
     png = first["paths"][0].stat().st_mtime_ns
-    import theory.curves
-
-    from figures import _plot
+    from prunescale.figures import _plot
+    from prunescale.theory import curves as theory_curves
 
     def boom(*a, **k):
         raise AssertionError("recomputed although cached")
 
-    monkeypatch.setattr(theory.curves, "phase_diagram", boom)
+    monkeypatch.setattr(theory_curves, "phase_diagram", boom)
     monkeypatch.setattr(_plot, "save", boom)
     again = fig_phase_diagram.main(quick=True, out=tmp_path)  # no solve, no redraw
     assert again["paths"][0].stat().st_mtime_ns == png

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from theory import Pruning, solve
+from prunescale.theory import Pruning, solve
 
 FAST = settings(max_examples=12, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -101,7 +101,7 @@ def test_continuous_at_theta_zero(rule, f, la):
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(rule=rules, n_pool=st.integers(1, 60), f=st.floats(0.001, 1.0), seed=st.integers(0, 2**31))
 def test_prune_keeps_requested_count_and_right_set(rule, n_pool, f, seed):
-    from sims import prune_indices
+    from prunescale.sims import prune_indices
 
     pr = Pruning(rule, f)
     k = pr.n_kept(n_pool)
@@ -121,7 +121,7 @@ def test_prune_keeps_requested_count_and_right_set(rule, n_pool, f, seed):
 @settings(max_examples=8, deadline=None, derandomize=True)
 @given(rule=rules, seed=st.integers(0, 2**31 - 2), theta=st.sampled_from([0.0, 20.0]))
 def test_sample_kept_same_key_identical_different_keys_differ(rule, seed, theta):
-    from sims import sample_kept
+    from prunescale.sims import sample_kept
 
     pr = Pruning(rule, 0.25, theta)
     run = lambda k: sample_kept(jax.random.key(k), pr, 6, 24)  # noqa: E731
@@ -139,7 +139,7 @@ def test_sample_kept_same_key_identical_different_keys_differ(rule, seed, theta)
 @settings(max_examples=4, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10**6))
 def test_simulate_same_seed_identical_different_seed_differs(seed):
-    import sims
+    from prunescale import sims
 
     pr = Pruning("hard", 0.5)
     a = sims.simulate(pr, 1.0, 8, 3, seed=seed, progress=False)

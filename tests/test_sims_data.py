@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sims.data import inputs_with_probe_margin, sample_teacher, truncated_folded_normal
-from sims.prune import prune_indices, sample_kept
-from theory.pruning import Pruning
+from prunescale.sims.data import inputs_with_probe_margin, sample_teacher, truncated_folded_normal
+from prunescale.sims.prune import prune_indices, sample_kept
+from prunescale.theory.pruning import Pruning
 
 
 @pytest.mark.parametrize("theta_deg", [0.0, 20.0, 75.0])

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-import sims
-from sims.certify import certify
-from sims.prune import sample_kept
-from sims.student import solve_max_margin
-from theory.pruning import Pruning
+from prunescale import sims
+from prunescale.sims.certify import certify
+from prunescale.sims.prune import sample_kept
+from prunescale.sims.student import solve_max_margin
+from prunescale.theory.pruning import Pruning
 
 
 def _problems(rule, f, n, n_pool, b, seed=0):

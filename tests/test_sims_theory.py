@@ -12,8 +12,8 @@ O(1/sqrt(P_tot)) but enters eps at second order. At N = 200 the allowance is 5 %
 import numpy as np
 import pytest
 
-import sims
-from theory.pruning import Pruning
+from prunescale import sims
+from prunescale.theory.pruning import Pruning
 
 #: notes' table: (theta, rule, f, alpha_prune) -> (eps, R, S, kappa)
 TABLE = {
@@ -32,7 +32,7 @@ C_FINITE = 10.0
 
 def _theory(rule, f, alpha, theta):
     try:
-        import theory
+        from prunescale import theory
 
         r = theory.solve(rule, f, alpha, theta_deg=theta)
         assert bool(np.asarray(r.converged))

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from theory import Pruning, Quadrature, solve
-from theory._equations import margin_terms
-from theory._kept_law import nodes_theta, nodes_theta0
-from theory.pruning import kept_range, threshold
-from theory.reference import solve_reference
-from theory.solver import _batch_for, _newton, certify_point
+from prunescale.theory import Pruning, Quadrature, solve
+from prunescale.theory._equations import margin_terms
+from prunescale.theory._kept_law import nodes_theta, nodes_theta0
+from prunescale.theory.pruning import kept_range, threshold
+from prunescale.theory.reference import solve_reference
+from prunescale.theory.solver import _batch_for, _newton, certify_point
 
 
 # theta, rule, f, alpha_prune, eps, R, S, kappa: from an independent nested solver

@@ -19,14 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from theory import Pruning, solve
-from theory._kept_law import Quadrature
+from prunescale.theory import Pruning, solve
+from prunescale.theory._kept_law import Quadrature
 
 NAN, INF = float("nan"), float("inf")
 
 
 def _sim(*args, **kw):
-    import sims
+    from prunescale import sims
 
     return sims.simulate(*args, **kw)
 

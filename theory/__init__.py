@@ -13,13 +13,13 @@ References:
     beating power law scaling via data pruning", NeurIPS 2022, https://arxiv.org/abs/2206.14486
 """
 
-from theory._kept_law import Quadrature as Quadrature
-from theory.pruning import RULES as RULES
-from theory.pruning import Pruning as Pruning
-from theory.pruning import kept_range as kept_range
-from theory.pruning import threshold as threshold
-from theory.solver import TheoryResult as TheoryResult
-from theory.solver import solve as solve
+from prunescale.theory._kept_law import Quadrature as Quadrature
+from prunescale.theory.pruning import RULES as RULES
+from prunescale.theory.pruning import Pruning as Pruning
+from prunescale.theory.pruning import kept_range as kept_range
+from prunescale.theory.pruning import threshold as threshold
+from prunescale.theory.solver import TheoryResult as TheoryResult
+from prunescale.theory.solver import solve as solve
 
 
 __all__ = ["Pruning", "Quadrature", "RULES", "TheoryResult", "kept_range", "solve", "threshold"]

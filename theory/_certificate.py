@@ -37,7 +37,7 @@ import dataclasses
 
 import numpy as np
 
-from theory._equations import moments
+from prunescale.theory._equations import moments
 
 #: ``A`` at the feasible margin is guaranteed above this many ulps of ``b^2`` (rounding noise of
 #: the expectation is ~1e-16 relative), so that ``A >= 0`` holds however it is summed.

@@ -37,7 +37,7 @@ import dataclasses
 import numpy as np
 from scipy import special
 
-from theory._quadrature import bvn_cdf, normal_pdf, panel_rule
+from prunescale.theory._quadrature import bvn_cdf, normal_pdf, panel_rule
 
 _FIELDS = ("m2", "m1", "m1x1", "m1x2", "P", "px1", "px2", "px11", "px12", "px22",
            "q0", "q1", "q2", "qw")

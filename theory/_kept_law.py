@@ -29,8 +29,8 @@ import dataclasses
 
 import numpy as np
 
-from theory._equations import Nodes, ProbeNodes
-from theory._quadrature import normal_pdf, panel_rule, panels
+from prunescale.theory._equations import Nodes, ProbeNodes
+from prunescale.theory._quadrature import normal_pdf, panel_rule, panels
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,9 +17,9 @@ import dataclasses
 
 import numpy as np
 
-from theory import pruning as _pr
-from theory._kept_law import Quadrature
-from theory.solver import TheoryResult, solve
+from prunescale.theory import pruning as _pr
+from prunescale.theory._kept_law import Quadrature
+from prunescale.theory.solver import TheoryResult, solve
 
 
 #: Default grid of kept fractions searched for the optimum (log-spaced, includes f = 1).

@@ -28,6 +28,7 @@ from typing import Literal
 
 import numpy as np
 from scipy import special
+from prunescale.errors import InputError
 
 
 RULES = ("hard", "easy", "random")
@@ -41,20 +42,20 @@ THETA_MAX_DEG = 90.0
 def check_rule(rule: str) -> str:
     """Return ``rule`` if it is one of :data:`RULES`, else raise a one-line ``ValueError``."""
     if not isinstance(rule, str) or rule not in RULES:
-        raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
+        raise InputError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
     return rule
 
 
 def _as_float_array(name: str, value, allowed: str) -> np.ndarray:
     """``value`` as a float array, or a one-line ``ValueError`` naming ``name`` and ``allowed``."""
     if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
-        raise ValueError(f"{name} must be a number {allowed}; got {value!r}")
+        raise InputError(f"{name} must be a number {allowed}; got {value!r}")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number {allowed}; got {value!r}") from None
+        raise InputError(f"{name} must be a number {allowed}; got {value!r}") from None
     if np.asarray(value).dtype == bool:
-        raise ValueError(f"{name} must be a number {allowed}; got {value!r}")
+        raise InputError(f"{name} must be a number {allowed}; got {value!r}")
     return arr
 
 
@@ -63,7 +64,7 @@ def _check_finite(name: str, value, allowed: str = "") -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         rng = f" and {allowed}" if allowed else ""
-        raise ValueError(f"{name} must be finite{rng}; got {float(arr[bad].flat[0])!r}")
+        raise InputError(f"{name} must be finite{rng}; got {float(arr[bad].flat[0])!r}")
     return arr
 
 
@@ -72,7 +73,7 @@ def check_f(f) -> np.ndarray:
     arr = _check_finite("f", f, "in (0, 1]")
     bad = (arr <= 0) | (arr > 1)
     if bad.any():
-        raise ValueError(f"f must be in (0, 1]; got {float(arr[bad].flat[0])!r}")
+        raise InputError(f"f must be in (0, 1]; got {float(arr[bad].flat[0])!r}")
     return arr
 
 
@@ -81,7 +82,7 @@ def check_alpha(name: str, alpha) -> np.ndarray:
     arr = _check_finite(name, alpha, "> 0")
     bad = arr <= 0
     if bad.any():
-        raise ValueError(f"{name} must be > 0; got {float(arr[bad].flat[0])!r}")
+        raise InputError(f"{name} must be > 0; got {float(arr[bad].flat[0])!r}")
     return arr
 
 
@@ -90,13 +91,13 @@ def check_theta_deg(theta_deg) -> np.ndarray:
     arr = _check_finite("theta_deg", theta_deg, "in [0, 90)")
     bad = (arr < 0) | (arr >= THETA_MAX_DEG)
     if bad.any():
-        raise ValueError(f"theta_deg must be in [0, 90); got {float(arr[bad].flat[0])!r}")
+        raise InputError(f"theta_deg must be in [0, 90); got {float(arr[bad].flat[0])!r}")
     return arr
 
 
 def _scalar(name: str, arr: np.ndarray, allowed: str) -> float:
     if arr.size != 1:
-        raise ValueError(f"{name} must be a single number {allowed}; got an array of shape "
+        raise InputError(f"{name} must be a single number {allowed}; got an array of shape "
                          f"{arr.shape}")
     return float(arr.reshape(()))
 

@@ -15,9 +15,10 @@ import dataclasses
 import numpy as np
 from scipy import optimize
 
-from theory import pruning as _pr
-from theory._equations import margin_terms
-from theory._kept_law import Quadrature, nodes_theta, nodes_theta0
+from prunescale.theory import pruning as _pr
+from prunescale.theory._equations import margin_terms
+from prunescale.theory._kept_law import Quadrature, nodes_theta, nodes_theta0
+from prunescale.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +115,7 @@ def solve_reference(
     """
     alpha = float(_pr.check_alpha("alpha_prune", alpha_prune))
     if expectation not in ("quadrature", "scipy"):
-        raise ValueError(f"expectation must be 'quadrature' or 'scipy'; got {expectation!r}")
+        raise InputError(f"expectation must be 'quadrature' or 'scipy'; got {expectation!r}")
     A, A_vec, two_d, count = _A_fn(pruning, alpha, quad, expectation)
     warm = [None]  # maximiser at the previous trial k (it moves continuously with k)
 

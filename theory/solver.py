@@ -39,16 +39,17 @@ import dataclasses
 
 import numpy as np
 
-from theory import pruning as _pr
-from theory._certificate import Certificate, certify
-from theory._equations import (
+from prunescale.theory import pruning as _pr
+from prunescale.theory._certificate import Certificate, certify
+from prunescale.theory._equations import (
     angle_derivatives,
     derivatives,
     margin_terms,
     moments,
     sphere,
 )
-from theory._kept_law import Quadrature, nodes_theta, nodes_theta0
+from prunescale.theory._kept_law import Quadrature, nodes_theta, nodes_theta0
+from prunescale.errors import InputError
 
 #: Default bound on the relative duality gap of a certified point. The gap is quadratic in
 #: the distance to the solution, so 1e-12 bounds the error of eps by about 5e-7; in practice
@@ -399,17 +400,17 @@ def _check_options(gap_tol, max_log_step, quad):
     for name, val, hi in (("gap_tol", gap_tol, 1.0), ("max_log_step", max_log_step, 5.0)):
         ok = isinstance(val, (int, float, np.integer, np.floating)) and not isinstance(val, bool)
         if not (ok and np.isfinite(val) and 0 < val <= hi):
-            raise ValueError(f"{name} must be a finite number in (0, {hi:g}]; got {val!r}")
+            raise InputError(f"{name} must be a finite number in (0, {hi:g}]; got {val!r}")
     if not isinstance(quad, Quadrature):
-        raise ValueError(f"quad must be a theory.Quadrature; got {quad!r}")
+        raise InputError(f"quad must be a theory.Quadrature; got {quad!r}")
     for name, lo in (("n", 2), ("n_v", 2)):
         v = getattr(quad, name)
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not lo <= v <= 512:
-            raise ValueError(f"quad.{name} must be an integer in [{lo}, 512]; got {v!r}")
+            raise InputError(f"quad.{name} must be an integer in [{lo}, 512]; got {v!r}")
     for name in ("tail", "v_max"):
         v = getattr(quad, name)
         if not (isinstance(v, (int, float)) and np.isfinite(v) and 0 < v <= 40):
-            raise ValueError(f"quad.{name} must be a finite number in (0, 40]; got {v!r}")
+            raise InputError(f"quad.{name} must be a finite number in (0, 40]; got {v!r}")
 
 
 def solve(
@@ -452,14 +453,14 @@ def solve(
     _check_options(gap_tol, max_log_step, quad)
     if (alpha_prune is None) == (alpha_tot is None):
         if alpha_prune is None:
-            raise ValueError("give alpha_prune or alpha_tot")
+            raise InputError("give alpha_prune or alpha_tot")
         ap = _pr.check_alpha("alpha_prune", alpha_prune)
         at = _pr.check_alpha("alpha_tot", alpha_tot)
         ap, at_, fb = np.broadcast_arrays(ap, at, f)
         bad = np.abs(ap - fb * at_) > 1e-9 * ap
         if bad.any():
             i = np.flatnonzero(bad.ravel())[0]
-            raise ValueError(
+            raise InputError(
                 f"alpha_prune = {ap.ravel()[i]!r} is inconsistent with f * alpha_tot = "
                 f"{(fb * at_).ravel()[i]!r}; give one of them or make alpha_prune = f * alpha_tot"
             )
@@ -470,7 +471,7 @@ def solve(
     try:
         f, alpha_prune, theta_deg = np.broadcast_arrays(f, alpha_prune, theta_deg)
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"f, alpha_prune and theta_deg must broadcast to one shape; got shapes "
             f"{np.shape(f)}, {np.shape(alpha_prune)} and {np.shape(theta_deg)}") from None
     shape = f.shape
