@@ -30,8 +30,7 @@ import time
 
 import numpy as np
 
-from prunescale.theory import RULES, solve
-from prunescale.theory import curves
+from prunescale.theory import RULES, curves, solve
 from prunescale.theory import pruning as _pr
 from prunescale.errors import InputError
 
@@ -256,8 +255,8 @@ class FrontierData:
 def frontier_grids(theta_deg: float) -> tuple[np.ndarray, np.ndarray]:
     """``(alpha_prune, f_grid)`` searched by :func:`frontier`: coarse for ``theta > 0``."""
     if float(theta_deg) == 0:
-        return np.geomspace(0.2, 100.0, 37), curves.F_GRID
-    return np.geomspace(0.5, 100.0, 14), np.geomspace(0.01, 1.0, 19)
+        return np.geomspace(0.2, 100.0, 37), np.geomspace(curves.FRONTIER_F_FLOOR, 1.0, 31)
+    return np.geomspace(0.5, 100.0, 14), np.geomspace(curves.FRONTIER_F_FLOOR, 1.0, 19)
 
 
 def frontier(theta_deg: float = 0.0) -> FrontierData:
@@ -297,7 +296,8 @@ class PhaseData:
         log_ratio: ``log10(eps_hard / eps_easy)``, shape ``[n_f, n_a]``: positive where keep-easy
             wins; ``nan`` where either rule could not be certified.
         boundary_alpha_tot: for each ``f``, the pool size where the rules are equal
-            (:func:`boundary`; ``nan``: no crossing on the grid).
+            (:func:`prunescale.theory.curves.phase_boundary` on this grid; ``nan``: no
+            crossing on the grid, or a refining solve not certified).
     """
 
     theta_deg: float
@@ -315,69 +315,6 @@ def phase_grids(theta_deg: float) -> tuple[np.ndarray, np.ndarray]:
     return np.geomspace(0.3, 1000.0, 15), np.linspace(0.1, 0.9, 9)
 
 
-def _brackets(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows with a downward sign change (``y > 0`` then ``y <= 0``) and its first column."""
-    with np.errstate(invalid="ignore"):
-        cross = (y[:, :-1] > 0) & (y[:, 1:] <= 0)
-    rows = np.flatnonzero(cross.any(1))
-    return rows, np.argmax(cross[rows], axis=1)
-
-
-def crossing(x, y) -> np.ndarray:
-    """First downward zero crossing of each row of ``y`` (``[n, m]``) against ``x`` (``[m]``).
-
-    Linear interpolation between the first pair of neighbours with ``y > 0`` then ``y <= 0``;
-    ``nan`` for rows without such a pair (``nan`` values never form a pair).
-    """
-    x = np.asarray(x, float)
-    y = np.atleast_2d(np.asarray(y, float))
-    out = np.full(y.shape[0], np.nan)
-    rows, j = _brackets(y)
-    y0, y1 = y[rows, j], y[rows, j + 1]
-    out[rows] = x[j] + y0 / (y0 - y1) * (x[j + 1] - x[j])
-    return out
-
-
-def _log_ratio(f, alpha_tot, theta_deg):
-    """``log10(eps_hard / eps_easy)`` and whether both points are certified."""
-    e = solve("easy", f, alpha_tot=alpha_tot, theta_deg=theta_deg)
-    h = solve("hard", f, alpha_tot=alpha_tot, theta_deg=theta_deg)
-    ok = np.asarray(e.converged, bool) & np.asarray(h.converged, bool)
-    with np.errstate(all="ignore"):
-        lr = np.where(ok, np.log10(np.asarray(h.eps) / np.asarray(e.eps)), np.nan)
-    return lr, ok
-
-
-def boundary(f, alpha_tot, log_ratio, theta_deg: float = 0.0, n_refine: int = 3) -> np.ndarray:
-    """Pool size where keep-easy and keep-hard are equal, for each ``f`` (row of ``log_ratio``).
-
-    The first downward crossing of ``log_ratio`` on the ``alpha_tot`` grid brackets the root;
-    ``n_refine`` Illinois (modified regula falsi) steps in ``log alpha_tot``, each solving both
-    rules once per row, then locate it (``n_refine = 0``: linear interpolation only). ``nan``
-    where the grid has no crossing.
-    """
-    fs = np.asarray(f, float)
-    lx = np.log(np.asarray(alpha_tot, float))
-    y = np.atleast_2d(np.asarray(log_ratio, float))
-    out = np.full(len(fs), np.nan)
-    rows, j = _brackets(y)
-    if rows.size == 0:
-        return out
-    xa, xb, ga, gb = lx[j], lx[j + 1], y[rows, j], y[rows, j + 1]
-    xc = xa - ga * (xb - xa) / (gb - ga)
-    for _ in range(n_refine):
-        gc, _ok = _log_ratio(fs[rows], np.exp(xc), theta_deg)
-        gc = np.where(np.isfinite(gc), gc, 0.0)  # uncertified: stop moving this row
-        keep_b = np.sign(gc) == np.sign(gb)
-        # the end on gc's side is replaced by c; the other end is kept (halved if stale)
-        xa, ga, xb, gb = (np.where(keep_b, xa, xb), np.where(keep_b, 0.5 * ga, gb), xc, gc)
-        with np.errstate(all="ignore"):
-            xn = xb - gb * (xb - xa) / (gb - ga)
-        xc = np.where(np.isfinite(xn) & (gb != 0), xn, xb)
-    out[rows] = np.exp(xc)
-    return out
-
-
 def phase(theta_deg: float = 0.0) -> PhaseData:
     """Keep-easy against keep-hard on :func:`phase_grids` at ``theta`` (cached)."""
     return _phase(_key(_pr.check_theta_deg(theta_deg)))
@@ -387,10 +324,11 @@ def phase(theta_deg: float = 0.0) -> PhaseData:
 def _phase(theta_deg) -> PhaseData:
     at, fs = phase_grids(theta_deg)
     F, AT = np.meshgrid(fs, at, indexing="ij")
-    lr, ok = _log_ratio(F, AT, theta_deg)
-    bd = boundary(fs, at, lr, theta_deg)
+    lr = curves.log_ratio(F, AT, theta_deg)
+    # the grid is the boundary's scan; three refinement steps suffice at the app's resolution
+    bd = curves.phase_boundary(fs, theta_deg, scan=at, scan_log_ratio=lr, n_refine=3)
     return PhaseData(theta_deg=theta_deg, alpha_tot=_ro(at), f=_ro(fs), log_ratio=_ro(lr),
-                     boundary_alpha_tot=_ro(bd), n_uncertified=int((~ok).sum()))
+                     boundary_alpha_tot=_ro(bd), n_uncertified=int(np.isnan(lr).sum()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -507,6 +445,6 @@ def clear_caches() -> None:
 
 __all__ = ["ALPHA_RANGE", "ALPHA_STEPS", "Curve", "F_STEPS", "FrontierData", "MAX_SIM_EXAMPLES",
            "PhaseData", "Point", "RULES", "SimPoint", "THETA_STEPS", "alpha_grid", "boundary",
-           "clear_caches", "crossing", "frontier", "frontier_grids", "is_cached",
+           "clear_caches", "frontier", "frontier_grids", "is_cached",
            "learning_curve", "phase", "phase_grids", "point", "reference_curve", "simulate", "warm",
            "warm_in_background"]

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from prunescale.app.compute import Curve, FrontierData, PhaseData, Point, SimPoint
+from prunescale.figures._plot import PHASE_CMAP
 
 RULE_COLOR = {"hard": "#c0392b", "easy": "#2471a3", "random": "#555555"}
 RULE_LABEL = {"hard": "keep hard", "easy": "keep easy", "random": "random (no pruning)"}
@@ -110,7 +111,7 @@ def phase_panel(ph: PhaseData, pt: Point) -> Figure:
     ax = fig.add_subplot()
     finite = ph.log_ratio[np.isfinite(ph.log_ratio)]
     lim = max(0.05, float(np.max(np.abs(finite)))) if finite.size else 1.0
-    mesh = ax.pcolormesh(ph.alpha_tot, ph.f, ph.log_ratio, cmap="RdBu", vmin=-lim, vmax=lim,
+    mesh = ax.pcolormesh(ph.alpha_tot, ph.f, ph.log_ratio, cmap=PHASE_CMAP, vmin=-lim, vmax=lim,
                          shading="nearest")
     cb = fig.colorbar(mesh, ax=ax)
     cb.set_label("log10(ε_hard / ε_easy)   (> 0: keep easy wins)")

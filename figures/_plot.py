@@ -1,4 +1,10 @@
-"""Shared plotting helpers: a non-interactive backend, a consistent style, PNG + SVG output."""
+"""Shared plotting helpers: a consistent style, PNG + SVG output, no global side effects.
+
+Figures are :class:`matplotlib.figure.Figure` objects drawn without pyplot, so importing or
+running the figures never selects a backend or opens a window, and the style is applied only
+inside :func:`render` (``matplotlib.rc_context``): the user's ``rcParams`` are untouched. SVGs
+carry no date and use a fixed hash salt, so identical runs write identical files.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from prunescale.figures._store import tmp_prefix, umask
 
 
 STYLE = {
@@ -22,13 +28,22 @@ STYLE = {
     "legend.fontsize": 8,
     "axes.grid": True,
     "grid.alpha": 0.3,
+    "svg.hashsalt": "prunescale",  # reproducible clip-path ids
 }
+
+#: colour map of the easy-vs-hard phase diagram, shared with the app: positive
+#: ``log10(eps_hard / eps_easy)`` (keep-easy wins) is blue, negative (keep-hard wins) red,
+#: matching the rule colours (keep easy blue, keep hard red)
+PHASE_CMAP = "RdBu"
+
+#: metadata per format: no creation date, so identical runs give identical files
+METADATA = {".png": {"Software": None}, ".svg": {"Date": None}}
 
 
 def figure(ncols: int = 1, nrows: int = 1, width: float = 4.2, height: float = 3.4):
-    plt.rcParams.update(STYLE)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
-                             squeeze=False, constrained_layout=True)
+    """A pyplot-free figure and its flat list of axes (call inside :func:`render`'s style)."""
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes.ravel()
 
 
@@ -40,16 +55,17 @@ def save(fig, out, name: str) -> list[Path]:
     for p in paths:
         # a unique temporary name per writer: concurrent runs never clash, readers never
         # see a partial image
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{p.stem}.", suffix=p.suffix)
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=tmp_prefix(p.name), suffix=".tmp")
         os.close(fd)
         try:
-            fig.savefig(tmp)
+            fig.savefig(tmp, format=p.suffix[1:], metadata=METADATA.get(p.suffix))
+            os.chmod(tmp, 0o666 & ~umask())
             os.replace(tmp, p)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    plt.close(fig)
     return paths
+
 
 
 def render(out, name: str, config: dict, draw) -> list[Path]:
@@ -69,11 +85,12 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
     if stamp.exists():  # never replace a figure of another configuration silently
         print(f"\nreplacing {name} (drawn from another configuration) in {out}",
               file=sys.stderr)
-    paths = save(draw(), out, name)
+    with matplotlib.rc_context(STYLE):
+        paths = save(draw(), out, name)
     _atomic_write(stamp, lambda fh: fh.write(key.encode()))
     return paths
 
 
 def colors(n: int):
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps["viridis"]
     return [cmap(x) for x in ([0.5] if n == 1 else [i / (n - 1) * 0.9 for i in range(n)])]

@@ -1,7 +1,7 @@
 """Durable, configuration-keyed storage of the data behind the figures.
 
 * :func:`cached`: results are stored as ``.npz`` files named by a hash of their configuration
-  (which includes the package version); a rerun with the same configuration loads them, a
+  and of the source code that computes them (:func:`code_fingerprint`); a rerun with the same configuration loads them, a
   changed configuration computes only what changed, and an interrupted run resumes from
   every item already stored. Files are written to a temporary name and renamed into place
   (atomic on POSIX), so a killed run never leaves a torn file; a file whose stored
@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -24,20 +26,85 @@ from prunescale import __version__
 from prunescale.errors import InputError
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the source of the code that computes the numbers (:mod:`prunescale.theory`,
+    :mod:`prunescale.sims`, :mod:`prunescale.figures`) and the version: any change to it
+    invalidates every cached result, with no version to bump by hand."""
+    import prunescale.figures
+    import prunescale.sims
+    import prunescale.theory
+
+    h = hashlib.sha256(__version__.encode())
+    for pkg in (prunescale.theory, prunescale.sims, prunescale.figures):
+        root = Path(pkg.__file__).parent
+        for src in sorted(root.glob("*.py")):
+            h.update(src.name.encode())
+            h.update(src.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def config_key(config: dict) -> str:
-    """Stable hash of a JSON-serialisable configuration (version included)."""
-    blob = json.dumps({**config, "version": __version__}, sort_keys=True, default=float)
+    """Stable hash of a JSON-serialisable configuration and the :func:`code_fingerprint`."""
+    blob = json.dumps({**config, "code": code_fingerprint()}, sort_keys=True, default=float)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def umask() -> int:
+    """The process's file-creation mask (new files get ``0o666 & ~umask()``)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def tmp_prefix(name: str) -> str:
+    """Prefix of this process's temporary files for ``name``: hidden, and carrying the pid so
+    that :func:`clean_stale_temporaries` can tell a dead writer's leftovers."""
+    return f".{name}.pid{os.getpid()}."
+
+
+_TMP = re.compile(r"^\..*\.pid(\d+)\.[^/]*\.tmp$")
+
+
+def clean_stale_temporaries(folder) -> int:
+    """Remove temporary files left in ``folder`` by writers that no longer run (a killed
+    run); return how many were removed. Files of live processes are left alone."""
+    removed = 0
+    for path in Path(folder).glob(".*.tmp"):
+        m = _TMP.match(path.name)
+        if m is None:
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but not ours
+        return True
+    return True
+
+
 def _atomic_write(path: Path, write) -> None:
+    """Write ``path`` through a temporary file and a rename (mode ``0o666 & ~umask``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=tmp_prefix(path.name), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -48,7 +115,7 @@ def _atomic_write(path: Path, write) -> None:
 def cached(cache_dir, name: str, config: dict, compute) -> dict:
     """Return ``compute()`` (a dict of arrays) for ``config``, from the cache when present."""
     cache_dir = Path(cache_dir)
-    full = {**config, "version": __version__}
+    full = {**config, "version": __version__, "code": code_fingerprint()}
     path = cache_dir / f"{name}-{config_key(config)}.npz"
     if path.exists():
         try:

@@ -15,6 +15,7 @@ import numpy as np
 
 from prunescale.figures import _plot
 from prunescale.figures._data import Progress, theory_grid
+from prunescale.theory.curves import FRONTIER_F_FLOOR
 from prunescale.figures._store import cached, write_table
 
 NAME = "fig2_frontier"
@@ -23,7 +24,7 @@ NAME = "fig2_frontier"
 def config(quick: bool) -> dict:
     return {
         "alpha": np.round(np.geomspace(0.3, 12.0, 40 if quick else 80), 6).tolist(),
-        "f_floor": 0.01,
+        "f_floor": FRONTIER_F_FLOOR,
         "n_f": 25 if quick else 49,
         "f_curves": [1.0, 0.3, 0.1, 0.03, 0.01],
     }
@@ -41,7 +42,7 @@ def frontier_data(cache, c) -> dict:
                              f_grid=np.geomspace(c["f_floor"], 1.0, c["n_f"]))
         return {"alpha_prune": fr.alpha_prune, "eps": fr.eps, "f_opt": fr.f_opt,
                 "eps_random": fr.eps_random, "at_boundary": fr.at_boundary,
-                "n_uncertified": fr.n_uncertified}
+                "n_uncertified": fr.n_uncertified, "n_skipped": fr.n_skipped}
 
     return cached(cache, "frontier", {"kind": "frontier", "theta_deg": 0.0, **c}, compute)
 
@@ -71,11 +72,12 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     rates = decay_rates(a, e)
 
     def draw():
-        fig, (ax, ax2) = _plot.figure(2, 1, width=4.4)
+        fig, (ax, ax2) = _plot.figure(2, 1, width=5.2)
         col = _plot.colors(len(c["f_curves"]))
         for i, f in enumerate(c["f_curves"]):
-            ax.plot(a, curves["eps"][i], color=col[i], lw=0.9, alpha=0.8,
-                    label=f"keep hard, f = {f:g}")
+            # f = 1 is the unpruned curve: drawn dotted on top so it is not hidden
+            style = dict(ls=":", lw=2.0, zorder=5) if f == 1 else dict(lw=0.9, alpha=0.8)
+            ax.plot(a, curves["eps"][i], color=col[i], label=f"keep hard, f = {f:g}", **style)
         ax.plot(a, fr["eps_random"], "k--", lw=1.2, label=r"no pruning ($\approx 0.5/\alpha$)")
         ax.plot(a, e, "r-", lw=2.4, label=f"Pareto frontier ($f \\geq {c['f_floor']:g}$)")
         ax.set_yscale("log")
@@ -84,7 +86,8 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         ax.set_title("Pareto frontier, perfect metric ($\\theta = 0$)\n"
                      f"steepest decay: rate {rates['max_exp_rate']:.2f} per unit $\\alpha$ "
                      f"at $\\alpha \\approx$ {rates['alpha_at_max_rate']:.2f}")
-        ax.legend(loc="lower left")
+        # outside the axes: the cliff near alpha = 2 stays visible
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
         ax2.plot(a, fr["f_opt"], "r-", lw=2)
         ax2.set_xscale("log")
         ax2.set_yscale("log")
@@ -95,11 +98,18 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         return fig
 
     paths = _plot.render(out, NAME, c, draw)
+    counts = {"n_uncertified": int(fr["n_uncertified"]) + int(
+                  (~np.asarray(curves["converged"], bool)).sum()),
+              "n_skipped": int(fr["n_skipped"]), "n_flagged": 0,
+              "theory_converged": bool(np.isfinite(e).all())}
+    # every plotted line is a column: the frontier, no pruning, and each keep-hard curve
+    curve_cols = {f"eps_hard_f{f:g}": curves["eps"][i] for i, f in enumerate(c["f_curves"])}
     write_table(out / f"{NAME}.csv",
                 {"alpha_prune": a, "eps_frontier": e, "f_opt": fr["f_opt"],
-                 "at_f_floor": fr["at_boundary"], "eps_no_pruning": fr["eps_random"]},
-                {"figure": NAME, "theta_deg": 0.0, "rule": "hard", **c, **rates})
-    return {"paths": paths, "frontier": fr, "rates": rates, "config": c}
+                 "at_f_floor": fr["at_boundary"], "eps_no_pruning": fr["eps_random"],
+                 **curve_cols, "theory_converged": np.isfinite(e)},
+                {"figure": NAME, "theta_deg": 0.0, "rule": "hard", **c, **rates, **counts})
+    return {"paths": paths, "frontier": fr, "rates": rates, "config": c, **counts}
 
 
 if __name__ == "__main__":

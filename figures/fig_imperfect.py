@@ -13,6 +13,7 @@ import numpy as np
 
 from prunescale.figures import _plot
 from prunescale.figures._data import Progress
+from prunescale.theory.curves import FRONTIER_F_FLOOR, smallest_optimal_fraction
 from prunescale.figures._store import cached, write_table
 
 NAME = "fig4_imperfect_metrics"
@@ -22,7 +23,7 @@ def config(quick: bool) -> dict:
     return {
         "theta_deg": [0.0, 10.0, 20.0, 30.0],
         "alpha": np.round(np.geomspace(0.5, 60.0, 14 if quick else 30), 6).tolist(),
-        "f_floor": 0.01,
+        "f_floor": FRONTIER_F_FLOOR,
         "n_f": 17 if quick else 33,
     }
 
@@ -38,7 +39,8 @@ def frontier(cache, theta, c) -> dict:
         fr = pareto_frontier(np.array(c["alpha"]), theta,
                              f_grid=np.geomspace(c["f_floor"], 1.0, c["n_f"]))
         return {"eps": fr.eps, "f_opt": fr.f_opt, "eps_random": fr.eps_random,
-                "at_boundary": fr.at_boundary, "n_uncertified": fr.n_uncertified}
+                "at_boundary": fr.at_boundary, "n_uncertified": fr.n_uncertified,
+                "n_skipped": fr.n_skipped}
 
     cfg = {"kind": "frontier", "theta_deg": float(theta), "alpha": c["alpha"],
            "f_floor": c["f_floor"], "n_f": c["n_f"]}
@@ -55,11 +57,8 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     for th in c["theta_deg"]:
         frs[th] = frontier(cache, th, c)
         progress.step(f"theory: frontier theta={th:g}")
-    fmin = {}
-    for th, fr in frs.items():
-        i = int(np.nanargmin(fr["f_opt"]))
-        fmin[th] = (float(fr["f_opt"][i]), float(a[i]),
-                    bool(fr["at_boundary"][i] or i == len(a) - 1))
+    fmin = {th: smallest_optimal_fraction(a, fr["f_opt"], fr["at_boundary"])
+            for th, fr in frs.items()}
 
     def draw():
         fig, (ax, ax2, ax3) = _plot.figure(3, 1, width=4.0)
@@ -84,7 +83,10 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         ax3.plot(ths, [fmin[t][0] for t in ths], "o-", color="C3")
         ax3.set_xlabel(r"probe angle $\theta$ (degrees)")
         ax3.set_ylabel(r"$f_{min}(\theta) = \min_\alpha f_{opt}$")
-        ax3.set_title("minimum useful fraction")
+        edge = [fmin[t][2] for t in ths]
+        ax3.set_title("minimum useful fraction over the budgets shown"
+                      + ("\n(at the edge of the search: a bound, not an asymptote)"
+                         if any(edge) else ""))
         return fig
 
     paths = _plot.render(out, NAME, c, draw)
@@ -97,11 +99,15 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         cols["f_opt"] += list(fr["f_opt"])
         cols["at_f_floor"] += list(fr["at_boundary"])
         cols["eps_no_pruning"] += list(fr["eps_random"])
+    cols["theory_converged"] = list(np.isfinite(np.asarray(cols["eps_frontier"], float)))
+    counts = {"n_uncertified": int(sum(int(fr["n_uncertified"]) for fr in frs.values())),
+              "n_skipped": int(sum(int(fr["n_skipped"]) for fr in frs.values())),
+              "n_flagged": 0, "theory_converged": bool(all(cols["theory_converged"]))}
     write_table(out / f"{NAME}.csv", cols,
-                {"figure": NAME, "rule": "hard", **c,
+                {"figure": NAME, "rule": "hard", **c, **counts,
                  "f_min": {str(k): v[0] for k, v in fmin.items()},
                  "alpha_at_f_min": {str(k): v[1] for k, v in fmin.items()}})
-    return {"paths": paths, "frontiers": frs, "f_min": fmin, "config": c}
+    return {"paths": paths, "frontiers": frs, "f_min": fmin, "config": c, **counts}
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
             ax.plot(at, rnd["eps"][0], "k--", lw=1.2, label="random / f = 1")
             for i, f in enumerate(fs):
                 ax.plot(at, th[rule]["eps"][i], color=col[i], lw=1.6, label=f"f = {f:g}")
+                bad = ~np.asarray(th[rule]["converged"][i], bool)
+                if bad.any():  # uncertified theory: a gap in the line and an x on the axis
+                    ax.plot(at[bad], np.full(bad.sum(), 0.5), "x", color=col[i], ms=5)
                 m = (sim["rule"] == rule) & (sim["f"] == f)
                 ax.errorbar(sim["alpha_prune"][m], sim["eps_mean"][m], yerr=sim["eps_sem"][m],
                             fmt="o", ms=4, color=col[i], capsize=2)
@@ -67,20 +70,29 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
 
     paths = _plot.render(out, NAME, c, draw)
 
-    rows = {"source": [], "rule": [], "f": [], "alpha_prune": [], "eps": [], "eps_sem": []}
+    rows = {"source": [], "rule": [], "f": [], "alpha_prune": [], "eps": [], "eps_sem": [],
+            "theory_converged": [], "n_flagged": [], "max_gap": []}
     for rule, grid in (*th.items(), ("random", rnd)):
         F, A, E = grid["f"], grid["alpha_prune"], grid["eps"]
         for v, k in ((["theory"] * E.size, "source"), ([rule] * E.size, "rule"),
                      (F.ravel(), "f"), (A.ravel(), "alpha_prune"), (E.ravel(), "eps"),
-                     ([np.nan] * E.size, "eps_sem")):
+                     ([np.nan] * E.size, "eps_sem"),
+                     (np.asarray(grid["converged"]).ravel(), "theory_converged"),
+                     ([0] * E.size, "n_flagged"), ([np.nan] * E.size, "max_gap")):
             rows[k].extend(v)
     for i in range(len(sim["rule"])):
         for k, v in (("source", "simulation"), ("rule", sim["rule"][i]), ("f", sim["f"][i]),
                      ("alpha_prune", sim["alpha_prune"][i]), ("eps", sim["eps_mean"][i]),
-                     ("eps_sem", sim["eps_sem"][i])):
+                     ("eps_sem", sim["eps_sem"][i]),
+                     ("theory_converged", sim["theory_converged"][i]),
+                     ("n_flagged", sim["n_flagged"][i]), ("max_gap", sim["max_gap"][i])):
             rows[k].append(v)
-    write_table(out / f"{NAME}.csv", rows, {"figure": NAME, "theta_deg": 0.0, **c})
-    return {"paths": paths, "theory": th, "random": rnd, "sim": sim, "config": c}
+    counts = {"n_uncertified": int(sum((~np.asarray(g["converged"], bool)).sum()
+                                       for g in (*th.values(), rnd))),
+              "n_flagged": int(np.sum(sim["n_flagged"])),
+              "theory_converged": bool(np.all(sim["theory_converged"]))}
+    write_table(out / f"{NAME}.csv", rows, {"figure": NAME, "theta_deg": 0.0, **c, **counts})
+    return {"paths": paths, "theory": th, "random": rnd, "sim": sim, "config": c, **counts}
 
 
 if __name__ == "__main__":

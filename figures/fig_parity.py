@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import numpy as np
 
 from prunescale.figures import _plot, fig_learning_curves
@@ -49,7 +49,9 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     s0 = sim_points(cache, base, None, **common)  # shared with Fig. 1 (cached there)
     s1 = sim_points(cache, c["extra"], progress, **common)
     sim = {k: np.concatenate([s0[k], s1[k]]) for k in s0}
-    z = (sim["eps_mean"] - sim["eps_theory"]) / sim["eps_sem"]
+    with np.errstate(all="ignore"):  # no z-score without a certified theory point
+        z = np.where(sim["theory_converged"],
+                     (sim["eps_mean"] - sim["eps_theory"]) / sim["eps_sem"], np.nan)
 
     def draw():
         fig, (ax, ax2) = _plot.figure(2, 1, width=4.3)
@@ -71,16 +73,19 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         for y in (-2, 2):
             ax2.axhline(y, color="k", lw=0.6, ls=":")
         ax2.set_xscale("log")
-        ax2.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax2.xaxis.set_minor_formatter(NullFormatter())
         ax2.set_xlabel(r"replica theory $\varepsilon$")
         ax2.set_ylabel("(simulation - theory) / s.e.")
-        ax2.set_title(f"residuals: median |z| = {np.median(np.abs(z)):.2f}\n"
+        ax2.set_title(f"residuals: median |z| = {np.nanmedian(np.abs(z)):.2f}\n"
                       "(finite N bias included)")
         return fig
 
     paths = _plot.render(out, NAME, c, draw)
-    write_table(out / f"{NAME}.csv", {**sim, "z": z}, {"figure": NAME, **c})
-    return {"paths": paths, "sim": sim, "z": z, "config": c}
+    counts = {"n_uncertified": int((~sim["theory_converged"].astype(bool)).sum()),
+              "n_flagged": int(np.sum(sim["n_flagged"])),
+              "theory_converged": bool(np.all(sim["theory_converged"]))}
+    write_table(out / f"{NAME}.csv", {**sim, "z": z}, {"figure": NAME, **c, **counts})
+    return {"paths": paths, "sim": sim, "z": z, "config": c, **counts}
 
 
 if __name__ == "__main__":

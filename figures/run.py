@@ -11,7 +11,7 @@ import numpy as np
 from prunescale.figures import (fig_frontier, fig_imperfect, fig_learning_curves, fig_parity,
                      fig_phase_diagram)
 from prunescale.figures._data import Progress
-from prunescale.figures._store import _atomic_write
+from prunescale.figures._store import _atomic_write, clean_stale_temporaries
 from prunescale.errors import InputError
 
 MODULES = (fig_learning_curves, fig_frontier, fig_phase_diagram, fig_imperfect, fig_parity)
@@ -19,6 +19,8 @@ MODULES = (fig_learning_curves, fig_frontier, fig_phase_diagram, fig_imperfect, 
 
 def check_out(out) -> Path:
     """Validate the output folder (created if missing); one-line ``ValueError`` otherwise."""
+    if not str(out).strip():
+        raise InputError("--out is empty; give a folder path (for example prunescale-figures)")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} exists and is not a folder; give a folder path")
@@ -32,23 +34,51 @@ def check_out(out) -> Path:
     return out
 
 
-def run_all(out="prunescale-figures", full: bool = False) -> dict:
-    """Draw all figures into ``out``; return a summary (also written to ``summary.json``)."""
+#: short names accepted by ``--only`` (``fig1`` ... ``fig5``, or the full file names)
+SHORT = {m.NAME.split("_", 1)[0]: m.NAME for m in MODULES}
+
+
+def select(only) -> tuple:
+    """The figure modules named in ``only`` (``None``: all), in their usual order."""
+    if only is None:
+        return MODULES
+    names = {SHORT.get(x, x) for x in only}
+    unknown = sorted(names - {m.NAME for m in MODULES})
+    if unknown:
+        raise InputError(f"--only: unknown figure {unknown[0]!r}; choose from "
+                         + ", ".join(SHORT))
+    return tuple(m for m in MODULES if m.NAME in names)
+
+
+def run_all(out="prunescale-figures", full: bool = False, only=None) -> dict:
+    """Draw the figures (all, or those named in ``only``) into ``out``; return a summary
+    (also written to ``summary.json``, merged with the figures of earlier runs)."""
+    modules = select(only)
     out = check_out(out)
+    for folder in (out, out / ".cache"):
+        if folder.is_dir():
+            clean_stale_temporaries(folder)
     quick = not full
     t0 = time.perf_counter()
-    progress = Progress(sum(m.n_steps(quick) for m in MODULES))
-    results = {m.NAME: m.main(quick=quick, out=out, progress=progress) for m in MODULES}
+    progress = Progress(sum(m.n_steps(quick) for m in modules))
+    results = {m.NAME: m.main(quick=quick, out=out, progress=progress) for m in modules}
     summary = {
         "mode": "quick" if quick else "full",
         "seconds": round(time.perf_counter() - t0, 1),
         "figures": {k: [str(p) for p in v["paths"]] for k, v in results.items()},
-        "frontier_theta0": results[fig_frontier.NAME]["rates"],
-        "f_min": {str(k): {"f_min": v[0], "alpha_prune": v[1], "at_search_edge": v[2]}
-                  for k, v in results[fig_imperfect.NAME]["f_min"].items()},
-        "parity_median_abs_z": float(np.median(np.abs(results[fig_parity.NAME]["z"]))),
-        "parity_max_abs_z": float(np.max(np.abs(results[fig_parity.NAME]["z"]))),
+        "certification": {k: {c: v[c] for c in ("n_uncertified", "n_flagged",
+                                                 "theory_converged")}
+                          for k, v in results.items()},
     }
+    if fig_frontier.NAME in results:
+        summary["frontier_theta0"] = results[fig_frontier.NAME]["rates"]
+    if fig_imperfect.NAME in results:
+        summary["f_min"] = {str(k): {"f_min": v[0], "alpha_prune": v[1], "at_search_edge": v[2]}
+                            for k, v in results[fig_imperfect.NAME]["f_min"].items()}
+    if fig_parity.NAME in results:
+        z = np.abs(results[fig_parity.NAME]["z"])
+        summary["parity_median_abs_z"] = float(np.nanmedian(z))
+        summary["parity_max_abs_z"] = float(np.nanmax(z))
     text = json.dumps(summary, indent=2)
     _atomic_write(out / "summary.json", lambda fh: fh.write(text.encode()))
     return summary

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,9 @@ def add_parser(sub):
             "simulations, Pareto frontier with f_min, easy/hard phase diagram. Works offline. "
             "Stop it with Ctrl-C."
         ),
+        epilog="Ctrl-C, SIGTERM and SIGHUP stop the app and its server. Exit status: 0 "
+               "server ended; 2 bad input (for example a port in use); 130 interrupted "
+               "(Ctrl-C); 128 + the signal number for SIGTERM or SIGHUP.",
     )
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to listen on (default 127.0.0.1: this machine only)")
@@ -66,26 +71,55 @@ def build_command(args) -> list[str]:
     return cmd
 
 
+class _Stop(Exception):
+    """SIGTERM or SIGHUP received: stop the server as Ctrl-C does."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def check_port(host: str, port: int | None) -> None:
+    """One-line error if ``port`` is already taken on ``host`` (``None``: marimo picks)."""
+    if port is None:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise InputError(f"port {port} is in use on {host}; give another with --port") from None
+
+
 def run(args) -> int:
+    """Serve the app until Ctrl-C, SIGTERM or SIGHUP, which all stop the marimo server too
+    (exit status 130 for Ctrl-C, 128 + the signal number otherwise)."""
     cmd = build_command(args)
+    check_port(str(args.host), args.port)
     env = dict(os.environ)
     env.setdefault("MARIMO_SKIP_UPDATE_CHECK", "1")  # offline: no version check on PyPI
     env["PRUNESCALE_APP_WARM"] = "1" if args.warm else "0"
-    # let the notebook import the ``app`` package from a source checkout as well
-    root = str(notebook_path().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     print(f"prunescale: serving {cmd[4]} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+
+    def stop(signum, frame):
+        raise _Stop(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     proc = subprocess.Popen(cmd, env=env)
     try:
         return proc.wait()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop) as exc:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        raise
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return 128 + exc.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main(argv: list[str] | None = None) -> int:

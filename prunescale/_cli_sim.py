@@ -20,7 +20,20 @@ import sys
 
 import numpy as np
 
-from prunescale._args import CliError, values_type
+from prunescale._args import CliError, names_type, values_type
+
+RULES = ("hard", "easy", "random")
+
+EPILOG = """\
+output columns: rule, f, a_prune (alpha_prune), a_tot (alpha_tot), theta (degrees), N, K
+(students), eps (mean over certified students) +-sem, theory (replica eps; '-' where it is
+not certified), z = (eps - theory) / sem ('-' without a certified theory), R, S, kappa
+(means), max_gap (largest relative duality gap), flag (students above --gap-tol, excluded
+from the means). --json adds every field of SimResult.summary().
+
+exit status: 0 every student and theory point certified; 1 some student flagged or some
+theory point not certified (one summary line on stderr); 2 bad input; 130 interrupted.
+"""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -29,18 +42,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="simulate certified max-margin students on pruned data",
         description="Simulate max-margin students trained on margin-pruned Gaussian data "
         "(teacher-student perceptron of Sorscher et al. 2022); every student is certified by "
-        "its relative duality gap, and the theory's eps is printed alongside.",
+        "its relative duality gap, and the theory's eps is printed alongside. Grid options "
+        "take a number, a comma list or start:stop:num; every combination is simulated.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--rule", required=True, help="pruning rule: hard, easy or random")
+    p.add_argument("--rule", required=True, type=names_type("--rule", RULES),
+                   help="pruning rule(s): hard, easy, random, or a comma list")
     p.add_argument("--f", required=True, type=values_type("--f"),
                    help="kept fraction(s) in (0, 1]: a number, a comma list or start:stop:num")
     p.add_argument("--alpha-prune", type=values_type("--alpha-prune"), default=None,
                    help="kept examples per dimension (number, list or start:stop:num)")
     p.add_argument("--alpha-tot", type=values_type("--alpha-tot"), default=None,
                    help="pool size per dimension; alpha_prune = f * alpha_tot")
-    p.add_argument("--theta-deg", type=float, default=0.0,
-                   help="probe angle to the teacher in degrees, in [0, 90) (default 0)")
-    p.add_argument("--n", type=int, required=True, help="input dimension N >= 1")
+    p.add_argument("--theta-deg", type=values_type("--theta-deg"), default=np.zeros(1),
+                   help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0)")
+    p.add_argument("--n", type=values_type("--n"), required=True,
+                   help="input dimension(s) N >= 1 (integers)")
     p.add_argument("--seeds", type=int, required=True, help="number of students >= 1")
     p.add_argument("--seed", type=int, default=0, help="base seed >= 0 (default 0)")
     p.add_argument("--direct", action="store_true",
@@ -49,6 +66,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="flag students whose certified relative duality gap exceeds this "
                    "(default 1e-6)")
     p.add_argument("--chunk", type=int, default=None, help="students per compiled batch")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="also write the results to FILE, as CSV or JSON by its extension "
+                        "(written atomically)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per point")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--no-theory", action="store_true", help="do not compute eps_theory")
@@ -112,12 +132,23 @@ def _theory_eps(rule, f, alpha_prune, theta_deg):
     return (eps if conv and math.isfinite(eps) else None), conv
 
 
-def run(args) -> int:
-    from prunescale.theory.pruning import check_rule, check_theta_deg
+def _ints(name: str, values, lo: int, hi: int) -> list[int]:
+    out = []
+    for v in np.ravel(values):
+        if not float(v).is_integer():
+            raise CliError(f"{name} must be an integer in [{lo}, {hi}]; got {v:g}")
+        out.append(_check_int(name, int(v), lo, hi))
+    return list(dict.fromkeys(out))
 
-    check_rule(args.rule)
-    theta = float(check_theta_deg(args.theta_deg))
-    _check_int("--n", args.n, 1, MAX_N)
+
+def run(args) -> int:
+    from prunescale.theory.pruning import check_theta_deg
+
+    from prunescale._output import check_out_file, write_records
+
+    out = check_out_file(args.out)
+    thetas = [float(t) for t in check_theta_deg(args.theta_deg).ravel()]
+    ns = _ints("--n", args.n, 1, MAX_N)
     _check_int("--seeds", args.seeds, 1, MAX_SEEDS)
     _check_int("--seed", args.seed, 0, MAX_SEED)
     if args.chunk is not None:
@@ -126,40 +157,58 @@ def run(args) -> int:
         raise CliError(f"--gap-tol must be in (0, 1); got {args.gap_tol!r}")
     points = _points(args)
     for f, ap, at in points:
-        if at * args.n > MAX_POOL:
-            raise CliError(f"pool of alpha_tot * N = {at:g} * {args.n} = {at * args.n:g} "
-                           f"examples (f = {f:g}, alpha_prune = {ap:g}); at most {MAX_POOL:g}")
+        for n in ns:
+            if at * n > MAX_POOL:
+                raise CliError(f"pool of alpha_tot * N = {at:g} * {n} = {at * n:g} examples "
+                               f"(f = {f:g}, alpha_prune = {ap:g}); at most {MAX_POOL:g}")
 
     _enable_compile_cache()
     from prunescale import sims
 
     rows = []
-    for f, ap, at in points:
-        res = sims.simulate(sims.Pruning(args.rule, f, theta), ap, args.n, args.seeds,
-                            seed=args.seed, alpha_tot=at, direct=args.direct,
-                            gap_tol=args.gap_tol, chunk=args.chunk,
-                            progress=False if args.quiet else None)
-        row = res.summary()
-        row["alpha_prune"], row["alpha_tot"] = ap, at
-        if args.no_theory:
-            row["eps_theory"], row["eps_theory_converged"] = None, None
-        else:
-            row["eps_theory"], row["eps_theory_converged"] = _theory_eps(args.rule, f, ap, theta)
-        if row["eps_theory"] is not None and row["eps_sem"]:
-            row["eps_z"] = (row["eps_mean"] - row["eps_theory"]) / row["eps_sem"]
-        else:
-            row["eps_z"] = None
-        rows.append(row)
-        if res.n_flagged and not args.quiet:
-            print(f"sim: warning: {res.n_flagged} of {res.seeds} students above gap "
-                  f"{args.gap_tol:g} (excluded from the means)", file=sys.stderr)
+    for rule in args.rule:
+        for theta in thetas:
+            for f, ap, at in points:
+                for n in ns:
+                    rows.append(_simulate_row(sims, args, rule, f, ap, at, theta, n))
 
+    if out is not None:
+        write_records(out, rows)
     if args.json:
         json.dump(rows, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         _table(rows)
+    flagged = sum(r["n_flagged"] for r in rows)
+    students = sum(r["seeds"] for r in rows)
+    bad_theory = sum(1 for r in rows if r["eps_theory_converged"] is False)
+    if flagged or bad_theory:
+        print(f"prunescale: {flagged} of {students} students flagged, {bad_theory} of "
+              f"{len(rows)} theory points not certified", file=sys.stderr)
+        return 1
     return 0
+
+
+def _simulate_row(sims, args, rule, f, ap, at, theta, n) -> dict:
+    """Simulate one configuration and return its summary row beside the theory."""
+    res = sims.simulate(sims.Pruning(rule, f, theta), ap, n, args.seeds,
+                        seed=args.seed, alpha_tot=at, direct=args.direct,
+                        gap_tol=args.gap_tol, chunk=args.chunk,
+                        progress=False if args.quiet else None)
+    row = res.summary()
+    row["alpha_prune"], row["alpha_tot"] = ap, at
+    if args.no_theory:
+        row["eps_theory"], row["eps_theory_converged"] = None, None
+    else:
+        row["eps_theory"], row["eps_theory_converged"] = _theory_eps(rule, f, ap, theta)
+    if row["eps_theory"] is not None and row["eps_sem"]:
+        row["eps_z"] = (row["eps_mean"] - row["eps_theory"]) / row["eps_sem"]
+    else:
+        row["eps_z"] = None  # no certified theory (or no spread): no z-score
+    if res.n_flagged and not args.quiet:
+        print(f"sim: warning: {res.n_flagged} of {res.seeds} students above gap "
+              f"{args.gap_tol:g} (excluded from the means)", file=sys.stderr)
+    return row
 
 
 def _fmt(v, spec):

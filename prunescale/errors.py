@@ -10,3 +10,7 @@ from __future__ import annotations
 
 class InputError(ValueError):
     """Bad user input: a value outside its allowed range, an unknown name, a malformed list."""
+
+
+class NotCertified(RuntimeError):
+    """A computation asked to be strict (``strict=True``) met a point it could not certify."""

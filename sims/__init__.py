@@ -10,18 +10,15 @@ Public API:
   :func:`truncated_folded_normal`: data and pruning;
 * :class:`Pruning` is re-exported from :mod:`theory.pruning` (the shared specification).
 
-Importing :mod:`sims` enables JAX float64 (``jax_enable_x64``): certificates at a relative
-gap of 1e-6 need it.
+Every public function computes in float64 (certificates at a relative gap of 1e-6 need it)
+inside JAX's thread-local x64 context (:mod:`prunescale.sims._x64`); importing
+:mod:`prunescale.sims` leaves the process-wide ``jax_enable_x64`` flag untouched.
 """
 
-import jax
+from prunescale.theory.pruning import Pruning
 
-jax.config.update("jax_enable_x64", True)
-
-from prunescale.theory.pruning import Pruning  # noqa: E402
-
-from prunescale.sims.certify import Certificate, certify  # noqa: E402
-from prunescale.sims.data import (  # noqa: E402
+from prunescale.sims.certify import Certificate, certify
+from prunescale.sims.data import (
     Examples,
     Teacher,
     inputs_with_probe_margin,
@@ -29,9 +26,9 @@ from prunescale.sims.data import (  # noqa: E402
     sample_teacher,
     truncated_folded_normal,
 )
-from prunescale.sims.prune import MODES, pool_size, prune_indices, sample_kept  # noqa: E402
-from prunescale.sims.run import SimResult, resolve_alphas, simulate  # noqa: E402
-from prunescale.sims.student import Solution, solve_max_margin  # noqa: E402
+from prunescale.sims.prune import MODES, pool_size, prune_indices, sample_kept
+from prunescale.sims.run import SimResult, resolve_alphas, simulate
+from prunescale.sims.student import Solution, solve_max_margin
 
 __all__ = [
     "Certificate", "Examples", "MODES", "Pruning", "SimResult", "Solution", "Teacher",

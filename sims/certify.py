@@ -1,4 +1,4 @@
-"""Solver-independent certificate of a max-margin student (``shared/theory-notes.md``, last section).
+"""Solver-independent certificate of a max-margin student (``docs/theory.md``, last section).
 
 Primal: ``min 1/2 |w|^2`` s.t. ``y_mu w.x_mu >= 1``; dual: ``max_{lambda >= 0} D(lambda)``,
 ``D(lambda) = sum_mu lambda_mu - 1/2 |sum_mu lambda_mu y_mu x_mu|^2``.
@@ -7,7 +7,10 @@ Primal: ``min 1/2 |w|^2`` s.t. ``y_mu w.x_mu >= 1``; dual: ``max_{lambda >= 0} D
   ``P* <= P(w/m) = |w|^2 / (2 m^2)``.
 * Any ``lambda >= 0`` gives ``P* >= D(lambda)``; we use the best rescaling ``c lambda``,
   ``max_c D(c lambda) = (sum lambda)^2 / (2 |sum lambda y x|^2)``, still a valid lower bound.
-* Relative gap ``(P(w/m) - D) / P(w/m)``; it brackets the margin
+* Relative gap ``(P(w/m) - D) / P(w/m)``. Weak duality makes it ``>= 0``; a dual above the
+  primal by more than rounding (relative :data:`ROUNDING`) is impossible for a correct
+  computation and is reported as ``gap = inf`` with ``consistent = False``, never as a
+  certified zero. The gap brackets the margin
   ``m/|w| <= kappa* <= 1/sqrt(2 D)``.
 * The primal is 1-strongly convex: ``|w/m - w*|^2 <= 2 (P(w/m) - P*) <= 2 (P(w/m) - D)`` and
   ``|w*|^2 = 2 P* >= 2 D``, so the angle between ``w`` and ``w*`` is at most
@@ -25,6 +28,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from prunescale.sims._x64 import float64
+
+
+#: relative excess of the dual over the primal still attributed to float64 rounding
+ROUNDING = 1e-9
 
 
 class Certificate(NamedTuple):
@@ -36,8 +44,21 @@ class Certificate(NamedTuple):
     kappa: jax.Array  # m / |w|, the certified lower bound on the max margin
     kappa_upper: jax.Array  # 1 / sqrt(2 D)
     eps_err: jax.Array  # bound on |eps(w) - eps(w*)|
+    consistent: jax.Array  # False if dual > primal beyond rounding (then gap = inf)
 
 
+def relative_gap(primal: jax.Array, dual: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``((P - D) / P, consistent)``: ``inf`` if ``P`` is infinite or NaN; ``inf`` and
+    ``consistent = False`` if ``D`` exceeds ``P`` by more than :data:`ROUNDING` (relative),
+    which weak duality forbids; a dual above the primal within rounding gives gap 0."""
+    diff = primal - dual
+    consistent = ~(diff < -ROUNDING * jnp.abs(primal))
+    gap = jnp.where(jnp.isfinite(primal), jnp.maximum(diff, 0.0) / primal, jnp.inf)
+    gap = jnp.where(jnp.isnan(gap) | ~consistent, jnp.inf, gap)
+    return gap, consistent
+
+
+@float64
 def certify(z: jax.Array, w: jax.Array, lam: jax.Array) -> Certificate:
     """Certificate for the problem with rows ``z_mu = y_mu x_mu`` (``P x N``).
 
@@ -53,12 +74,12 @@ def certify(z: jax.Array, w: jax.Array, lam: jax.Array) -> Certificate:
     s = jnp.sum(lam)
     dual = jnp.where(v2 > 0, s * s / (2.0 * jnp.where(v2 > 0, v2, 1.0)), 0.0)
     diff = primal - dual
-    gap = jnp.where(jnp.isfinite(primal), jnp.maximum(diff, 0.0) / primal, jnp.inf)
-    gap = jnp.where(jnp.isnan(gap), jnp.inf, gap)
+    gap, consistent = relative_gap(primal, dual)
     kappa = m / jnp.sqrt(w2)
     kappa_upper = jnp.where(dual > 0, 1.0 / jnp.sqrt(2.0 * jnp.where(dual > 0, dual, 1.0)),
                             jnp.inf)
     ratio = jnp.where(dual > 0, jnp.maximum(diff, 0.0) / jnp.where(dual > 0, dual, 1.0),
                       jnp.inf)
     eps_err = jnp.where(ratio < 1.0, jnp.arcsin(jnp.sqrt(jnp.minimum(ratio, 1.0))), jnp.pi)
-    return Certificate(primal, dual, gap, kappa, kappa_upper, eps_err / jnp.pi)
+    eps_err = jnp.where(consistent, eps_err, jnp.pi)
+    return Certificate(primal, dual, gap, kappa, kappa_upper, eps_err / jnp.pi, consistent)

@@ -1,6 +1,6 @@
 """Random teacher, probe and Gaussian examples of the teacher--student perceptron.
 
-Model (Sorscher et al. 2022, Sec. 2; notation of ``shared/theory-notes.md``):
+Model (Sorscher et al. 2022, Sec. 2; notation of ``docs/theory.md``):
 
 * inputs ``x in R^N`` with i.i.d. ``N(0, 1)`` entries;
 * teacher ``T`` uniform on the sphere ``|T|^2 = N``; label ``y = sign(T.x)``;
@@ -21,7 +21,7 @@ its ``P_tot`` scalar margins and only the ``P`` kept inputs need to be drawn: th
 ``P_tot N`` normals. :func:`sample_pool` draws the literal pool for tests.
 
 All functions take explicit JAX PRNG keys and are pure (jit/vmap friendly); dtypes follow
-``jax_enable_x64`` (float64 when enabled, which :mod:`sims` does on import).
+``jax_enable_x64``; the public ones run in the float64 context of :mod:`prunescale.sims._x64`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from prunescale.sims._x64 import float64
 
 
 class Teacher(NamedTuple):
@@ -48,6 +49,7 @@ class Examples(NamedTuple):
     tp: jax.Array
 
 
+@float64
 def sample_teacher(key: jax.Array, n: int, theta: float) -> Teacher:
     """Teacher uniform on ``|T|^2 = N`` and a probe at angle ``theta`` (radians) to it.
 
@@ -82,6 +84,7 @@ def labels(x: jax.Array, T: jax.Array) -> jax.Array:
     return jnp.where(x @ T >= 0, 1.0, -1.0).astype(x.dtype)
 
 
+@float64
 def inputs_with_probe_margin(key: jax.Array, tp: jax.Array, Jp: jax.Array) -> jax.Array:
     """Gaussian inputs conditioned on their probe margins: ``x = g + (t_p - Jp_hat.g) Jp_hat``.
 
@@ -98,6 +101,7 @@ def inputs_from_normals(g: jax.Array, tp: jax.Array, Jp: jax.Array) -> jax.Array
     return g + (tp - g @ j_hat)[:, None] * j_hat[None, :]
 
 
+@float64
 def sample_pool(key: jax.Array, n: int, alpha_tot: float, theta: float,
                 n_pool: int | None = None) -> tuple[Teacher, Examples]:
     """Materialise a whole pool: ``P_tot = round(alpha_tot N)`` Gaussian inputs, labels, margins.
@@ -114,6 +118,7 @@ def sample_pool(key: jax.Array, n: int, alpha_tot: float, theta: float,
     return teacher, Examples(x, labels(x, teacher.T), tp)
 
 
+@float64
 def truncated_folded_normal(key: jax.Array, shape, lo: float, hi: float) -> jax.Array:
     """Draw ``|t|`` with ``t ~ N(0,1)`` conditioned on ``lo <= |t| <= hi`` (``hi`` may be inf).
 

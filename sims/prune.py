@@ -45,6 +45,7 @@ from prunescale.sims.data import (
     truncated_folded_from_uniform,
 )
 from prunescale.errors import InputError
+from prunescale.sims._x64 import float64
 
 MODES = ("pool", "direct", "materialize")
 
@@ -54,6 +55,7 @@ def pool_size(n: int, alpha_tot: float) -> int:
     return max(1, int(round(alpha_tot * n)))
 
 
+@float64
 def prune_indices(key: jax.Array, tp: jax.Array, rule: str, n_keep: int) -> jax.Array:
     """Indices of the ``n_keep`` kept examples of a pool with probe margins ``tp``.
 
@@ -69,6 +71,7 @@ def prune_indices(key: jax.Array, tp: jax.Array, rule: str, n_keep: int) -> jax.
     raise InputError(f"rule must be one of hard, easy, random; got {rule!r}")
 
 
+@float64
 def sample_kept(key: jax.Array, pruning: Pruning, n: int, n_pool: int,
                 mode: str = "pool") -> tuple[Teacher, Examples]:
     """Teacher and the ``P = pruning.n_kept(n_pool)`` kept examples of one student.

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import time
 from functools import partial
@@ -38,6 +39,7 @@ from prunescale.sims.certify import certify
 from prunescale.sims.prune import MODES, pool_size, sample_kept
 from prunescale.sims.student import solve_max_margin
 from prunescale.errors import InputError
+from prunescale.sims._x64 import float64
 
 #: default memory budget of one chunk of students, in bytes
 CHUNK_BYTES = 1 << 30
@@ -82,6 +84,16 @@ class SimResult:
         return int(self.student_seeds.size)
 
     @property
+    def f_eff(self) -> float:
+        """Realised kept fraction ``n_kept / n_pool``."""
+        return self.n_kept / self.n_pool
+
+    @property
+    def alpha_prune_eff(self) -> float:
+        """Realised load ``n_kept / n``."""
+        return self.n_kept / self.n
+
+    @property
     def n_flagged(self) -> int:
         return int(self.flagged.sum())
 
@@ -121,7 +133,8 @@ class SimResult:
             "rule": self.rule, "f": self.f, "alpha_prune": self.alpha_prune,
             "alpha_tot": self.alpha_tot, "theta_deg": self.theta_deg, "n": self.n,
             "seeds": self.seeds, "seed": self.seed, "n_pool": self.n_pool,
-            "n_kept": self.n_kept, "mode": self.mode,
+            "n_kept": self.n_kept, "f_eff": self.f_eff, "alpha_prune_eff": self.alpha_prune_eff,
+            "mode": self.mode,
             "eps_mean": self.eps_mean, "eps_sem": self.eps_sem,
             "R_mean": self.R_mean, "R_sem": self.R_sem,
             "S_mean": self.S_mean, "S_sem": self.S_sem,
@@ -174,6 +187,7 @@ def default_chunk(n: int, n_kept: int, budget: int = CHUNK_BYTES) -> int:
     return max(1, budget // per_student)
 
 
+@float64
 def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
              seeds: int | Sequence[int], *, seed: int | None = 0, key: jax.Array | None = None,
              alpha_tot: float | None = None, direct: bool = False, mode: str | None = None,
@@ -196,20 +210,54 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
             finite pool (``mode="pool"``); ``mode`` may also be ``"materialize"`` (literal pool).
         gap_tol: certified relative duality gap above which a student is flagged; the solver
             aims at ``gap_tol / 10``.
-        chunk: students per compiled batch (default from a 1 GiB memory budget).
+        chunk: students per compiled block (default :func:`block_size`: 8, fewer if that
+            exceeds a 1 GiB memory budget). Every block has this shape, so a student's
+            result does not depend on the other students of the run.
         max_iter: IPM iteration cap per student.
         progress: print one line per chunk on stderr (default: when there is more than one
             chunk).
 
     Returns:
-        :class:`SimResult`. Same ``(seed or key, student indices, arguments)`` gives
-        bit-identical results.
+        :class:`SimResult`. The same ``(seed or key, student indices, arguments)`` gives the
+        same students on the same machine; a student does not depend on which other students
+        are run with it (fixed block shape; checked to 1e-12 across processors by the tests).
+
+    Raises:
+        InputError: bad arguments, a configuration a finite ``N`` cannot realise
+            (:func:`realised_sizes`), or a run that needs more memory than is available.
     """
+    student_seeds = _check_args(pruning, n, seeds, gap_tol, chunk, max_iter)
+    n = int(n)
+    alpha_prune, alpha_tot = resolve_alphas(pruning.f, alpha_prune, alpha_tot)
+    if mode is None:
+        mode = "direct" if direct else "pool"
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    n_pool, n_kept = realised_sizes(pruning, n, alpha_prune, alpha_tot)
+    if chunk is None:
+        chunk = block_size(n, n_kept)
+    check_memory(estimate_memory(n, n_pool, n_kept, int(chunk), mode))
+    key, seed = _base_key(key, seed)
+    t0 = time.perf_counter()
+    outs = _run_blocks(key, student_seeds, int(chunk), pruning, n, n_pool, n_kept, mode,
+                       float(gap_tol), max_iter, alpha_prune, progress, t0)
+    k = student_seeds.size
+    eps, R, S, kappa, gap, eps_err, its = (np.concatenate(a)[:k] for a in zip(*outs))
+    gap = np.where(np.isnan(gap), np.inf, gap)
+    return SimResult(
+        rule=pruning.rule, f=pruning.f, theta_deg=pruning.theta_deg,
+        alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
+        n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds,
+        gap_tol=float(gap_tol), eps=eps, R=R, S=S, kappa=kappa, gap=gap, eps_err=eps_err,
+        iterations=its, flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0)
+
+
+def _check_args(pruning, n, seeds, gap_tol, chunk, max_iter) -> np.ndarray:
+    """Validate the arguments of :func:`simulate`; return the student indices."""
     if not isinstance(pruning, Pruning):
-        raise InputError(f"pruning must be a theory.pruning.Pruning; got {pruning!r}")
+        raise InputError(f"pruning must be a prunescale.theory.Pruning; got {pruning!r}")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise InputError(f"n must be an integer >= 1; got {n!r}")
-    n = int(n)
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         if seeds < 1:
             raise InputError(f"seeds must be >= 1; got {seeds!r}")
@@ -233,37 +281,111 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
         raise InputError(f"chunk must be an integer >= 1 (or None); got {chunk!r}")
     if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 1:
         raise InputError(f"max_iter must be an integer >= 1; got {max_iter!r}")
-    alpha_prune, alpha_tot = resolve_alphas(pruning.f, alpha_prune, alpha_tot)
-    if mode is None:
-        mode = "direct" if direct else "pool"
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    return student_seeds
+
+
+#: largest relative difference between the requested and the realised ``f`` or
+#: ``alpha_prune`` (integer example counts) that a simulation accepts
+REALISED_RTOL = 0.1
+
+
+def realised_sizes(pruning: Pruning, n: int, alpha_prune: float, alpha_tot: float):
+    """``(P_tot, P) = (round(alpha_tot N), round(f P_tot))``, refusing what cannot be realised.
+
+    A finite simulation realises ``f_eff = P / P_tot`` and ``alpha_eff = P / N``. If the pool
+    or the kept set rounds to no example, or either realised value differs from the requested
+    one by more than :data:`REALISED_RTOL` (relative), the configuration is refused with a
+    one-line :class:`~prunescale.errors.InputError` naming the effective values (increase N).
+    """
+    pool_exact = alpha_tot * n
+    if not round(pool_exact) >= 1:
+        raise InputError(f"alpha_tot * N = {pool_exact:.3g} rounds to an empty pool; need "
+                         f"alpha_tot * N > 0.5 (increase N)")
     n_pool = pool_size(n, alpha_tot)
     n_kept = pruning.n_kept(n_pool)
-    if key is None:
-        if (seed is None or not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
-                or seed < 0):
-            raise InputError(f"seed must be an integer >= 0; got {seed!r}")
-        key = jax.random.key(int(seed))
-        seed = int(seed)
-    else:
-        seed = None
-    if chunk is None:
-        chunk = default_chunk(n, n_kept)
-    chunk = int(max(1, min(chunk, student_seeds.size)))
+    if round(pruning.f * n_pool) < 1:
+        raise InputError(f"f * alpha_tot * N = {pruning.f * n_pool:.3g} rounds to no kept "
+                         f"example; need f * P_tot > 0.5 (increase N)")
+    f_eff, a_eff = n_kept / n_pool, n_kept / n
+    for name, want, got in (("f", pruning.f, f_eff), ("alpha_prune", alpha_prune, a_eff)):
+        if abs(got - want) > REALISED_RTOL * want:
+            raise InputError(
+                f"N = {n} realises {name} = {got:.4g} instead of {want:.4g} (pool {n_pool}, "
+                f"kept {n_kept}); the difference must be within {REALISED_RTOL:.0%} "
+                f"(increase N)")
+    return n_pool, n_kept
+
+
+#: students per compiled block: every block has this fixed shape (the last one padded), so a
+#: student's result does not depend on which other students share its run
+BLOCK = 8
+
+
+def block_size(n: int, n_kept: int) -> int:
+    """Students per block: :data:`BLOCK`, fewer when one block would exceed the memory budget.
+
+    Depends on the problem size only, never on how many students are run.
+    """
+    return int(min(BLOCK, default_chunk(n, n_kept)))
+
+
+def estimate_memory(n: int, n_pool: int, n_kept: int, chunk: int, mode: str) -> int:
+    """Bytes one block of ``chunk`` students needs (float64): inputs, IPM work arrays and the
+    ``N x N`` normal matrix and its factor, plus the literal pool in ``"materialize"`` mode."""
+    per_student = 8 * (6 * n_kept * n + 4 * n * n + 4 * n_pool)
+    if mode == "materialize":
+        per_student += 8 * n_pool * n
+    return chunk * per_student
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to this process (``MemAvailable``), or ``None`` if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(needed: int, available: int | None = None) -> None:
+    """Refuse (one line) a run whose estimated memory exceeds what the machine has."""
+    available = available_memory() if available is None else available
+    if available is not None and needed > available:
+        raise InputError(f"this simulation needs about {needed / 2**30:.3g} GiB of memory and "
+                         f"{available / 2**30:.3g} GiB are available; reduce N or alpha")
+
+
+def _base_key(key, seed):
+    """The base PRNG key and the seed to record (``None`` when an explicit key is given)."""
+    if key is not None:
+        return key, None
+    if (seed is None or not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
+            or seed < 0):
+        raise InputError(f"seed must be an integer >= 0; got {seed!r}")
+    return jax.random.key(int(seed)), int(seed)
+
+
+def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap_tol,
+                max_iter, alpha_prune, progress, t0) -> list:
+    """Sample, solve and certify the students in blocks of exactly ``chunk`` (the last block
+    padded with copies of its last student, dropped afterwards)."""
     n_chunks = -(-student_seeds.size // chunk)
-    chunk = -(-student_seeds.size // n_chunks)  # equal chunks: one compilation
     padded = np.concatenate([student_seeds, np.full(n_chunks * chunk - student_seeds.size,
                                                     student_seeds[-1])])
     if progress is None:
         progress = n_chunks > 1
-    t0 = time.perf_counter()
     outs = []
     fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
     for c in range(n_chunks):
         idx = padded[c * chunk:(c + 1) * chunk]
         keys = fold(key, jnp.asarray(idx, dtype=jnp.uint32))
-        res = _chunk(keys, pruning, n, n_pool, mode, float(gap_tol), max_iter)
+        res = _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter)
         outs.append([np.asarray(a) for a in res])
         if progress:
             el = time.perf_counter() - t0
@@ -271,15 +393,7 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
             print(f"sim: {pruning.rule} f={pruning.f:g} alpha_prune={alpha_prune:g} N={n}: "
                   f"{done}/{student_seeds.size} students, {el:.1f} s", file=sys.stderr,
                   flush=True)
-    k = student_seeds.size
-    eps, R, S, kappa, gap, eps_err, its = (np.concatenate(a)[:k] for a in zip(*outs))
-    gap = np.where(np.isnan(gap), np.inf, gap)
-    return SimResult(
-        rule=pruning.rule, f=pruning.f, theta_deg=pruning.theta_deg,
-        alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
-        n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds,
-        gap_tol=float(gap_tol), eps=eps, R=R, S=S, kappa=kappa, gap=gap, eps_err=eps_err,
-        iterations=its, flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0)
+    return outs
 
 
 def resolve_alphas(f: float, alpha_prune, alpha_tot) -> tuple[float, float]:

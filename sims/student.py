@@ -41,6 +41,7 @@ import jax.numpy as jnp
 from jax.scipy.linalg import cho_solve
 
 from prunescale.sims.certify import certify
+from prunescale.sims._x64 import float64
 
 
 class Solution(NamedTuple):
@@ -125,6 +126,7 @@ def _init(z):
     return jnp.zeros((n,), z.dtype), one, one
 
 
+@float64
 @jax.jit
 def solve_max_margin(z: jax.Array, tol: float = 1e-6, max_iter: int = 60,
                      polish_mu: float = 1e-4) -> Solution:

@@ -45,8 +45,8 @@ def test_table_output():
     [
         (["--rule", "hard", "--f", "1.5", "--alpha-prune", "3"], "f must be in (0, 1]; got 1.5"),
         (["--rule", "hard", "--f", "0", "--alpha-prune", "3"], "f must be in (0, 1]"),
-        (["--rule", "hard", "--f", "0.5", "--alpha-prune", "-1"], "alpha_prune must be > 0"),
-        (["--rule", "hard", "--f", "0.5", "--alpha-tot", "0"], "alpha_tot must be > 0"),
+        (["--rule", "hard", "--f", "0.5", "--alpha-prune", "-1"], "alpha_prune must be in (0, 1e+12]"),
+        (["--rule", "hard", "--f", "0.5", "--alpha-tot", "0"], "alpha_tot must be in (0, 1e+12]"),
         (["--rule", "hard", "--f", "nan", "--alpha-prune", "3"], "f must be finite"),
         (["--rule", "hard", "--f", "0.5", "--alpha-prune", "inf"], "must be finite"),
         (["--rule", "hard", "--f", "0.5", "--alpha-prune", "3", "--theta-deg", "90"],

@@ -108,7 +108,14 @@ def test_extreme_cli_output_has_no_nan_and_flags_are_explicit():
 ])
 def test_simulator_tiny_dimension(n, rule, f, alpha, theta):
     from prunescale import sims
+    from prunescale.errors import InputError
 
+    if round(alpha / f * n) < 1 or round(f * round(alpha / f * n)) < 1 or abs(
+            round(f * round(alpha / f * n)) / n - alpha) > 0.1 * alpha:
+        # a pool or kept set that rounds to nothing (or far from alpha) is refused, one line
+        with pytest.raises(InputError, match="increase N"):
+            sims.simulate(Pruning(rule, f, theta), alpha, n, 3, seed=0, progress=False)
+        return
     with time_limit(240):
         res = sims.simulate(Pruning(rule, f, theta), alpha, n, 3, seed=0, progress=False)
     assert res.n == n and res.n_kept >= 1 and res.n_pool >= res.n_kept

@@ -41,6 +41,15 @@ def test_figure_writes_files(mod, smoke, tmp_path):
     assert any(line.startswith("# prunescale_version:") for line in text)
     header = [line for line in text if not line.startswith("#")][0]
     assert len([line for line in text if not line.startswith("#")]) > 1 and "," in header
+    # failure is visible: the counts are in every CSV and in the result
+    for key in ("n_uncertified", "n_flagged", "theory_converged"):
+        assert any(line.startswith(f"# {key}:") for line in text), key
+        assert key in res
+    if mod is fig_frontier:  # every plotted line is in the CSV
+        for f in SMOKE[fig_frontier](True)["f_curves"]:
+            assert f"eps_hard_f{f:g}" in header.split(",")
+    if mod is fig_learning_curves:
+        assert {"n_flagged", "max_gap", "theory_converged"} <= set(header.split(","))
 
 
 def test_phase_diagram_easy_wins_small_pools_hard_wins_large(smoke, tmp_path):

@@ -145,11 +145,17 @@ def test_simulate_same_seed_identical_different_seed_differs(seed):
     a = sims.simulate(pr, 1.0, 8, 3, seed=seed, progress=False)
     b = sims.simulate(pr, 1.0, 8, 3, seed=seed, progress=False)
     c = sims.simulate(pr, 1.0, 8, 3, seed=seed + 1, progress=False)
-    np.testing.assert_array_equal(a.eps, b.eps)
-    np.testing.assert_array_equal(a.kappa, b.kappa)
-    assert not np.array_equal(a.eps, c.eps)
+    # Same machine, same program: the same numbers. Across processors, floating-point
+    # results may differ in the last bits, so the claims are to a stated 1e-12 (relative).
+    np.testing.assert_allclose(a.eps, b.eps, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(a.kappa, b.kappa, rtol=1e-12, atol=0)
+    assert np.all(np.abs(a.eps - c.eps) > 1e-6)
     assert np.all((a.eps >= 0) & (a.eps <= 0.5))
     assert not a.flagged.any()
-    # students are keyed by index: a subset of students reproduces them exactly
+    # students are keyed by index and blocks have a fixed shape: a student does not depend
+    # on which other students share its run
     d = sims.simulate(pr, 1.0, 8, [2, 0], seed=seed, progress=False)
-    np.testing.assert_array_equal(d.eps, a.eps[[2, 0]])
+    np.testing.assert_allclose(d.eps, a.eps[[2, 0]], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(d.kappa, a.kappa[[2, 0]], rtol=1e-12, atol=0)
+    e = sims.simulate(pr, 1.0, 8, 11, seed=seed, progress=False)  # two blocks
+    np.testing.assert_allclose(e.eps[:3], a.eps, rtol=1e-12, atol=0)

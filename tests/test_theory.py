@@ -12,7 +12,7 @@ from prunescale.theory.solver import _batch_for, _newton, certify_point
 
 
 # theta, rule, f, alpha_prune, eps, R, S, kappa: from an independent nested solver
-# (shared/theory-notes.md), eps converged to ~1e-9 there; printed to 6 decimals.
+# (prunescale.theory.reference; table in docs/theory.md), eps converged to ~1e-9 there; printed to 6 decimals.
 CHECK_VALUES = [
     (0, "random", 1.0, 1.0, 0.265711, 0.671358, 0, 0.786550),
     (0, "random", 1.0, 10.0, 0.049183, 0.988086, 0, 0.099889),
@@ -257,13 +257,13 @@ def test_threshold_definition():
         ({"rule": "hard", "f": 0.0, "alpha_prune": 1.0}, r"f must be in \(0, 1\]"),
         ({"rule": "hard", "f": 1.2, "alpha_prune": 1.0}, r"f must be in \(0, 1\]"),
         ({"rule": "hard", "f": np.nan, "alpha_prune": 1.0}, "f must be finite"),
-        ({"rule": "hard", "f": 0.5, "alpha_prune": 0.0}, "alpha_prune must be > 0"),
+        ({"rule": "hard", "f": 0.5, "alpha_prune": 0.0}, r"alpha_prune must be in \(0, 1e\+12\]"),
         ({"rule": "hard", "f": 0.5, "alpha_prune": np.inf}, "alpha_prune must be finite"),
         ({"rule": "hard", "f": 0.5, "alpha_prune": 1.0, "theta_deg": 90.0},
          r"theta_deg must be in \[0, 90\)"),
         ({"rule": "hard", "f": 0.5, "alpha_prune": 1.0, "theta_deg": -1.0},
          r"theta_deg must be in \[0, 90\)"),
-        ({"rule": "hard", "f": 0.5, "alpha_tot": -2.0}, "alpha_tot must be > 0"),
+        ({"rule": "hard", "f": 0.5, "alpha_tot": -2.0}, r"alpha_tot must be in \(0, 1e\+12\]"),
     ],
 )
 def test_bad_input_is_a_one_line_value_error(kwargs, match):

@@ -58,6 +58,11 @@ class Certificate:
         eps_bound: certified bound on ``|eps - eps*|`` implied by the gap.
         residual: largest residual of the stationarity equations ``b^2 = alpha E[M2]`` (relative),
             ``R = alpha (E[y t M1] + R P)`` and ``S = alpha (E[y u M1] + S P)``, at ``k0``.
+        gap_floor: the part of ``gap`` that float64 arithmetic alone produces at this point:
+            the relative margin shift that keeps ``A >= 0`` robust to rounding
+            (``_FEASIBLE_ULPS`` ulps of ``b^2`` divided by ``|dA/dk| k``) plus the rounding of
+            the lower bound's numerator (64 ulps of the sum of its terms' magnitudes over its
+            value). A solver cannot be asked for a smaller gap than this.
     """
 
     kappa: np.ndarray
@@ -66,6 +71,7 @@ class Certificate:
     gap: np.ndarray
     eps_bound: np.ndarray
     residual: np.ndarray
+    gap_floor: np.ndarray
 
 
 def certify(nodes, alpha, R, S, b, k) -> Certificate:
@@ -85,7 +91,11 @@ def certify(nodes, alpha, R, S, b, k) -> Certificate:
         n3 = (alpha / Q) * b * m.P - 1.0
         norm_n = np.sqrt(n1 * n1 + n2 * n2 + n3 * n3)
         # (G(w0) - n.w0) * k = Q + (alpha / Q) (R E[M1 X1] + S E[M1 X2] - b^2 P)
-        lower = (Q + (alpha / Q) * (R * m.m1x1 + S * m.m1x2 - b * b * m.P)) / (k * norm_n)
+        num = Q + (alpha / Q) * (R * m.m1x1 + S * m.m1x2 - b * b * m.P)
+        lower = num / (k * norm_n)
+        size = Q + (alpha / Q) * (np.abs(R * m.m1x1) + np.abs(S * m.m1x2) + b * b * m.P)
+        gap_floor = (_FEASIBLE_ULPS * 2.2e-16 * b * b / (alpha * m.m1 * np.abs(k))
+                     + 64 * 2.2e-16 * size / np.abs(num))
         # the teacher separates the data, so kappa* > 0: only k > 0 can be certified
         upper = np.where(kf > 0, 1.0 / kf, np.nan)
         gap = np.where(np.isfinite(upper) & (lower > 0), (upper - lower) / upper, np.inf)
@@ -98,7 +108,8 @@ def certify(nodes, alpha, R, S, b, k) -> Certificate:
                        np.abs(S - alpha * (m.m1x2 + S * m.P))),
         )
     return Certificate(kappa=np.where(np.isfinite(upper), kf, np.nan), upper=upper, lower=lower,
-                       gap=gap, eps_bound=eps_bound, residual=residual)
+                       gap=gap, eps_bound=eps_bound, residual=residual,
+                       gap_floor=np.where(np.isfinite(gap_floor), gap_floor, np.inf))
 
 
 def _feasible_shift(A, slope, curv, margin):

@@ -1,6 +1,6 @@
 """The Gardner exponent of the max-margin student, its expectations and derivatives.
 
-Notation (Sorscher et al. 2022, App. A; ``shared/theory-notes.md``): teacher field ``t``, the
+Notation (Sorscher et al. 2022, App. A; ``docs/theory.md``): teacher field ``t``, the
 probe's orthogonal field ``u``, label ``y = sign(t)``, thermal noise ``z ~ N(0, 1)``. For student
 overlaps ``(R, S)`` with the teacher and the probe's orthogonal direction, ``b^2 = 1 - R^2 - S^2``
 and a trial margin ``k``,

@@ -25,6 +25,10 @@ from prunescale.theory.solver import TheoryResult, solve
 #: Default grid of kept fractions searched for the optimum (log-spaced, includes f = 1).
 F_GRID = np.geomspace(1e-3, 1.0, 43)
 
+#: The smallest kept fraction the figures and the app search for the Pareto frontier (one
+#: floor everywhere; with a perfect metric the frontier's minimum sits at this floor).
+FRONTIER_F_FLOOR = 0.01
+
 
 def learning_curve(rule: str, f: float, alpha_prune, theta_deg: float = 0.0, *,
                    quad: Quadrature = Quadrature()) -> TheoryResult:
@@ -46,6 +50,9 @@ class Frontier:
         at_boundary: the optimum sits at the smallest fraction searched (the true optimum may
             be smaller still); ``f_opt`` is then a bound, not a minimiser.
         n_uncertified: grid points excluded because they could not be certified.
+        n_skipped: budgets whose minimum is ``nan``: the best certified grid point had an
+            uncertified neighbour (the true minimum could sit there), or no point (or the
+            unpruned reference) was certified.
     """
 
     alpha_prune: np.ndarray
@@ -56,6 +63,7 @@ class Frontier:
     eps_random: np.ndarray
     at_boundary: np.ndarray
     n_uncertified: int
+    n_skipped: int = 0
 
 
 def _parabola_vertex(x, y):
@@ -85,7 +93,10 @@ def pareto_frontier(
     The pool is unlimited, so ``alpha_tot = alpha_prune / f`` follows ``f``. The minimum is
     taken on ``f_grid`` (log-spaced; the paper's frontier uses keep-hard), then refined by a
     parabola in ``log f`` through the best grid point and its neighbours, solved and kept only
-    if certified and better.
+    if certified and better. A minimum is reported only when it is bracketed by certified
+    grid points (or sits at the grid's end); otherwise, or when the unpruned reference
+    ``eps_random`` is not certified, the budget's entries are ``nan`` and counted in
+    ``n_skipped``.
 
     With a perfect metric (``theta = 0``) and ``alpha_prune`` above about 2 the keep-hard error
     keeps falling as ``f -> 0`` (roughly ``eps ~ f``: every support vector of the ever larger pool
@@ -103,6 +114,7 @@ def pareto_frontier(
     rule_opt = np.full(n, "", dtype=object)
     at_boundary = np.zeros(n, bool)
     n_bad = 0
+    unbracketed = np.zeros(n, bool)
     for rule in rules:
         r = solve(rule, Fm, A, theta_deg, quad=quad)
         eps = np.where(r.converged, r.eps, np.inf)
@@ -110,6 +122,9 @@ def pareto_frontier(
         i = np.argmin(eps, axis=1)
         e_i = eps[np.arange(n), i]
         f_i = fg[i]
+        lo_ok = (i == 0) | r.converged[np.arange(n), np.maximum(i - 1, 0)]
+        hi_ok = (i == m - 1) | r.converged[np.arange(n), np.minimum(i + 1, m - 1)]
+        rule_unbracketed = ~(lo_ok & hi_ok) | ~np.isfinite(e_i)
         # refine interior minima with a parabola in log f
         inner = (i > 0) & (i < m - 1) & np.isfinite(e_i)
         if inner.any():
@@ -124,13 +139,18 @@ def pareto_frontier(
                 better = r2.converged & (r2.eps < e_i[rows])
                 e_i[rows[better]] = r2.eps[better]
                 f_i[rows[better]] = r2.f[better]
+        unbracketed |= rule_unbracketed  # a rule's unreliable minimum spoils the comparison
         win = e_i < best
         best[win], f_opt[win], rule_opt[win] = e_i[win], f_i[win], rule
         at_boundary[win] = i[win] == 0
     rand = solve("random", 1.0, alpha, quad=quad)
+    skip = unbracketed | ~np.isfinite(best) | ~rand.converged
+    best[skip], f_opt[skip], rule_opt[skip] = np.nan, np.nan, ""
+    at_boundary[skip] = False
     return Frontier(alpha_prune=alpha, theta_deg=float(theta_deg), eps=best, f_opt=f_opt,
                     rule_opt=rule_opt.astype(str), eps_random=rand.eps, at_boundary=at_boundary,
-                    n_uncertified=n_bad)
+                    n_uncertified=n_bad + int((~rand.converged).sum()),
+                    n_skipped=int(skip.sum()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +162,11 @@ class PhaseDiagram:
         eps_easy, eps_hard: errors, shape ``[n_f, n_a]`` (``nan`` where not certified).
         log_ratio: ``log10(eps_hard / eps_easy)``: positive where keep-easy wins.
         boundary_alpha_tot: for each ``f``, the pool size where both rules give the same error
-            (``nan`` if there is no crossing in the range), shape ``[n_f]``.
+            (``nan`` if there is no crossing in the range or it could not be certified),
+            shape ``[n_f]``.
+        n_uncertified: grid points where either rule is not certified (``nan`` there).
+        n_boundary_failed: rows whose boundary is ``nan`` because a refining solve was not
+            certified.
     """
 
     alpha_tot: np.ndarray
@@ -152,6 +176,8 @@ class PhaseDiagram:
     eps_hard: np.ndarray
     log_ratio: np.ndarray
     boundary_alpha_tot: np.ndarray
+    n_uncertified: int = 0
+    n_boundary_failed: int = 0
 
 
 def phase_diagram(alpha_tot, f, theta_deg: float = 0.0, *,
@@ -162,58 +188,82 @@ def phase_diagram(alpha_tot, f, theta_deg: float = 0.0, *,
     F, AT = np.meshgrid(fs, at, indexing="ij")
     e = solve("easy", F, alpha_tot=AT, theta_deg=theta_deg, quad=quad)
     h = solve("hard", F, alpha_tot=AT, theta_deg=theta_deg, quad=quad)
-    ee = np.where(e.converged, e.eps, np.nan)
-    eh = np.where(h.converged, h.eps, np.nan)
-    return PhaseDiagram(alpha_tot=at, f=fs, theta_deg=float(theta_deg), eps_easy=ee,
-                        eps_hard=eh, log_ratio=np.log10(eh / ee),
-                        boundary_alpha_tot=phase_boundary(fs, theta_deg, quad=quad))
+    with np.errstate(all="ignore"):
+        lr = np.log10(h.eps / e.eps)  # nan where either is not certified
+    bd, n_failed = _boundary(fs, theta_deg, None, None, 12, quad)
+    return PhaseDiagram(alpha_tot=at, f=fs, theta_deg=float(theta_deg), eps_easy=e.eps,
+                        eps_hard=h.eps, log_ratio=lr, boundary_alpha_tot=bd,
+                        n_uncertified=int(np.isnan(lr).sum()), n_boundary_failed=n_failed)
+
+
+def log_ratio(f, alpha_tot, theta_deg: float = 0.0, *,
+              quad: Quadrature = Quadrature()) -> np.ndarray:
+    """``log10(eps_hard / eps_easy)`` at ``(f, alpha_tot)``: positive where keep-easy wins;
+    ``nan`` where either rule is not certified."""
+    e = solve("easy", f, alpha_tot=alpha_tot, theta_deg=theta_deg, quad=quad)
+    h = solve("hard", f, alpha_tot=alpha_tot, theta_deg=theta_deg, quad=quad)
+    with np.errstate(all="ignore"):
+        return np.log10(h.eps / e.eps)  # nan where either is not certified
 
 
 def phase_boundary(f, theta_deg: float = 0.0, *, alpha_tot_range=(1e-2, 1e4), n_scan: int = 25,
-                   n_refine: int = 12, quad: Quadrature = Quadrature()) -> np.ndarray:
-    """Pool size ``alpha_tot*(f)`` at which keep-easy and keep-hard give equal error.
+                   n_refine: int = 12, scan=None, scan_log_ratio=None,
+                   quad: Quadrature = Quadrature()) -> np.ndarray:
+    r"""Pool size ``alpha_tot*(f)`` at which keep-easy and keep-hard give equal error.
 
-    .. math::  \\varepsilon(\\mathrm{easy}, f, f\\alpha^*_{tot}) =
-               \\varepsilon(\\mathrm{hard}, f, f\\alpha^*_{tot})
+    .. math::  \varepsilon(\mathrm{easy}, f, f\alpha^*_{tot}) =
+               \varepsilon(\mathrm{hard}, f, f\alpha^*_{tot})
 
     Keep-easy wins below it (small pools), keep-hard above it. Found by a scan of
-    ``log alpha_tot`` for the first sign change of ``log(eps_hard / eps_easy)`` followed by
-    Illinois (modified regula falsi) steps in ``log alpha_tot``, vectorized over ``f``.
-    ``nan`` where no crossing lies in ``alpha_tot_range`` (and at ``f = 1``, where the rules
-    coincide).
+    ``log alpha_tot`` (``n_scan`` points over ``alpha_tot_range``, or the given ``scan`` grid
+    with its already computed :func:`log_ratio` values ``scan_log_ratio`` of shape
+    ``[len(f), len(scan)]``) for the first sign change of :func:`log_ratio`, followed by
+    ``n_refine`` Illinois (modified regula falsi) steps in ``log alpha_tot``, vectorized over
+    ``f``. The root is the last certified iterate.
+
+    ``nan`` where no crossing lies in the scanned range, at ``f = 1`` (the rules coincide),
+    and wherever a solve needed by the bracketing or the refinement is not certified: an
+    uncertified solve is never used as a root.
     """
+    return _boundary(f, theta_deg, scan, scan_log_ratio, n_refine, quad,
+                     alpha_tot_range, n_scan)[0]
+
+
+def _boundary(f, theta_deg, scan, scan_lr, n_refine, quad, alpha_tot_range=(1e-2, 1e4),
+              n_scan=25):
+    """:func:`phase_boundary` and the number of rows whose root could not be certified."""
     fs = _pr.check_f(np.atleast_1d(np.asarray(f, float)))
-    scan = np.geomspace(*alpha_tot_range, n_scan)
-
-    def g(fv, atv):
-        e = solve("easy", fv, alpha_tot=atv, theta_deg=theta_deg, quad=quad)
-        h = solve("hard", fv, alpha_tot=atv, theta_deg=theta_deg, quad=quad)
-        val = np.log(h.eps / e.eps)
-        return np.where(e.converged & h.converged, val, np.nan)
-
-    F, AT = np.meshgrid(fs, scan, indexing="ij")
-    G = g(F, AT)
+    if scan is None:
+        scan = np.geomspace(*alpha_tot_range, n_scan)
+    scan = _pr.check_alpha("alpha_tot", np.asarray(scan, float))
+    if scan_lr is None:
+        F, AT = np.meshgrid(fs, scan, indexing="ij")
+        scan_lr = log_ratio(F, AT, theta_deg, quad=quad)
+    G = np.atleast_2d(np.asarray(scan_lr, float))
     out = np.full(len(fs), np.nan)
-    # first crossing from easy-wins (G > 0) to hard-wins (G < 0)
-    cross = (G[:, :-1] > 0) & (G[:, 1:] <= 0)
-    has = cross.any(1) & (fs < 1)
-    rows = np.flatnonzero(has)
+    # first crossing from easy-wins (G > 0) to hard-wins (G <= 0); nan never brackets
+    with np.errstate(invalid="ignore"):
+        cross = (G[:, :-1] > 0) & (G[:, 1:] <= 0)
+    rows = np.flatnonzero(cross.any(1) & (fs < 1))
     if rows.size == 0:
-        return out
+        return out, 0
     j = np.argmax(cross[rows], axis=1)
     xa, xb = np.log(scan[j]), np.log(scan[j + 1])
     ga, gb = G[rows, j], G[rows, j + 1]
+    failed = np.zeros(rows.size, bool)
     for _ in range(n_refine):
         # Illinois: regula falsi that halves the stale end's value when it is kept twice
         with np.errstate(all="ignore"):
             xc = np.where(gb != ga, xb - gb * (xb - xa) / (gb - ga), 0.5 * (xa + xb))
-        gc = g(fs[rows], np.exp(xc))
-        gc = np.where(np.isfinite(gc), gc, 0.0)
+        gc = log_ratio(fs[rows], np.exp(xc), theta_deg, quad=quad)
+        failed |= ~np.isfinite(gc)
+        gc = np.where(failed, gb, gc)  # failed rows stop moving (and are reported as nan)
+        xc = np.where(failed, xb, xc)
         flip = np.sign(gc) != np.sign(gb)
         xa, ga = np.where(flip, xb, xa), np.where(flip, gb, 0.5 * ga)
         xb, gb = xc, gc
-    out[rows] = np.exp(xb)
-    return out
+    out[rows] = np.where(failed, np.nan, np.exp(xb))
+    return out, int(failed.sum())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +278,8 @@ class FMin:
         at_boundary: the optimal fraction reached the smallest fraction searched, or the
             minimum over budgets lies at the end of the budget range: ``f_min`` is then only a
             bound (this is the case at ``theta = 0``, where ``f_opt -> 0``).
+        n_skipped: budgets whose frontier point was not certified (skipped; ``f_min`` is
+            ``nan`` if a skipped budget neighbours the minimum or none is certified).
     """
 
     theta_deg: float
@@ -235,6 +287,7 @@ class FMin:
     alpha_prune_at_min: float
     frontier: Frontier
     at_boundary: bool
+    n_skipped: int = 0
 
 
 def f_min(theta_deg: float, *, alpha_prune=None, f_grid=None,
@@ -260,7 +313,25 @@ def f_min(theta_deg: float, *, alpha_prune=None, f_grid=None,
     theta = float(_pr.check_theta_deg(theta_deg))
     alpha = np.geomspace(0.5, 200.0, 24) if alpha_prune is None else np.asarray(alpha_prune)
     fr = pareto_frontier(alpha, theta, rules=("hard",), f_grid=f_grid, quad=quad)
-    i = int(np.nanargmin(fr.f_opt))
-    edge = bool(fr.at_boundary[i] or i == len(alpha) - 1)
-    return FMin(theta_deg=theta, f_min=float(fr.f_opt[i]),
-                alpha_prune_at_min=float(fr.alpha_prune[i]), frontier=fr, at_boundary=edge)
+    fm, am, edge = smallest_optimal_fraction(fr.alpha_prune, fr.f_opt, fr.at_boundary)
+    return FMin(theta_deg=theta, f_min=fm, alpha_prune_at_min=am, frontier=fr,
+                at_boundary=edge, n_skipped=fr.n_skipped)
+
+
+def smallest_optimal_fraction(alpha_prune, f_opt, at_boundary) -> tuple[float, float, bool]:
+    """``(f_min, alpha_prune at the minimum, at_edge)`` read off a frontier's ``f_opt``.
+
+    The minimum over the budgets with a certified frontier point; ``nan`` if none is certified
+    or a budget next to the minimum was skipped (the minimum could sit there). ``at_edge``: the
+    optimal fraction is the smallest searched, or the minimum is at the largest budget.
+    """
+    f_opt = np.asarray(f_opt, float)
+    ok = np.isfinite(f_opt)
+    if not ok.any():
+        return np.nan, np.nan, False
+    i = int(np.argmin(np.where(ok, f_opt, np.inf)))
+    bracketed = ok[max(i - 1, 0)] and ok[min(i + 1, len(ok) - 1)]
+    edge = bool(np.asarray(at_boundary)[i] or i == len(f_opt) - 1)
+    if not bracketed:
+        return np.nan, np.nan, edge
+    return float(f_opt[i]), float(np.asarray(alpha_prune)[i]), edge

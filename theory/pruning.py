@@ -77,12 +77,17 @@ def check_f(f) -> np.ndarray:
     return arr
 
 
+#: largest load (examples per dimension) accepted anywhere
+ALPHA_MAX = 1e12
+
+
 def check_alpha(name: str, alpha) -> np.ndarray:
-    """Validate a load ``alpha_prune`` or ``alpha_tot``: finite and > 0."""
-    arr = _check_finite(name, alpha, "> 0")
-    bad = arr <= 0
+    """Validate a load ``alpha_prune`` or ``alpha_tot``: finite, in ``(0, ALPHA_MAX]``."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        arr = _check_finite(name, alpha, f"in (0, {ALPHA_MAX:g}]")
+    bad = (arr <= 0) | (arr > ALPHA_MAX)
     if bad.any():
-        raise InputError(f"{name} must be > 0; got {float(arr[bad].flat[0])!r}")
+        raise InputError(f"{name} must be in (0, {ALPHA_MAX:g}]; got {float(arr[bad].flat[0])!r}")
     return arr
 
 

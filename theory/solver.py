@@ -49,7 +49,7 @@ from prunescale.theory._equations import (
     sphere,
 )
 from prunescale.theory._kept_law import Quadrature, nodes_theta, nodes_theta0
-from prunescale.errors import InputError
+from prunescale.errors import InputError, NotCertified
 
 #: Default bound on the relative duality gap of a certified point. The gap is quadratic in
 #: the distance to the solution, so 1e-12 bounds the error of eps by about 5e-7; in practice
@@ -85,9 +85,16 @@ class TheoryResult:
             ``max(|1 - alpha E[M2] / b^2|, |R - alpha (E[y t M1] + R P)|,
             |S - alpha (E[y u M1] + S P)|)`` (Sorscher et al. 2022, App. A).
         gap: relative duality gap ``(U - L) / U`` of the convex certificate.
-        eps_bound: certified bound on the error of ``eps`` from the gap (quadrature error
-            excluded; it is controlled separately by refinement tests).
+        eps_bound: bound on ``|eps - eps_exact|``: the larger of the convex-duality bounds of
+            the returned direction under the solving quadrature and under the refined one
+            (every node count doubled). Each is rigorous for its discretised problem; the
+            second also covers the difference between the two rules, which is the estimate
+            of the quadrature error (see ``docs/theory.md``).
         reason: ``""`` where converged, else why the point is not certified.
+        gap_floor: the part of ``gap`` float64 rounding alone produces at the point.
+        quad_err: the refined rule's bound alone (the quadrature-error estimate).
+
+    Where ``converged`` is False, ``eps, R, S, kappa, eps_bound, quad_err`` are NaN.
     """
 
     rule: str
@@ -104,6 +111,8 @@ class TheoryResult:
     gap: np.ndarray
     eps_bound: np.ndarray
     reason: np.ndarray
+    gap_floor: np.ndarray
+    quad_err: np.ndarray
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -112,7 +121,7 @@ class TheoryResult:
     def records(self) -> list[dict]:
         """One plain ``dict`` per point (JSON-ready; ``nan`` becomes ``None``)."""
         keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "eps", "R", "S", "kappa",
-                "residual", "gap", "eps_bound")
+                "residual", "gap", "eps_bound", "quad_err")
         cols = []
         for k in keys:
             x = np.ravel(getattr(self, k)).astype(float)
@@ -390,7 +399,8 @@ def certify_point(
     p = np.arctan2(np.hypot(S, b), R)
     y = [p] + ([np.arctan2(b, S)] if dim == 2 else []) + [kappa]
     cert = _certify(batch, np.atleast_1d(alpha), np.array([y], dtype=float), k_steps=2)
-    ok = bool(cert.gap[0] <= gap_tol and cert.gap[0] >= -1e-12
+    accept = gap_tol + min(float(np.nan_to_num(cert.gap_floor[0], nan=0.0)), GAP_FLOOR_CAP)
+    ok = bool(cert.gap[0] <= accept and cert.gap[0] >= -1e-12
               and cert.residual[0] <= RESIDUAL_TOL)
     return ok, cert
 
@@ -423,6 +433,7 @@ def solve(
     quad: Quadrature = Quadrature(),
     gap_tol: float = GAP_TOL,
     max_log_step: float = MAX_LOG_STEP,
+    strict: bool = False,
 ) -> TheoryResult:
     """Solve the replica equations at every point of the broadcast inputs.
 
@@ -435,12 +446,17 @@ def solve(
         quad: quadrature resolution.
         gap_tol: largest relative duality gap of a certified point.
         max_log_step: largest continuation step in ``log(alpha)``.
+        strict: raise :class:`~prunescale.errors.NotCertified` if any point is not certified
+            (by default such points are returned with NaN answers and a ``reason``).
 
     Returns:
-        A :class:`TheoryResult` whose arrays have the broadcast shape of the inputs.
+        A :class:`TheoryResult` whose arrays have the broadcast shape of the inputs. Where a
+        point is not certified its ``eps, R, S, kappa, eps_bound`` are NaN and ``reason`` says
+        why; ``gap`` and ``residual`` keep the diagnostics.
 
     Raises:
-        ValueError: one line naming the bad parameter, its value and the allowed range.
+        InputError: one line naming the bad parameter, its value and the allowed range.
+        NotCertified: with ``strict=True``, when a point is not certified.
 
     Example:
         >>> r = solve("hard", 0.2, 3.0)
@@ -477,6 +493,11 @@ def solve(
     shape = f.shape
     F, AL, TH = f.ravel(), alpha_prune.ravel(), theta_deg.ravel()
     n = F.size
+    _pr.check_alpha("alpha_tot", AL / F)  # the pool, alpha_prune / f, must be a load too
+    # A kept slab narrower than F_SOLVABLE is below what float64 quadrature resolves: such
+    # points are reported as not certified (solved at a placeholder f, then discarded).
+    too_small = (F < F_SOLVABLE) & (rule != "random")
+    F_orig, F = F, np.where(too_small, 0.5, F)
 
     # Curves: random pruning is the unpruned problem at alpha_prune (f and theta irrelevant).
     if rule == "random":
@@ -486,7 +507,8 @@ def solve(
     ukeys, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.ravel()
 
-    out = {k: np.full(n, np.nan) for k in ("p", "q", "k", "resid", "gap", "eps_bound", "dim")}
+    out = {k: np.full(n, np.nan) for k in ("p", "q", "k", "resid", "gap", "gap_floor",
+                                            "eps_bound", "quad_err", "dim")}
     newton_ok = np.zeros(n, bool)
     for dim in (1, 2):
         gsel = np.flatnonzero((ukeys[:, 1] > 0) == (dim == 2))
@@ -514,40 +536,80 @@ def solve(
         y = np.stack([out["p"][pts]] + ([out["q"][pts]] if dim == 2 else []) + [out["k"][pts]],
                      -1)
         cert = _certify(batch.take(grp), AL[pts], y)
+        fine = _certify(_batch_for(rule, gf, gth, dim, quad.refined()).take(grp), AL[pts], y)
         out["k"][pts] = np.where(np.isfinite(cert.kappa), cert.kappa, y[:, -1])
         out["resid"][pts] = cert.residual
         out["gap"][pts] = cert.gap
-        out["eps_bound"][pts] = cert.eps_bound
+        out["gap_floor"][pts] = cert.gap_floor
+        out["eps_bound"][pts] = np.maximum(cert.eps_bound, fine.eps_bound)
+        out["quad_err"][pts] = fine.eps_bound
 
     p, q, k = out["p"], out["q"], out["k"]
     R = np.cos(p)
     S = np.where(out["dim"] == 2, np.sin(p) * np.cos(q), 0.0)  # exactly 0 by symmetry
-    finite = np.isfinite(p) & np.isfinite(q) & np.isfinite(k)
-    gap = out["gap"]
-    reason = np.full(n, "", dtype=object)
-    reason[~(out["resid"] <= RESIDUAL_TOL)] = "stationarity residual above tolerance"
-    reason[~(gap <= gap_tol)] = "duality gap above tolerance (not the max-margin solution)"
-    reason[gap < -1e-12] = "inconsistent bounds (expectations not accurate enough)"
-    reason[~newton_ok] = "continuation did not reach this load (Newton's method failed)"
-    reason[~finite] = "non-finite solution"
+    reason = _reasons(p, q, k, out, newton_ok, gap_tol)
+    reason[too_small] = f"f below {F_SOLVABLE:g}: the kept slab is narrower than float64 resolves"
+    F = F_orig
     converged = reason == ""
+    if strict and not converged.all():
+        bad = np.flatnonzero(~converged)
+        i = bad[0]
+        raise NotCertified(
+            f"{bad.size} of {n} points not certified; first: f = {F[i]:g}, alpha_prune = "
+            f"{AL[i]:g}, theta_deg = {TH[i]:g}: {reason[i]}")
+
+    def answer(x):  # NaN where the point is not certified: never a plausible number
+        return np.where(converged, x, np.nan).reshape(shape)
 
     def shaped(x):
         return np.asarray(x).reshape(shape)
 
+    with np.errstate(over="ignore"):
+        alpha_tot = AL / F
     return TheoryResult(
         rule=rule,
         f=shaped(F),
         alpha_prune=shaped(AL),
-        alpha_tot=shaped(AL / F),
+        alpha_tot=shaped(alpha_tot),
         theta_deg=shaped(TH),
-        eps=shaped(p / np.pi),
-        R=shaped(R),
-        S=shaped(S),
-        kappa=shaped(k),
+        eps=answer(p / np.pi),
+        R=answer(R),
+        S=answer(S),
+        kappa=answer(k),
         converged=shaped(converged),
         residual=shaped(out["resid"]),
-        gap=shaped(gap),
-        eps_bound=shaped(out["eps_bound"]),
+        gap=shaped(out["gap"]),
+        eps_bound=answer(out["eps_bound"]),
         reason=shaped(reason.astype(str)),
+        gap_floor=shaped(out["gap_floor"]),
+        quad_err=answer(out["quad_err"]),
     )
+
+
+#: smallest kept fraction the quadrature resolves (smaller ones are reported not certified)
+F_SOLVABLE = 1e-12
+
+#: the rounding floor of a point's gap is added to ``gap_tol`` up to this much
+GAP_FLOOR_CAP = 1e-10
+
+
+def _reasons(p, q, k, out, newton_ok, gap_tol):
+    """Why each point is not certified (``""`` where it is).
+
+    A point is certified when its stationarity residual is at most :data:`RESIDUAL_TOL`, its
+    relative duality gap at most ``gap_tol`` plus the gap that float64 rounding alone produces
+    there (:attr:`theory._certificate.Certificate.gap_floor`, capped at :data:`GAP_FLOOR_CAP`),
+    its bounds consistent, its continuation complete and its solution finite.
+    """
+    n = p.size
+    gap = out["gap"]
+    accept = gap_tol + np.minimum(np.nan_to_num(out["gap_floor"], nan=0.0), GAP_FLOOR_CAP)
+    finite = np.isfinite(p) & np.isfinite(q) & np.isfinite(k)
+    reason = np.full(n, "", dtype=object)
+    reason[~(out["resid"] <= RESIDUAL_TOL)] = "stationarity residual above tolerance"
+    reason[~(gap <= accept)] = "duality gap above tolerance (not the max-margin solution)"
+    reason[gap < -1e-12] = "inconsistent bounds (expectations not accurate enough)"
+    reason[~np.isfinite(out["eps_bound"])] = "no error bound under the refined quadrature"
+    reason[~newton_ok] = "continuation did not reach this load (Newton's method failed)"
+    reason[~finite] = "non-finite solution"
+    return reason

@@ -1,0 +1,57 @@
+"""``--out FILE`` for ``prunescale theory`` and ``prunescale sim``: a table of records written
+atomically as CSV or JSON, chosen by the file's extension."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from prunescale.errors import InputError
+
+FORMATS = (".csv", ".json")
+
+
+def check_out_file(path: str | None) -> Path | None:
+    """Validate ``--out`` (``None``: print only); one-line error otherwise."""
+    if path is None:
+        return None
+    if not str(path).strip():
+        raise InputError("--out is empty; give a file name ending in .csv or .json")
+    p = Path(path)
+    if p.suffix.lower() not in FORMATS:
+        raise InputError(f"--out {str(path)!r}: the extension must be .csv or .json")
+    if p.is_dir():
+        raise InputError(f"--out {str(path)!r} is a folder; give a file name")
+    if not p.parent.exists():
+        raise InputError(f"--out {str(path)!r}: folder {str(p.parent)!r} does not exist")
+    return p
+
+
+def write_records(path: Path, records: list[dict]) -> None:
+    """Write ``records`` (dicts with the same keys) to ``path`` atomically, by extension."""
+    from prunescale.figures._store import _atomic_write
+
+    if path.suffix.lower() == ".json":
+        text = json.dumps(records, allow_nan=False) + "\n"
+    else:
+        buf = io.StringIO()
+        keys = list(dict.fromkeys(k for r in records for k in r))
+        writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        for r in records:
+            writer.writerow({k: _cell(r.get(k)) for k in keys})
+        text = buf.getvalue()
+    if path.exists():
+        print(f"prunescale: replacing {path}", file=sys.stderr)
+    _atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def _cell(v):
+    if v is None:
+        return "nan"
+    if isinstance(v, (list, tuple)):
+        return " ".join(str(x) for x in v)
+    return v
