@@ -65,7 +65,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--gap-tol", type=float, default=1e-6,
                    help="flag students whose certified relative duality gap exceeds this "
                    "(default 1e-6)")
-    p.add_argument("--chunk", type=int, default=None, help="students per compiled batch")
+    p.add_argument("--chunk", type=int, default=None,
+                   help="students per compiled block (default: 8, fewer if memory requires)")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="also write the results to FILE, as CSV or JSON by its extension "
                         "(written atomically)")
@@ -84,11 +85,10 @@ MAX_SEED = 2**32 - 1
 MAX_POOL = 10**8
 
 
-def _check_int(name: str, value: int, lo: int, hi: int | None = None) -> int:
-    if value < lo or (hi is not None and value > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise CliError(f"{name} must be an integer {rng}; got {value}")
-    return value
+def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
+    from prunescale.theory.pruning import check_int
+
+    return check_int(name, value, lo, hi)
 
 
 def _points(args) -> list[tuple[float, float, float]]:
@@ -135,14 +135,12 @@ def _theory_eps(rule, f, alpha_prune, theta_deg):
 def _ints(name: str, values, lo: int, hi: int) -> list[int]:
     out = []
     for v in np.ravel(values):
-        if not float(v).is_integer():
-            raise CliError(f"{name} must be an integer in [{lo}, {hi}]; got {v:g}")
-        out.append(_check_int(name, int(v), lo, hi))
+        out.append(_check_int(name, float(v), lo, hi))
     return list(dict.fromkeys(out))
 
 
 def run(args) -> int:
-    from prunescale.theory.pruning import check_theta_deg
+    from prunescale.theory.pruning import check_theta_deg, check_tol
 
     from prunescale._output import check_out_file, write_records
 
@@ -153,8 +151,7 @@ def run(args) -> int:
     _check_int("--seed", args.seed, 0, MAX_SEED)
     if args.chunk is not None:
         _check_int("--chunk", args.chunk, 1)
-    if not (math.isfinite(args.gap_tol) and 0 < args.gap_tol < 1):
-        raise CliError(f"--gap-tol must be in (0, 1); got {args.gap_tol!r}")
+    check_tol("--gap-tol", args.gap_tol)
     points = _points(args)
     for f, ap, at in points:
         for n in ns:

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prunescale.theory.pruning import Pruning, _scalar, check_alpha
+from prunescale.theory.pruning import Pruning, _scalar, check_alpha, check_int, check_tol
 
 from prunescale.sims.certify import certify
 from prunescale.sims.prune import MODES, pool_size, sample_kept
@@ -256,8 +256,9 @@ def _check_args(pruning, n, seeds, gap_tol, chunk, max_iter) -> np.ndarray:
     """Validate the arguments of :func:`simulate`; return the student indices."""
     if not isinstance(pruning, Pruning):
         raise InputError(f"pruning must be a prunescale.theory.Pruning; got {pruning!r}")
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+    if not isinstance(n, (int, np.integer)):  # a float N is a mistake here, not a count
         raise InputError(f"n must be an integer >= 1; got {n!r}")
+    check_int("n", n, 1)
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         if seeds < 1:
             raise InputError(f"seeds must be >= 1; got {seeds!r}")
@@ -273,14 +274,13 @@ def _check_args(pruning, n, seeds, gap_tol, chunk, max_iter) -> np.ndarray:
             raise InputError("seeds must be a count >= 1 or a non-empty list of integer indices "
                              f"in [0, 2**32); got {seeds!r}")
         student_seeds = np.asarray(items, dtype=np.int64).ravel()
-    if not (isinstance(gap_tol, (int, float, np.floating)) and not isinstance(gap_tol, bool)
-            and math.isfinite(gap_tol) and 0 < gap_tol < 1):
-        raise InputError(f"gap_tol must be a finite number in (0, 1); got {gap_tol!r}")
+    check_tol("gap_tol", gap_tol)
     if chunk is not None and (not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool)
                               or chunk < 1):
         raise InputError(f"chunk must be an integer >= 1 (or None); got {chunk!r}")
-    if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 1:
+    if not isinstance(max_iter, (int, np.integer)):
         raise InputError(f"max_iter must be an integer >= 1; got {max_iter!r}")
+    check_int("max_iter", max_iter, 1)
     return student_seeds
 
 

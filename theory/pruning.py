@@ -68,6 +68,29 @@ def _check_finite(name: str, value, allowed: str = "") -> np.ndarray:
     return arr
 
 
+def check_int(name: str, value, lo: int, hi: int | None = None) -> int:
+    """An integer ``lo <= value <= hi`` (``hi = None``: no upper limit), else a one-line
+    :class:`~prunescale.errors.InputError` naming ``name``, the value and the range."""
+    rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not ok and isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value, ok = int(value), True
+    if not ok or value < lo or (hi is not None and value > hi):
+        raise InputError(f"{name} must be an integer {rng}; got {value!r}")
+    return int(value)
+
+
+def check_tol(name: str, value, hi: float = 1.0, *, inclusive: bool = False) -> float:
+    """A finite tolerance in ``(0, hi)`` (``(0, hi]`` if ``inclusive``), else one line."""
+    rng = f"(0, {hi:g}{']' if inclusive else ')'}"
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+    if not (ok and math.isfinite(value) and 0 < value and (value <= hi if inclusive
+                                                          else value < hi)):
+        raise InputError(f"{name} must be a finite number in {rng}; got {value!r}")
+    return float(value)
+
+
 def check_f(f) -> np.ndarray:
     """Validate pruning fractions: finite and in (0, 1]."""
     arr = _check_finite("f", f, "in (0, 1]")

@@ -407,10 +407,8 @@ def certify_point(
 
 def _check_options(gap_tol, max_log_step, quad):
     """One-line ``ValueError`` for a bad solver option (tolerance, step or quadrature)."""
-    for name, val, hi in (("gap_tol", gap_tol, 1.0), ("max_log_step", max_log_step, 5.0)):
-        ok = isinstance(val, (int, float, np.integer, np.floating)) and not isinstance(val, bool)
-        if not (ok and np.isfinite(val) and 0 < val <= hi):
-            raise InputError(f"{name} must be a finite number in (0, {hi:g}]; got {val!r}")
+    _pr.check_tol("gap_tol", gap_tol, 1.0, inclusive=True)
+    _pr.check_tol("max_log_step", max_log_step, 5.0, inclusive=True)
     if not isinstance(quad, Quadrature):
         raise InputError(f"quad must be a theory.Quadrature; got {quad!r}")
     for name, lo in (("n", 2), ("n_v", 2)):
@@ -463,6 +461,59 @@ def solve(
         >>> round(float(r.eps), 6), bool(r.converged)
         (0.034721, True)
     """
+    F, AL, TH, shape = _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, gap_tol,
+                               max_log_step, quad)
+    n = F.size
+    # A kept slab narrower than F_SOLVABLE is below what float64 quadrature resolves: such
+    # points are reported as not certified (solved at a placeholder f, then discarded).
+    too_small = (F < F_SOLVABLE) & (rule != "random")
+    F_orig, F = F, np.where(too_small, 0.5, F)
+    out, newton_ok = _solve_curves(rule, F, AL, TH, quad, max_log_step)
+
+    p, q, k = out["p"], out["q"], out["k"]
+    R = np.cos(p)
+    S = np.where(out["dim"] == 2, np.sin(p) * np.cos(q), 0.0)  # exactly 0 by symmetry
+    reason = _reasons(p, q, k, out, newton_ok, gap_tol)
+    reason[too_small] = f"f below {F_SOLVABLE:g}: the kept slab is narrower than float64 resolves"
+    F = F_orig
+    converged = reason == ""
+    if strict and not converged.all():
+        bad = np.flatnonzero(~converged)
+        i = bad[0]
+        raise NotCertified(
+            f"{bad.size} of {n} points not certified; first: f = {F[i]:g}, alpha_prune = "
+            f"{AL[i]:g}, theta_deg = {TH[i]:g}: {reason[i]}")
+
+    def answer(x):  # NaN where the point is not certified: never a plausible number
+        return np.where(converged, x, np.nan).reshape(shape)
+
+    def shaped(x):
+        return np.asarray(x).reshape(shape)
+
+    with np.errstate(over="ignore"):
+        alpha_tot = AL / F
+    return TheoryResult(
+        rule=rule,
+        f=shaped(F),
+        alpha_prune=shaped(AL),
+        alpha_tot=shaped(alpha_tot),
+        theta_deg=shaped(TH),
+        eps=answer(p / np.pi),
+        R=answer(R),
+        S=answer(S),
+        kappa=answer(k),
+        converged=shaped(converged),
+        residual=shaped(out["resid"]),
+        gap=shaped(out["gap"]),
+        eps_bound=answer(out["eps_bound"]),
+        reason=shaped(reason.astype(str)),
+        gap_floor=shaped(out["gap_floor"]),
+        quad_err=answer(out["quad_err"]),
+    )
+
+
+def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, gap_tol, max_log_step, quad):
+    """Step 1 of :func:`solve`: validate and broadcast; flat ``(F, AL, TH)`` and the shape."""
     _pr.check_rule(rule)
     f = _pr.check_f(f)
     theta_deg = _pr.check_theta_deg(theta_deg)
@@ -490,15 +541,16 @@ def solve(
         raise InputError(
             f"f, alpha_prune and theta_deg must broadcast to one shape; got shapes "
             f"{np.shape(f)}, {np.shape(alpha_prune)} and {np.shape(theta_deg)}") from None
-    shape = f.shape
     F, AL, TH = f.ravel(), alpha_prune.ravel(), theta_deg.ravel()
-    n = F.size
     _pr.check_alpha("alpha_tot", AL / F)  # the pool, alpha_prune / f, must be a load too
-    # A kept slab narrower than F_SOLVABLE is below what float64 quadrature resolves: such
-    # points are reported as not certified (solved at a placeholder f, then discarded).
-    too_small = (F < F_SOLVABLE) & (rule != "random")
-    F_orig, F = F, np.where(too_small, 0.5, F)
+    return F, AL, TH, f.shape
 
+
+def _solve_curves(rule, F, AL, TH, quad, max_log_step):
+    """Step 2 of :func:`solve`: group the points into curves of equal ``(f, theta)``, march
+    each curve through its loads (:func:`_march`), and certify every point under the solving
+    and the refined quadrature (:func:`_certify`). Returns the raw arrays and Newton's flags."""
+    n = F.size
     # Curves: random pruning is the unpruned problem at alpha_prune (f and theta irrelevant).
     if rule == "random":
         keys = np.zeros((n, 2))
@@ -543,47 +595,7 @@ def solve(
         out["gap_floor"][pts] = cert.gap_floor
         out["eps_bound"][pts] = np.maximum(cert.eps_bound, fine.eps_bound)
         out["quad_err"][pts] = fine.eps_bound
-
-    p, q, k = out["p"], out["q"], out["k"]
-    R = np.cos(p)
-    S = np.where(out["dim"] == 2, np.sin(p) * np.cos(q), 0.0)  # exactly 0 by symmetry
-    reason = _reasons(p, q, k, out, newton_ok, gap_tol)
-    reason[too_small] = f"f below {F_SOLVABLE:g}: the kept slab is narrower than float64 resolves"
-    F = F_orig
-    converged = reason == ""
-    if strict and not converged.all():
-        bad = np.flatnonzero(~converged)
-        i = bad[0]
-        raise NotCertified(
-            f"{bad.size} of {n} points not certified; first: f = {F[i]:g}, alpha_prune = "
-            f"{AL[i]:g}, theta_deg = {TH[i]:g}: {reason[i]}")
-
-    def answer(x):  # NaN where the point is not certified: never a plausible number
-        return np.where(converged, x, np.nan).reshape(shape)
-
-    def shaped(x):
-        return np.asarray(x).reshape(shape)
-
-    with np.errstate(over="ignore"):
-        alpha_tot = AL / F
-    return TheoryResult(
-        rule=rule,
-        f=shaped(F),
-        alpha_prune=shaped(AL),
-        alpha_tot=shaped(alpha_tot),
-        theta_deg=shaped(TH),
-        eps=answer(p / np.pi),
-        R=answer(R),
-        S=answer(S),
-        kappa=answer(k),
-        converged=shaped(converged),
-        residual=shaped(out["resid"]),
-        gap=shaped(out["gap"]),
-        eps_bound=answer(out["eps_bound"]),
-        reason=shaped(reason.astype(str)),
-        gap_floor=shaped(out["gap_floor"]),
-        quad_err=answer(out["quad_err"]),
-    )
+    return out, newton_ok
 
 
 #: smallest kept fraction the quadrature resolves (smaller ones are reported not certified)
