@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import special
+from prunescale.theory import _special as special
 
 from prunescale.theory._quadrature import bvn_cdf, normal_pdf, panel_rule
 
@@ -116,10 +116,10 @@ def moments(nodes: Nodes | ProbeNodes, R, S, b, k) -> Moments:
     o = nodes.owner
     R, S, b, k = R[o], S[o], np.abs(b)[o], k[o]
     if isinstance(nodes, ProbeNodes):
-        vals = _probe_values(nodes, R, S, b, k, nodes.quad_v)
+        vals = _probe_values(nodes, R, S, b, k, nodes.quad_v) * nodes.W
     else:
-        vals = _node_values(nodes, R, S, b, k)
-    sums = np.add.reduceat(vals * nodes.W, nodes.starts, axis=-1)
+        vals = _node_values(nodes, R, S, b, k)  # already weighted
+    sums = np.add.reduceat(vals, nodes.starts, axis=-1)
     if isinstance(nodes, Nodes) and nodes.X2 is None:
         # theta = 0: u ~ N(0, 1) is independent of everything and S = 0
         z = np.zeros_like(sums[0])
@@ -130,19 +130,37 @@ def moments(nodes: Nodes | ProbeNodes, R, S, b, k) -> Moments:
 
 
 def _node_values(nodes: Nodes, R, S, b, k):
-    """Integrands of the :class:`Moments` at the nodes, ``[n_moments, N]`` (no weights)."""
+    """Weighted integrands of the :class:`Moments` at the nodes, ``[n_moments, N]``.
+
+    Every integrand is ``M1 = a Phi(w) + b phi(w)``, ``Phi(w)`` or ``phi(w)`` (``w = a / b``)
+    times a monomial in ``X1, X2`` (and ``a * M1 + b^2 Phi`` for ``m2``), so the node weights
+    are applied to those three once and the rows are written into one preallocated array.
+    """
     X1, X2 = nodes.X1, nodes.X2
     a = k - R * X1 if X2 is None else k - R * X1 - S * X2
     w = a / b
-    Phi = special.ndtr(w)
-    phi = normal_pdf(w)
+    Phi, phi = special.ndtr_pdf(w)
     M1 = a * Phi + b * phi
-    rows = [a * M1 + b * b * Phi, M1, M1 * X1, Phi, Phi * X1, Phi * X1 * X1, phi, phi * X1,
-            phi * w]
-    if X2 is not None:  # in the order of _FIELDS
-        rows = rows[:3] + [M1 * X2, Phi, Phi * X1, Phi * X2, Phi * X1 * X1, Phi * X1 * X2,
-                           Phi * X2 * X2, phi, phi * X1, phi * X2, phi * w]
-    return np.stack(rows)
+    W = nodes.W
+    m2 = (a * M1 + b * b * Phi) * W
+    M1 *= W
+    Phi *= W
+    phi_w = phi * w
+    phi *= W
+    phi_w *= W
+    if X2 is None:
+        rows = (m2, M1, M1 * X1, Phi, Phi * X1, None, phi, phi * X1, phi_w)
+    else:  # in the order of _FIELDS
+        PX1 = Phi * X1
+        rows = (m2, M1, M1 * X1, M1 * X2, Phi, PX1, Phi * X2, PX1 * X1, PX1 * X2,
+                Phi * X2 * X2, phi, phi * X1, phi * X2, phi_w)
+    out = np.empty((len(rows),) + w.shape)
+    for i, r in enumerate(rows):
+        if r is None:  # Phi * X1^2 (theta = 0)
+            np.multiply(out[4], X1, out=out[i])
+        else:
+            out[i] = r
+    return out
 
 
 def _probe_values(nodes: ProbeNodes, R, S, b, k, quad_v):
@@ -294,8 +312,8 @@ def margin_terms(nodes: Nodes | ProbeNodes, R, S, b, k):
     o = nodes.owner
     R, S, b, k = R[o], S[o], np.abs(b)[o], k[o]
     a = k - R * nodes.X1 if nodes.X2 is None else k - R * nodes.X1 - S * nodes.X2
-    Phi = special.ndtr(a / b)
-    M1 = a * Phi + b * normal_pdf(a / b)
+    Phi, phi = special.ndtr_pdf(a / b)
+    M1 = a * Phi + b * phi
     sums = np.add.reduceat(np.stack([a * M1 + b * b * Phi, M1]) * nodes.W, nodes.starts, -1)
     return sums[0], sums[1]
 

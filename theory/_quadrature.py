@@ -22,7 +22,7 @@ import dataclasses
 import functools
 
 import numpy as np
-from scipy import special
+from prunescale.theory import _special as special
 
 
 @functools.cache

@@ -27,7 +27,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy import special
+from prunescale.theory import _special as special
 from prunescale.errors import InputError
 
 
