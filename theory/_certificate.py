@@ -80,7 +80,7 @@ def certify(nodes, alpha, R, S, b, k) -> Certificate:
     ``k`` should be (close to) the root of ``A = 0`` in that direction; the certified margin
     :attr:`Certificate.kappa` is at most ``k``.
     """
-    m = moments(nodes, R, S, b, k)
+    m = moments(nodes, R, S, b, k, certificate_only=True)
     A = b * b - alpha * m.m2
     with np.errstate(divide="ignore", invalid="ignore"):
         kf = k - _feasible_shift(A, alpha * m.m1, alpha * m.P, _FEASIBLE_ULPS * 2.2e-16 * b * b)

@@ -107,14 +107,23 @@ class ProbeNodes:
     quad_v: tuple[int, float] = (10, 10.0)
 
 
-def moments(nodes: Nodes | ProbeNodes, R, S, b, k) -> Moments:
+def moments(nodes: Nodes | ProbeNodes, R, S, b, k, *, certificate_only: bool = False) -> Moments:
     """All :class:`Moments` at the points ``(R, S, b, k)`` (arrays of shape ``[n]``).
 
     The thermal average is even in ``b`` (``z -> -z``), so ``|b|`` is used: directions with
     ``b < 0`` (which an unconstrained optimiser may visit) get their physical value.
+    ``certificate_only``: only ``m2, m1, m1x1, m1x2, P`` (what the convex certificate reads),
+    the others NaN; on :class:`Nodes` that skips most of the integrand work.
     """
     o = nodes.owner
     R, S, b, k = R[o], S[o], np.abs(b)[o], k[o]
+    if certificate_only and isinstance(nodes, Nodes):
+        vals = _certificate_values(nodes, R, S, b, k)
+        sums = np.add.reduceat(vals, nodes.starts, axis=-1)
+        nan = np.full_like(sums[0], np.nan)
+        m1x2 = np.zeros_like(sums[0]) if nodes.X2 is None else sums[4]
+        return Moments(m2=sums[0], m1=sums[1], m1x1=sums[2], m1x2=m1x2, P=sums[3], px1=nan,
+                       px2=nan, px11=nan, px12=nan, px22=nan, q0=nan, q1=nan, q2=nan, qw=nan)
     if isinstance(nodes, ProbeNodes):
         vals = _probe_values(nodes, R, S, b, k, nodes.quad_v) * nodes.W
     else:
@@ -160,6 +169,23 @@ def _node_values(nodes: Nodes, R, S, b, k):
             np.multiply(out[4], X1, out=out[i])
         else:
             out[i] = r
+    return out
+
+
+def _certificate_values(nodes: Nodes, R, S, b, k):
+    """Weighted integrands of ``m2, m1, m1x1, P`` (and ``m1x2`` at theta > 0), ``[4 or 5, N]``."""
+    X1, X2 = nodes.X1, nodes.X2
+    a = k - R * X1 if X2 is None else k - R * X1 - S * X2
+    Phi, phi = special.ndtr_pdf(a / b)
+    M1 = a * Phi + b * phi
+    out = np.empty((4 if X2 is None else 5,) + a.shape)
+    W = nodes.W
+    np.multiply(a * M1 + b * b * Phi, W, out=out[0])
+    np.multiply(M1, W, out=out[1])
+    np.multiply(out[1], X1, out=out[2])
+    np.multiply(Phi, W, out=out[3])
+    if X2 is not None:
+        np.multiply(out[1], X2, out=out[4])
     return out
 
 
