@@ -37,9 +37,10 @@ _U = (1.0, 3.35617141647503099647e1, 5.21357949780152679795e2, 4.594323829709801
 
 
 def _poly(x, c):
-    """Horner evaluation of ``c[0] x^n + ... + c[n]``."""
-    y = np.full_like(x, c[0])
-    for ci in c[1:]:
+    """Horner evaluation of ``c[0] x^n + ... + c[n]`` (in place after the first step)."""
+    y = x * c[0]
+    y += c[1]
+    for ci in c[2:]:
         y *= x
         y += ci
     return y
@@ -118,8 +119,8 @@ def ndtr_pdf(x):
         lower = 0.5 * e * (_poly(zt, _P) / _poly(zt, _Q))
         inner = z < 1.0
         far = z >= 8.0
-        if inner.any():
-            lower[inner] = ndtr(-np.abs(x[inner]))
+        if inner.any():  # Phi(-|x|) = (1 - erf(z)) / 2, as ndtr's two inner branches
+            lower[inner] = 0.5 - 0.5 * _erf_small(z[inner])
         if far.any():
             zf = np.minimum(z[far], 40.0)  # e = 0 beyond: Phi(-|x|) = 0 without inf / inf
             lower[far] = 0.5 * e[far] * (_poly(zf, _R) / _poly(zf, _S))
