@@ -292,6 +292,87 @@ def _certify(batch: _Batch, alpha, y, k_steps: int = 0):
                                                              for c in parts))))
 
 
+@dataclasses.dataclass
+class _MarchState:
+    """State of the continuation of ``G`` curves through their targets (padded to a table).
+
+    ``T[g, j]``: the ``j``-th load of curve ``g``; ``ptr[g]``: its next target (``n_t[g]`` once
+    done); ``la, y``: its last accepted point (``log(alpha)`` and the unknowns), ``la_prev,
+    y_prev`` the one before (for the secant predictor); ``h``: its step in ``log(alpha)``;
+    ``ys, conv, resid``: the results at the targets.
+    """
+
+    T: np.ndarray
+    n_t: np.ndarray
+    ptr: np.ndarray
+    la: np.ndarray
+    y: np.ndarray
+    la_prev: np.ndarray
+    y_prev: np.ndarray
+    h: np.ndarray
+    ys: np.ndarray
+    conv: np.ndarray
+    resid: np.ndarray
+
+
+def _march_start(batch: _Batch, targets: list[np.ndarray], max_log_step: float) -> _MarchState:
+    """Step 1 of :func:`_march`: the target table and every curve's first point.
+
+    The start is Newton's method from :func:`_initial` at ``min(ALPHA_START, targets[0] / 2)``;
+    a curve whose start does not converge to a local maximum is failed at once (``ptr = n_t``).
+    """
+    G, dim = len(targets), batch.dim
+    n_t = np.array([len(t) for t in targets])
+    T = np.full((G, n_t.max()), np.nan)
+    for g, t in enumerate(targets):
+        T[g, : len(t)] = t
+    la = np.log(np.minimum(ALPHA_START, 0.5 * T[:, 0]))
+    y, ok0, _, lm0 = _newton(batch, np.exp(la), _initial(batch, np.exp(la)))
+    ok0 &= lm0
+    return _MarchState(T=T, n_t=n_t, ptr=np.where(ok0, 0, n_t), la=la, y=y, la_prev=la.copy(),
+                       y_prev=y.copy(), h=np.full(G, max_log_step),
+                       ys=np.full((G, T.shape[1], dim + 1), np.nan), conv=np.zeros(T.shape, bool),
+                       resid=np.full(T.shape, np.inf))
+
+
+def _march_predict(st: _MarchState, act, dim: int):
+    """Step 2: the next load of the active curves (one step ``h`` towards their next target,
+    never past it) and the secant predictor in ``(log p, [q,] log k)`` through the last two
+    accepted points. Returns ``(log target, new log load, guess)``."""
+    lt = np.log(st.T[act, st.ptr[act]])
+    la_new = np.minimum(lt, st.la[act] + st.h[act])
+    dl = st.la[act] - st.la_prev[act]
+    with np.errstate(all="ignore"):
+        tfac = np.where(dl > 0, (la_new - st.la[act]) / dl, 0.0)
+    z, zp = _to_log(st.y[act], dim), _to_log(st.y_prev[act], dim)
+    return lt, la_new, _from_log(z + tfac[:, None] * (z - zp), dim)
+
+
+def _march_accept(st: _MarchState, acc, la_new, yn, rn, lt, max_log_step: float) -> None:
+    """Step 3: accepted curves move to the new point, their step grows by 1.5 (up to
+    ``max_log_step``), and those that reached their target record it and aim at the next."""
+    st.la_prev[acc], st.y_prev[acc] = st.la[acc], st.y[acc]
+    st.la[acc], st.y[acc] = la_new, yn
+    st.h[acc] = np.minimum(max_log_step, 1.5 * st.h[acc])
+    at = la_new >= lt
+    hit = acc[at]
+    st.ys[hit, st.ptr[hit]], st.conv[hit, st.ptr[hit]] = st.y[hit], True
+    st.resid[hit, st.ptr[hit]] = rn[at]
+    st.ptr[hit] += 1
+
+
+def _march_reject(st: _MarchState, rej, yn, rn) -> None:
+    """Step 4: rejected curves cut their step by 3; below ``_MIN_LOG_STEP`` the curve stops,
+    keeping its (uncertified) Newton result at the current target for the certificate to
+    judge, and its remaining targets stay NaN."""
+    st.h[rej] /= 3.0
+    stuck = st.h[rej] < _MIN_LOG_STEP
+    dead = rej[stuck]
+    st.ys[dead, st.ptr[dead]] = yn[stuck]
+    st.resid[dead, st.ptr[dead]] = rn[stuck]
+    st.ptr[dead] = st.n_t[dead]
+
+
 def _march(batch: _Batch, targets: list[np.ndarray], max_log_step: float):
     """Adaptive continuation of every curve in ``log(alpha)`` through its sorted targets.
 
@@ -300,56 +381,26 @@ def _march(batch: _Batch, targets: list[np.ndarray], max_log_step: float):
     negative definite (a local, hence by convexity global, maximum: see
     :mod:`theory._certificate`); otherwise the step in ``log(alpha)`` is cut by 3 and retried.
     Successful steps grow by 1.5 up to ``max_log_step``. Curves advance together, vectorized.
+    Steps: :func:`_march_start`, then per round :func:`_march_predict`, :func:`_newton`,
+    :func:`_march_accept` and :func:`_march_reject`.
 
     Returns ``(ys, conv, resid)`` lists (one array per curve, aligned with its targets).
     """
-    G, dim = len(targets), batch.dim
-    n_t = np.array([len(t) for t in targets])
-    T = np.full((G, n_t.max()), np.nan)
-    for g, t in enumerate(targets):
-        T[g, : len(t)] = t
-    ys = np.full((G, T.shape[1], dim + 1), np.nan)
-    conv = np.zeros(T.shape, bool)
-    resid = np.full(T.shape, np.inf)
-
-    la = np.log(np.minimum(ALPHA_START, 0.5 * T[:, 0]))
-    y, ok0, _, lm0 = _newton(batch, np.exp(la), _initial(batch, np.exp(la)))
-    ok0 &= lm0
-    la_prev, y_prev = la.copy(), y.copy()  # last two accepted points, for the secant
-    ptr = np.where(ok0, 0, n_t)  # next target of each curve (a failed start fails the curve)
-    h = np.full(G, max_log_step)
+    dim = batch.dim
+    st = _march_start(batch, targets, max_log_step)
     for _ in range(_MAX_CONTINUATION):
-        act = np.flatnonzero(ptr < n_t)
+        act = np.flatnonzero(st.ptr < st.n_t)
         if act.size == 0:
             break
-        lt = np.log(T[act, ptr[act]])
-        la_new = np.minimum(lt, la[act] + h[act])
-        dl = la[act] - la_prev[act]
-        with np.errstate(all="ignore"):
-            tfac = np.where(dl > 0, (la_new - la[act]) / dl, 0.0)
-        z, zp = _to_log(y[act], dim), _to_log(y_prev[act], dim)
-        guess = _from_log(z + tfac[:, None] * (z - zp), dim)
-        sub = batch.take(act)
-        yn, cn, rn, lm = _newton(sub, np.exp(la_new), guess, max_iter=_MAX_NEWTON_STEP)
+        lt, la_new, guess = _march_predict(st, act, dim)
+        yn, cn, rn, lm = _newton(batch.take(act), np.exp(la_new), guess,
+                                 max_iter=_MAX_NEWTON_STEP)
         good = cn & lm
-        acc, rej = act[good], act[~good]
-        la_prev[acc], y_prev[acc] = la[acc], y[acc]
-        la[acc], y[acc] = la_new[good], yn[good]
-        h[acc] = np.minimum(max_log_step, 1.5 * h[acc])
-        hit = acc[la_new[good] >= lt[good]]
-        ys[hit, ptr[hit]], conv[hit, ptr[hit]], resid[hit, ptr[hit]] = y[hit], True, rn[good][
-            la_new[good] >= lt[good]
-        ]
-        ptr[hit] += 1
-        h[rej] /= 3.0
-        dead = rej[h[rej] < _MIN_LOG_STEP]
-        # a curve that cannot advance keeps its (uncertified) Newton result at the target
-        ys[dead, ptr[dead]] = yn[~good][h[rej] < _MIN_LOG_STEP]
-        resid[dead, ptr[dead]] = rn[~good][h[rej] < _MIN_LOG_STEP]
-        ptr[dead] = n_t[dead]
-    return [ys[g, : n_t[g]] for g in range(G)], [conv[g, : n_t[g]] for g in range(G)], [
-        resid[g, : n_t[g]] for g in range(G)
-    ]
+        _march_accept(st, act[good], la_new[good], yn[good], rn[good], lt[good], max_log_step)
+        _march_reject(st, act[~good], yn[~good], rn[~good])
+    G = len(targets)
+    return ([st.ys[g, : st.n_t[g]] for g in range(G)], [st.conv[g, : st.n_t[g]] for g in range(G)],
+            [st.resid[g, : st.n_t[g]] for g in range(G)])
 
 
 def _to_log(y, dim):
