@@ -125,7 +125,10 @@ class TheoryResult:
         cols = []
         for k in keys:
             x = np.ravel(getattr(self, k)).astype(float)
-            cols.append(np.where(np.isfinite(x), x, None).tolist())
+            col = x.tolist()
+            for i in np.flatnonzero(~np.isfinite(x)).tolist():
+                col[i] = None
+            cols.append(col)
         cols.append(np.ravel(self.converged).astype(bool).tolist())
         cols.append(np.ravel(self.reason).astype(str).tolist())
         names = keys + ("converged", "reason")
