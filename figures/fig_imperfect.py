@@ -106,7 +106,8 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     write_table(out / f"{NAME}.csv", cols,
                 {"figure": NAME, "rule": "hard", **c, **counts,
                  "f_min": {str(k): v[0] for k, v in fmin.items()},
-                 "alpha_at_f_min": {str(k): v[1] for k, v in fmin.items()}})
+                 "alpha_at_f_min": {str(k): v[1] for k, v in fmin.items()},
+                 "f_min_at_search_edge": {str(k): bool(v[2]) for k, v in fmin.items()}})
     return {"paths": paths, "frontiers": frs, "f_min": fmin, "config": c, **counts}
 
 

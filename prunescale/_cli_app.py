@@ -124,14 +124,14 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m prunescale._cli_app [options]``: the same as ``prunescale app [options]``."""
-    import argparse
+    from prunescale.cli import _Parser
 
-    parser = argparse.ArgumentParser(prog="prunescale")
-    add_parser(parser.add_subparsers(dest="command", required=True))
+    parser = _Parser(prog="prunescale")
+    add_parser(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
     args = parser.parse_args(["app", *(sys.argv[1:] if argv is None else argv)])
     try:
         return int(args.run(args) or 0)
-    except ValueError as exc:
+    except InputError as exc:  # other exceptions are bugs: they keep their traceback
         print(f"prunescale: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -57,8 +57,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="prunescale",
         description="Data-pruning scaling laws in the teacher-student perceptron.",
-        epilog="exit status: 0 success; 1 some result not certified or flagged; 2 bad input; "
-               "130 interrupted. Run 'prunescale COMMAND --help' for each command.",
+        epilog="exit status: 0 success; 1 some result not certified or flagged (or an internal "
+               "error, reported with its traceback); 2 bad input; 130 interrupted. Run 'prunescale COMMAND --help' for each command.",
     )
     parser.add_argument("--version", action="version", version=f"prunescale {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -110,11 +110,22 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """The ``prunescale`` console script: :func:`main`, then exit with its status.
 
+    An exception other than bad input is an internal error: its traceback, then the line
+    ``prunescale: internal error ...``, and exit status 1.
+
     After an interruption the process ends with ``os._exit(130)``: every result was already
     written atomically, and skipping the interpreter's teardown avoids crashes of native
     threads (XLA's, matplotlib's) stopped mid-computation.
     """
-    code = main()
+    try:
+        code = main()
+    except Exception:  # a bug, not the user's input: full traceback, then one clear line
+        import traceback
+
+        traceback.print_exc()
+        print("prunescale: internal error (a bug in prunescale, not in your input); "
+              "the traceback above says where", file=sys.stderr)
+        code = 1
     if code == 130:
         sys.stdout.flush()
         sys.stderr.flush()

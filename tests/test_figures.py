@@ -50,6 +50,8 @@ def test_figure_writes_files(mod, smoke, tmp_path):
             assert f"eps_hard_f{f:g}" in header.split(",")
     if mod is fig_learning_curves:
         assert {"n_flagged", "max_gap", "theory_converged"} <= set(header.split(","))
+    if mod is fig_imperfect:  # f_min(theta) says whether it sits at the edge of the search
+        assert any(line.startswith("# f_min_at_search_edge:") for line in text)
 
 
 def test_phase_diagram_easy_wins_small_pools_hard_wins_large(smoke, tmp_path):

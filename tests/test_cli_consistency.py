@@ -1,0 +1,96 @@
+"""The command line's contract: figure selection, exit statuses, user errors against bugs."""
+
+import json
+import sys
+
+import pytest
+
+from prunescale import _cli_app, _cli_theory, cli
+from prunescale.errors import InputError
+from prunescale.figures import FIGURES
+from prunescale.figures import run as figrun
+
+
+def test_only_accepts_every_figure_name_and_refuses_an_empty_list():
+    by_short = [m.NAME for m in figrun.select(["fig2", "fig5"])]
+    by_name = [m.NAME for m in figrun.select(["parity", "frontier"])]
+    assert by_short == by_name == ["fig2_frontier", "fig5_theory_vs_simulation"]
+    assert len(figrun.select(list(FIGURES))) == len(FIGURES)
+    with pytest.raises(InputError, match="--only is empty"):
+        figrun.select([])
+
+
+def test_empty_only_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert cli.main(["figures", "--only", "", "--out", str(out)]) == 2
+    assert "--only is empty" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def _fake(name, bad=0, **extra):
+    def main(quick=True, out=None, progress=None):
+        return {"paths": [out / f"{name}.png"], "n_uncertified": bad, "n_flagged": 0,
+                "theory_converged": not bad, **extra}
+    return main
+
+
+def test_only_keeps_the_other_figures_in_the_summary(tmp_path, monkeypatch):
+    from prunescale.figures import fig_frontier, fig_phase_diagram
+
+    monkeypatch.setattr(fig_phase_diagram, "main", _fake(fig_phase_diagram.NAME))
+    monkeypatch.setattr(fig_frontier, "main", _fake(fig_frontier.NAME, rates={"r": 1.0}))
+    figrun.run_all(tmp_path, only=["fig3"])
+    summary = figrun.run_all(tmp_path, only=["fig2"])
+    assert summary["drawn"] == [fig_frontier.NAME]
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert set(on_disk["figures"]) == set(on_disk["certification"]) == {
+        fig_frontier.NAME, fig_phase_diagram.NAME}
+
+
+@pytest.mark.parametrize("bad, status", [(0, 0), (3, 1)])
+def test_figures_exit_1_when_a_point_is_not_certified(tmp_path, monkeypatch, capsys, bad, status):
+    from prunescale.figures import fig_phase_diagram
+
+    monkeypatch.setattr(fig_phase_diagram, "main", _fake(fig_phase_diagram.NAME, bad=bad))
+    assert cli.main(["figures", "--only", "phase_diagram", "--out", str(tmp_path)]) == status
+    cap = capsys.readouterr()
+    assert f"{fig_phase_diagram.NAME}: " in cap.out  # where the figure went
+    assert ("3 theory points uncertified" in cap.err) == bool(bad)
+
+
+def test_negative_values_and_ranges_reach_the_validator(capsys):
+    for value in ("-1e-3", "-1:2:3", "-.5"):
+        assert cli.main(["theory", "--rule", "hard", "--f", "0.2", "--alpha-prune", value]) == 2
+        err = capsys.readouterr().err
+        assert "alpha_prune must be in" in err and "expected one argument" not in err
+
+
+def test_a_bug_is_an_internal_error_not_bad_input(monkeypatch, capsys):
+    def broken(args):
+        raise ValueError("a bug, not the user's input")
+
+    monkeypatch.setattr(_cli_theory, "run", broken)
+    monkeypatch.setattr(sys, "argv", ["prunescale", "theory", "--rule", "hard", "--f", "0.2",
+                                      "--alpha-prune", "3"])
+    with pytest.raises(SystemExit) as exc:
+        cli.entry()
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "prunescale: internal error" in err
+    assert "prunescale: error:" not in err
+
+
+def test_app_module_main_separates_bad_input_from_bugs(monkeypatch, capsys):
+    def bad_input(args):
+        raise InputError("--port must be in 1..65535; got 0")
+
+    monkeypatch.setattr(_cli_app, "build_command", bad_input)
+    assert _cli_app.main(["--port", "0"]) == 2
+    assert capsys.readouterr().err == "prunescale: error: --port must be in 1..65535; got 0\n"
+
+    def bug(args):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(_cli_app, "build_command", bug)
+    with pytest.raises(ValueError, match="a bug"):
+        _cli_app.main([])
