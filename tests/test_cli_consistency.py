@@ -94,3 +94,32 @@ def test_app_module_main_separates_bad_input_from_bugs(monkeypatch, capsys):
     monkeypatch.setattr(_cli_app, "build_command", bug)
     with pytest.raises(ValueError, match="a bug"):
         _cli_app.main([])
+
+
+def test_code_fingerprint_follows_every_source_file_of_the_solvers(tmp_path, monkeypatch):
+    import prunescale.figures
+    import prunescale.sims
+    import prunescale.theory
+    from prunescale.figures import _store
+
+    for pkg in (prunescale.theory, prunescale.sims, prunescale.figures):
+        root = tmp_path / pkg.__name__
+        (root / "sub").mkdir(parents=True)
+        (root / "__init__.py").write_text("")
+        monkeypatch.setattr(pkg, "__file__", str(root / "__init__.py"))
+
+    def fingerprint():
+        _store.code_fingerprint.cache_clear()
+        return _store.code_fingerprint()
+
+    try:
+        base = fingerprint()
+        assert fingerprint() == base
+        solver = tmp_path / "prunescale.theory" / "sub" / "solver.py"
+        solver.write_text("TOL = 1e-10\n")  # a new module in a subpackage
+        changed = fingerprint()
+        assert changed != base
+        solver.write_text("TOL = 1e-12\n")  # a solver change
+        assert fingerprint() not in (base, changed)
+    finally:
+        _store.code_fingerprint.cache_clear()
