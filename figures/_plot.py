@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 
 from prunescale.figures._store import tmp_prefix, umask
@@ -94,3 +95,16 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
 def colors(n: int):
     cmap = matplotlib.colormaps["viridis"]
     return [cmap(x) for x in ([0.5] if n == 1 else [i / (n - 1) * 0.9 for i in range(n)])]
+
+
+def mark_uncertified(ax, x, y, color="k", label="not certified") -> int:
+    """Mark with an ``x`` on the bottom edge of ``ax`` each ``x`` whose value ``y`` is not
+    finite (an uncertified theory point, left out of the line); return how many."""
+    from matplotlib.transforms import blended_transform_factory
+
+    bad = ~np.isfinite(np.asarray(y, float))
+    if bad.any():
+        ax.plot(np.asarray(x, float)[bad], np.full(int(bad.sum()), 0.03), "x", color=color,
+                ms=5, clip_on=False, label=label,
+                transform=blended_transform_factory(ax.transData, ax.transAxes))
+    return int(bad.sum())

@@ -66,6 +66,7 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         ax.plot(a, frs[c["theta_deg"][0]]["eps_random"], "k--", lw=1.2, label="no pruning")
         for (th, fr), cl in zip(frs.items(), col):
             ax.plot(a, fr["eps"], color=cl, lw=2, label=f"$\\theta = {th:g}°$")
+            _plot.mark_uncertified(ax, a, fr["eps"], cl, f"$\\theta = {th:g}°$: not certified")
             ax2.plot(a, fr["f_opt"], color=cl, lw=2, label=f"$\\theta = {th:g}°$")
         ax.set_xscale("log")
         ax.set_yscale("log")

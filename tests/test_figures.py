@@ -156,3 +156,28 @@ def test_bad_out_is_a_one_line_error(tmp_path):
     f.write_text("x")
     with pytest.raises(ValueError, match="not a folder"):
         check_out(f)
+
+
+def test_uncertified_points_are_marked_on_the_plot(smoke, tmp_path, monkeypatch):
+    from prunescale.figures import _plot
+
+    fig, (ax,) = _plot.figure(1, 1)
+    assert _plot.mark_uncertified(ax, [1.0, 2.0, 3.0], [0.1, np.nan, 0.3]) == 1
+    (line,) = ax.get_lines()
+    assert list(line.get_xdata()) == [2.0] and line.get_label() == "not certified"
+    assert _plot.mark_uncertified(ax, [1.0], [0.1]) == 0 and len(ax.get_lines()) == 1
+
+    real = fig_frontier.frontier_data
+
+    def with_a_failure(cache, c):
+        fr = dict(real(cache, c))
+        fr["eps"] = fr["eps"].copy()
+        fr["eps"][3] = np.nan
+        return fr
+
+    marked = []
+    monkeypatch.setattr(fig_frontier, "frontier_data", with_a_failure)
+    monkeypatch.setattr(_plot, "mark_uncertified",
+                        lambda ax, x, y, *a: marked.append(int((~np.isfinite(y)).sum())))
+    res = fig_frontier.main(quick=True, out=tmp_path)
+    assert 1 in marked and not res["theory_converged"]
