@@ -90,6 +90,28 @@ def check_port(host: str, port: int | None) -> None:
             raise InputError(f"port {port} is in use on {host}; give another with --port") from None
 
 
+def _die_with_parent():
+    """On Linux, a ``preexec_fn`` that has the kernel send the server SIGTERM when this
+    process dies, even by SIGKILL (no orphaned server); ``None`` elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec():
+        prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
 def run(args) -> int:
     """Serve the app until Ctrl-C, SIGTERM or SIGHUP, which all stop the marimo server too
     (exit status 130 for Ctrl-C, 128 + the signal number otherwise)."""
@@ -104,7 +126,7 @@ def run(args) -> int:
         raise _Stop(signum)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent())
     try:
         return proc.wait()
     except (KeyboardInterrupt, _Stop) as exc:

@@ -123,3 +123,49 @@ def test_code_fingerprint_follows_every_source_file_of_the_solvers(tmp_path, mon
         assert fingerprint() not in (base, changed)
     finally:
         _store.code_fingerprint.cache_clear()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_app_server_dies_with_a_killed_parent():
+    import os
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, MARIMO_SKIP_UPDATE_CHECK="1")
+    p = subprocess.Popen([sys.executable, "-m", "prunescale.cli", "app", "--headless",
+                          "--no-warm", "--port", str(port)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            assert time.time() < deadline and p.poll() is None, "the app did not start"
+            time.sleep(0.5)
+    with open(f"/proc/{p.pid}/task/{p.pid}/children") as fh:
+        server_pids = [int(x) for x in fh.read().split()]
+    p.send_signal(signal.SIGKILL)  # no handler can run: the kernel must stop the server
+    p.wait(timeout=10)
+    try:
+        deadline = time.time() + 20
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+            except OSError:
+                break  # the server is gone
+            assert time.time() < deadline, "the marimo server outlived its killed parent"
+            time.sleep(0.5)
+    finally:  # never leave an orphaned server behind, even when the test fails
+        for pid in server_pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
