@@ -23,7 +23,8 @@ def add_parser(sub):
             "simulations, Pareto frontier with f_min, easy/hard phase diagram. Works offline. "
             "Stop it with Ctrl-C."
         ),
-        epilog="Ctrl-C, SIGTERM and SIGHUP stop the app and its server. Exit status: 0 "
+        epilog="Ctrl-C, SIGTERM and SIGHUP stop the app and its server (on Linux the server "
+               "also stops if prunescale is killed outright). Exit status: 0 "
                "server ended; 2 bad input (for example a port in use); 130 interrupted "
                "(Ctrl-C); 128 + the signal number for SIGTERM or SIGHUP.",
     )
