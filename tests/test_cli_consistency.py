@@ -169,3 +169,29 @@ def test_app_server_dies_with_a_killed_parent():
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["theory", "--rule", "hard", "--f", "0.2", "--alpha-prune", "3", "--alpha-prune", "4"],
+     "--alpha-prune"),
+    (["theory", "--rule", "hard", "--f", "0.2", "--alpha-prune", "3", "--theta-deg", "1",
+      "--th", "2"], "--theta-deg"),  # an abbreviation is the same option
+    (["theory", "--rule=hard", "--rule", "easy", "--f", "0.2", "--alpha-prune", "3"], "--rule"),
+    (["sim", "--rule", "hard", "--f", "0.5", "--alpha-prune", "1", "--n", "8", "--n", "9"],
+     "--n"),
+    (["figures", "--out", "a", "--out", "b"], "--out"),
+])
+def test_every_command_refuses_a_repeated_option(argv, name, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"option {name} given more than once" in err
+
+
+def test_the_parser_class_itself_refuses_repeats():
+    parser = cli._Parser(prog="x")
+    parser.add_argument("--a", type=float)
+    parser.add_argument("--v", action="append")
+    assert parser.parse_args(["--a", "-1", "--v", "1", "--v", "2"]).v == ["1", "2"]
+    assert parser.parse_args(["--a", "2"]).a == 2.0  # a fresh parse forgets the last one
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--a", "1", "--a", "2"])
