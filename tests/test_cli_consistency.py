@@ -195,3 +195,28 @@ def test_the_parser_class_itself_refuses_repeats():
     assert parser.parse_args(["--a", "2"]).a == 2.0  # a fresh parse forgets the last one
     with pytest.raises(SystemExit):
         parser.parse_args(["--a", "1", "--a", "2"])
+
+
+def test_progress_is_one_line_per_step_off_a_terminal():
+    import io
+
+    from prunescale.figures._data import Progress
+
+    log = io.StringIO()
+    p = Progress(3, stream=log)
+    for th in (0, 10, 20):
+        p.step(f"theory: frontier theta={th}")
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 3
+    assert lines[0].startswith("1/3 theory: frontier theta=0") and "s left" in lines[0]
+    assert lines[-1].startswith("3/3") and lines[-1].endswith("done")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    p = Progress(2, stream=term)
+    p.step("a")
+    p.step("b")
+    assert term.getvalue().count("\r") == 2 and term.getvalue().count("\n") == 1
