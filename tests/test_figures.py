@@ -181,3 +181,29 @@ def test_uncertified_points_are_marked_on_the_plot(smoke, tmp_path, monkeypatch)
                         lambda ax, x, y, *a: marked.append(int((~np.isfinite(y)).sum())))
     res = fig_frontier.main(quick=True, out=tmp_path)
     assert 1 in marked and not res["theory_converged"]
+
+
+def test_parity_z_is_nan_without_certified_theory_and_the_title_says_so(smoke, tmp_path,
+                                                                         monkeypatch):
+    from prunescale.figures import _plot
+
+    real = fig_parity.sim_points
+
+    def one_failure(cache, configs, progress=None, **common):
+        cols = {k: np.array(v) for k, v in real(cache, configs, progress, **common).items()}
+        if len(configs) == 1:  # the extra point: theory not certified, one student flagged
+            cols["theory_converged"] = np.array([False])
+            cols["eps_theory"] = np.array([np.nan])
+            cols["n_flagged"] = np.array([1])
+        return cols
+
+    drawn = []
+    monkeypatch.setattr(fig_parity, "sim_points", one_failure)
+    monkeypatch.setattr(_plot, "render", lambda out, name, c, draw: drawn.append(draw()) or [])
+    res = fig_parity.main(quick=True, out=tmp_path)
+    assert np.isnan(res["z"][-1]) and np.isfinite(res["z"][:-1]).all()
+    assert res["n_uncertified"] == 1 and res["n_flagged"] == 1
+    title = drawn[0].axes[0].get_title()
+    assert "1 without certified theory" in title and "1 students flagged" in title
+    text = (tmp_path / f"{fig_parity.NAME}.csv").read_text()
+    assert "# n_uncertified: 1" in text and "# n_flagged: 1" in text
