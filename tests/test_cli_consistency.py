@@ -220,3 +220,18 @@ def test_progress_is_one_line_per_step_off_a_terminal():
     p.step("a")
     p.step("b")
     assert term.getvalue().count("\r") == 2 and term.getvalue().count("\n") == 1
+
+
+def test_theory_starts_without_plotting_jax_or_marimo():
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from prunescale import cli\n"
+        "status = cli.main(['theory', '--rule', 'hard,easy', '--f', '0.2', '--alpha-prune', '3'])\n"
+        "heavy = [m for m in ('matplotlib', 'jax', 'marimo', 'prunescale.sims',\n"
+        "                     'prunescale.figures', 'prunescale.app') if m in sys.modules]\n"
+        "assert status == 0 and not heavy, heavy\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
