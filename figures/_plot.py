@@ -84,8 +84,9 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
     if all(p.exists() for p in paths) and stamp.exists() and stamp.read_text() == key:
         return paths
     if stamp.exists():  # never replace a figure of another configuration silently
-        print(f"\nreplacing {name} (drawn from another configuration) in {out}",
-              file=sys.stderr)
+        lead = "\n" if sys.stderr.isatty() else ""  # after a progress bar drawn in place
+        print(f"{lead}replacing {name} (drawn from another configuration or code version) "
+              f"in {out}", file=sys.stderr)
     with matplotlib.rc_context(STYLE):
         paths = save(draw(), out, name)
     _atomic_write(stamp, lambda fh: fh.write(key.encode()))
