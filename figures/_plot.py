@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 
 from prunescale.figures._store import tmp_prefix, umask
@@ -83,8 +84,9 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
     if all(p.exists() for p in paths) and stamp.exists() and stamp.read_text() == key:
         return paths
     if stamp.exists():  # never replace a figure of another configuration silently
-        print(f"\nreplacing {name} (drawn from another configuration) in {out}",
-              file=sys.stderr)
+        lead = "\n" if sys.stderr.isatty() else ""  # after a progress bar drawn in place
+        print(f"{lead}replacing {name} (drawn from another configuration or code version) "
+              f"in {out}", file=sys.stderr)
     with matplotlib.rc_context(STYLE):
         paths = save(draw(), out, name)
     _atomic_write(stamp, lambda fh: fh.write(key.encode()))
@@ -94,3 +96,16 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
 def colors(n: int):
     cmap = matplotlib.colormaps["viridis"]
     return [cmap(x) for x in ([0.5] if n == 1 else [i / (n - 1) * 0.9 for i in range(n)])]
+
+
+def mark_uncertified(ax, x, y, color="k", label="not certified") -> int:
+    """Mark with an ``x`` on the bottom edge of ``ax`` each ``x`` whose value ``y`` is not
+    finite (an uncertified theory point, left out of the line); return how many."""
+    from matplotlib.transforms import blended_transform_factory
+
+    bad = ~np.isfinite(np.asarray(y, float))
+    if bad.any():
+        ax.plot(np.asarray(x, float)[bad], np.full(int(bad.sum()), 0.03), "x", color=color,
+                ms=5, clip_on=False, label=label,
+                transform=blended_transform_factory(ax.transData, ax.transAxes))
+    return int(bad.sum())

@@ -38,8 +38,8 @@ def code_fingerprint() -> str:
     h = hashlib.sha256(__version__.encode())
     for pkg in (prunescale.theory, prunescale.sims, prunescale.figures):
         root = Path(pkg.__file__).parent
-        for src in sorted(root.glob("*.py")):
-            h.update(src.name.encode())
+        for src in sorted(root.rglob("*.py")):  # subpackages too
+            h.update(src.relative_to(root).as_posix().encode())
             h.update(src.read_bytes())
     return h.hexdigest()[:16]
 

@@ -80,6 +80,9 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
             ax.plot(a, curves["eps"][i], color=col[i], label=f"keep hard, f = {f:g}", **style)
         ax.plot(a, fr["eps_random"], "k--", lw=1.2, label=r"no pruning ($\approx 0.5/\alpha$)")
         ax.plot(a, e, "r-", lw=2.4, label=f"Pareto frontier ($f \\geq {c['f_floor']:g}$)")
+        _plot.mark_uncertified(ax, a, e, "r", "frontier: not certified")
+        for i, f in enumerate(c["f_curves"]):
+            _plot.mark_uncertified(ax, a, curves["eps"][i], col[i], f"f = {f:g}: not certified")
         ax.set_yscale("log")
         ax.set_xlabel(r"$\alpha_{prune} = P/N$")
         ax.set_ylabel(r"test error $\varepsilon$")

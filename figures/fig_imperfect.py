@@ -66,6 +66,7 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         ax.plot(a, frs[c["theta_deg"][0]]["eps_random"], "k--", lw=1.2, label="no pruning")
         for (th, fr), cl in zip(frs.items(), col):
             ax.plot(a, fr["eps"], color=cl, lw=2, label=f"$\\theta = {th:g}°$")
+            _plot.mark_uncertified(ax, a, fr["eps"], cl, f"$\\theta = {th:g}°$: not certified")
             ax2.plot(a, fr["f_opt"], color=cl, lw=2, label=f"$\\theta = {th:g}°$")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -80,13 +81,22 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         ax2.set_ylabel(r"optimal kept fraction $f_{opt}$")
         ax2.set_title("optimal fraction against budget")
         ths = [t for t in c["theta_deg"] if t > 0]
-        ax3.plot(ths, [fmin[t][0] for t in ths], "o-", color="C3")
+        edge = np.array([bool(fmin[t][2]) for t in ths])
+        fm = np.array([fmin[t][0] for t in ths], float)
+        ax3.plot(ths, fm, "-", color="C3")
+        ax3.plot(np.array(ths)[~edge], fm[~edge], "o", color="C3",
+                 label="interior minimum" if (~edge).any() else "_nolegend_")
+        ax3.plot(np.array(ths)[edge], fm[edge], "o", mfc="white", color="C3",
+                 label="at the search edge" if edge.any() else "_nolegend_")
         ax3.set_xlabel(r"probe angle $\theta$ (degrees)")
         ax3.set_ylabel(r"$f_{min}(\theta) = \min_\alpha f_{opt}$")
-        edge = [fmin[t][2] for t in ths]
-        ax3.set_title("minimum useful fraction over the budgets shown"
-                      + ("\n(at the edge of the search: a bound, not an asymptote)"
-                         if any(edge) else ""))
+        ax3.set_title("minimum useful fraction\nover the budgets searched")
+        if edge.any():  # the minimum is still falling where the search stops
+            ax3.text(0.04, 0.96, f"{int(edge.sum())} of {edge.size} values at the edge of the "
+                     f"search ($\\alpha \\leq {a[-1]:g}$, $f \\geq {c['f_floor']:g}$):\n"
+                     "an upper bound, not the asymptotic $f_{min}$",
+                     transform=ax3.transAxes, va="top", fontsize=7)
+        ax3.legend(loc="lower right")
         return fig
 
     paths = _plot.render(out, NAME, c, draw)
@@ -106,7 +116,8 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     write_table(out / f"{NAME}.csv", cols,
                 {"figure": NAME, "rule": "hard", **c, **counts,
                  "f_min": {str(k): v[0] for k, v in fmin.items()},
-                 "alpha_at_f_min": {str(k): v[1] for k, v in fmin.items()}})
+                 "alpha_at_f_min": {str(k): v[1] for k, v in fmin.items()},
+                 "f_min_at_search_edge": {str(k): bool(v[2]) for k, v in fmin.items()}})
     return {"paths": paths, "frontiers": frs, "f_min": fmin, "config": c, **counts}
 
 

@@ -53,6 +53,14 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         z = np.where(sim["theory_converged"],
                      (sim["eps_mean"] - sim["eps_theory"]) / sim["eps_sem"], np.nan)
 
+    counts = {"n_uncertified": int((~sim["theory_converged"].astype(bool)).sum()),
+              "n_flagged": int(np.sum(sim["n_flagged"])),
+              "theory_converged": bool(np.all(sim["theory_converged"]))}
+    caveats = "".join([
+        f"; {counts['n_uncertified']} without certified theory (not shown)"
+        if counts["n_uncertified"] else "",
+        f"; {counts['n_flagged']} students flagged (excluded)" if counts["n_flagged"] else ""])
+
     def draw():
         fig, (ax, ax2) = _plot.figure(2, 1, width=4.3)
         pos = sim["theta_deg"] > 0
@@ -60,14 +68,14 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
             ax.errorbar(sim["eps_theory"][m], sim["eps_mean"][m], yerr=sim["eps_sem"][m], fmt=mk,
                         ms=4, capsize=2, label=lab)
             ax2.plot(sim["eps_theory"][m], z[m], mk, label=lab)
-        lo, hi = 0.5 * sim["eps_theory"].min(), 1.5 * sim["eps_theory"].max()
+        lo, hi = 0.5 * np.nanmin(sim["eps_theory"]), 1.5 * np.nanmax(sim["eps_theory"])
         ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(r"replica theory $\varepsilon$")
         ax.set_ylabel(r"simulation $\varepsilon$ (mean $\pm$ s.e.)")
         ax.set_title(f"theory vs simulation, N = {c['n']}, {c['seeds']} students\n"
-                     f"{len(z)} configurations")
+                     f"{len(z)} configurations{caveats}")
         ax.legend()
         ax2.axhline(0, color="k", lw=0.8)
         for y in (-2, 2):
@@ -81,9 +89,6 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         return fig
 
     paths = _plot.render(out, NAME, c, draw)
-    counts = {"n_uncertified": int((~sim["theory_converged"].astype(bool)).sum()),
-              "n_flagged": int(np.sum(sim["n_flagged"])),
-              "theory_converged": bool(np.all(sim["theory_converged"]))}
     write_table(out / f"{NAME}.csv", {**sim, "z": z}, {"figure": NAME, **c, **counts})
     return {"paths": paths, "sim": sim, "z": z, "config": c, **counts}
 

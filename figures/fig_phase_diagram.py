@@ -55,7 +55,8 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         lim = np.nanmax(np.abs(lr))
         mesh = ax.pcolormesh(at, fs, lr, cmap=_plot.PHASE_CMAP, vmin=-lim, vmax=lim, shading="nearest")
         cb = fig.colorbar(mesh, ax=ax)
-        cb.set_label(r"$\log_{10}(\varepsilon_{hard} / \varepsilon_{easy})$")
+        cb.set_label(r"$\log_{10}(\varepsilon_{hard} / \varepsilon_{easy})$"
+                     "   (> 0, blue: keep easy wins)")
         ax.plot(d["boundary"], fs, "k-", lw=2, label="boundary: equal error")
         bad = ~np.isfinite(lr)
         if bad.any():  # uncertified grid points are marked, never coloured

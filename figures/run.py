@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prunescale.figures import (fig_frontier, fig_imperfect, fig_learning_curves, fig_parity,
+from prunescale.figures import (FIGURES, fig_frontier, fig_imperfect, fig_learning_curves, fig_parity,
                      fig_phase_diagram)
 from prunescale.figures._data import Progress
 from prunescale.figures._store import _atomic_write, clean_stale_temporaries
@@ -34,19 +34,24 @@ def check_out(out) -> Path:
     return out
 
 
-#: short names accepted by ``--only`` (``fig1`` ... ``fig5``, or the full file names)
+#: names accepted by ``--only``: ``fig1`` ... ``fig5``, the names of
+#: :data:`prunescale.figures.FIGURES` (``frontier``, ...) and the full file names
 SHORT = {m.NAME.split("_", 1)[0]: m.NAME for m in MODULES}
+ALIASES = {**SHORT, **{m.__name__.rsplit(".", 1)[1].removeprefix("fig_"): m.NAME for m in MODULES},
+           **{m.NAME: m.NAME for m in MODULES}}
 
 
 def select(only) -> tuple:
     """The figure modules named in ``only`` (``None``: all), in their usual order."""
     if only is None:
         return MODULES
-    names = {SHORT.get(x, x) for x in only}
-    unknown = sorted(names - {m.NAME for m in MODULES})
+    if not only:
+        raise InputError("--only is empty; give figure names, for example fig2,fig3")
+    unknown = [x for x in only if x not in ALIASES]
     if unknown:
         raise InputError(f"--only: unknown figure {unknown[0]!r}; choose from "
-                         + ", ".join(SHORT))
+                         + ", ".join(SHORT) + " or " + ", ".join(FIGURES))
+    names = {ALIASES[x] for x in only}
     return tuple(m for m in MODULES if m.NAME in names)
 
 
@@ -79,6 +84,21 @@ def run_all(out="prunescale-figures", full: bool = False, only=None) -> dict:
         z = np.abs(results[fig_parity.NAME]["z"])
         summary["parity_median_abs_z"] = float(np.nanmedian(z))
         summary["parity_max_abs_z"] = float(np.nanmax(z))
+    summary["drawn"] = list(results)
+    previous = _previous_summary(out / "summary.json")
+    if previous.get("mode") == summary["mode"]:  # --only: keep the other figures' entries
+        for key in ("figures", "certification"):
+            summary[key] = {**previous.get(key, {}), **summary[key]}
+        summary = {**{k: v for k, v in previous.items() if k != "drawn"}, **summary}
     text = json.dumps(summary, indent=2)
     _atomic_write(out / "summary.json", lambda fh: fh.write(text.encode()))
     return summary
+
+
+def _previous_summary(path: Path) -> dict:
+    """The summary of an earlier run in the same folder (empty if none or unreadable)."""
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return previous if isinstance(previous, dict) else {}

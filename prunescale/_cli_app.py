@@ -23,7 +23,8 @@ def add_parser(sub):
             "simulations, Pareto frontier with f_min, easy/hard phase diagram. Works offline. "
             "Stop it with Ctrl-C."
         ),
-        epilog="Ctrl-C, SIGTERM and SIGHUP stop the app and its server. Exit status: 0 "
+        epilog="Ctrl-C, SIGTERM and SIGHUP stop the app and its server (on Linux the server "
+               "also stops if prunescale is killed outright). Exit status: 0 "
                "server ended; 2 bad input (for example a port in use); 130 interrupted "
                "(Ctrl-C); 128 + the signal number for SIGTERM or SIGHUP.",
     )
@@ -90,6 +91,28 @@ def check_port(host: str, port: int | None) -> None:
             raise InputError(f"port {port} is in use on {host}; give another with --port") from None
 
 
+def _die_with_parent():
+    """On Linux, a ``preexec_fn`` that has the kernel send the server SIGTERM when this
+    process dies, even by SIGKILL (no orphaned server); ``None`` elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec():
+        prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
 def run(args) -> int:
     """Serve the app until Ctrl-C, SIGTERM or SIGHUP, which all stop the marimo server too
     (exit status 130 for Ctrl-C, 128 + the signal number otherwise)."""
@@ -104,7 +127,7 @@ def run(args) -> int:
         raise _Stop(signum)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent())
     try:
         return proc.wait()
     except (KeyboardInterrupt, _Stop) as exc:
@@ -124,14 +147,14 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m prunescale._cli_app [options]``: the same as ``prunescale app [options]``."""
-    import argparse
+    from prunescale.cli import _Parser
 
-    parser = argparse.ArgumentParser(prog="prunescale")
-    add_parser(parser.add_subparsers(dest="command", required=True))
+    parser = _Parser(prog="prunescale")
+    add_parser(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
     args = parser.parse_args(["app", *(sys.argv[1:] if argv is None else argv)])
     try:
         return int(args.run(args) or 0)
-    except ValueError as exc:
+    except InputError as exc:  # other exceptions are bugs: they keep their traceback
         print(f"prunescale: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -20,8 +20,9 @@ def add_parser(sub):
             "Each figure is written as PNG, SVG and a tidy CSV (with n_uncertified, n_flagged "
             "and theory_converged), and OUT/summary.json summarises the run; uncertified theory "
             "points are left out of the lines and marked, flagged students are excluded from "
-            "the means, and a warning line counts both. Exit status: 0 figures drawn; 2 bad "
-            "input; 130 interrupted."
+            "the means, and a warning line counts both. Exit status: 0 figures drawn, every "
+            "point certified; 1 figures drawn but some theory point not certified or some "
+            "student flagged (see summary.json); 2 bad input; 130 interrupted."
         ),
     )
     p.add_argument("--out", default="prunescale-figures",
@@ -30,7 +31,8 @@ def add_parser(sub):
                    help="publication sizes (larger N, more students, finer grids; slow)")
     p.add_argument("--only", type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
                    default=None, metavar="FIG",
-                   help="draw only these figures: a comma list of fig1..fig5 (default: all)")
+                   help="draw only these figures: a comma list of fig1..fig5 or of learning_curves, "
+                        "frontier, phase_diagram, imperfect, parity (default: all)")
     p.add_argument("--json", action="store_true",
                    help="print the run's summary (summary.json) on stdout")
     p.set_defaults(run=run)
@@ -44,13 +46,15 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        for name, paths in summary["figures"].items():
-            print(f"{name}: {', '.join(paths)}")
+        for name in summary.get("drawn", summary["figures"]):
+            print(f"{name}: {', '.join(summary['figures'][name])}")
         print(f"summary: {args.out}/summary.json ({summary['seconds']} s)")
     cert = summary["certification"]
-    bad = {k: v for k, v in cert.items() if v["n_uncertified"] or v["n_flagged"]}
+    bad = {k: v for k, v in cert.items()
+           if k in summary.get("drawn", cert) and (v["n_uncertified"] or v["n_flagged"])}
     if bad:
         print("prunescale: warning: not everything certified (left out and marked): " + "; ".join(
             f"{k}: {v['n_uncertified']} theory points uncertified, {v['n_flagged']} students "
             "flagged" for k, v in bad.items()), file=sys.stderr)
+        return 1
     return 0

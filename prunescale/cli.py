@@ -8,6 +8,7 @@ with status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import re
@@ -26,30 +27,55 @@ SUBCOMMANDS = {
 }
 
 
+#: actions meant to be given several times
+_REPEATABLE = (argparse._AppendAction, argparse._AppendConstAction, argparse._CountAction,
+               argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)
+
+
 class _Parser(argparse.ArgumentParser):
-    """One-line errors; values that start like a negative number (``-1e-3``, ``-1:2:3``)
-    reach the option's validator instead of being taken for an option."""
+    """The parser class of every ``prunescale`` command (sub-commands included).
+
+    * one-line errors (``prunescale: error: ...``, exit status 2), no usage dump;
+    * values that start like a negative number (``-1e-3``, ``-1:2:3``, ``-.5``) reach the
+      option's validator instead of being taken for an option;
+    * an option given twice (``--f 0.1 --f 0.2``, or an abbreviation of it) is refused
+      instead of the last value silently winning.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = re.compile(r"^-(\d|\.\d|inf\b|nan\b)")
+        self._seen: set[str] = set()
 
     def error(self, message):  # one line, no usage dump
         self.exit(2, f"prunescale: error: {message}\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        self._seen = set()
+        return super().parse_known_args(args, namespace)
 
-def _repeated_option(argv: list[str]) -> str | None:
-    """The first ``--option`` given more than once (its later value would silently win)."""
-    seen = set()
-    for tok in argv:
-        if tok == "--":
-            break
-        if tok.startswith("--") and len(tok) > 2:
-            name = tok.split("=", 1)[0]
-            if name in seen:
-                return name
-            seen.add(name)
-    return None
+    def _add_action(self, action):
+        if action.option_strings and not isinstance(action, _REPEATABLE):
+            action.__class__ = _once(type(action))
+        return super()._add_action(action)
+
+
+@functools.lru_cache(maxsize=None)
+def _once(cls):
+    """A subclass of the action class ``cls`` that refuses a second occurrence."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = getattr(parser, "_seen", None)
+        if seen is not None:
+            if self.dest in seen:
+                name = next((o for o in self.option_strings if o.startswith("--")),
+                            self.option_strings[0])
+                parser.error(f"option {name} given more than once; give it once "
+                             "(a comma list or start:stop:num for several values)")
+            seen.add(self.dest)
+        return cls.__call__(self, parser, namespace, values, option_string)
+
+    return type(f"Once{cls.__name__}", (cls,), {"__call__": __call__})
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -57,8 +83,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="prunescale",
         description="Data-pruning scaling laws in the teacher-student perceptron.",
-        epilog="exit status: 0 success; 1 some result not certified or flagged; 2 bad input; "
-               "130 interrupted. Run 'prunescale COMMAND --help' for each command.",
+        epilog="exit status: 0 success; 1 some result not certified or flagged (or an internal "
+               "error, reported with its traceback); 2 bad input; 130 interrupted. Run 'prunescale COMMAND --help' for each command.",
     )
     parser.add_argument("--version", action="version", version=f"prunescale {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -91,12 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         print("prunescale: error: give a command: " + ", ".join(SUBCOMMANDS)
               + " (prunescale --help for more)", file=sys.stderr)
         return 2
-    rep = _repeated_option(argv)
-    if rep is not None:
-        print(f"prunescale: error: option {rep} given more than once; give it once "
-              "(a comma list or start:stop:num for several values)", file=sys.stderr)
-        return 2
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # bad usage (status 2) or --help / --version (status 0)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
         return int(args.run(args) or 0)
     except InputError as exc:
@@ -110,11 +134,22 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """The ``prunescale`` console script: :func:`main`, then exit with its status.
 
+    An exception other than bad input is an internal error: its traceback, then the line
+    ``prunescale: internal error ...``, and exit status 1.
+
     After an interruption the process ends with ``os._exit(130)``: every result was already
     written atomically, and skipping the interpreter's teardown avoids crashes of native
     threads (XLA's, matplotlib's) stopped mid-computation.
     """
-    code = main()
+    try:
+        code = main()
+    except Exception:  # a bug, not the user's input: full traceback, then one clear line
+        import traceback
+
+        traceback.print_exc()
+        print("prunescale: internal error (a bug in prunescale, not in your input); "
+              "the traceback above says where", file=sys.stderr)
+        code = 1
     if code == 130:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -282,8 +282,8 @@ def test_cli_run_serves_offline(monkeypatch):
     seen = {}
 
     class FakePopen:
-        def __init__(self, cmd, env):
-            seen["cmd"], seen["env"] = cmd, env
+        def __init__(self, cmd, env, preexec_fn=None):
+            seen["cmd"], seen["env"], seen["preexec_fn"] = cmd, env, preexec_fn
 
         def wait(self, timeout=None):
             return 0
@@ -292,6 +292,8 @@ def test_cli_run_serves_offline(monkeypatch):
     assert _cli_app.run(_args("--headless")) == 0
     assert seen["env"]["MARIMO_SKIP_UPDATE_CHECK"] == "1"
     assert seen["env"]["PRUNESCALE_APP_WARM"] == "1"
+    if sys.platform.startswith("linux"):  # the server dies with prunescale
+        assert callable(seen["preexec_fn"])
     # the notebook imports the installed prunescale; the repository root is never put on the
     # path (it would expose theory/, app/... as top-level modules)
     root = str(_cli_app.notebook_path().parents[1])

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 DRIVER = textwrap.dedent("""
     import sys
@@ -29,6 +30,7 @@ def _sims(out: Path):
     return sorted((out / ".cache").glob("sim-*.npz"))
 
 
+@pytest.mark.slow  # two figure runs in subprocesses, each compiling JAX: ~45 s on 2 cores
 def test_sigkill_then_resume(tmp_path):
     out = tmp_path / "figs"
     p = _run(out)
@@ -55,6 +57,7 @@ def test_sigkill_then_resume(tmp_path):
     assert (out / "fig1_learning_curves.csv").read_text().count("simulation") == 6
 
 
+@pytest.mark.slow  # two concurrent figure runs: ~80 s on 2 shared cores
 def test_concurrent_runs_share_a_cache(tmp_path):
     out = tmp_path / "figs"
     procs = [_run(out), _run(out)]

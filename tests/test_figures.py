@@ -50,6 +50,8 @@ def test_figure_writes_files(mod, smoke, tmp_path):
             assert f"eps_hard_f{f:g}" in header.split(",")
     if mod is fig_learning_curves:
         assert {"n_flagged", "max_gap", "theory_converged"} <= set(header.split(","))
+    if mod is fig_imperfect:  # f_min(theta) says whether it sits at the edge of the search
+        assert any(line.startswith("# f_min_at_search_edge:") for line in text)
 
 
 def test_phase_diagram_easy_wins_small_pools_hard_wins_large(smoke, tmp_path):
@@ -154,3 +156,54 @@ def test_bad_out_is_a_one_line_error(tmp_path):
     f.write_text("x")
     with pytest.raises(ValueError, match="not a folder"):
         check_out(f)
+
+
+def test_uncertified_points_are_marked_on_the_plot(smoke, tmp_path, monkeypatch):
+    from prunescale.figures import _plot
+
+    fig, (ax,) = _plot.figure(1, 1)
+    assert _plot.mark_uncertified(ax, [1.0, 2.0, 3.0], [0.1, np.nan, 0.3]) == 1
+    (line,) = ax.get_lines()
+    assert list(line.get_xdata()) == [2.0] and line.get_label() == "not certified"
+    assert _plot.mark_uncertified(ax, [1.0], [0.1]) == 0 and len(ax.get_lines()) == 1
+
+    real = fig_frontier.frontier_data
+
+    def with_a_failure(cache, c):
+        fr = dict(real(cache, c))
+        fr["eps"] = fr["eps"].copy()
+        fr["eps"][3] = np.nan
+        return fr
+
+    marked = []
+    monkeypatch.setattr(fig_frontier, "frontier_data", with_a_failure)
+    monkeypatch.setattr(_plot, "mark_uncertified",
+                        lambda ax, x, y, *a: marked.append(int((~np.isfinite(y)).sum())))
+    res = fig_frontier.main(quick=True, out=tmp_path)
+    assert 1 in marked and not res["theory_converged"]
+
+
+def test_parity_z_is_nan_without_certified_theory_and_the_title_says_so(smoke, tmp_path,
+                                                                         monkeypatch):
+    from prunescale.figures import _plot
+
+    real = fig_parity.sim_points
+
+    def one_failure(cache, configs, progress=None, **common):
+        cols = {k: np.array(v) for k, v in real(cache, configs, progress, **common).items()}
+        if len(configs) == 1:  # the extra point: theory not certified, one student flagged
+            cols["theory_converged"] = np.array([False])
+            cols["eps_theory"] = np.array([np.nan])
+            cols["n_flagged"] = np.array([1])
+        return cols
+
+    drawn = []
+    monkeypatch.setattr(fig_parity, "sim_points", one_failure)
+    monkeypatch.setattr(_plot, "render", lambda out, name, c, draw: drawn.append(draw()) or [])
+    res = fig_parity.main(quick=True, out=tmp_path)
+    assert np.isnan(res["z"][-1]) and np.isfinite(res["z"][:-1]).all()
+    assert res["n_uncertified"] == 1 and res["n_flagged"] == 1
+    title = drawn[0].axes[0].get_title()
+    assert "1 without certified theory" in title and "1 students flagged" in title
+    text = (tmp_path / f"{fig_parity.NAME}.csv").read_text()
+    assert "# n_uncertified: 1" in text and "# n_flagged: 1" in text
