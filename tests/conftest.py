@@ -1,7 +1,10 @@
-"""Test configuration: float64 everywhere for JAX, and a PRNG key fixture."""
+"""Test configuration: float64 everywhere for JAX, a PRNG key fixture and an exact
+max-margin reference solver."""
 
 import jax
+import numpy as np
 import pytest
+from scipy import optimize
 
 
 jax.config.update("jax_enable_x64", True)
@@ -10,3 +13,65 @@ jax.config.update("jax_enable_x64", True)
 @pytest.fixture
 def key():
     return jax.random.key(0)
+
+
+def _ldp(z):
+    """Reference: least-distance programming via scipy's NNLS (Lawson & Hanson 1974, ch. 23).
+
+    min |w| s.t. z w >= 1  <=>  u = argmin_{u >= 0} |E u - e|, E = [z^T; 1^T], e = (0, .., 0, 1);
+    with r = E u - e, w = -r[:N] / r[N]. An exact active-set method, independent of our IPM.
+    """
+    z = np.asarray(z)
+    p, n = z.shape
+    e_mat = np.vstack([z.T, np.ones((1, p))])
+    e_vec = np.zeros(n + 1)
+    e_vec[-1] = 1.0
+    u, _ = optimize.nnls(e_mat, e_vec, maxiter=100 * p)
+    r = e_mat @ u - e_vec
+    assert abs(r[-1]) > 1e-12  # feasible (separable data)
+    return -r[:n] / r[-1]
+
+
+@pytest.fixture
+def exact_max_margin():
+    """The exact max-margin weights ``w`` (``min |w|`` s.t. ``z w >= 1``) of rows ``z``."""
+    return _ldp
+
+
+@pytest.fixture
+def start_app():
+    """Start ``prunescale app --headless`` on a free port and wait until it serves; returns
+    ``start() -> (process, url)``. Any process still running at the end is killed."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    procs = []
+
+    def start():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = dict(os.environ, MARIMO_SKIP_UPDATE_CHECK="1")
+        p = subprocess.Popen([sys.executable, "-m", "prunescale.cli", "app", "--headless",
+                              "--no-warm", "--port", str(port)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(p)
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                return p, url
+            except OSError:
+                assert time.time() < deadline and p.poll() is None, "the app did not start"
+                time.sleep(0.5)
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

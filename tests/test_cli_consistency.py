@@ -47,8 +47,8 @@ def test_only_keeps_the_other_figures_in_the_summary(tmp_path, monkeypatch):
         fig_frontier.NAME, fig_phase_diagram.NAME}
 
 
-@pytest.mark.parametrize("bad, status", [(0, 0), (3, 1)])
-def test_figures_exit_1_when_a_point_is_not_certified(tmp_path, monkeypatch, capsys, bad, status):
+@pytest.mark.parametrize("bad, status", [(0, 0), (3, 0)])
+def test_figures_warn_when_a_point_is_not_certified(tmp_path, monkeypatch, capsys, bad, status):
     from prunescale.figures import fig_phase_diagram
 
     monkeypatch.setattr(fig_phase_diagram, "main", _fake(fig_phase_diagram.NAME, bad=bad))
@@ -56,6 +56,7 @@ def test_figures_exit_1_when_a_point_is_not_certified(tmp_path, monkeypatch, cap
     cap = capsys.readouterr()
     assert f"{fig_phase_diagram.NAME}: " in cap.out  # where the figure went
     assert ("3 theory points uncertified" in cap.err) == bool(bad)
+    assert ("prunescale: warning: not everything certified" in cap.err) == bool(bad)
 
 
 def test_negative_values_and_ranges_reach_the_validator(capsys):
@@ -126,30 +127,13 @@ def test_code_fingerprint_follows_every_source_file_of_the_solvers(tmp_path, mon
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_app_server_dies_with_a_killed_parent():
+def test_app_server_dies_with_a_killed_parent(start_app):
     import os
     import signal
-    import socket
-    import subprocess
     import time
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, MARIMO_SKIP_UPDATE_CHECK="1")
-    p = subprocess.Popen([sys.executable, "-m", "prunescale.cli", "app", "--headless",
-                          "--no-warm", "--port", str(port)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            assert time.time() < deadline and p.poll() is None, "the app did not start"
-            time.sleep(0.5)
+    p, url = start_app()
     with open(f"/proc/{p.pid}/task/{p.pid}/children") as fh:
         server_pids = [int(x) for x in fh.read().split()]
     p.send_signal(signal.SIGKILL)  # no handler can run: the kernel must stop the server

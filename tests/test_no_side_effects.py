@@ -180,13 +180,6 @@ def test_empty_out_is_refused(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_app_port_in_use_is_one_line(tmp_path):
     import socket
@@ -202,25 +195,12 @@ def test_app_port_in_use_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
-def test_app_stops_its_server_on_sigterm_and_sighup(sig):
+def test_app_stops_its_server_on_sigterm_and_sighup(sig, start_app):
     import signal
     import time
     import urllib.request
 
-    port = _free_port()
-    env = dict(os.environ, MARIMO_SKIP_UPDATE_CHECK="1")
-    p = subprocess.Popen([sys.executable, "-m", "prunescale.cli", "app", "--headless",
-                          "--no-warm", "--port", str(port)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            assert time.time() < deadline and p.poll() is None, "the app did not start"
-            time.sleep(0.5)
+    p, url = start_app()
     p.send_signal(getattr(signal, sig))
     assert p.wait(timeout=30) == 128 + getattr(signal, sig)
     time.sleep(0.5)

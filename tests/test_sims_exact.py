@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy.optimize import nnls
 
 from prunescale import sims
 from prunescale.sims.certify import relative_gap
@@ -16,26 +15,12 @@ from prunescale.sims.prune import pool_size
 from prunescale.theory import Pruning
 
 
-def exact_max_margin(z: np.ndarray) -> np.ndarray:
-    """min |w| s.t. z w >= 1, exactly, as a least-distance program (Lawson & Hanson, Ch. 23):
-    u = argmin_{u >= 0} |E u - f| with E = [z^T; 1^T], f = (0, ..., 0, 1); r = E u - f;
-    then w = -r[:N] / r[N]. Lawson-Hanson NNLS is an exact active-set method."""
-    p, n = z.shape
-    E = np.vstack([z.T, np.ones((1, p))])
-    f = np.zeros(n + 1)
-    f[-1] = 1.0
-    u, _ = nnls(E, f, maxiter=50 * p)
-    r = E @ u - f
-    assert abs(r[-1]) > 1e-12, "not separable through the origin"
-    return -r[:n] / r[-1]
-
-
 @pytest.mark.parametrize("rule,f,alpha,theta,n", [
     ("hard", 0.5, 2.0, 0.0, 40),
     ("easy", 0.4, 1.5, 20.0, 30),
     ("random", 1.0, 1.2, 0.0, 50),
 ])
-def test_simulated_student_equals_exact_solution(rule, f, alpha, theta, n):
+def test_simulated_student_equals_exact_solution(rule, f, alpha, theta, n, exact_max_margin):
     pr = Pruning(rule, f, theta)
     seed, student = 3, 1
     # a tight certified gap (1e-12) makes the simulator's student exact to rounding

@@ -4,7 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import optimize
 
 from prunescale import sims
 from prunescale.sims.certify import certify
@@ -19,30 +18,13 @@ def _problems(rule, f, n, n_pool, b, seed=0):
     return t, ex, ex.y[..., None] * ex.x / np.sqrt(n)
 
 
-def _ldp(z):
-    """Reference: least-distance programming via scipy's NNLS (Lawson & Hanson 1974, ch. 23).
-
-    min |w| s.t. z w >= 1  <=>  u = argmin_{u >= 0} |E u - e|, E = [z^T; 1^T], e = (0, .., 0, 1);
-    with r = E u - e, w = -r[:N] / r[N]. An active-set method, independent of our IPM.
-    """
-    z = np.asarray(z)
-    p, n = z.shape
-    e_mat = np.vstack([z.T, np.ones((1, p))])
-    e_vec = np.zeros(n + 1)
-    e_vec[-1] = 1.0
-    u, _ = optimize.nnls(e_mat, e_vec, maxiter=100 * p)
-    r = e_mat @ u - e_vec
-    assert abs(r[-1]) > 1e-12  # feasible (separable data)
-    return -r[:n] / r[-1]
-
-
 @pytest.mark.parametrize("rule,f,n,n_pool", [("random", 1.0, 12, 40), ("hard", 0.25, 15, 160),
                                              ("easy", 0.5, 10, 12)])
-def test_solver_matches_scipy_nnls(rule, f, n, n_pool):
+def test_solver_matches_scipy_nnls(rule, f, n, n_pool, exact_max_margin):
     _, _, z = _problems(rule, f, n, n_pool, 4)
     sol = solve_max_margin(z, 1e-10)
     for b in range(z.shape[0]):
-        ref = _ldp(z[b])
+        ref = exact_max_margin(z[b])
         # both are exact methods in float64: agree to ~1e-8 relative (our certified gap <= 1e-10
         # bounds |w - w*| / |w*| <= sqrt(1e-10) = 1e-5 at worst); 1e-6 asserted
         np.testing.assert_allclose(np.asarray(sol.w[b]), ref, rtol=0, atol=1e-6 * np.linalg.norm(ref))
