@@ -68,7 +68,6 @@ def save(fig, out, name: str) -> list[Path]:
     return paths
 
 
-
 def render(out, name: str, config: dict, draw) -> list[Path]:
     """Draw and save figure ``name`` unless it was already drawn from the same ``config``.
 
