@@ -29,7 +29,7 @@ LEARNERS = ("ridge", "logistic", "hinge")
 
 #: stopping tolerance of the logistic prox Newton iteration, on ``|g(v)|``
 PROX_TOL = 1e-14
-_PROX_MAX_ITER = 60
+_PROX_MAX_ITER = 400
 
 
 def loss(learner: str, y, h):
@@ -81,24 +81,37 @@ def logistic_margin(w0, V):
     """Root ``v`` of ``g(v) = v - w0 - V sigmoid(-v)`` (the logistic prox in margin form).
 
     ``g`` is increasing (``1 <= g' <= 1 + V/4``) with its root in ``[w0, w0 + V]``; Newton steps
-    are kept inside the shrinking bracket, so the iteration cannot leave it. Stops when
-    ``|g| <= PROX_TOL (1 + |v| + |w0| + V)`` everywhere (at most 60 steps).
+    are kept inside the shrinking bracket, and a step that leaves it or follows a step that did
+    not halve ``|g|`` is replaced by bisection (Newton alone can cycle for large ``V``). Stops when
+    ``|g| <= PROX_TOL (1 + |v| + |w0| + V)`` everywhere (at most 400 steps; converged elements leave the loop).
     """
     w0, V = np.broadcast_arrays(np.asarray(w0, dtype=float), np.asarray(V, dtype=float))
-    lo = w0.copy()
-    hi = w0 + V
-    v = w0 + V * expit(-w0) / (1.0 + V * 0.25)
-    v = np.clip(v, lo, hi)
+    shape = w0.shape
+    w0, V = w0.ravel(), V.ravel()
+    v = np.clip(w0 + V * expit(-w0) / (1.0 + V * 0.25), w0, w0 + V)
+    idx = np.arange(v.size)  # unconverged elements (compacted every step)
+    a, Va, va = w0, V, v.copy()
+    lo, hi = a.copy(), a + Va
+    g_prev = np.full_like(va, np.inf)
     for _ in range(_PROX_MAX_ITER):
-        s_neg = expit(-v)
-        g = v - w0 - V * s_neg
-        # rounding of g is ~ 1e-16 (|v| + |w0| + V): stop once every |g| is at that level
-        if np.all(np.abs(g) <= PROX_TOL * (1.0 + np.abs(v) + np.abs(w0) + V)):
+        s_neg = expit(-va)
+        g = va - a - Va * s_neg
+        # rounding of g is ~ 1e-16 (|v| + |w0| + V): an element is done at that level
+        done = np.abs(g) <= PROX_TOL * (1.0 + np.abs(va) + np.abs(a) + Va)
+        v[idx[done]] = va[done]
+        keep = ~done
+        if not keep.any():
             break
-        lo = np.where(g < 0, v, lo)
-        hi = np.where(g > 0, v, hi)
-        step = g / (1.0 + V * s_neg * (1.0 - s_neg))
-        vn = v - step
-        out = (vn < lo) | (vn > hi)  # strict: a converged v sits on a bracket end
-        v = np.where(out, 0.5 * (lo + hi), vn)
-    return v
+        idx, a, Va, va, lo, hi, g, g_prev, s_neg = (
+            x[keep] for x in (idx, a, Va, va, lo, hi, g, g_prev, s_neg))
+        lo = np.where(g < 0, va, lo)
+        hi = np.where(g > 0, va, hi)
+        vn = va - g / (1.0 + Va * s_neg * (1.0 - s_neg))
+        # Newton may cycle for large V: bisect when it leaves the bracket or when |g| did not
+        # halve since the previous step (so the bracket at least halves every other step)
+        out = (vn < lo) | (vn > hi) | (np.abs(g) > 0.5 * g_prev)
+        g_prev = np.where(out, np.inf, np.abs(g))
+        va = np.where(out, 0.5 * (lo + hi), vn)
+    else:
+        v[idx] = va
+    return v.reshape(shape)
