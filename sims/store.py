@@ -36,6 +36,7 @@ COLUMNS = CONFIG + ("n", "seed", "student") + MEASURED + ("flagged", "seconds", 
 ROW_KEY = CONFIG + ("n", "seed", "student", "version")
 
 _FILE = re.compile(r"^task-([0-9a-f]{16,64})\.parquet$")
+_TMP = re.compile(r"^\.task-[0-9a-f]{16,64}\.parquet\.pid(\d+)\.[^/]*\.tmp$")
 
 
 def task_path(folder, task_id: str) -> Path:
@@ -49,6 +50,36 @@ def finished_tasks(folder) -> set[str]:
     except FileNotFoundError:
         return set()
     return {m.group(1) for m in map(_FILE.match, names) if m}
+
+
+def clean_stale_temporaries(folder) -> int:
+    """Remove the temporary files of writers that died mid-write (pid no longer running);
+    return how many. Temporaries of live processes (another sweep writing) are kept."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for name in names:
+        m = _TMP.match(name)
+        if not m or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+            continue
+        try:
+            os.unlink(Path(folder) / name)
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _files(folder) -> list[Path]:
@@ -65,7 +96,7 @@ def write_task(folder, task_id: str, columns: dict) -> Path:
     """Write one task's rows (``columns``: name -> sequence, see :data:`COLUMNS`) atomically.
 
     The temporary file carries the writer's pid (``.task-<id>.parquet.pid<pid>.*.tmp``, the
-    pattern :func:`prunescale.figures._store.clean_stale_temporaries` recognises).
+    pattern :func:`clean_stale_temporaries` removes once the writer is dead).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -99,6 +99,7 @@ def pending(tasks: Sequence[Task], out=None) -> tuple[list[Task], int]:
         return list(tasks), 0
     from prunescale.sims import store
 
+    store.clean_stale_temporaries(out)
     done_ids = store.finished_tasks(out)
     todo = [t for t in tasks if t.id not in done_ids]
     skipped = sum(len(t.students) for t in tasks if t.id in done_ids)
