@@ -243,16 +243,12 @@ def run(tasks: Sequence[Task], *, out=None, scheduler: str | None = None,
         rep.wall = time.perf_counter() - t0
         return rep
 
-    import logging
-
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     cluster = None
     if scheduler is None:
         k = workers or default_workers()
-        cluster = LocalCluster(n_workers=k, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR,
-                               env=dict(WORKER_ENV))
+        cluster = local_cluster(k)
         client = Client(cluster)
     else:
         client = Client(scheduler, timeout=30)
@@ -279,6 +275,19 @@ def run(tasks: Sequence[Task], *, out=None, scheduler: str | None = None,
         if cluster is not None:
             cluster.close()
     return rep
+
+
+def local_cluster(workers: int):
+    """An embedded ``LocalCluster`` of ``workers`` single-threaded worker processes
+    (:data:`WORKER_ENV`), no dashboard, its HTTP endpoint on a free local port."""
+    import logging
+
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address=None,
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                        silence_logs=logging.ERROR, env=dict(WORKER_ENV))
 
 
 def default_workers() -> int:
