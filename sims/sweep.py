@@ -284,10 +284,22 @@ def local_cluster(workers: int):
 
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None,
-                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                        silence_logs=logging.ERROR, env=dict(WORKER_ENV))
+    import signal
+    import threading
+
+    # Workers start with SIGINT ignored (an ignored signal stays ignored in a child, and
+    # Python then installs no KeyboardInterrupt handler): Ctrl-C at a terminal reaches the
+    # whole process group, and only this process should react, by closing the cluster.
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                            host="127.0.0.1", dashboard_address=None,
+                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                            silence_logs=logging.ERROR, env=dict(WORKER_ENV))
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
 
 
 def default_workers() -> int:

@@ -182,3 +182,27 @@ def test_sigkilled_sweep_resumes_without_recomputing(tmp_path):
     _check_complete(out, 6)
     rows = json.loads(r.stdout)
     assert all(row["seeds"] == 6 for row in rows)  # the summary covers both runs
+
+
+def test_ctrl_c_ends_the_sweep_with_130_and_keeps_finished_tasks(tmp_path):
+    out = tmp_path / "res"
+    p = subprocess.Popen([sys.executable, "-m", "prunescale.cli", "sim", *SWEEP, "--seeds", "10",
+                          "--task-students", "1", "--workers", "1", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                         start_new_session=True)
+    try:
+        _wait_for(lambda: len(store.finished_tasks(out)) >= 2, 300, "the first tasks")
+        os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C at a terminal does: the whole group
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130
+    assert err.rstrip().endswith("prunescale: interrupted") and "Traceback" not in err, err
+    time.sleep(1)
+    left = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(p.pid)], capture_output=True,
+                          text=True).stdout.split("\n")
+    assert not [x for x in left if x.strip() and "Z" not in x.split()[-1]]  # no worker left
+    done = store.finished_tasks(out)
+    assert 2 <= len(done) < 40 and len(load(out)) == len(done)
+    assert not [n for n in os.listdir(out) if n.endswith(".tmp")]
