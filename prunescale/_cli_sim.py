@@ -39,7 +39,7 @@ certified theory), R, S, kappa (means), max_gap (largest relative duality gap), 
 above --gap-tol, excluded from the means). --json prints a list, one object per configuration
 and N, with keys rule, f, alpha_prune, alpha_tot, theta_deg, n, seeds, seed, eps_mean,
 eps_sem, eps_theory, z, theory_converged, n_flagged, max_gap, R/S/kappa _mean and _sem,
-n_pool, n_kept, f_eff, alpha_prune_eff, mode, gap_tol, seconds (null where not a number).
+n_pool, n_kept, f_eff, alpha_prune_eff, mode, gap_tol, seconds (solver time summed over the students; null where not a number).
 
 --out DIR (a path without .csv/.json) is a results folder: one Parquet file per finished task
 (task-<id>.parquet, written atomically), one row per student with rule, f, alpha_prune,
@@ -268,6 +268,14 @@ def run(args) -> int:
               f"stored; {len(todo)} tasks to run", file=sys.stderr)
     in_process = (out_dir is None and args.workers is None and args.scheduler is None
                   and len(sizes) <= SMALL_POINTS and work <= SMALL_WORK)
+    if not in_process and not _have_sweep_extra(out_dir is not None):
+        if out_dir is not None or args.workers is not None or args.scheduler is not None:
+            raise CliError("--out DIR, --workers and --scheduler need the sweep extra "
+                           "(dask.distributed, pyarrow): pip install 'prunescale[sweep]'")
+        in_process = True
+        if not args.quiet:
+            print("sim: dask.distributed is not installed: running in this process "
+                  "(pip install 'prunescale[sweep]' for parallel sweeps)", file=sys.stderr)
     sweep.enable_compile_cache()
     rep = sweep.run(todo, out=out_dir, scheduler=args.scheduler, workers=args.workers,
                     in_process=in_process, progress=not args.quiet, chunk=args.chunk)
@@ -301,7 +309,14 @@ def run(args) -> int:
     return 0
 
 
-_MEASURED = ("eps", "R", "S", "kappa", "gap", "flagged")
+def _have_sweep_extra(store: bool) -> bool:
+    import importlib.util
+
+    names = ("distributed", "pyarrow", "pandas") if store else ("distributed",)
+    return all(importlib.util.find_spec(n) is not None for n in names)
+
+
+_MEASURED = ("eps", "R", "S", "kappa", "gap", "flagged", "seconds")
 
 
 def _gather(results, out_dir, tasks) -> dict:
@@ -370,7 +385,7 @@ def _summary_row(args, cfg, n, size, st) -> dict:
     row["n_flagged"] = int(flagged.sum())
     row["max_gap"] = float(gaps.max()) if gaps.size and np.isfinite(gaps.max()) else None
     row["gap_tol"] = cfg.gap_tol
-    row["missing"] = int(args.seeds - flagged.size)
+    row["seconds"] = 0.0 if st is None else float(np.sum(st["seconds"]))
     return row
 
 
