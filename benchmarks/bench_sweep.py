@@ -3,7 +3,8 @@
 1. **Scaling.** The same sweep (keep-hard and keep-easy, f = 0.2, alpha_prune = 3, N = 200,
    ``--students`` students each, the default task size of 16 students) on an embedded
    ``LocalCluster`` of 1 and of 2 single-threaded workers, reached through its scheduler
-   address (the ``--scheduler`` path), each worker warmed up first (imports, compilation). Wall time from the first submission to the last result;
+   address (the ``--scheduler`` path), each worker warmed up first (imports, compilation).
+   Wall time from the first submission to the last result;
    the ratio 1 worker / 2 workers (target >= 1.7).
 2. **Engine overhead** at the default task size: ``1 - sum(task time inside the worker) /
    (workers x wall time)`` for each run above: the share of the workers' time not spent in

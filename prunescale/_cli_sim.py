@@ -11,10 +11,12 @@ simulated. Each (configuration, N, block of ``--task-students`` students) is one
 sweep (:mod:`prunescale.sims.sweep`), run on Dask (an embedded ``LocalCluster`` or
 ``--scheduler``) or, for a small job without ``--out DIR``, in this process. ``--out DIR``
 stores one Parquet file per finished task (:mod:`prunescale.sims.store`); rerunning the same
-command completes an interrupted sweep without recomputing finished tasks. With both ``--alpha-prune`` and
-``--alpha-tot`` they must satisfy ``alpha_prune = f alpha_tot`` (relative tolerance 1e-9);
-with only ``--alpha-tot``, ``alpha_prune = f alpha_tot``; with only ``--alpha-prune`` the pool
-is ``alpha_tot = alpha_prune / f`` (for ``random`` too: a uniform subset of that pool).
+command completes an interrupted sweep without recomputing finished tasks.
+
+With both ``--alpha-prune`` and ``--alpha-tot`` they must satisfy ``alpha_prune = f alpha_tot``
+(relative tolerance 1e-9); with only ``--alpha-tot``, ``alpha_prune = f alpha_tot``; with only
+``--alpha-prune`` the pool is ``alpha_tot = alpha_prune / f`` (for ``random`` too: a uniform
+subset of that pool).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ certified theory), R, S, kappa (means), max_gap (largest relative duality gap), 
 above --gap-tol, excluded from the means). --json prints a list, one object per configuration
 and N, with keys rule, f, alpha_prune, alpha_tot, theta_deg, n, seeds, seed, eps_mean,
 eps_sem, eps_theory, z, theory_converged, n_flagged, max_gap, R/S/kappa _mean and _sem,
-n_pool, n_kept, f_eff, alpha_prune_eff, mode, gap_tol, seconds (solver time summed over the students; null where not a number).
+n_pool, n_kept, f_eff, alpha_prune_eff, mode, gap_tol, seconds (solver time summed over the
+students); null where not a number.
 
 --out DIR (a path without .csv/.json) is a results folder: one Parquet file per finished task
 (task-<id>.parquet, written atomically), one row per student with rule, f, alpha_prune,
@@ -82,7 +85,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0)")
     p.add_argument("--n", type=values_type("--n"), required=True,
                    help="input dimension(s) N >= 1 (integers)")
-    p.add_argument("--seeds", type=int, required=True, help="students per configuration and N, >= 1")
+    p.add_argument("--seeds", type=int, required=True,
+                   help="students per configuration and N, >= 1")
     p.add_argument("--seed", type=int, default=0, help="base seed >= 0 (default 0)")
     p.add_argument("--direct", action="store_true",
                    help="sample kept data from the N -> infinity law instead of a finite pool")
@@ -99,7 +103,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="worker processes of the embedded Dask cluster, 1 thread each "
                         "(default: the available cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run the tasks on an existing Dask scheduler (e.g. tcp://host:8786)")
+                   help="run the tasks on an existing Dask scheduler: its address (e.g. "
+                        "tcp://host:8786) or its --scheduler-file (a .json file)")
     p.add_argument("--task-students", type=int, default=None, metavar="M",
                    help="students per task (default 16); part of a task's identity")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per point")

@@ -213,7 +213,8 @@ def run(tasks: Sequence[Task], *, out=None, scheduler: str | None = None,
     """Run ``tasks``; write each finished one to results folder ``out`` (if given) at once.
 
     ``in_process``: run here, one after another (no cluster). Otherwise ``scheduler`` (an
-    address such as ``tcp://host:8786``) or an embedded ``LocalCluster`` of ``workers``
+    address such as ``tcp://host:8786``, or the JSON file of ``dask scheduler
+    --scheduler-file``) or an embedded ``LocalCluster`` of ``workers``
     single-threaded processes (default: the cores this process may use). A task that raises
     is reported in :attr:`SweepReport.failed` and the others go on.
     """
@@ -250,6 +251,8 @@ def run(tasks: Sequence[Task], *, out=None, scheduler: str | None = None,
         k = workers or default_workers()
         cluster = local_cluster(k)
         client = Client(cluster)
+    elif scheduler.endswith(".json") and os.path.isfile(scheduler):
+        client = Client(scheduler_file=scheduler, timeout=30)  # dask scheduler --scheduler-file
     else:
         client = Client(scheduler, timeout=30)
     futures = []

@@ -49,15 +49,17 @@ def _wait_for(cond, timeout, what):
 
 
 @pytest.fixture
-def cluster():
+def cluster(tmp_path):
     """A ``dask scheduler`` and two ``dask worker`` processes (no nanny: a killed worker stays
-    dead) on 127.0.0.1; yields ``(address, [worker Popen, ...])``."""
+    dead) on 127.0.0.1; yields ``(address, [worker Popen, ...], scheduler file)``."""
     from distributed import Client
 
     port = _free_port()
     addr = f"tcp://127.0.0.1:{port}"
+    sched_file = tmp_path / "scheduler.json"
     procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
-                               "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                               "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+                               "--scheduler-file", str(sched_file)],
                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     workers = []
     try:
@@ -70,7 +72,7 @@ def cluster():
             workers.append(w)
         with Client(addr, timeout=60) as c:
             c.wait_for_workers(2, timeout=90)
-        yield addr, workers
+        yield addr, workers, str(sched_file)
     finally:  # workers first (they hold no state), then the scheduler
         for p in reversed(procs):
             if p.poll() is None:
@@ -114,7 +116,7 @@ def _check_complete(folder, students):
 
 
 def test_sweep_through_an_external_scheduler(cluster, tmp_path):
-    addr, _ = cluster
+    addr, _, _ = cluster
     out = tmp_path / "res"
     p = _sim(*SWEEP, "--seeds", "3", "--task-students", "2", "--scheduler", addr,
              "--out", str(out), "--json")
@@ -135,10 +137,11 @@ def test_sweep_through_an_external_scheduler(cluster, tmp_path):
 
 
 def test_killed_worker_loses_no_row_and_duplicates_none(cluster, tmp_path):
-    addr, workers = cluster
+    _, workers, sched_file = cluster
     out = tmp_path / "res"
     p = subprocess.Popen([sys.executable, "-m", "prunescale.cli", "sim", *SWEEP, "--seeds",
-                          "8", "--task-students", "1", "--scheduler", addr, "--out", str(out),
+                          "8", "--task-students", "1", "--scheduler", sched_file, "--out",
+                          str(out),
                           "--quiet"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
