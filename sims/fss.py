@@ -101,45 +101,49 @@ def _theory(row):
 
 
 def plot(fits: list[dict], summary, path) -> None:
-    """Draw eps against 1/N per configuration: the means +- sem, the fitted line(s) down to
-    1/N = 0, eps_inf +- se there, and the theory point (star); saved atomically to ``path``
-    (format by extension). Uses matplotlib's object API with the Agg canvas (no pyplot)."""
+    """Draw eps against 1/N, one panel per configuration: the means +- sem, the fitted line
+    down to 1/N = 0, eps_inf +- se there, and the theory point (star); saved atomically to
+    ``path`` (format by extension). matplotlib's object API with the Agg canvas (no pyplot)."""
     import os
     import tempfile
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    k = max(1, len(fits))
+    ncols = min(3, k)
+    nrows = -(-k // ncols)
+    fig = Figure(figsize=(3.4 * ncols, 2.8 * nrows), layout="constrained")
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    colours = [f"C{i % 10}" for i in range(len(fits))]
-    for row, c in zip(fits, colours):
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(fits):]:
+        ax.set_visible(False)
+    for row, ax in zip(fits, axes):
         sel = np.ones(len(summary), bool)
-        for k in CONFIG:
-            sel &= (summary[k] == row[k]).to_numpy()
+        for key in CONFIG:
+            sel &= (summary[key] == row[key]).to_numpy()
         g = summary[sel].sort_values("n")
         x = 1.0 / g["n"].to_numpy(float)
-        label = (f"{row['rule']} f={row['f']:g} $\\alpha$={row['alpha_prune']:g} "
-                 f"$\\theta$={row['theta_deg']:g}")
-        ax.errorbar(x, g["eps_mean"], yerr=g["eps_sem"], fmt="o", color=c, ms=4, capsize=2,
-                    label=label)
+        ax.errorbar(x, g["eps_mean"], yerr=g["eps_sem"], fmt="o", color="C0", ms=4,
+                    capsize=2, label="simulation, mean $\\pm$ sem")
         if math.isfinite(row["eps_inf"]):
             xs = np.linspace(0.0, x.max() * 1.05, 50)
             ys = row["eps_inf"] + row["slope"] * xs
             if math.isfinite(row["curvature"]):
                 ys = ys + row["curvature"] * xs * xs
-            ax.plot(xs, ys, "-", color=c, lw=1)
-            ax.errorbar([0.0], [row["eps_inf"]], yerr=[row["eps_inf_se"]], fmt="s", color=c,
-                        ms=4, capsize=3, mfc="white")
+            ax.plot(xs, ys, "-", color="C0", lw=1, label="weighted fit")
+            ax.errorbar([0.0], [row["eps_inf"]], yerr=[row["eps_inf_se"]], fmt="s", color="C0",
+                        ms=5, capsize=3, mfc="white", label="$\\epsilon_\\infty \\pm$ se")
         if row["eps_theory"] is not None:
-            ax.plot([0.0], [row["eps_theory"]], "*", color=c, ms=11, mec="black", mew=0.5)
-    ax.set_xlabel("1 / N")
-    ax.set_ylabel("test error $\\epsilon$")
-    ax.set_xlim(left=-0.02 * ax.get_xlim()[1])
-    ax.set_title("finite-size extrapolation: fit (line, open square at 1/N = 0), "
-                 "theory (star)", fontsize=9)
-    ax.legend(fontsize=7, loc="best")
+            ax.plot([0.0], [row["eps_theory"]], "*", color="C3", ms=11, mec="black", mew=0.5,
+                    label="theory", zorder=5)
+        ax.set_title(f"{row['rule']}, f={row['f']:g}, $\\alpha$={row['alpha_prune']:g}, "
+                     f"$\\theta$={row['theta_deg']:g}$^\\circ$", fontsize=9)
+        ax.set_xlabel("1 / N", fontsize=8)
+        ax.set_ylabel("test error $\\epsilon$", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_xlim(left=-0.04 * x.max())
+    axes[0].legend(fontsize=6, loc="best")
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     ext = os.path.splitext(path)[1]
