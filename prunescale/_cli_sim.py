@@ -2,12 +2,21 @@
 
     prunescale sim --rule R --f F --alpha-prune A [--alpha-tot B] [--theta-deg T]
                    --n N --seeds K [--seed S] [--direct] [--gap-tol G] [--json] [--quiet]
+                   [--out FILE.csv|FILE.json|DIR] [--workers W | --scheduler ADDRESS]
+                   [--task-students M]
 
-``--f`` and ``--alpha-prune`` (or ``--alpha-tot``) take a number, a comma list or
-``start:stop:num``; every combination is simulated. With both ``--alpha-prune`` and
-``--alpha-tot`` they must satisfy ``alpha_prune = f alpha_tot`` (relative tolerance 1e-9);
-with only ``--alpha-tot``, ``alpha_prune = f alpha_tot``; with only ``--alpha-prune`` the pool
-is ``alpha_tot = alpha_prune / f`` (for ``random`` too: a uniform subset of that pool).
+Every grid option (``--rule``, ``--f``, ``--alpha-prune`` / ``--alpha-tot``, ``--theta-deg``,
+``--n``) takes a number (name), a comma list or ``start:stop:num``; every combination is
+simulated. Each (configuration, N, block of ``--task-students`` students) is one task of a
+sweep (:mod:`prunescale.sims.sweep`), run on Dask (an embedded ``LocalCluster`` or
+``--scheduler``) or, for a small job without ``--out DIR``, in this process. ``--out DIR``
+stores one Parquet file per finished task (:mod:`prunescale.sims.store`); rerunning the same
+command completes an interrupted sweep without recomputing finished tasks.
+
+With both ``--alpha-prune`` and ``--alpha-tot`` they must satisfy ``alpha_prune = f alpha_tot``
+(relative tolerance 1e-9); with only ``--alpha-tot``, ``alpha_prune = f alpha_tot``; with only
+``--alpha-prune`` the pool is ``alpha_tot = alpha_prune / f`` (for ``random`` too: a uniform
+subset of that pool).
 """
 
 from __future__ import annotations
@@ -25,14 +34,32 @@ from prunescale._args import CliError, names_type, values_type
 RULES = ("hard", "easy", "random")
 
 EPILOG = """\
-output columns: rule, f, a_prune (alpha_prune), a_tot (alpha_tot), theta (degrees), N, K
-(students), eps (mean over certified students) +-sem, theory (replica eps; '-' where it is
-not certified), z = (eps - theory) / sem ('-' without a certified theory), R, S, kappa
-(means), max_gap (largest relative duality gap), flag (students above --gap-tol, excluded
-from the means). --json adds every field of SimResult.summary().
+output columns (one row per configuration and N): rule, f, a_prune (alpha_prune), a_tot
+(alpha_tot), theta (degrees), N, K (students), eps (mean over certified students) +-sem,
+theory (replica eps; '-' where it is not certified), z = (eps - theory) / sem ('-' without a
+certified theory), R, S, kappa (means), max_gap (largest relative duality gap), flag (students
+above --gap-tol, excluded from the means). --json prints a list, one object per configuration
+and N, with keys rule, f, alpha_prune, alpha_tot, theta_deg, n, seeds, seed, eps_mean,
+eps_sem, eps_theory, z, theory_converged, n_flagged, max_gap, R/S/kappa _mean and _sem,
+n_pool, n_kept, f_eff, alpha_prune_eff, mode, gap_tol, seconds (solver time summed over the
+students); null where not a number.
 
-exit status: 0 every student and theory point certified; 1 some student flagged or some
-theory point not certified (one summary line on stderr); 2 bad input; 130 interrupted.
+--out DIR (a path without .csv/.json) is a results folder: one Parquet file per finished task
+(task-<id>.parquet, written atomically), one row per student with rule, f, alpha_prune,
+alpha_tot, theta_deg, mode, gap_tol, n, seed, student, eps, R, S, kappa, gap, flagged,
+seconds, version, task. Rerun the same command to resume: finished tasks are skipped, no
+student is stored twice. Read it with prunescale.sims.load(DIR); extrapolate N -> infinity
+with 'prunescale fss DIR'. --out FILE.csv / FILE.json writes the table above instead.
+
+where it runs: tasks go to a Dask cluster, --scheduler ADDRESS (an existing one, e.g. started
+by dask-jobqueue on Slurm/PBS; its workers need prunescale installed and write nothing; this
+process writes the results) or an embedded LocalCluster of --workers single-threaded
+processes (default: one per available core). Without --out DIR, --workers or --scheduler, a
+small job (at most 8 configurations x N and about 30 s of solving) runs in this process.
+
+exit status: 0 every student and theory point certified; 1 some student flagged, some theory
+point not certified or some task failed (one summary line on stderr; rerun to retry failed
+tasks); 2 bad input; 130 interrupted (finished tasks are kept in --out DIR).
 """
 
 
@@ -58,7 +85,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0)")
     p.add_argument("--n", type=values_type("--n"), required=True,
                    help="input dimension(s) N >= 1 (integers)")
-    p.add_argument("--seeds", type=int, required=True, help="number of students >= 1")
+    p.add_argument("--seeds", type=int, required=True,
+                   help="students per configuration and N, >= 1")
     p.add_argument("--seed", type=int, default=0, help="base seed >= 0 (default 0)")
     p.add_argument("--direct", action="store_true",
                    help="sample kept data from the N -> infinity law instead of a finite pool")
@@ -67,11 +95,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "(default 1e-6)")
     p.add_argument("--chunk", type=int, default=None,
                    help="students per compiled block (default: 8, fewer if memory requires)")
-    p.add_argument("--out", default=None, metavar="FILE",
-                   help="also write the results to FILE, as CSV or JSON by its extension "
-                        "(written atomically)")
+    p.add_argument("--out", default=None, metavar="FILE|DIR",
+                   help="FILE.csv / FILE.json: also write the table there (atomically); "
+                        "any other path: a results folder, one Parquet file per task, "
+                        "resumed by rerunning the same command")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the embedded Dask cluster, 1 thread each "
+                        "(default: the available cores)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the tasks on an existing Dask scheduler: its address (e.g. "
+                        "tcp://host:8786) or its --scheduler-file (a .json file)")
+    p.add_argument("--task-students", type=int, default=None, metavar="M",
+                   help="students per task (default 16); part of a task's identity")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per point")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.add_argument("--no-theory", action="store_true", help="do not compute eps_theory")
     p.set_defaults(run=run)
     return p
@@ -139,12 +176,78 @@ def _ints(name: str, values, lo: int, hi: int) -> list[int]:
     return list(dict.fromkeys(out))
 
 
+#: a job runs in this process (no cluster start-up) when it has at most this many
+#: configuration x N points and at most this much estimated solver work (students x P x N^2,
+#: about 30 s at the measured ~3e8 per second)
+SMALL_POINTS = 8
+SMALL_WORK = 1e10
+
+
+def _check_where(args):
+    """Validate ``--out`` (file or folder), ``--workers``, ``--scheduler``, ``--task-students``;
+    return ``(out_file, out_dir)``."""
+    from prunescale._output import FORMATS, check_out_file
+
+    out_file = out_dir = None
+    if args.out is not None:
+        if not str(args.out).strip():
+            raise CliError("--out is empty; give a file name ending in .csv or .json, or a "
+                           "folder for the results")
+        if os.path.splitext(str(args.out))[1].lower() in FORMATS:
+            out_file = check_out_file(args.out)
+        else:
+            out_dir = args.out
+            if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+                raise CliError(f"--out {out_dir!r} is a file, not a folder; give a folder for "
+                               "the results (or a name ending in .csv or .json)")
+            parent = os.path.dirname(os.path.abspath(out_dir))
+            if not os.path.isdir(parent):
+                raise CliError(f"--out {out_dir!r}: folder {parent!r} does not exist")
+    if args.workers is not None:
+        _check_int("--workers", args.workers, 1, 4096)
+    if args.scheduler is not None:
+        if args.workers is not None:
+            raise CliError("give --workers or --scheduler, not both (--scheduler uses the "
+                           "workers of that cluster)")
+        if not args.scheduler.strip():
+            raise CliError("--scheduler is empty; give an address such as tcp://host:8786")
+    if args.task_students is not None:
+        _check_int("--task-students", args.task_students, 1, MAX_SEEDS)
+    return out_file, out_dir
+
+
+def _configs(args, points, thetas, ns):
+    """Validated sweep configurations and, per ``(config, n)``, ``(n_pool, n_kept)``."""
+    from prunescale.sims import Pruning
+    from prunescale.sims import run as simrun
+    from prunescale.sims.sweep import Config
+
+    mode = "direct" if args.direct else "pool"
+    configs, sizes, work = [], {}, 0.0
+    for rule in args.rule:
+        for theta in thetas:
+            for f, ap, at in points:
+                cfg = Config(rule, f, ap, at, theta, mode, float(args.gap_tol))
+                if cfg in sizes.get("seen", ()):
+                    continue
+                sizes.setdefault("seen", set()).add(cfg)
+                configs.append(cfg)
+                for n in ns:
+                    n_pool, n_kept = simrun.realised_sizes(Pruning(rule, f, theta), n, ap, at)
+                    chunk = args.chunk or simrun.block_size(n, n_kept)
+                    simrun.check_memory(simrun.estimate_memory(n, n_pool, n_kept, chunk, mode))
+                    sizes[cfg, n] = (n_pool, n_kept)
+                    work += args.seeds * n_kept * float(n) ** 2
+    sizes.pop("seen", None)
+    return configs, sizes, work
+
+
 def run(args) -> int:
     from prunescale.theory.pruning import check_theta_deg, check_tol
 
-    from prunescale._output import check_out_file, write_records
+    from prunescale._output import write_records
 
-    out = check_out_file(args.out)
+    out_file, out_dir = _check_where(args)
     thetas = [float(t) for t in check_theta_deg(args.theta_deg).ravel()]
     ns = _ints("--n", args.n, 1, MAX_N)
     _check_int("--seeds", args.seeds, 1, MAX_SEEDS)
@@ -158,53 +261,136 @@ def run(args) -> int:
             if at * n > MAX_POOL:
                 raise CliError(f"pool of alpha_tot * N = {at:g} * {n} = {at * n:g} examples "
                                f"(f = {f:g}, alpha_prune = {ap:g}); at most {MAX_POOL:g}")
+    configs, sizes, work = _configs(args, points, thetas, ns)
 
-    _enable_compile_cache()
-    from prunescale import sims
+    from prunescale.sims import sweep
 
-    rows = []
-    for rule in args.rule:
-        for theta in thetas:
-            for f, ap, at in points:
-                for n in ns:
-                    rows.append(_simulate_row(sims, args, rule, f, ap, at, theta, n))
+    tasks = sweep.plan(configs, ns, args.seeds, args.seed,
+                       args.task_students or sweep.TASK_STUDENTS)
+    todo, skipped = sweep.pending(tasks, out_dir)
+    if skipped and not args.quiet:
+        print(f"sim: {out_dir}: {skipped} of {args.seeds * len(sizes)} students already "
+              f"stored; {len(todo)} tasks to run", file=sys.stderr)
+    in_process = (out_dir is None and args.workers is None and args.scheduler is None
+                  and len(sizes) <= SMALL_POINTS and work <= SMALL_WORK)
+    if not in_process and not _have_sweep_extra(out_dir is not None):
+        if out_dir is not None or args.workers is not None or args.scheduler is not None:
+            raise CliError("--out DIR, --workers and --scheduler need the sweep extra "
+                           "(dask.distributed, pyarrow): pip install 'prunescale[sweep]'")
+        in_process = True
+        if not args.quiet:
+            print("sim: dask.distributed is not installed: running in this process "
+                  "(pip install 'prunescale[sweep]' for parallel sweeps)", file=sys.stderr)
+    sweep.enable_compile_cache()
+    rep = sweep.run(todo, out=out_dir, scheduler=args.scheduler, workers=args.workers,
+                    in_process=in_process, progress=not args.quiet, chunk=args.chunk)
 
-    if out is not None:
-        write_records(out, rows)
+    students = _gather(rep.results, out_dir, tasks)
+    rows = [_summary_row(args, cfg, n, sizes[cfg, n], students.get((cfg.key(), n)))
+            for cfg in configs for n in ns]
+    if out_file is not None:
+        write_records(out_file, rows)
     if args.json:
         json.dump(rows, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
-        _table(rows)
+        _table(rows, args.seed)
+    if out_dir is not None and not args.quiet:
+        print(f"sim: {len(rep.results)} tasks written to {out_dir} ({skipped} students were "
+              "already there)", file=sys.stderr)
     flagged = sum(r["n_flagged"] for r in rows)
-    students = sum(r["seeds"] for r in rows)
-    bad_theory = sum(1 for r in rows if r["eps_theory_converged"] is False)
-    if flagged or bad_theory:
-        print(f"prunescale: {flagged} of {students} students flagged, {bad_theory} of "
-              f"{len(rows)} theory points not certified", file=sys.stderr)
+    n_students = sum(r["seeds"] for r in rows)
+    bad_theory = sum(1 for r in rows if r["theory_converged"] is False)
+    failed = len(rep.failed)
+    if flagged or bad_theory or failed:
+        msg = (f"prunescale: {flagged} of {n_students} students flagged, {bad_theory} of "
+               f"{len(rows)} theory points not certified")
+        if failed:
+            task, err = rep.failed[0]
+            msg += (f", {failed} of {len(todo)} tasks failed (first: N={task.n} "
+                    f"{task.config.rule} f={task.config.f:g}: {err[:200]}); rerun to retry")
+        print(msg, file=sys.stderr)
         return 1
     return 0
 
 
-def _simulate_row(sims, args, rule, f, ap, at, theta, n) -> dict:
-    """Simulate one configuration and return its summary row beside the theory."""
-    res = sims.simulate(sims.Pruning(rule, f, theta), ap, n, args.seeds,
-                        seed=args.seed, alpha_tot=at, direct=args.direct,
-                        gap_tol=args.gap_tol, chunk=args.chunk,
-                        progress=False if args.quiet else None)
-    row = res.summary()
-    row["alpha_prune"], row["alpha_tot"] = ap, at
+def _have_sweep_extra(store: bool) -> bool:
+    import importlib.util
+
+    names = ("distributed", "pyarrow", "pandas") if store else ("distributed",)
+    return all(importlib.util.find_spec(n) is not None for n in names)
+
+
+_MEASURED = ("eps", "R", "S", "kappa", "gap", "flagged", "seconds")
+
+
+def _gather(results, out_dir, tasks) -> dict:
+    """Per ``(config key, n)``: the students of this sweep, as arrays of :data:`_MEASURED`.
+
+    With a results folder, they are read back from it (stored by this run or an earlier one),
+    restricted to this sweep's students, seed and code version."""
+    from prunescale.sims import store
+
+    acc: dict = {}
+
+    def add(cols):
+        cfgs = zip(*(cols[k] for k in store.CONFIG))
+        for i, (ck, n) in enumerate(zip(cfgs, cols["n"])):
+            d = acc.setdefault((tuple(ck), int(n)), {k: [] for k in _MEASURED})
+            for k in _MEASURED:
+                d[k].append(cols[k][i])
+
+    if out_dir is None:
+        for res in results:
+            add(res["columns"])
+    else:
+        import pyarrow.parquet as pq
+
+        wanted = {k for t in tasks for k in t.row_keys()}
+        for tid in sorted(store.finished_tasks(out_dir)):
+            cols = pq.read_table(store.task_path(out_dir, tid)).to_pydict()
+            keep = [i for i, key in enumerate(zip(*(cols[k] for k in store.ROW_KEY)))
+                    if key in wanted]
+            if keep:
+                add({k: [cols[k][i] for i in keep] for k in cols})
+    return {key: {k: np.asarray(v) for k, v in d.items()} for key, d in acc.items()}
+
+
+def _stat(a: np.ndarray):
+    """``(mean, sem)`` of ``a`` (``None`` where undefined: no value, or fewer than 2)."""
+    k = a.size
+    mean = float(a.mean()) if k else None
+    sem = float(a.std(ddof=1) / math.sqrt(k)) if k >= 2 else None
+    return mean, sem
+
+
+def _summary_row(args, cfg, n, size, st) -> dict:
+    """One configuration at one N: aggregates over its certified students, beside the theory.
+
+    ``z = (eps_mean - eps_theory) / eps_sem``; ``None`` without a certified theory point."""
+    n_pool, n_kept = size
+    row = {"rule": cfg.rule, "f": cfg.f, "alpha_prune": cfg.alpha_prune,
+           "alpha_tot": cfg.alpha_tot, "theta_deg": cfg.theta_deg, "n": int(n),
+           "seeds": 0, "seed": int(args.seed), "n_pool": n_pool, "n_kept": n_kept,
+           "f_eff": n_kept / n_pool, "alpha_prune_eff": n_kept / n, "mode": cfg.mode}
+    flagged = np.zeros(0, bool) if st is None else st["flagged"].astype(bool)
+    row["seeds"] = int(flagged.size)
+    for q in ("eps", "R", "S", "kappa"):
+        v = np.zeros(0) if st is None else np.asarray(st[q], float)[~flagged]
+        row[f"{q}_mean"], row[f"{q}_sem"] = _stat(v)
     if args.no_theory:
-        row["eps_theory"], row["eps_theory_converged"] = None, None
+        row["eps_theory"], row["theory_converged"] = None, None
     else:
-        row["eps_theory"], row["eps_theory_converged"] = _theory_eps(rule, f, ap, theta)
-    if row["eps_theory"] is not None and row["eps_sem"]:
-        row["eps_z"] = (row["eps_mean"] - row["eps_theory"]) / row["eps_sem"]
-    else:
-        row["eps_z"] = None  # no certified theory (or no spread): no z-score
-    if res.n_flagged and not args.quiet:
-        print(f"sim: warning: {res.n_flagged} of {res.seeds} students above gap "
-              f"{args.gap_tol:g} (excluded from the means)", file=sys.stderr)
+        row["eps_theory"], row["theory_converged"] = _theory_eps(cfg.rule, cfg.f,
+                                                                 cfg.alpha_prune, cfg.theta_deg)
+    row["z"] = None
+    if row["eps_theory"] is not None and row["eps_sem"] and row["eps_mean"] is not None:
+        row["z"] = (row["eps_mean"] - row["eps_theory"]) / row["eps_sem"]
+    gaps = np.zeros(0) if st is None else np.asarray(st["gap"], float)
+    row["n_flagged"] = int(flagged.sum())
+    row["max_gap"] = float(gaps.max()) if gaps.size and np.isfinite(gaps.max()) else None
+    row["gap_tol"] = cfg.gap_tol
+    row["seconds"] = 0.0 if st is None else float(np.sum(st["seconds"]))
     return row
 
 
@@ -212,7 +398,7 @@ def _fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
-def _table(rows):
+def _table(rows, seed):
     head = (f"{'rule':6} {'f':>6} {'a_prune':>8} {'a_tot':>8} {'theta':>6} {'N':>6} {'K':>5} "
             f"{'eps':>9} {'+-sem':>8} {'theory':>9} {'z':>6} {'R':>8} {'S':>8} {'kappa':>8} "
             f"{'max_gap':>8} {'flag':>4}")
@@ -221,27 +407,6 @@ def _table(rows):
         print(f"{r['rule']:6} {r['f']:6.3g} {r['alpha_prune']:8.4g} {r['alpha_tot']:8.4g} "
               f"{r['theta_deg']:6.3g} {r['n']:6d} {r['seeds']:5d} {_fmt(r['eps_mean'], '9.5f')} "
               f"{_fmt(r['eps_sem'], '8.5f')} {_fmt(r['eps_theory'], '9.5f')} "
-              f"{_fmt(r['eps_z'], '6.2f')} {_fmt(r['R_mean'], '8.5f')} {_fmt(r['S_mean'], '8.4f')} "
+              f"{_fmt(r['z'], '6.2f')} {_fmt(r['R_mean'], '8.5f')} {_fmt(r['S_mean'], '8.4f')} "
               f"{_fmt(r['kappa_mean'], '8.5f')} {_fmt(r['max_gap'], '8.1e')} {r['n_flagged']:4d}")
-    print(f"seed {rows[0]['seed']}; student i uses key fold_in(key(seed), i), i = 0..K-1")
-
-
-def _enable_compile_cache():
-    """Persist XLA compilations across runs (``$PRUNESCALE_CACHE`` or ``~/.cache/prunescale``).
-
-    Compiling the batched solver takes seconds; with the cache a repeated ``prunescale sim``
-    with the same shapes starts in about a second. Set ``PRUNESCALE_CACHE=""`` to disable.
-    """
-    path = os.environ.get("PRUNESCALE_CACHE")
-    if path is None:
-        path = os.path.join(os.path.expanduser("~"), ".cache", "prunescale", "jax")
-    if not path:
-        return
-    try:
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", path)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    except Exception:  # the cache is an optimisation only
-        pass
+    print(f"seed {seed}; student i uses key fold_in(key(seed), i), i = 0..K-1")

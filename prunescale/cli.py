@@ -22,6 +22,7 @@ from prunescale.errors import InputError
 SUBCOMMANDS = {
     "theory": "prunescale._cli_theory",
     "sim": "prunescale._cli_sim",
+    "fss": "prunescale._cli_fss",
     "figures": "prunescale._cli_figures",
     "app": "prunescale._cli_app",
 }

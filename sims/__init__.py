@@ -8,6 +8,8 @@ Public API:
 * :func:`certify`: the solver-independent duality-gap certificate;
 * :func:`sample_kept`, :func:`prune_indices`, :func:`sample_pool`, :func:`sample_teacher`,
   :func:`truncated_folded_normal`: data and pruning;
+* :func:`load`: a sweep's results folder (``prunescale sim --out DIR``) as a pandas
+  ``DataFrame``, or aggregated as an xarray ``Dataset`` (:mod:`prunescale.sims.store`);
 * :class:`Pruning` is re-exported from :mod:`theory.pruning` (the shared specification).
 
 Every public function computes in float64 (certificates at a relative gap of 1e-6 need it)
@@ -28,11 +30,12 @@ from prunescale.sims.data import (
 )
 from prunescale.sims.prune import MODES, pool_size, prune_indices, sample_kept
 from prunescale.sims.run import SimResult, resolve_alphas, simulate
+from prunescale.sims.store import load
 from prunescale.sims.student import Solution, solve_max_margin
 
 __all__ = [
     "Certificate", "Examples", "MODES", "Pruning", "SimResult", "Solution", "Teacher",
-    "certify", "inputs_with_probe_margin", "pool_size", "prune_indices", "resolve_alphas",
+    "certify", "inputs_with_probe_margin", "load", "pool_size", "prune_indices", "resolve_alphas",
     "sample_kept", "sample_pool", "sample_teacher", "simulate", "solve_max_margin",
     "truncated_folded_normal",
 ]

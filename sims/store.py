@@ -1,0 +1,199 @@
+"""Durable sweep results: one Parquet file per finished task, written atomically.
+
+A results folder holds ``task-<id>.parquet`` files, one per finished task (a block of students
+of one configuration at one ``N``), each with one row per student:
+
+    rule, f, alpha_prune, alpha_tot, theta_deg, mode, gap_tol   (the configuration)
+    n, seed, student                                           (which student)
+    eps, R, S, kappa, gap, flagged                             (its certified measurements)
+    seconds, version, task                                     (task time / students, code, id)
+
+A file appears only complete (temporary name in the same folder, ``fsync``, ``os.replace``,
+mode ``0o666 & ~umask``): a crash loses at most the tasks in flight, never leaves a half file
+under a final name. :func:`load` reads the folder as a pandas ``DataFrame`` (or, aggregated,
+an xarray ``Dataset`` of per-configuration means and standard errors of the mean over the
+unflagged students, ``sem = std(ddof=1) / sqrt(k)``). pandas, pyarrow and xarray are imported
+only here, on use (the ``sweep`` extra).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from prunescale.errors import InputError
+
+#: the configuration columns; with ``n`` they label one point of a sweep
+CONFIG = ("rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "mode", "gap_tol")
+#: the measured columns, one value per student
+MEASURED = ("eps", "R", "S", "kappa", "gap")
+#: every column of a task file, in order
+COLUMNS = CONFIG + ("n", "seed", "student") + MEASURED + ("flagged", "seconds", "version",
+                                                         "task")
+#: one student: its configuration, N, base seed, index and the code version
+ROW_KEY = CONFIG + ("n", "seed", "student", "version")
+
+_FILE = re.compile(r"^task-([0-9a-f]{16,64})\.parquet$")
+_TMP = re.compile(r"^\.task-[0-9a-f]{16,64}\.parquet\.pid(\d+)\.[^/]*\.tmp$")
+
+
+def task_path(folder, task_id: str) -> Path:
+    return Path(folder) / f"task-{task_id}.parquet"
+
+
+def finished_tasks(folder) -> set[str]:
+    """Ids of the tasks whose file is in ``folder`` (an absent folder has none)."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return set()
+    return {m.group(1) for m in map(_FILE.match, names) if m}
+
+
+def clean_stale_temporaries(folder) -> int:
+    """Remove the temporary files of writers that died mid-write (pid no longer running);
+    return how many. Temporaries of live processes (another sweep writing) are kept."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for name in names:
+        m = _TMP.match(name)
+        if not m or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+            continue
+        try:
+            os.unlink(Path(folder) / name)
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _files(folder) -> list[Path]:
+    return sorted(task_path(folder, t) for t in finished_tasks(folder))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_task(folder, task_id: str, columns: dict) -> Path:
+    """Write one task's rows (``columns``: name -> sequence, see :data:`COLUMNS`) atomically.
+
+    The temporary file carries the writer's pid (``.task-<id>.parquet.pid<pid>.*.tmp``, the
+    pattern :func:`clean_stale_temporaries` removes once the writer is dead).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = task_path(folder, task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.table({k: columns[k] for k in COLUMNS})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.pid{os.getpid()}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pq.write_table(table, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return path
+
+
+def stored_keys(folder) -> set[tuple]:
+    """The :data:`ROW_KEY` of every stored student (to skip students already computed)."""
+    files = _files(folder)
+    if not files:
+        return set()
+    import pyarrow.parquet as pq
+
+    out = set()
+    for p in files:
+        t = pq.read_table(p, columns=list(ROW_KEY)).to_pydict()
+        out.update(zip(*(t[k] for k in ROW_KEY)))
+    return out
+
+
+def load(folder, aggregate: bool = False):
+    """The students stored in ``folder``: a pandas ``DataFrame``, one row per student.
+
+    With ``aggregate=True``, an xarray ``Dataset`` over the dimensions
+    ``(rule, f, alpha_prune, theta_deg, n)`` with ``eps_mean, eps_sem, R_mean, R_sem, ...``,
+    ``students`` (unflagged students averaged), ``n_flagged`` and ``max_gap``; combinations
+    not simulated are NaN. Students of every base seed and code version are pooled.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{str(folder)!r} is not a folder of sweep results")
+    files = _files(folder)
+    if not files:
+        raise InputError(f"{str(folder)!r} holds no sweep results (no task-*.parquet files)")
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    df = pd.concat([pq.read_table(p).to_pandas() for p in files], ignore_index=True)
+    df = df.sort_values(list(CONFIG) + ["n", "seed", "student"], ignore_index=True)
+    return to_dataset(summarize(df)) if aggregate else df
+
+
+def summarize(df):
+    """Per-configuration statistics of a student table (flagged students excluded from the
+    means): one row per ``CONFIG + (n,)`` with ``students, n_flagged, max_gap`` and
+    ``<q>_mean, <q>_sem`` for ``q`` in eps, R, S, kappa (``sem`` NaN below 2 students)."""
+    import numpy as np
+    import pandas as pd
+
+    keys = list(CONFIG) + ["n"]
+    rows = []
+    for key, g in df.groupby(keys, sort=True, dropna=False):
+        ok = g[~g["flagged"].astype(bool)]
+        k = len(ok)
+        row = dict(zip(keys, key))
+        row.update(students=k, n_flagged=int(len(g) - k),
+                   max_gap=float(g["gap"].max()) if len(g) else float("nan"))
+        for q in ("eps", "R", "S", "kappa"):
+            v = ok[q].to_numpy(dtype=float)
+            row[f"{q}_mean"] = float(v.mean()) if k else float("nan")
+            row[f"{q}_sem"] = float(v.std(ddof=1) / np.sqrt(k)) if k >= 2 else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def to_dataset(summary):
+    """xarray ``Dataset`` of :func:`summarize`'s table on ``(rule, f, alpha_prune, theta_deg,
+    n)``; refuses a table mixing modes or gap tolerances (select one first)."""
+    for col in ("mode", "gap_tol"):
+        if summary[col].nunique() > 1:
+            raise InputError(f"the results mix several {col} values "
+                             f"({', '.join(map(str, sorted(summary[col].unique())))}); "
+                             "select one before aggregating")
+    dims = ["rule", "f", "alpha_prune", "theta_deg", "n"]
+    return summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()

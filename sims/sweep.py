@@ -1,0 +1,313 @@
+"""Sweeps: every (configuration, N, block of students) is one task, run on Dask or in-process.
+
+A :class:`Task` is a block of students ``i`` (key ``fold_in(key(seed), i)``, as in
+:func:`prunescale.sims.simulate`) of one :class:`Config` at one ``N``. Its identity
+:attr:`Task.id` is a SHA-256 of the configuration, ``N``, the student indices, the base seed
+and the code version, so a rerun of the same sweep recognises its finished tasks (one file
+each in the results folder, :mod:`prunescale.sims.store`) and never recomputes or re-stores
+them. Students do not depend on the block they run in (the simulator's fixed block shape),
+so splitting a sweep into tasks changes no number beyond floating-point reassociation.
+
+Tasks run on a ``dask.distributed`` cluster (an embedded ``LocalCluster`` of single-threaded
+worker processes, or an existing scheduler) or, for small jobs, in this process. Results are
+written by this (the client) process only, as each task completes; a task lost with a worker
+is rerun by Dask on another one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from typing import Callable, Iterable, Sequence
+
+from prunescale import __version__
+
+#: students per task by default: two blocks of the simulator's compiled shape (8 students);
+#: at N = 200 a task takes about a second, far above Dask's per-task cost (~ms)
+TASK_STUDENTS = 16
+
+#: environment of the embedded cluster's workers: one XLA thread each, so that K worker
+#: processes use K cores instead of competing for all of them
+WORKER_ENV = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One simulated configuration (validated by the caller; ``alpha_prune = f alpha_tot``)."""
+
+    rule: str
+    f: float
+    alpha_prune: float
+    alpha_tot: float
+    theta_deg: float = 0.0
+    mode: str = "pool"
+    gap_tol: float = 1e-6
+
+    def key(self) -> tuple:
+        return dataclasses.astuple(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """Students ``students`` (indices) of ``config`` at dimension ``n``, base seed ``seed``."""
+
+    config: Config
+    n: int
+    seed: int
+    students: tuple[int, ...]
+    version: str = __version__
+
+    @property
+    def id(self) -> str:
+        """SHA-256 (first 16 bytes, hex) of configuration, N, students, seed and version."""
+        ident = [list(self.config.key()), int(self.n), int(self.seed),
+                 [int(s) for s in self.students], self.version]
+        text = json.dumps(ident, separators=(",", ":"), allow_nan=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def row_keys(self) -> list[tuple]:
+        """The :data:`prunescale.sims.store.ROW_KEY` of each of its students."""
+        return [self.config.key() + (self.n, self.seed, s, self.version) for s in self.students]
+
+
+def plan(configs: Iterable[Config], ns: Sequence[int], students: int, seed: int,
+         task_students: int = TASK_STUDENTS) -> list[Task]:
+    """Tasks for ``students`` students (``0..students-1``) of every configuration and N, in
+    blocks of ``task_students`` (the last block shorter)."""
+    tasks = []
+    for cfg in configs:
+        for n in ns:
+            for lo in range(0, students, task_students):
+                block = tuple(range(lo, min(lo + task_students, students)))
+                tasks.append(Task(cfg, int(n), int(seed), block))
+    return tasks
+
+
+def pending(tasks: Sequence[Task], out=None) -> tuple[list[Task], int]:
+    """``(tasks still to run, number of students already stored)`` for results folder ``out``.
+
+    A task whose file exists is done. If the folder holds some of a task's students under
+    other tasks (a rerun with another ``--task-students``), only its missing students run,
+    so no student is ever stored twice.
+    """
+    if out is None:
+        return list(tasks), 0
+    from prunescale.sims import store
+
+    store.clean_stale_temporaries(out)
+    done_ids = store.finished_tasks(out)
+    todo = [t for t in tasks if t.id not in done_ids]
+    skipped = sum(len(t.students) for t in tasks if t.id in done_ids)
+    if todo and done_ids:
+        have = store.stored_keys(out)
+        kept = []
+        for t in todo:
+            missing = tuple(s for s, k in zip(t.students, t.row_keys()) if k not in have)
+            skipped += len(t.students) - len(missing)
+            if missing:
+                kept.append(dataclasses.replace(t, students=missing))
+        todo = kept
+    return todo, skipped
+
+
+_CACHE_READY = False
+
+
+def enable_compile_cache() -> None:
+    """Persist XLA compilations across runs and processes (``$PRUNESCALE_CACHE`` or
+    ``~/.cache/prunescale/jax``; ``PRUNESCALE_CACHE=""`` disables it)."""
+    global _CACHE_READY
+    if _CACHE_READY:
+        return
+    _CACHE_READY = True
+    path = os.environ.get("PRUNESCALE_CACHE")
+    if path is None:
+        path = os.path.join(os.path.expanduser("~"), ".cache", "prunescale", "jax")
+    if not path:
+        return
+    try:
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except Exception:  # the cache is an optimisation only
+        pass
+
+
+def run_task(task: Task, chunk: int | None = None, max_iter: int = 80) -> dict:
+    """Simulate one task; return its columns (:data:`prunescale.sims.store.COLUMNS`) plus
+    ``busy`` (seconds spent in this function), ``n_pool``, ``n_kept`` and ``id``."""
+    t0 = time.perf_counter()
+    enable_compile_cache()
+    import numpy as np
+
+    from prunescale import sims
+
+    c = task.config
+    res = sims.simulate(sims.Pruning(c.rule, c.f, c.theta_deg), c.alpha_prune, task.n,
+                        list(task.students), seed=task.seed, alpha_tot=c.alpha_tot,
+                        mode=c.mode, gap_tol=c.gap_tol, chunk=chunk, max_iter=max_iter,
+                        progress=False)
+    k = len(task.students)
+    cols = {name: [value] * k for name, value in dataclasses.asdict(c).items()}
+    cols.update(n=[task.n] * k, seed=[task.seed] * k,
+                student=np.asarray(task.students, dtype=np.int64),
+                eps=res.eps, R=res.R, S=res.S, kappa=res.kappa, gap=res.gap,
+                flagged=np.asarray(res.flagged, dtype=bool),
+                seconds=np.full(k, res.seconds / k), version=[task.version] * k,
+                task=[task.id] * k)
+    busy = time.perf_counter() - t0
+    return {"columns": cols, "busy": busy, "n_pool": res.n_pool, "n_kept": res.n_kept,
+            "id": task.id}
+
+
+class Progress:
+    """One progress bar over tasks with an ETA on ``stream``: redrawn in place on a terminal,
+    one line per finished task otherwise."""
+
+    def __init__(self, total: int, stream=None, width: int = 30, label: str = "sim"):
+        self.total, self.done, self.width, self.label = max(1, total), 0, width, label
+        self.stream = sys.stderr if stream is None else stream
+        self.t0 = time.perf_counter()
+        try:
+            self.tty = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            self.tty = False
+
+    def step(self, what: str = "") -> None:
+        self.done += 1
+        el = time.perf_counter() - self.t0
+        left = el / self.done * max(0, self.total - self.done)
+        eta = f"~{left:.0f} s left" if self.done < self.total else "done"
+        if self.tty:
+            k = int(self.width * min(self.done, self.total) / self.total)
+            end = "\n" if self.done >= self.total else ""
+            self.stream.write(f"\r{self.label}: [{'#' * k}{'-' * (self.width - k)}] "
+                              f"{self.done}/{self.total} tasks {el:5.0f} s, {eta:<14}{end}")
+        else:
+            self.stream.write(f"{self.label}: {self.done}/{self.total} tasks {what}  "
+                              f"{el:.0f} s, {eta}\n")
+        self.stream.flush()
+
+
+@dataclasses.dataclass
+class SweepReport:
+    """What :func:`run` did: results of the tasks it ran, failures, timings."""
+
+    results: list = dataclasses.field(default_factory=list)
+    failed: list = dataclasses.field(default_factory=list)  # (task, exception text)
+    wall: float = 0.0          # seconds from the first submission to the last result
+    workers: int = 0           # worker processes (0: in this process)
+
+
+def run(tasks: Sequence[Task], *, out=None, scheduler: str | None = None,
+        workers: int | None = None, in_process: bool = False, progress: bool = True,
+        chunk: int | None = None, on_result: Callable[[Task, dict], None] | None = None
+        ) -> SweepReport:
+    """Run ``tasks``; write each finished one to results folder ``out`` (if given) at once.
+
+    ``in_process``: run here, one after another (no cluster). Otherwise ``scheduler`` (an
+    address such as ``tcp://host:8786``, or the JSON file of ``dask scheduler
+    --scheduler-file``) or an embedded ``LocalCluster`` of ``workers``
+    single-threaded processes (default: the cores this process may use). A task that raises
+    is reported in :attr:`SweepReport.failed` and the others go on.
+    """
+    from prunescale.sims import store
+
+    by_id = {t.id: t for t in tasks}
+    rep = SweepReport()
+    bar = Progress(len(by_id)) if progress and by_id else None
+
+    def finish(task, res):
+        if out is not None:
+            store.write_task(out, task.id, res["columns"])
+        rep.results.append(res)
+        if on_result is not None:
+            on_result(task, res)
+        if bar is not None:
+            c = task.config
+            bar.step(f"({c.rule} f={c.f:g} a={c.alpha_prune:g} th={c.theta_deg:g} "
+                     f"N={task.n})")
+
+    if not by_id:
+        return rep
+    t0 = time.perf_counter()
+    if in_process:
+        for task in by_id.values():
+            finish(task, run_task(task, chunk))
+        rep.wall = time.perf_counter() - t0
+        return rep
+
+    from distributed import Client, as_completed
+
+    cluster = None
+    if scheduler is None:
+        k = workers or default_workers()
+        cluster = local_cluster(k)
+        client = Client(cluster)
+    elif scheduler.endswith(".json") and os.path.isfile(scheduler):
+        client = Client(scheduler_file=scheduler, timeout=30)  # dask scheduler --scheduler-file
+    else:
+        client = Client(scheduler, timeout=30)
+    futures = []
+    try:
+        rep.workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        t0 = time.perf_counter()
+        futures = [client.submit(run_task, t, chunk, key=f"prunescale-sim-{tid}", pure=False,
+                                 retries=0) for tid, t in by_id.items()]
+        for fut in as_completed(futures):
+            task = by_id[fut.key.removeprefix("prunescale-sim-")]
+            if fut.status == "error":
+                rep.failed.append((task, repr(fut.exception())))
+                if bar is not None:
+                    bar.step("failed")
+            else:
+                finish(task, fut.result())
+            fut.release()
+        rep.wall = time.perf_counter() - t0
+    finally:
+        if futures:
+            client.cancel(futures)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return rep
+
+
+def local_cluster(workers: int):
+    """An embedded ``LocalCluster`` of ``workers`` single-threaded worker processes
+    (:data:`WORKER_ENV`), no dashboard, its HTTP endpoint on a free local port."""
+    import logging
+
+    from distributed import LocalCluster
+
+    import signal
+    import threading
+
+    # Workers start with SIGINT ignored (an ignored signal stays ignored in a child, and
+    # Python then installs no KeyboardInterrupt handler): Ctrl-C at a terminal reaches the
+    # whole process group, and only this process should react, by closing the cluster.
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                            host="127.0.0.1", dashboard_address=None,
+                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                            silence_logs=logging.ERROR, env=dict(WORKER_ENV))
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+
+
+def default_workers() -> int:
+    """Cores this process may use (the embedded cluster's default size)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
