@@ -17,7 +17,7 @@
    on the same students' data; only the solver calls are timed for the baselines. The margin
    each reaches is printed beside ours (``kappa``; Clarabel's ``1 / |w|``).
 
-Run on a quiet machine: ``python benchmarks/bench_sweep.py [--students 64] [--fits 1]``.
+Run on a quiet machine: ``python benchmarks/bench_sweep.py [--students 128] [--fits 1]``.
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ def clarabel_rate(n: int, fits: int):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--students", type=int, default=64,
-                    help="students per configuration in the scaling sweep (default 64)")
+    ap.add_argument("--students", type=int, default=128,
+                    help="students per configuration in the scaling sweep (default 128)")
     ap.add_argument("--fits", type=int, default=1, help="baseline fits per N (default 1)")
     ap.add_argument("--ns", default="200,500,1000", help="dimensions for part 3")
     ap.add_argument("--skip-sweep", action="store_true")

@@ -30,10 +30,44 @@ from prunescale import __version__
 #: at N = 200 a task takes about a second, far above Dask's per-task cost (~ms)
 TASK_STUDENTS = 16
 
-#: environment of the embedded cluster's workers: one XLA thread each, so that K worker
-#: processes use K cores instead of competing for all of them
+#: environment of the embedded cluster's workers: one BLAS/Eigen thread each, and
+#: :data:`PIN_ENV` so that each worker pins itself to one core (:func:`pin_worker`): K worker
+#: processes then use K cores instead of competing for all of them
+PIN_ENV = "PRUNESCALE_PIN_CORE"
 WORKER_ENV = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              PIN_ENV: "1"}
+
+_PINNED = False
+
+
+def pin_worker() -> int | None:
+    """Pin this Dask worker process, every thread of it, to one core; return the core.
+
+    Only in the embedded cluster (``PRUNESCALE_PIN_CORE=1``): worker ``i`` (its name) takes the
+    ``i``-th core this process may use (modulo their number). JAX's CPU runtime runs one
+    program on several threads whatever ``XLA_FLAGS`` say (measured: a single process keeps
+    both cores of a 2-core machine ~90 % busy), so unpinned workers only compete: 2 workers
+    ran a sweep 1.01x faster than 1. Called by :func:`run_task` before JAX is imported, so the
+    runtime's thread pools inherit the affinity. Best effort: any failure leaves it unpinned.
+    """
+    global _PINNED
+    if _PINNED or os.environ.get(PIN_ENV) != "1" or not hasattr(os, "sched_setaffinity"):
+        return None
+    _PINNED = True
+    try:
+        from distributed import get_worker
+
+        cpus = sorted(os.sched_getaffinity(0))
+        cpu = cpus[int(get_worker().name) % len(cpus)]
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                os.sched_setaffinity(int(tid), {cpu})
+            except OSError:
+                pass
+        return cpu
+    except Exception:  # not in a worker, a non-integer name, no /proc: stay unpinned
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +188,7 @@ def run_task(task: Task, chunk: int | None = None, max_iter: int = 80) -> dict:
     """Simulate one task; return its columns (:data:`prunescale.sims.store.COLUMNS`) plus
     ``busy`` (seconds spent in this function), ``n_pool``, ``n_kept`` and ``id``."""
     t0 = time.perf_counter()
+    pin_worker()
     enable_compile_cache()
     import numpy as np
 

@@ -209,3 +209,28 @@ def test_ctrl_c_ends_the_sweep_with_130_and_keeps_finished_tasks(tmp_path):
     done = store.finished_tasks(out)
     assert 2 <= len(done) < 40 and len(load(out)) == len(done)
     assert not [n for n in os.listdir(out) if n.endswith(".tmp")]
+
+
+def _affinity_after_pinning(_):
+    from prunescale.sims import sweep
+
+    sweep.pin_worker()
+    return sorted(os.sched_getaffinity(0)), len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs 2 cores and CPU affinity")
+def test_embedded_workers_pin_themselves_to_distinct_cores():
+    from distributed import Client
+
+    from prunescale.sims import sweep
+
+    cores = sorted(os.sched_getaffinity(0))
+    with sweep.local_cluster(2) as cluster, Client(cluster) as client:
+        addrs = sorted(client.scheduler_info()["workers"])
+        seen = client.gather([client.submit(_affinity_after_pinning, a, workers=[a],
+                                            pure=False) for a in addrs])
+    affinities = [tuple(a) for a, _ in seen]
+    assert sorted(affinities) == [(cores[0],), (cores[1],)], seen
+    # outside a worker (and without the embedded cluster's environment) nothing is pinned
+    assert sweep.pin_worker() is None and sorted(os.sched_getaffinity(0)) == cores
