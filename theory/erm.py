@@ -317,7 +317,7 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     floor = 64.0 * np.finfo(float).eps * (scale + 0.5 * lam * (m * m + s * s + tau * tau))
     rho = np.sqrt(2.0 * np.maximum(gap, floor) / lam)
     nx = np.sqrt(m * m + s * s + tau * tau)
-    eps_bound = np.where(rho < nx, np.arcsin(np.minimum(rho / nx, 1.0)) / np.pi, 0.5)
+    eps_bound = np.where(rho < nx, np.arcsin(np.minimum(rho / nx, 1.0)) / np.pi, 1.0)
     consistent = gap >= -floor
     eps_bound = np.where(bracket & consistent, eps_bound, np.inf)
     return {"gap": gap, "floor": floor, "rho": rho, "eps_bound": eps_bound,
