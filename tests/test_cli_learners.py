@@ -78,3 +78,18 @@ def test_bad_learner_input_is_one_line(cmd, extra, needle):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_sim_regularized_students_json():
+    out = run("sim", "--rule", "hard", "--f", "0.3", "--alpha-prune", "2", "--n", "60",
+              "--seeds", "4", "--learner", "ridge", "--lam", "0.1", "--noise", "0,0.1",
+              "--json", "--quiet")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["noise"] for r in rows] == [0.0, 0.1]
+    for r in rows:
+        assert r["learner"] == "ridge" and r["lam"] == 0.1 and r["seeds"] == 4
+        assert r["n_flagged"] == 0 and r["kappa_mean"] is None and r["Q_mean"] > 0
+        assert abs(r["eps_noisy_mean"] - (r["noise"] + (1 - 2 * r["noise"]) * r["eps_mean"])) < 1e-12
+        direct = solve_erm("hard", 0.3, 2.0, learner="ridge", lam=0.1, noise=r["noise"])
+        assert abs(r["eps_theory"] - float(direct.eps)) < 1e-12
