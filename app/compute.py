@@ -17,6 +17,10 @@ are :data:`THETA_STEPS`, so each angle is computed once per server process.
   the minimum useful fraction ``f_min``.
 * :func:`phase`: keep-easy against keep-hard over ``(alpha_tot, f)`` and the boundary.
 * :func:`simulate`: a small batch of simulated students at the current point.
+* :func:`erm_curve`, :func:`erm_point`: learning curve and current point of a regularized
+  learner (hinge, logistic, ridge; :func:`theory.erm.solve_erm`) with label noise, or of the
+  max-margin student (through :func:`learning_curve` and :func:`point`, noiseless only:
+  :func:`erm_unavailable`).
 """
 
 from __future__ import annotations
@@ -396,6 +400,190 @@ def _simulate(rule, f, theta_deg, alpha_prune, n, seeds, seed) -> SimPoint:
                     seconds=time.perf_counter() - t0)
 
 
+# ---------------------------------------------------------------------------------------------
+# regularized learners and label noise
+
+
+#: Learners offered by the app: the max-margin student and the regularized ERM learners.
+APP_LEARNERS = ("max-margin", "hinge", "logistic", "ridge")
+#: Ridge penalties lambda offered by the app's slider (log-spaced).
+LAM_STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+#: Label-flip probabilities eta offered by the app's slider.
+NOISE_STEPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+#: Shown instead of a number for the max-margin student with label noise.
+MAX_MARGIN_NOISELESS = ("the max-margin theory needs noiseless labels: choose hinge, logistic or "
+                        "ridge for noise")
+
+
+@dataclasses.dataclass(frozen=True)
+class ErmCurve:
+    """``eps(alpha_prune)`` of one learner at fixed ``(rule, f, theta, lam, noise)``.
+
+    Unlike :class:`Curve` the whole grid is kept: ``eps`` is ``nan`` where a point could not be
+    certified (``converged`` False), so that a plot leaves a gap there.
+
+    Attributes:
+        alpha_prune, eps, converged: the grid, the error against the clean teacher and the
+            certified mask, same length.
+        n_excluded: uncertified grid points.
+        lam: ``nan`` for the max-margin student (no penalty).
+    """
+
+    learner: str
+    rule: str
+    f: float
+    theta_deg: float
+    lam: float
+    noise: float
+    alpha_prune: np.ndarray
+    eps: np.ndarray
+    converged: np.ndarray
+    n_excluded: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ErmPoint:
+    """One learner at the current point (``eps`` is ``nan`` where not certified)."""
+
+    learner: str
+    rule: str
+    f: float
+    theta_deg: float
+    lam: float
+    noise: float
+    alpha_prune: float
+    eps: float
+    converged: bool
+    reason: str
+
+
+def _check_learner(learner: str) -> str:
+    if learner not in APP_LEARNERS:
+        raise InputError(f"learner must be one of {', '.join(APP_LEARNERS)}; got {learner!r}")
+    return learner
+
+
+def _check_erm(learner, rule, f, theta_deg, lam, noise):
+    learner = _check_learner(learner)
+    rule, f, theta_deg = _check(rule, f, theta_deg)
+    noise = float(noise)
+    if not (math.isfinite(noise) and 0.0 <= noise <= 0.5):
+        raise InputError(f"noise must be in [0, 0.5]; got {noise!r}")
+    if learner == "max-margin":
+        if noise > 0:
+            raise InputError(MAX_MARGIN_NOISELESS)
+        lam = 0.0  # no penalty (the results report lam = nan)
+    else:
+        lam = float(lam)
+        if not (math.isfinite(lam) and lam > 0):
+            raise InputError(f"lam must be > 0; got {lam!r}")
+        lam = _key(lam)
+    return learner, rule, f, theta_deg, lam, _key(noise)
+
+
+def erm_unavailable(learner: str, noise: float) -> str | None:
+    """Why ``learner`` cannot be drawn at label noise ``noise`` (``None``: it can)."""
+    _check_learner(learner)
+    if learner == "max-margin" and float(noise) > 0:
+        return MAX_MARGIN_NOISELESS
+    return None
+
+
+def erm_alpha_grid(theta_deg: float = 0.0, lo: float = ALPHA_RANGE[0],
+                   hi: float = ALPHA_RANGE[1]) -> np.ndarray:
+    """Log-spaced budgets of a regularized learning curve: about 40 points over
+    ``0.1 .. 100`` at ``theta = 0``, 13 at ``theta > 0`` (where a solve is much slower)."""
+    if not (0 < lo < hi and math.isfinite(hi)):
+        raise InputError(f"need 0 < lo < hi; got lo={lo!r}, hi={hi!r}")
+    per_decade = 13 if float(theta_deg) == 0 else 4
+    n = max(8, int(math.ceil(per_decade * math.log10(hi / lo))) + 1)
+    return np.geomspace(lo, hi, n)
+
+
+def _erm_norm(learner, rule, f, theta_deg, lam, noise):
+    learner, rule, f, theta_deg, lam, noise = _check_erm(learner, rule, f, theta_deg, lam,
+                                                         noise)
+    if rule == "random":  # independent of f and of the probe
+        f, theta_deg = 1.0, 0.0
+    return learner, rule, f, theta_deg, lam, noise
+
+
+def erm_curve(learner: str, rule: str, f: float, theta_deg: float = 0.0, *, lam: float = 0.01,
+              noise: float = 0.0, lo: float = ALPHA_RANGE[0],
+              hi: float = ALPHA_RANGE[1]) -> ErmCurve:
+    """``eps(alpha_prune)`` of ``learner`` on :func:`erm_alpha_grid` ``(theta, lo, hi)``.
+
+    Regularized learners (hinge, logistic, ridge) come from one vectorized
+    :func:`theory.erm.solve_erm` over the grid; ``"max-margin"`` is :func:`learning_curve`
+    (its own grid, certified points only) and needs ``noise = 0`` (else :class:`InputError`
+    with :data:`MAX_MARGIN_NOISELESS`; ``lam`` is ignored). ``random`` pruning is computed at
+    ``f = 1, theta = 0``. Cached.
+    """
+    key = _erm_norm(learner, rule, f, theta_deg, lam, noise)
+    return _erm_curve(*key, _key(lo), _key(hi))
+
+
+@_memo(maxsize=256)
+def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi) -> ErmCurve:
+    if learner == "max-margin":
+        c = learning_curve(rule, f, theta_deg, lo=lo, hi=hi)
+        return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
+                        noise=0.0, alpha_prune=c.alpha_prune, eps=c.eps,
+                        converged=_ro_bool(np.ones(len(c.eps), bool)),
+                        n_excluded=c.n_excluded)
+    from prunescale.theory.erm import solve_erm
+
+    a = erm_alpha_grid(theta_deg, lo, hi)
+    r = solve_erm(rule, f, a, theta_deg=theta_deg, learner=learner, lam=lam, noise=noise)
+    ok = np.asarray(r.converged, bool)
+    eps = np.where(ok, np.asarray(r.eps, float), np.nan)
+    return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=lam, noise=noise,
+                    alpha_prune=_ro(a), eps=_ro(eps), converged=_ro_bool(ok),
+                    n_excluded=int((~ok).sum()))
+
+
+def _ro_bool(a) -> np.ndarray:
+    a = np.array(a, dtype=bool, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+def erm_point(learner: str, rule: str, f: float, theta_deg: float = 0.0, *,
+              alpha_prune: float, lam: float = 0.01, noise: float = 0.0) -> ErmPoint:
+    """``learner`` at one ``alpha_prune`` (exactly :func:`theory.erm.solve_erm`, or
+    :func:`point` for ``"max-margin"``, which needs ``noise = 0``). Cached."""
+    key = _check_erm(learner, rule, f, theta_deg, lam, noise)
+    return _erm_point(*key, _key(_pr.check_alpha("alpha_prune", alpha_prune)))
+
+
+@_memo(maxsize=4096)
+def _erm_point(learner, rule, f, theta_deg, lam, noise, alpha_prune) -> ErmPoint:
+    if learner == "max-margin":
+        p = point(rule, f, theta_deg, alpha_prune=alpha_prune)
+        return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
+                        noise=0.0, alpha_prune=p.alpha_prune, eps=p.eps,
+                        converged=p.converged, reason=p.reason)
+    from prunescale.theory.erm import solve_erm
+
+    r = solve_erm(rule, f, alpha_prune, theta_deg=theta_deg, learner=learner, lam=lam,
+                  noise=noise)
+    ok = bool(r.converged)
+    return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=lam, noise=noise,
+                    alpha_prune=float(r.alpha_prune), eps=float(r.eps) if ok else math.nan,
+                    converged=ok, reason=str(r.reason))
+
+
+def erm_is_cached(learner: str, rule: str, f: float, theta_deg: float = 0.0, *,
+                  lam: float = 0.01, noise: float = 0.0, lo: float = ALPHA_RANGE[0],
+                  hi: float = ALPHA_RANGE[1]) -> bool:
+    """Whether :func:`erm_curve` at these arguments is already computed (``False`` where
+    it is not available, :func:`erm_unavailable`)."""
+    if erm_unavailable(learner, noise):
+        return False
+    key = _erm_norm(learner, rule, f, theta_deg, lam, noise)
+    return _erm_curve.cached(*key, _key(lo), _key(hi))
+
+
 def is_cached(panel: str, theta_deg: float, rule: str = "hard", f: float = 0.2, *,
               lo: float = ALPHA_RANGE[0], hi: float = ALPHA_RANGE[1]) -> bool:
     """Whether ``panel`` (``"frontier"``, ``"phase"`` or ``"learning"``) at these arguments is
@@ -439,12 +627,14 @@ def warm_in_background(thetas=THETA_STEPS) -> threading.Thread:
 
 def clear_caches() -> None:
     """Forget every memoised result (for tests and long-running servers)."""
-    for fn in (_point, _learning_curve, _frontier, _phase, _simulate):
+    for fn in (_point, _learning_curve, _frontier, _phase, _simulate, _erm_curve, _erm_point):
         fn.cache_clear()
 
 
-__all__ = ["ALPHA_RANGE", "ALPHA_STEPS", "Curve", "F_STEPS", "FrontierData", "MAX_SIM_EXAMPLES",
-           "PhaseData", "Point", "RULES", "SimPoint", "THETA_STEPS", "alpha_grid", "boundary",
-           "clear_caches", "frontier", "frontier_grids", "is_cached",
+__all__ = ["ALPHA_RANGE", "ALPHA_STEPS", "APP_LEARNERS", "Curve", "ErmCurve", "ErmPoint",
+           "F_STEPS", "FrontierData", "LAM_STEPS", "MAX_MARGIN_NOISELESS", "MAX_SIM_EXAMPLES",
+           "NOISE_STEPS", "PhaseData", "Point", "RULES", "SimPoint", "THETA_STEPS", "alpha_grid",
+           "clear_caches", "erm_alpha_grid", "erm_curve", "erm_is_cached",
+           "erm_point", "erm_unavailable", "frontier", "frontier_grids", "is_cached",
            "learning_curve", "phase", "phase_grids", "point", "reference_curve", "simulate", "warm",
            "warm_in_background"]

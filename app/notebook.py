@@ -306,6 +306,151 @@ def _(compute, contextlib, mo, plots, pt, theta_deg):
 
 
 @app.cell(hide_code=True)
+def _(compute, mo):
+    learner = mo.ui.dropdown(options=list(compute.APP_LEARNERS), value="logistic",
+                             label="learner")
+    lam_slider = mo.ui.slider(steps=list(compute.LAM_STEPS), value=0.01, show_value=True,
+                              debounce=True, label="ridge penalty λ")
+    noise_slider = mo.ui.slider(steps=list(compute.NOISE_STEPS), value=0.1, show_value=True,
+                                debounce=True, label="label noise η")
+    return lam_slider, learner, noise_slider
+
+
+@app.cell(hide_code=True)
+def _(
+    alpha_prune,
+    compute,
+    contextlib,
+    f,
+    lam_slider,
+    learner,
+    mo,
+    noise_slider,
+    theta_deg,
+):
+    erm_learner = learner.value
+    erm_lam = float(lam_slider.value)
+    erm_noise = float(noise_slider.value)
+    erm_rules = ("hard", "easy", "random")
+    erm_curves, erm_pts, erm_error = [], {}, ""
+    erm_notice = compute.erm_unavailable(erm_learner, erm_noise) or ""
+    if not erm_notice:
+        _lo = min(compute.ALPHA_RANGE[0], alpha_prune / 1.5)
+        _hi = max(compute.ALPHA_RANGE[1], alpha_prune * 1.5)
+        _ready = all(compute.erm_is_cached(erm_learner, r, f, theta_deg, lam=erm_lam,
+                                           noise=erm_noise, lo=_lo, hi=_hi) for r in erm_rules)
+        _slow = ("a regularized learner at θ > 0 can take a minute the first time"
+                 if theta_deg > 0 and erm_learner != "max-margin" else "cached afterwards")
+        with (contextlib.nullcontext() if _ready
+              else mo.status.spinner(title=f"Solving {erm_learner} learning curves",
+                                     subtitle=_slow)):
+            try:
+                erm_curves = [compute.erm_curve(erm_learner, r, f, theta_deg, lam=erm_lam,
+                                                noise=erm_noise, lo=_lo, hi=_hi)
+                              for r in erm_rules]
+                erm_pts = {r: compute.erm_point(erm_learner, r, f, theta_deg,
+                                                alpha_prune=alpha_prune, lam=erm_lam,
+                                                noise=erm_noise)
+                           for r in erm_rules}
+            except Exception as exc:  # shown to the user, the app keeps running
+                erm_curves, erm_pts = [], {}
+                erm_error = f"Could not solve the {erm_learner} learner here: {exc}"
+    return (
+        erm_curves,
+        erm_error,
+        erm_lam,
+        erm_learner,
+        erm_noise,
+        erm_notice,
+        erm_pts,
+    )
+
+
+@app.cell(hide_code=True)
+def _(
+    alpha_prune,
+    alpha_slider,
+    erm_curves,
+    erm_error,
+    erm_lam,
+    erm_learner,
+    erm_noise,
+    erm_notice,
+    erm_pts,
+    f,
+    f_slider,
+    lam_slider,
+    learner,
+    math,
+    mo,
+    mode,
+    noise_slider,
+    plots,
+    pt,
+    rule,
+    theta,
+    theta_deg,
+):
+    _controls = mo.vstack([
+        mo.hstack([learner, lam_slider, noise_slider], justify="start", gap=2, wrap=True),
+        mo.hstack([rule, f_slider, mode, alpha_slider, theta], justify="start", gap=2,
+                  wrap=True),
+    ])
+    _cur = erm_pts.get(pt.rule)
+    if erm_notice:
+        _panel = mo.callout(mo.md(f"**{erm_notice[0].upper() + erm_notice[1:]}.**"),
+                            kind="warn")
+        _now = ("**Current point:** no number for the max-margin student at η > 0: set "
+                "η = 0 or choose hinge, logistic or ridge.")
+    elif erm_error:
+        _panel = mo.callout(mo.md(erm_error), kind="danger")
+        _now = "**Current point:** not available."
+    else:
+        _fig = plots.erm_panel(erm_curves, pt.rule, _cur)
+        _panel = mo.Html(plots.to_png_html(_fig, "erm", "regularized learners with label noise"))
+        if _cur is not None and _cur.converged and math.isfinite(_cur.eps):
+            _noisy = erm_noise + (1 - 2 * erm_noise) * _cur.eps
+            _now = (f"**Current point** ({pt.rule}, f = {f:g}, θ = {theta_deg:g}°, "
+                    f"α_prune = {alpha_prune:.4g}): **ε = {_cur.eps:.4g}** against the clean "
+                    f"teacher" + (f"; against noisy test labels η + (1 − 2η)ε = {_noisy:.4g}"
+                                  if erm_noise > 0 else "") + ".")
+        else:
+            _why = f" ({_cur.reason})" if _cur is not None and _cur.reason else ""
+            _now = f"**Current point:** not certified{_why}; nothing is drawn for it."
+    _lam_note = ("λ is ignored by the max-margin student (it is the λ → 0 limit of hinge on "
+                 "noiseless data)." if erm_learner == "max-margin"
+                 else f"The student minimises its loss plus (λ/2)|w|², λ = {erm_lam:g}.")
+    _excl = sum(c.n_excluded for c in erm_curves)
+    _text = mo.md(
+        f"""
+        ### Regularized learners and label noise
+        **Plotted:** test error ε of the **{erm_learner}** student against α_prune, for
+        keep-hard (red), keep-easy (blue) and random pruning (gray dashed) at f = {f:g} and
+        θ = {theta_deg:g}°, when each training label is flipped with probability
+        η = {erm_noise:g}. Solid: the selected rule; the star is the current point. Hinge is
+        the soft-margin SVM, logistic the logistic regression, ridge least squares.
+        {_lam_note} ε is measured against the clean teacher.
+
+        {_now}
+
+        **Notice:** with label noise, keep-easy degrades much more than keep-hard. Keep-easy
+        keeps the examples far from the boundary, so each flipped label there is a
+        large-margin outlier that pulls the student hard; near the boundary (keep-hard) a
+        flipped label costs little.
+
+        **Try:** raise the noise η from 0 to 0.3 and watch the easy/hard crossing move to
+        smaller pools; then compare hinge, logistic and ridge, and vary λ.
+        """
+        + (f"\n\n_{_excl} uncertified grid point(s) left as gaps"
+           + (" (a small λ is harder to certify: raise it to fill them)"
+              if erm_learner != "max-margin" else "") + "._" if _excl else "")
+    )
+    erm_drawn = True
+    mo.vstack([_controls, mo.hstack([_panel, _text], widths=[3, 2], align="start", gap=2)])
+    return (erm_drawn,)
+
+
+@app.cell(hide_code=True)
 def _(compute, frontier_drawn, learning_drawn, phase_drawn):
     # once the first panels are drawn, precompute the other angles (``prunescale app`` sets
     # PRUNESCALE_APP_WARM=1 unless given --no-warm) so that moving theta is instant later

@@ -15,7 +15,8 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from prunescale.app.compute import Curve, FrontierData, PhaseData, Point, SimPoint
+from prunescale.app.compute import (Curve, ErmCurve, ErmPoint, FrontierData, PhaseData,
+                                    Point, SimPoint)
 from prunescale.figures._plot import PHASE_CMAP
 
 RULE_COLOR = {"hard": "#c0392b", "easy": "#2471a3", "random": "#555555"}
@@ -130,6 +131,52 @@ def phase_panel(ph: PhaseData, pt: Point) -> Figure:
     ax.set_ylabel("kept fraction f")
     ax.set_title(f"Which examples to keep? θ = {ph.theta_deg:g}°")
     ax.legend(fontsize=8, loc="upper center", framealpha=0.9)
+    return fig
+
+
+def _learner_title(learner: str, lam: float, noise: float) -> str:
+    if learner == "max-margin":
+        return "max-margin, noiseless"
+    return f"{learner}, λ = {lam:g}, η = {noise:g}"
+
+
+def erm_panel(curves: list[ErmCurve], selected_rule: str, pt: ErmPoint | None = None) -> Figure:
+    """``eps`` against ``alpha_prune`` of one learner for several rules (keep-hard, keep-easy,
+    random) at fixed ``(f, theta, lam, noise)``, and the current point.
+
+    Uncertified points are ``nan`` in the curves and leave gaps; an uncertified current point
+    is not drawn.
+    """
+    fig = Figure(figsize=SIZE)
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.13, top=0.92)
+    ax = fig.add_subplot()
+    ref = curves[0] if curves else None
+    for c in curves:
+        sel = c.rule == selected_rule
+        style = "--" if c.rule == "random" else ("-" if sel else ":")
+        label = (RULE_LABEL[c.rule] if c.rule == "random"
+                 else f"{RULE_LABEL[c.rule]}, f = {c.f:g}")
+        ok = np.isfinite(c.eps)
+        ax.plot(c.alpha_prune, c.eps, style, color=RULE_COLOR[c.rule],
+                lw=2.5 if sel and c.rule != "random" else 1.5, label=label)
+        # isolated certified points (between two gaps) would draw no line: mark them
+        iso = ok & ~np.r_[False, ok[:-1]] & ~np.r_[ok[1:], False]
+        if iso.any():
+            ax.plot(c.alpha_prune[iso], c.eps[iso], "o", color=RULE_COLOR[c.rule], ms=3)
+    if pt is not None and pt.converged and math.isfinite(pt.eps) and pt.eps > 0:
+        ax.plot(pt.alpha_prune, pt.eps, "*", color="gold", mec="black", ms=16, zorder=6,
+                label=f"current: ε = {_fmt(pt.eps)} at α_prune = {pt.alpha_prune:.3g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("α_prune  (kept examples per dimension)")
+    ax.set_ylabel("test error ε  (against the clean teacher)")
+    if ref is not None:
+        th = pt.theta_deg if pt is not None else next(
+            (c.theta_deg for c in curves if c.rule != "random"), ref.theta_deg)
+        ax.set_title(f"{_learner_title(ref.learner, ref.lam, ref.noise)}; "
+                     f"θ = {th:g}°", fontsize=11)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
     return fig
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from prunescale.figures import (FIGURES, fig_frontier, fig_imperfect, fig_learning_curves, fig_parity,
-                     fig_phase_diagram)
+from prunescale.figures import (FIGURES, fig_frontier, fig_imperfect, fig_label_noise,
+                                fig_learning_curves, fig_parity, fig_phase_diagram)
 from prunescale.figures._data import Progress
 from prunescale.figures._store import _atomic_write, clean_stale_temporaries
 from prunescale.errors import InputError
 
-MODULES = (fig_learning_curves, fig_frontier, fig_phase_diagram, fig_imperfect, fig_parity)
+MODULES = (fig_learning_curves, fig_frontier, fig_phase_diagram, fig_imperfect, fig_parity,
+           fig_label_noise)
 
 
 def check_out(out) -> Path:
@@ -34,7 +35,7 @@ def check_out(out) -> Path:
     return out
 
 
-#: names accepted by ``--only``: ``fig1`` ... ``fig5``, the names of
+#: names accepted by ``--only``: ``fig1`` ... ``fig6``, the names of
 #: :data:`prunescale.figures.FIGURES` (``frontier``, ...) and the full file names
 SHORT = {m.NAME.split("_", 1)[0]: m.NAME for m in MODULES}
 ALIASES = {**SHORT, **{m.__name__.rsplit(".", 1)[1].removeprefix("fig_"): m.NAME for m in MODULES},
@@ -84,6 +85,15 @@ def run_all(out="prunescale-figures", full: bool = False, only=None) -> dict:
         z = np.abs(results[fig_parity.NAME]["z"])
         summary["parity_median_abs_z"] = float(np.nanmedian(z))
         summary["parity_max_abs_z"] = float(np.nanmax(z))
+    if fig_label_noise.NAME in results:
+        r = results[fig_label_noise.NAME]
+        z = np.abs(r["z"])
+        summary["label_noise"] = {
+            "median_abs_z": float(np.nanmedian(z)) if z.size else None,
+            "max_abs_z": float(np.nanmax(z)) if z.size else None,
+            "boundary_noise": r["config"]["phase_noise"],
+            "boundary_alpha_tot": [None if not np.isfinite(b) else float(b)
+                                   for b in r["phase"]["boundary"]]}
     summary["drawn"] = list(results)
     previous = _previous_summary(out / "summary.json")
     if previous.get("mode") == summary["mode"]:  # --only: keep the other figures' entries

@@ -17,14 +17,14 @@ import sys
 from prunescale._args import CliError
 
 EPILOG = """\
-output columns (one row per configuration): rule, f, a_prune (alpha_prune), theta (degrees),
-Ns (dimensions fitted), eps_inf +-se (the fit's intercept at 1/N = 0 and its standard error),
-slope (a), chi2/dof, theory (replica eps; '-' where not certified), z = (eps_inf - theory) /
-se, eps(Nmax) +-sem and z_Nmax (the largest-N mean and its z, for comparison). --json prints a
-list, one object per configuration, with keys rule, f, alpha_prune, alpha_tot, theta_deg, mode,
-gap_tol, ns, eps_inf, eps_inf_se, slope, slope_se, curvature, chi2, dof, eps_theory,
-theory_converged, z, eps_largest_n, sem_largest_n, z_largest_n, n_flagged, reason (null where
-not a number).
+output columns (one row per configuration): rule, learner, lam ('-' for max-margin), noise,
+f, a_prune (alpha_prune), theta (degrees), Ns (dimensions fitted), eps_inf +-se (the fit's
+intercept at 1/N = 0 and its standard error), slope (a), chi2/dof, theory (replica eps; '-'
+where not certified), z = (eps_inf - theory) / se, eps(Nmax) +-sem and z_Nmax (the largest-N
+mean and its z, for comparison). --json prints a list, one object per configuration, with
+keys rule, f, alpha_prune, alpha_tot, theta_deg, mode, gap_tol, learner, lam, noise, ns,
+eps_inf, eps_inf_se, slope, slope_se, curvature, chi2, dof, eps_theory, theory_converged, z,
+eps_largest_n, sem_largest_n, z_largest_n, n_flagged, reason (null where not a number).
 
 exit status: 0 every configuration fitted with a certified theory point and no flagged
 student; 1 otherwise (one summary line on stderr); 2 bad input; 130 interrupted.
@@ -106,13 +106,17 @@ def _fmt(v, spec):
 
 
 def _table(fits):
-    print(f"{'rule':6} {'f':>6} {'a_prune':>8} {'theta':>6} {'Ns':>18} {'eps_inf':>9} "
+    print(f"{'rule':6} {'learner':10} {'lam':>6} {'noise':>5} {'f':>6} {'a_prune':>8} "
+          f"{'theta':>6} {'Ns':>18} {'eps_inf':>9} "
           f"{'+-se':>8} {'slope':>8} {'chi2/dof':>9} {'theory':>9} {'z':>6} "
           f"{'eps(Nmax)':>9} {'+-sem':>8} {'z_Nmax':>6}")
     for r in fits:
         ns = ",".join(str(n) for n in r["ns"])
         chi = (f"{r['chi2']:.2f}/{r['dof']}" if math.isfinite(r["chi2"]) else "-")
-        print(f"{r['rule']:6} {r['f']:6.3g} {r['alpha_prune']:8.4g} {r['theta_deg']:6.3g} "
+        lam = "-" if r.get("learner", "max-margin") == "max-margin" else f"{r['lam']:.3g}"
+        print(f"{r['rule']:6} {r.get('learner', 'max-margin'):10} {lam:>6} "
+              f"{r.get('noise', 0.0):5.3g} {r['f']:6.3g} {r['alpha_prune']:8.4g} "
+              f"{r['theta_deg']:6.3g} "
               f"{ns:>18} {_fmt(r['eps_inf'], '9.5f')} {_fmt(r['eps_inf_se'], '8.5f')} "
               f"{_fmt(r['slope'], '8.4f')} {chi:>9} {_fmt(r['eps_theory'], '9.5f')} "
               f"{_fmt(r['z'], '6.2f')} {_fmt(r['eps_largest_n'], '9.5f')} "

@@ -1,12 +1,12 @@
-"""``prunescale sim``: certified max-margin students on pruned data, compared with the theory.
+"""``prunescale sim``: certified students on pruned data, compared with the theory.
 
     prunescale sim --rule R --f F --alpha-prune A [--alpha-tot B] [--theta-deg T]
                    --n N --seeds K [--seed S] [--direct] [--gap-tol G] [--json] [--quiet]
                    [--out FILE.csv|FILE.json|DIR] [--workers W | --scheduler ADDRESS]
-                   [--task-students M]
+                   [--task-students M] [--learner L --lam LAM] [--noise ETA]
 
-Every grid option (``--rule``, ``--f``, ``--alpha-prune`` / ``--alpha-tot``, ``--theta-deg``,
-``--n``) takes a number (name), a comma list or ``start:stop:num``; every combination is
+Every grid option (``--rule``, ``--learner``, ``--f``, ``--alpha-prune`` / ``--alpha-tot``,
+``--theta-deg``, ``--lam``, ``--noise``, ``--n``) takes a number (name), a comma list or ``start:stop:num``; every combination is
 simulated. Each (configuration, N, block of ``--task-students`` students) is one task of a
 sweep (:mod:`prunescale.sims.sweep`), run on Dask (an embedded ``LocalCluster`` or
 ``--scheduler``) or, for a small job without ``--out DIR``, in this process. ``--out DIR``
@@ -22,6 +22,7 @@ subset of that pool).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -30,24 +31,36 @@ import sys
 import numpy as np
 
 from prunescale._args import CliError, names_type, values_type
+from prunescale._cli_theory import add_learner_args, check_learner_args
 
 RULES = ("hard", "easy", "random")
 
 EPILOG = """\
-output columns (one row per configuration and N): rule, f, a_prune (alpha_prune), a_tot
-(alpha_tot), theta (degrees), N, K (students), eps (mean over certified students) +-sem,
-theory (replica eps; '-' where it is not certified), z = (eps - theory) / sem ('-' without a
-certified theory), R, S, kappa (means), max_gap (largest relative duality gap), flag (students
-above --gap-tol, excluded from the means). --json prints a list, one object per configuration
-and N, with keys rule, f, alpha_prune, alpha_tot, theta_deg, n, seeds, seed, eps_mean,
-eps_sem, eps_theory, z, theory_converged, n_flagged, max_gap, R/S/kappa _mean and _sem,
-n_pool, n_kept, f_eff, alpha_prune_eff, mode, gap_tol, seconds (solver time summed over the
-students); null where not a number.
+learners: max-margin (default; noiseless labels: a hard-margin student needs separable data)
+and the regularized students argmin_w sum_mu loss(y_mu, w.x_mu/sqrt(N)) + (lam/2)|w|^2 with
+hinge (LinearSVC(loss="hinge", C=1/lam)), logistic (LogisticRegression(C=1/lam)) and ridge
+(Ridge(alpha=lam)), all without intercept on inputs x/sqrt(N); --lam is required for them and
+refused for max-margin; --noise ETA flips each label with probability ETA in [0, 0.5].
+A max-margin student is flagged when its certified relative duality gap exceeds --gap-tol, a
+regularized one when its certified bound on |eps - eps*| (from the duality gap of its
+lam-strongly convex objective) does.
+
+output columns (one row per configuration and N): rule, learner, (lam, noise,) f, a_prune
+(alpha_prune), a_tot (alpha_tot), theta (degrees), N, K (students), eps (mean over certified
+students, against the clean teacher) +-sem, theory (replica eps; '-' where it is not
+certified), z = (eps - theory) / sem ('-' without a certified theory), R, S, kappa (max-margin)
+or Q = |w|^2/N (regularized), max_gap (largest relative duality gap), flag (students flagged,
+excluded from the means). --json prints a list, one object per configuration and N, with keys
+rule, learner, lam, noise, f, alpha_prune, alpha_tot, theta_deg, n, seeds, seed, eps_mean,
+eps_sem, eps_noisy_mean, eps_noisy_sem (error against noisy test labels), eps_theory, z,
+theory_converged, n_flagged, max_gap, R/S/kappa/Q _mean and _sem, n_pool, n_kept, f_eff,
+alpha_prune_eff, mode, gap_tol, seconds (solver time summed over the students); null where not
+a number or not defined.
 
 --out DIR (a path without .csv/.json) is a results folder: one Parquet file per finished task
 (task-<id>.parquet, written atomically), one row per student with rule, f, alpha_prune,
-alpha_tot, theta_deg, mode, gap_tol, n, seed, student, eps, R, S, kappa, gap, flagged,
-seconds, version, task. Rerun the same command to resume: finished tasks are skipped, no
+alpha_tot, theta_deg, mode, gap_tol, learner, lam (0 for max-margin), noise, n, seed, student,
+eps, eps_noisy, R, S, kappa, Q, gap, flagged, seconds, version, task. Rerun the same command to resume: finished tasks are skipped, no
 student is stored twice. Read it with prunescale.sims.load(DIR); extrapolate N -> infinity
 with 'prunescale fss DIR'. --out FILE.csv / FILE.json writes the table above instead.
 
@@ -66,11 +79,12 @@ tasks); 2 bad input; 130 interrupted (finished tasks are kept in --out DIR).
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "sim",
-        help="simulate certified max-margin students on pruned data",
-        description="Simulate max-margin students trained on margin-pruned Gaussian data "
-        "(teacher-student perceptron of Sorscher et al. 2022); every student is certified by "
-        "its relative duality gap, and the theory's eps is printed alongside. Grid options "
-        "take a number, a comma list or start:stop:num; every combination is simulated.",
+        help="simulate certified students on pruned data",
+        description="Simulate students (max-margin, or hinge, logistic or ridge regression "
+        "with label noise) trained on margin-pruned Gaussian data (teacher-student perceptron "
+        "of Sorscher et al. 2022); every student is certified by its duality gap, and the "
+        "theory's eps is printed alongside. Grid options take a number, a comma list or "
+        "start:stop:num; every combination is simulated.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--rule", required=True, type=names_type("--rule", RULES),
@@ -83,6 +97,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="pool size per dimension; alpha_prune = f * alpha_tot")
     p.add_argument("--theta-deg", type=values_type("--theta-deg"), default=np.zeros(1),
                    help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0)")
+    add_learner_args(p)
     p.add_argument("--n", type=values_type("--n"), required=True,
                    help="input dimension(s) N >= 1 (integers)")
     p.add_argument("--seeds", type=int, required=True,
@@ -91,7 +106,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--direct", action="store_true",
                    help="sample kept data from the N -> infinity law instead of a finite pool")
     p.add_argument("--gap-tol", type=float, default=1e-6,
-                   help="flag students whose certified relative duality gap exceeds this "
+                   help="flag max-margin students whose certified relative duality gap, and "
+                   "regularized students whose certified bound on |eps - eps*|, exceeds this "
                    "(default 1e-6)")
     p.add_argument("--chunk", type=int, default=None,
                    help="students per compiled block (default: 8, fewer if memory requires)")
@@ -157,13 +173,17 @@ def _points(args) -> list[tuple[float, float, float]]:
     return out
 
 
-def _theory_eps(rule, f, alpha_prune, theta_deg):
-    """``(eps, converged)`` from :func:`theory.solve` (``(None, False)`` if unavailable)."""
-    try:
-        from prunescale import theory
-        res = theory.solve(rule, f, alpha_prune, theta_deg=theta_deg)
-    except (ImportError, AttributeError):
-        return None, False
+def _theory_eps(cfg):
+    """``(eps, converged)`` of the replica theory at a sweep configuration."""
+    from prunescale import theory
+
+    if cfg.learner == "max-margin":
+        res = theory.solve(cfg.rule, cfg.f, cfg.alpha_prune, theta_deg=cfg.theta_deg)
+    else:
+        from prunescale.theory.erm import solve_erm
+
+        res = solve_erm(cfg.rule, cfg.f, cfg.alpha_prune, theta_deg=cfg.theta_deg,
+                        learner=cfg.learner, lam=cfg.lam, noise=cfg.noise)
     eps = float(np.asarray(res.eps))
     conv = bool(np.asarray(res.converged))
     return (eps if conv and math.isfinite(eps) else None), conv
@@ -216,6 +236,18 @@ def _check_where(args):
     return out_file, out_dir
 
 
+def _learners(args):
+    """``(learner, lam, noise)`` of every requested student type."""
+    lams, noises = check_learner_args(args)
+    out = []
+    for learner in args.learner:
+        if learner == "max-margin":
+            out.append((learner, 0.0, 0.0))
+        else:
+            out += [(learner, float(lam), float(eta)) for lam in lams for eta in noises]
+    return out
+
+
 def _configs(args, points, thetas, ns):
     """Validated sweep configurations and, per ``(config, n)``, ``(n_pool, n_kept)``."""
     from prunescale.sims import Pruning
@@ -224,21 +256,20 @@ def _configs(args, points, thetas, ns):
 
     mode = "direct" if args.direct else "pool"
     configs, sizes, work = [], {}, 0.0
-    for rule in args.rule:
-        for theta in thetas:
-            for f, ap, at in points:
-                cfg = Config(rule, f, ap, at, theta, mode, float(args.gap_tol))
-                if cfg in sizes.get("seen", ()):
-                    continue
-                sizes.setdefault("seen", set()).add(cfg)
-                configs.append(cfg)
-                for n in ns:
-                    n_pool, n_kept = simrun.realised_sizes(Pruning(rule, f, theta), n, ap, at)
-                    chunk = args.chunk or simrun.block_size(n, n_kept)
-                    simrun.check_memory(simrun.estimate_memory(n, n_pool, n_kept, chunk, mode))
-                    sizes[cfg, n] = (n_pool, n_kept)
-                    work += args.seeds * n_kept * float(n) ** 2
-    sizes.pop("seen", None)
+    seen = set()
+    for rule, (learner, lam, noise), theta, (f, ap, at) in itertools.product(
+            args.rule, _learners(args), thetas, points):
+        cfg = Config(rule, f, ap, at, theta, mode, float(args.gap_tol), learner, lam, noise)
+        if cfg in seen:
+            continue
+        seen.add(cfg)
+        configs.append(cfg)
+        for n in ns:
+            n_pool, n_kept = simrun.realised_sizes(Pruning(rule, f, theta), n, ap, at)
+            chunk = args.chunk or simrun.block_size(n, n_kept)
+            simrun.check_memory(simrun.estimate_memory(n, n_pool, n_kept, chunk, mode))
+            sizes[cfg, n] = (n_pool, n_kept)
+            work += args.seeds * n_kept * float(n) ** 2
     return configs, sizes, work
 
 
@@ -321,7 +352,7 @@ def _have_sweep_extra(store: bool) -> bool:
     return all(importlib.util.find_spec(n) is not None for n in names)
 
 
-_MEASURED = ("eps", "R", "S", "kappa", "gap", "flagged", "seconds")
+_MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap", "flagged", "seconds")
 
 
 def _gather(results, out_dir, tasks) -> dict:
@@ -369,20 +400,22 @@ def _summary_row(args, cfg, n, size, st) -> dict:
 
     ``z = (eps_mean - eps_theory) / eps_sem``; ``None`` without a certified theory point."""
     n_pool, n_kept = size
+    mm = cfg.learner == "max-margin"
     row = {"rule": cfg.rule, "f": cfg.f, "alpha_prune": cfg.alpha_prune,
            "alpha_tot": cfg.alpha_tot, "theta_deg": cfg.theta_deg, "n": int(n),
+           "learner": cfg.learner, "lam": None if mm else cfg.lam, "noise": cfg.noise,
            "seeds": 0, "seed": int(args.seed), "n_pool": n_pool, "n_kept": n_kept,
            "f_eff": n_kept / n_pool, "alpha_prune_eff": n_kept / n, "mode": cfg.mode}
     flagged = np.zeros(0, bool) if st is None else st["flagged"].astype(bool)
     row["seeds"] = int(flagged.size)
-    for q in ("eps", "R", "S", "kappa"):
+    for q in ("eps", "eps_noisy", "R", "S", "kappa", "Q"):
         v = np.zeros(0) if st is None else np.asarray(st[q], float)[~flagged]
-        row[f"{q}_mean"], row[f"{q}_sem"] = _stat(v)
+        undefined = (q == "kappa" and not mm) or (q == "Q" and mm)
+        row[f"{q}_mean"], row[f"{q}_sem"] = (None, None) if undefined else _stat(v)
     if args.no_theory:
         row["eps_theory"], row["theory_converged"] = None, None
     else:
-        row["eps_theory"], row["theory_converged"] = _theory_eps(cfg.rule, cfg.f,
-                                                                 cfg.alpha_prune, cfg.theta_deg)
+        row["eps_theory"], row["theory_converged"] = _theory_eps(cfg)
     row["z"] = None
     if row["eps_theory"] is not None and row["eps_sem"] and row["eps_mean"] is not None:
         row["z"] = (row["eps_mean"] - row["eps_theory"]) / row["eps_sem"]
@@ -399,14 +432,29 @@ def _fmt(v, spec):
 
 
 def _table(rows, seed):
-    head = (f"{'rule':6} {'f':>6} {'a_prune':>8} {'a_tot':>8} {'theta':>6} {'N':>6} {'K':>5} "
-            f"{'eps':>9} {'+-sem':>8} {'theory':>9} {'z':>6} {'R':>8} {'S':>8} {'kappa':>8} "
-            f"{'max_gap':>8} {'flag':>4}")
+    erm = any(r["learner"] != "max-margin" for r in rows)
+    mm = any(r["learner"] == "max-margin" for r in rows)
+    head = f"{'rule':6} {'learner':10} "
+    if erm:
+        head += f"{'lam':>7} {'noise':>5} "
+    head += (f"{'f':>6} {'a_prune':>8} {'a_tot':>8} {'theta':>6} {'N':>6} {'K':>5} "
+             f"{'eps':>9} {'+-sem':>8} {'theory':>9} {'z':>6} {'R':>8} {'S':>8} ")
+    head += f"{'kappa':>8} " if mm else ""
+    head += f"{'Q':>8} " if erm else ""
+    head += f"{'max_gap':>8} {'flag':>4}"
     print(head)
     for r in rows:
-        print(f"{r['rule']:6} {r['f']:6.3g} {r['alpha_prune']:8.4g} {r['alpha_tot']:8.4g} "
+        learner = f"{r['rule']:6} {r['learner']:10} "
+        if erm:
+            learner += f"{_fmt(r['lam'], '7.3g'):>7} {r['noise']:5.3g} "
+        opt = ""
+        if mm:
+            opt += f"{_fmt(r['kappa_mean'], '8.5f'):>8} "
+        if erm:
+            opt += f"{_fmt(r['Q_mean'], '8.4f'):>8} "
+        print(learner + f"{r['f']:6.3g} {r['alpha_prune']:8.4g} {r['alpha_tot']:8.4g} "
               f"{r['theta_deg']:6.3g} {r['n']:6d} {r['seeds']:5d} {_fmt(r['eps_mean'], '9.5f')} "
               f"{_fmt(r['eps_sem'], '8.5f')} {_fmt(r['eps_theory'], '9.5f')} "
               f"{_fmt(r['z'], '6.2f')} {_fmt(r['R_mean'], '8.5f')} {_fmt(r['S_mean'], '8.4f')} "
-              f"{_fmt(r['kappa_mean'], '8.5f')} {_fmt(r['max_gap'], '8.1e')} {r['n_flagged']:4d}")
+              f"{opt}{_fmt(r['max_gap'], '8.1e')} {r['n_flagged']:4d}")
     print(f"seed {seed}; student i uses key fold_in(key(seed), i), i = 0..K-1")

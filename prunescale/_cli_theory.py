@@ -1,4 +1,10 @@
-"""``prunescale theory``: solve the replica equations on a grid of (f, alpha) points."""
+"""``prunescale theory``: solve the replica equations on a grid of points.
+
+Learners: ``max-margin`` (:func:`prunescale.theory.solve`, noiseless labels) and the
+regularized ``hinge``, ``logistic`` and ``ridge`` students (:func:`prunescale.theory.erm.solve_erm`,
+with label noise ``--noise``). Every grid option takes a number, a comma list or
+``start:stop:num``; every combination is solved.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,25 @@ import numpy as np
 from prunescale._args import CliError, names_type, values_type
 
 RULES = ("hard", "easy", "random")
+LEARNERS = ("max-margin", "hinge", "logistic", "ridge")
 
 EPILOG = """\
-output columns: rule, f, alpha_prune, alpha_tot, theta (degrees), eps (test error
-arccos(R)/pi), R and S (overlaps with the teacher and with the probe's direction orthogonal
-to it), kappa (the max margin), eps_bound (bound on |eps - eps_exact|: convex duality bound
-under the solving and the refined quadrature, see docs/theory.md), certified ('yes', or 'NO:'
-and the reason; eps, R, S, kappa and eps_bound are then nan). --json adds gap, residual,
-quad_err and reason.
+learners: max-margin (the hard-margin perceptron of the paper; noiseless labels only: its
+theory assumes separable data) and the regularized students argmin_w sum_mu loss(y_mu,
+w.x_mu/sqrt(N)) + (lam/2)|w|^2 with hinge (scikit-learn LinearSVC(loss="hinge", C=1/lam)),
+logistic (LogisticRegression(C=1/lam)) and ridge (Ridge(alpha=lam)), all without intercept on
+inputs x/sqrt(N). --lam is required (> 0) for them and refused for max-margin. --noise ETA
+flips each label with probability ETA in [0, 0.5] (default 0).
+
+output columns: rule, learner, f, alpha_prune, alpha_tot, theta (degrees), lam, noise, eps
+(test error against the clean teacher, arccos(R)/pi), eps_noisy (against noisy test labels,
+noise + (1 - 2 noise) eps), R and S (overlaps with the teacher and with the probe's direction
+orthogonal to it), eps_bound (bound on |eps - eps_exact|: convex duality bound under the
+solving and the refined quadrature, see docs/theory.md and docs/erm.md), certified ('yes', or
+'NO:' and the reason; the numbers are then nan). --json prints one object per point with
+rule, learner, f, alpha_prune, alpha_tot, theta_deg, lam, noise, eps, eps_noisy, R, S,
+converged, gap, residual, eps_bound, quad_err, reason, and kappa (max-margin) or Q, q0, m, s,
+V (the regularized students' order parameters); null where not a number or not defined.
 
 exit status: 0 every point certified; 1 some point not certified (one summary line on
 stderr); 2 bad input; 130 interrupted.
@@ -31,11 +48,12 @@ MAX_POINTS = 1_000_000
 def add_parser(sub):
     p = sub.add_parser(
         "theory",
-        help="solve the replica theory of the max-margin student on pruned data",
+        help="solve the replica theory of a student trained on pruned data",
         description=(
-            "Solve the replica-theory equations of the max-margin perceptron trained on "
-            "margin-pruned data at every combination of --f and --alpha-prune (or --alpha-tot). "
-            "Values are a number, a comma list, or start:stop:num (like numpy.linspace)."
+            "Solve the replica-theory equations of a student (max-margin, or hinge, logistic "
+            "or ridge regression with label noise) trained on margin-pruned data at every "
+            "combination of the grid options. Values are a number, a comma list, or "
+            "start:stop:num (like numpy.linspace)."
         ),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -50,6 +68,7 @@ def add_parser(sub):
                    help="pool size per dimension (> 0); alpha_prune = f * alpha_tot")
     p.add_argument("--theta-deg", type=values_type("--theta-deg"), default=np.zeros(1),
                    help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0)")
+    add_learner_args(p)
     p.add_argument("--out", default=None, metavar="FILE",
                    help="also write the results to FILE, as CSV or JSON by its extension "
                         "(written atomically)")
@@ -58,21 +77,95 @@ def add_parser(sub):
     return p
 
 
+def add_learner_args(p) -> None:
+    """``--learner``, ``--lam`` and ``--noise`` (shared with ``prunescale sim``)."""
+    p.add_argument("--learner", type=names_type("--learner", LEARNERS), default=["max-margin"],
+                   help="student(s): max-margin (default), hinge, logistic, ridge, or a comma "
+                        "list")
+    p.add_argument("--lam", type=values_type("--lam"), default=None,
+                   help="ridge penalty lambda > 0 of hinge, logistic and ridge (required for "
+                        "them, refused for max-margin)")
+    p.add_argument("--noise", type=values_type("--noise"), default=np.zeros(1),
+                   help="label-flip probability eta in [0, 0.5] (default 0)")
+
+
+def check_learner_args(args) -> tuple[np.ndarray | None, np.ndarray]:
+    """Validated ``(lams, noises)`` for ``args.learner`` (one-line :class:`CliError` else)."""
+    from prunescale.theory.erm import _check_lam, _check_noise
+
+    noises = np.unique(_check_noise(args.noise).ravel())
+    erm = [name for name in args.learner if name != "max-margin"]
+    if "max-margin" in args.learner:
+        if args.lam is not None:
+            raise CliError("--lam is for the regularized learners (hinge, logistic, ridge); "
+                           "the max-margin student has no penalty: drop --lam or choose "
+                           "--learner hinge,logistic,ridge")
+        if np.any(noises > 0):
+            raise CliError(f"--noise {float(noises.max()):g} needs a regularized learner "
+                           "(--learner hinge, logistic or ridge with --lam): the max-margin "
+                           "theory assumes noiseless, separable labels")
+    if erm and args.lam is None:
+        raise CliError(f"--learner {erm[0]} needs --lam (the ridge penalty lambda > 0)")
+    lams = None if args.lam is None else np.unique(_check_lam(args.lam).ravel())
+    return lams, noises
+
+
+#: keys of every ``--json`` object, in order (learner-specific ones follow)
+COMMON_KEYS = ("rule", "learner", "f", "alpha_prune", "alpha_tot", "theta_deg", "lam", "noise",
+               "eps", "eps_noisy", "R", "S", "converged", "gap", "residual", "eps_bound",
+               "quad_err", "reason")
+
+
+def _max_margin_record(rec: dict) -> dict:
+    out = {k: rec.get(k) for k in COMMON_KEYS}
+    out.update(learner="max-margin", lam=None, noise=0.0, eps_noisy=rec["eps"],
+               kappa=rec["kappa"])
+    return out
+
+
+def _erm_record(rec: dict) -> dict:
+    out = {k: rec.get(k) for k in COMMON_KEYS}
+    out.update({k: rec[k] for k in ("Q", "q0", "m", "s", "V")})
+    return out
+
+
+def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot=False):
+    """JSON-ready records of every combination (rule, learner, f, alpha, theta, lam, noise)."""
+    from prunescale.theory import solve
+    from prunescale.theory.erm import solve_erm
+
+    key = "alpha_tot" if alpha_is_tot else "alpha_prune"
+    recs = []
+    for rule in rules:
+        for learner in learners:
+            if learner == "max-margin":
+                F, AL, TH = np.meshgrid(f, alphas, thetas, indexing="ij")
+                recs += [_max_margin_record(r)
+                         for r in solve(rule, F, theta_deg=TH, **{key: AL}).records()]
+            else:
+                F, AL, TH, LA, NO = np.meshgrid(f, alphas, thetas, lams, noises, indexing="ij")
+                res = solve_erm(rule, F, theta_deg=TH, learner=learner, lam=LA, noise=NO,
+                                **{key: AL})
+                recs += [_erm_record(r) for r in res.records()]
+    return recs
+
+
 def run(args) -> int:
     from prunescale._output import check_out_file, write_records
-    from prunescale.theory import solve
 
     out = check_out_file(args.out)
     alphas = args.alpha_prune if args.alpha_prune is not None else args.alpha_tot
-    n_points = len(args.rule) * args.f.size * alphas.size * args.theta_deg.size
+    lams, noises = check_learner_args(args)
+    n_erm = sum(1 for name in args.learner if name != "max-margin")
+    per_learner = args.f.size * alphas.size * args.theta_deg.size
+    n_points = len(args.rule) * per_learner * (
+        (len(args.learner) - n_erm) + n_erm * (0 if lams is None else lams.size) * noises.size)
     if n_points > MAX_POINTS:
-        raise CliError(f"the grid of --rule, --f, --alpha-prune/--alpha-tot and --theta-deg has "
-                       f"{n_points} points; at most {MAX_POINTS} per call")
-    F, AL, TH = np.meshgrid(args.f, alphas, args.theta_deg, indexing="ij")
-    kw = {"alpha_prune": AL} if args.alpha_prune is not None else {"alpha_tot": AL}
-    recs = []
-    for rule in args.rule:
-        recs += solve(rule, F, theta_deg=TH, **kw).records()
+        raise CliError(f"the grid of --rule, --learner, --f, --alpha-prune/--alpha-tot, "
+                       f"--theta-deg, --lam and --noise has {n_points} points; at most "
+                       f"{MAX_POINTS} per call")
+    recs = solve_records(args.rule, args.learner, args.f, alphas, args.theta_deg, lams, noises,
+                         alpha_is_tot=args.alpha_prune is None)
     if out is not None:
         write_records(out, recs)
     if args.json:
@@ -93,14 +186,33 @@ def _fmt(v, spec):
 
 
 def _table(recs):
-    head = (f"{'rule':<6} {'f':>8} {'alpha_prune':>11} {'alpha_tot':>10} {'theta':>6} "
-            f"{'eps':>12} {'R':>10} {'S':>10} {'kappa':>10} {'eps_bound':>9} certified")
+    erm = any(r["learner"] != "max-margin" for r in recs)
+    mm = any(r["learner"] == "max-margin" for r in recs)
+    head = (f"{'rule':<6} {'learner':<10} {'f':>8} {'alpha_prune':>11} {'alpha_tot':>10} "
+            f"{'theta':>6} ")
+    if erm:
+        head += f"{'lam':>8} {'noise':>6} "
+    head += f"{'eps':>12} "
+    if erm:
+        head += f"{'eps_noisy':>10} "
+    head += f"{'R':>10} {'S':>10} "
+    if mm:
+        head += f"{'kappa':>10} "
+    head += f"{'eps_bound':>9} certified"
     print(head)
     for r in recs:
-        print(
-            f"{r['rule']:<6} {_fmt(r['f'], '8.4g')} {_fmt(r['alpha_prune'], '11.5g')} "
-            f"{_fmt(r['alpha_tot'], '10.5g')} {_fmt(r['theta_deg'], '6.3g')} "
-            f"{_fmt(r['eps'], '12.7g')} {_fmt(r['R'], '10.6f')} {_fmt(r['S'], '10.6f')} "
-            f"{_fmt(r['kappa'], '10.6f')} {_fmt(r['eps_bound'], '9.1e')} "
-            f"{'yes' if r['converged'] else 'NO: ' + r['reason']}"
-        )
+        line = (f"{r['rule']:<6} {r['learner']:<10} {_fmt(r['f'], '8.4g')} "
+                f"{_fmt(r['alpha_prune'], '11.5g')} {_fmt(r['alpha_tot'], '10.5g')} "
+                f"{_fmt(r['theta_deg'], '6.3g')} ")
+        if erm:
+            line += f"{_fmt(r['lam'], '8.3g') if r['lam'] is not None else '-':>8} "
+            line += f"{_fmt(r['noise'], '6.3g')} "
+        line += f"{_fmt(r['eps'], '12.7g')} "
+        if erm:
+            line += f"{_fmt(r['eps_noisy'], '10.6f')} "
+        line += f"{_fmt(r['R'], '10.6f')} {_fmt(r['S'], '10.6f')} "
+        if mm:
+            line += f"{_fmt(r.get('kappa'), '10.6f') if 'kappa' in r else '-':>10} "
+        line += (f"{_fmt(r['eps_bound'], '9.1e')} "
+                 f"{'yes' if r['converged'] else 'NO: ' + r['reason']}")
+        print(line)

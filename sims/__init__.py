@@ -4,6 +4,8 @@ Public API:
 
 * :func:`simulate` -> :class:`SimResult`: certified max-margin students, per-student arrays
   (``eps, R, S, kappa, gap, eps_err``) and aggregates (``eps_mean, eps_sem, ...``);
+* :func:`simulate_erm` -> :class:`ErmSimResult`: certified ridge, logistic and hinge students
+  with label noise (:mod:`prunescale.sims.erm`);
 * :func:`solve_max_margin`: the batched interior-point + active-set max-margin solver;
 * :func:`certify`: the solver-independent duality-gap certificate;
 * :func:`sample_kept`, :func:`prune_indices`, :func:`sample_pool`, :func:`sample_teacher`,
@@ -32,10 +34,12 @@ from prunescale.sims.prune import MODES, pool_size, prune_indices, sample_kept
 from prunescale.sims.run import SimResult, resolve_alphas, simulate
 from prunescale.sims.store import load
 from prunescale.sims.student import Solution, solve_max_margin
+from prunescale.sims.erm import ErmSimResult, simulate_erm
 
 __all__ = [
-    "Certificate", "Examples", "MODES", "Pruning", "SimResult", "Solution", "Teacher",
+    "Certificate", "ErmSimResult", "Examples", "MODES", "Pruning", "SimResult", "Solution", "Teacher",
     "certify", "inputs_with_probe_margin", "load", "pool_size", "prune_indices", "resolve_alphas",
-    "sample_kept", "sample_pool", "sample_teacher", "simulate", "solve_max_margin",
+    "sample_kept", "sample_pool", "sample_teacher", "simulate", "simulate_erm",
+    "solve_max_margin",
     "truncated_folded_normal",
 ]

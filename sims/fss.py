@@ -95,7 +95,14 @@ def _theory(row):
     ``None`` unless certified)."""
     from prunescale import theory
 
-    res = theory.solve(row["rule"], row["f"], row["alpha_prune"], theta_deg=row["theta_deg"])
+    if row.get("learner", "max-margin") == "max-margin":
+        res = theory.solve(row["rule"], row["f"], row["alpha_prune"],
+                           theta_deg=row["theta_deg"])
+    else:
+        from prunescale.theory.erm import solve_erm
+
+        res = solve_erm(row["rule"], row["f"], row["alpha_prune"], theta_deg=row["theta_deg"],
+                        learner=row["learner"], lam=row["lam"], noise=row["noise"])
     eps, conv = float(np.asarray(res.eps)), bool(np.asarray(res.converged))
     return (eps if conv and math.isfinite(eps) else None), conv
 
@@ -137,8 +144,12 @@ def plot(fits: list[dict], summary, path) -> None:
         if row["eps_theory"] is not None:
             ax.plot([0.0], [row["eps_theory"]], "*", color="C3", ms=11, mec="black", mew=0.5,
                     label="theory", zorder=5)
-        ax.set_title(f"{row['rule']}, f={row['f']:g}, $\\alpha$={row['alpha_prune']:g}, "
-                     f"$\\theta$={row['theta_deg']:g}$^\\circ$", fontsize=9)
+        title = (f"{row['rule']}, f={row['f']:g}, $\\alpha$={row['alpha_prune']:g}, "
+                 f"$\\theta$={row['theta_deg']:g}$^\\circ$")
+        if row.get("learner", "max-margin") != "max-margin":
+            title += (f"\n{row['learner']}, $\\lambda$={row['lam']:g}, "
+                      f"$\\eta$={row['noise']:g}")
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("1 / N", fontsize=8)
         ax.set_ylabel("test error $\\epsilon$", fontsize=8)
         ax.tick_params(labelsize=7)

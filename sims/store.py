@@ -3,9 +3,12 @@
 A results folder holds ``task-<id>.parquet`` files, one per finished task (a block of students
 of one configuration at one ``N``), each with one row per student:
 
-    rule, f, alpha_prune, alpha_tot, theta_deg, mode, gap_tol   (the configuration)
+    rule, f, alpha_prune, alpha_tot, theta_deg, mode, gap_tol,
+    learner, lam, noise                                        (the configuration)
     n, seed, student                                           (which student)
-    eps, R, S, kappa, gap, flagged                             (its certified measurements)
+    eps, eps_noisy, R, S, kappa, Q, gap, flagged               (its certified measurements;
+                                                                kappa: max-margin only,
+                                                                Q = |w|^2/N: regularized only)
     seconds, version, task                                     (task time / students, code, id)
 
 A file appears only complete (temporary name in the same folder, ``fsync``, ``os.replace``,
@@ -26,9 +29,12 @@ from pathlib import Path
 from prunescale.errors import InputError
 
 #: the configuration columns; with ``n`` they label one point of a sweep
-CONFIG = ("rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "mode", "gap_tol")
+CONFIG = ("rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "mode", "gap_tol", "learner",
+          "lam", "noise")
 #: the measured columns, one value per student
-MEASURED = ("eps", "R", "S", "kappa", "gap")
+MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap")
+#: the measured quantities averaged per configuration
+AVERAGED = ("eps", "eps_noisy", "R", "S", "kappa", "Q")
 #: every column of a task file, in order
 COLUMNS = CONFIG + ("n", "seed", "student") + MEASURED + ("flagged", "seconds", "version",
                                                          "task")
@@ -146,7 +152,8 @@ def load(folder, aggregate: bool = False):
     """The students stored in ``folder``: a pandas ``DataFrame``, one row per student.
 
     With ``aggregate=True``, an xarray ``Dataset`` over the dimensions
-    ``(rule, f, alpha_prune, theta_deg, n)`` with ``eps_mean, eps_sem, R_mean, R_sem, ...``,
+    ``(rule, learner, f, alpha_prune, theta_deg, lam, noise, n)`` with ``eps_mean, eps_sem,
+    R_mean, R_sem, ...``,
     ``students`` (unflagged students averaged), ``n_flagged`` and ``max_gap``; combinations
     not simulated are NaN. Students of every base seed and code version are pooled.
     """
@@ -167,7 +174,7 @@ def load(folder, aggregate: bool = False):
 def summarize(df):
     """Per-configuration statistics of a student table (flagged students excluded from the
     means): one row per ``CONFIG + (n,)`` with ``students, n_flagged, max_gap`` and
-    ``<q>_mean, <q>_sem`` for ``q`` in eps, R, S, kappa (``sem`` NaN below 2 students)."""
+    ``<q>_mean, <q>_sem`` for ``q`` in :data:`AVERAGED` (``sem`` NaN below 2 students)."""
     import numpy as np
     import pandas as pd
 
@@ -179,7 +186,7 @@ def summarize(df):
         row = dict(zip(keys, key))
         row.update(students=k, n_flagged=int(len(g) - k),
                    max_gap=float(g["gap"].max()) if len(g) else float("nan"))
-        for q in ("eps", "R", "S", "kappa"):
+        for q in AVERAGED:
             v = ok[q].to_numpy(dtype=float)
             row[f"{q}_mean"] = float(v.mean()) if k else float("nan")
             row[f"{q}_sem"] = float(v.std(ddof=1) / np.sqrt(k)) if k >= 2 else float("nan")
@@ -188,12 +195,13 @@ def summarize(df):
 
 
 def to_dataset(summary):
-    """xarray ``Dataset`` of :func:`summarize`'s table on ``(rule, f, alpha_prune, theta_deg,
-    n)``; refuses a table mixing modes or gap tolerances (select one first)."""
+    """xarray ``Dataset`` of :func:`summarize`'s table on ``(rule, learner, f, alpha_prune,
+    theta_deg, lam, noise, n)``; refuses a table mixing modes or gap tolerances (select one
+    first)."""
     for col in ("mode", "gap_tol"):
         if summary[col].nunique() > 1:
             raise InputError(f"the results mix several {col} values "
                              f"({', '.join(map(str, sorted(summary[col].unique())))}); "
                              "select one before aggregating")
-    dims = ["rule", "f", "alpha_prune", "theta_deg", "n"]
+    dims = ["rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "n"]
     return summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()

@@ -72,7 +72,14 @@ def pin_worker() -> int | None:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """One simulated configuration (validated by the caller; ``alpha_prune = f alpha_tot``)."""
+    """One simulated configuration (validated by the caller; ``alpha_prune = f alpha_tot``).
+
+    ``learner`` is ``"max-margin"`` (:func:`prunescale.sims.simulate`, ``lam = 0``, no noise)
+    or ``"hinge"``, ``"logistic"``, ``"ridge"`` (:func:`prunescale.sims.erm.simulate_erm` with
+    penalty ``lam`` and label noise ``noise``). ``gap_tol`` is the flagging threshold: the
+    relative duality gap of a max-margin student, the certified bound on ``|eps - eps*|`` of a
+    regularized one.
+    """
 
     rule: str
     f: float
@@ -81,6 +88,9 @@ class Config:
     theta_deg: float = 0.0
     mode: str = "pool"
     gap_tol: float = 1e-6
+    learner: str = "max-margin"
+    lam: float = 0.0      # the ridge penalty of hinge, logistic and ridge; 0 for max-margin
+    noise: float = 0.0    # label-flip probability
 
     def key(self) -> tuple:
         return dataclasses.astuple(self)
@@ -185,15 +195,25 @@ def run_task(task: Task, chunk: int | None = None, max_iter: int = 80) -> dict:
     from prunescale import sims
 
     c = task.config
-    res = sims.simulate(sims.Pruning(c.rule, c.f, c.theta_deg), c.alpha_prune, task.n,
-                        list(task.students), seed=task.seed, alpha_tot=c.alpha_tot,
-                        mode=c.mode, gap_tol=c.gap_tol, chunk=chunk, max_iter=max_iter,
-                        progress=False)
     k = len(task.students)
+    pruning = sims.Pruning(c.rule, c.f, c.theta_deg)
+    if c.learner == "max-margin":
+        res = sims.simulate(pruning, c.alpha_prune, task.n, list(task.students),
+                            seed=task.seed, alpha_tot=c.alpha_tot, mode=c.mode,
+                            gap_tol=c.gap_tol, chunk=chunk, max_iter=max_iter, progress=False)
+        extra = dict(eps_noisy=res.eps, kappa=res.kappa, Q=np.full(k, np.nan))
+    else:
+        from prunescale.sims.erm import simulate_erm
+
+        res = simulate_erm(pruning, c.alpha_prune, task.n, list(task.students),
+                           learner=c.learner, lam=c.lam, noise=c.noise, seed=task.seed,
+                           alpha_tot=c.alpha_tot, mode=c.mode, eps_tol=c.gap_tol, chunk=chunk,
+                           progress=False)
+        extra = dict(eps_noisy=res.eps_noisy, kappa=np.full(k, np.nan), Q=res.Q)
     cols = {name: [value] * k for name, value in dataclasses.asdict(c).items()}
     cols.update(n=[task.n] * k, seed=[task.seed] * k,
                 student=np.asarray(task.students, dtype=np.int64),
-                eps=res.eps, R=res.R, S=res.S, kappa=res.kappa, gap=res.gap,
+                eps=res.eps, R=res.R, S=res.S, gap=res.gap, **extra,
                 flagged=np.asarray(res.flagged, dtype=bool),
                 seconds=np.full(k, res.seconds / k), version=[task.version] * k,
                 task=[task.id] * k)

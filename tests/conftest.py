@@ -1,10 +1,14 @@
 """Test configuration: float64 everywhere for JAX, a PRNG key fixture and an exact
 max-margin reference solver."""
 
-import jax
-import numpy as np
-import pytest
-from scipy import optimize
+from prunescale._xla import single_thread_eigen
+
+single_thread_eigen()  # before JAX's CPU backend starts (prunescale._xla); subprocesses inherit
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from scipy import optimize  # noqa: E402
 
 
 jax.config.update("jax_enable_x64", True)

@@ -71,7 +71,8 @@ def _write_synthetic(folder, eps_inf, slope, students=40, seed=0, configs=None):
             k = students
             cols = {name: [v] * k for name, v in dataclasses.asdict(cfg).items()}
             cols.update(n=[int(n)] * k, seed=[0] * k, student=np.arange(k), eps=eps,
-                        R=np.cos(np.pi * eps), S=np.zeros(k), kappa=np.ones(k),
+                        eps_noisy=eps, R=np.cos(np.pi * eps), S=np.zeros(k), kappa=np.ones(k),
+                        Q=np.full(k, np.nan),
                         gap=np.full(k, 1e-9), flagged=np.zeros(k, bool),
                         seconds=np.full(k, 0.01), version=[t.version] * k, task=[t.id] * k)
             store.write_task(folder, t.id, cols)
@@ -130,7 +131,8 @@ def test_fss_exit_1_when_a_configuration_cannot_be_fitted(tmp_path):
     t = sweep.Task(cfg, 100, 0, (0, 1))
     cols = {name: [v] * 2 for name, v in dataclasses.asdict(cfg).items()}
     cols.update(n=[100] * 2, seed=[0] * 2, student=np.arange(2), eps=np.array([0.2, 0.3]),
-                R=np.ones(2), S=np.zeros(2), kappa=np.ones(2), gap=np.zeros(2),
+                eps_noisy=np.array([0.2, 0.3]), R=np.ones(2), S=np.zeros(2), kappa=np.ones(2),
+                Q=np.full(2, np.nan), gap=np.zeros(2),
                 flagged=np.zeros(2, bool), seconds=np.ones(2), version=[t.version] * 2,
                 task=[t.id] * 2)
     store.write_task(tmp_path, t.id, cols)

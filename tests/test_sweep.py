@@ -25,8 +25,9 @@ def _fake_columns(task, eps=None):
     cols = {name: [v] * k for name, v in dataclasses.asdict(task.config).items()}
     eps = np.full(k, 0.25) if eps is None else eps
     cols.update(n=[task.n] * k, seed=[task.seed] * k,
-                student=np.asarray(task.students, np.int64), eps=eps, R=np.cos(np.pi * eps),
-                S=np.zeros(k), kappa=np.ones(k), gap=np.full(k, 1e-9),
+                student=np.asarray(task.students, np.int64), eps=eps, eps_noisy=eps,
+                R=np.cos(np.pi * eps), S=np.zeros(k), kappa=np.ones(k), Q=np.full(k, np.nan),
+                gap=np.full(k, 1e-9),
                 flagged=np.zeros(k, bool), seconds=np.full(k, 0.1),
                 version=[task.version] * k, task=[task.id] * k)
     return cols
@@ -131,9 +132,10 @@ def test_aggregate_is_an_xarray_of_means_and_sems(tmp_path):
         if n == 20:
             last = eps
     ds = store.load(tmp_path, aggregate=True)
-    assert isinstance(ds, xr.Dataset) and set(ds.sizes) == {"rule", "f", "alpha_prune",
-                                                           "theta_deg", "n"}
-    pt = ds.sel(rule="hard", f=0.5, alpha_prune=1.0, theta_deg=0.0, n=20)
+    assert isinstance(ds, xr.Dataset) and set(ds.sizes) == {
+        "rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "n"}
+    pt = ds.sel(rule="hard", learner="max-margin", f=0.5, alpha_prune=1.0, theta_deg=0.0,
+                lam=0.0, noise=0.0, n=20)
     ok = last[:4]  # the flagged student is excluded
     assert float(pt["eps_mean"]) == pytest.approx(ok.mean(), rel=1e-12)
     assert float(pt["eps_sem"]) == pytest.approx(ok.std(ddof=1) / 2.0, rel=1e-12)

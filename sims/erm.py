@@ -1,0 +1,492 @@
+"""Certified regularized students (ridge, logistic, hinge) on pruned data with label noise.
+
+Per student ``i`` (key ``k_i = fold_in(key(seed), i)``, as in :func:`prunescale.sims.simulate`):
+
+1. the teacher and the ``P`` kept examples from :func:`prunescale.sims.sample_kept` with key
+   ``k_i`` (the same data as the max-margin simulator's student ``i``);
+2. each label flipped independently with probability ``noise`` (key ``fold_in(k_i, FLIP)``);
+   the pruning metric ``|p|`` ignores labels, so flipping the kept labels has exactly the law
+   of flipping the pool's;
+3. the student
+
+   .. math::  w = \\arg\\min_w F(w), \\quad F(w) = \\sum_\\mu \\ell(y_\\mu, w.z_\\mu)
+              + \\frac{\\lambda}{2} |w|^2, \\quad z_\\mu = x_\\mu / \\sqrt N,
+
+   ``ridge`` ``(y - h)^2/2`` (Cholesky solve of ``(Z^T Z + lam I) w = Z^T y`` with one step
+   of iterative refinement), ``logistic`` ``log(1 + e^{-y h})`` (Newton with backtracking),
+   ``hinge`` ``max(0, 1 - y h)`` (primal-dual interior point on the box-constrained dual
+   ``max_{0 <= a <= 1} sum a - |Z_y^T a|^2 / (2 lam)``, ``Z_y = y o Z``, then an exact solve on
+   the identified margin support set); scikit-learn's ``Ridge(alpha=lam)``,
+   ``LogisticRegression(C=1/lam)`` and ``LinearSVC(loss="hinge", C=1/lam)`` without intercept
+   on ``x / sqrt(N)`` solve the same problems;
+4. a certificate independent of the solver: ``F`` is ``lam``-strongly convex, so
+
+   * ridge, logistic: ``|w - w*| <= |grad F(w)| / lam`` (the reported ``gap`` is the Fenchel
+     duality gap at the dual point ``a = -loss'(y, h)``);
+   * hinge: for any dual point ``a`` in ``[0, 1]^P``, ``G = F(w) - D(a) >= F(w) - F(w*) >=
+     lam |w - w*|^2 / 2``, so ``|w - w*| <= sqrt(2 G / lam)`` (``a`` from the solver, clipped);
+
+   and the angle between ``w`` and ``w*`` is at most ``asin(|w - w*| / |w|)``, whence the
+   bound ``eps_err`` on ``|eps(w) - eps(w*)|``. Students with ``eps_err > eps_tol`` (or any
+   non-finite number) are *flagged* and excluded from the means.
+
+Measured: ``R = w.T / (|w||T|)``, ``S`` (overlap with the probe's part orthogonal to ``T``),
+``eps = arccos(R)/pi`` against the clean teacher, ``eps_noisy = eta + (1 - 2 eta) eps`` against
+noisy test labels, ``Q = |w|^2 / N`` (the theory's ``Q`` in its units).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from functools import partial
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.linalg import cho_factor, cho_solve
+
+from prunescale.errors import InputError
+from prunescale.sims._x64 import float64
+from prunescale.sims.prune import MODES, sample_kept
+from prunescale.sims.run import (_base_key, _check_args, block_size, check_memory,
+                                 estimate_memory, realised_sizes, resolve_alphas)
+from prunescale.theory.erm import _check_learner, _check_lam, _check_noise
+from prunescale.theory.pruning import _scalar, check_tol
+
+#: fold-in constant of a student's label-flip key
+FLIP = 0x6E6F6973
+#: default bound on |eps - eps*| above which a student is flagged
+EPS_TOL = 1e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class ErmSimResult:
+    """Certified regularized students: per-student arrays and aggregates.
+
+    Per student: ``eps`` (clean teacher), ``eps_noisy``, ``R``, ``S``, ``Q`` (``|w|^2/N``),
+    ``gap`` (relative duality gap ``(F(w) - D(a)) / max(1, |F(w)|)``, see :func:`_certify`),
+    ``eps_err`` (certified bound on ``|eps - eps*|``), ``iterations`` (Newton or interior-point
+    steps; 1 for ridge), ``flipped`` (fraction of kept labels flipped) and ``flagged``
+    (``eps_err > eps_tol`` or any non-finite measurement).
+    Aggregates ``*_mean`` / ``*_sem`` over unflagged students (``nan`` if too few).
+    """
+
+    rule: str
+    f: float
+    theta_deg: float
+    alpha_prune: float
+    alpha_tot: float
+    n: int
+    n_pool: int
+    n_kept: int
+    mode: str
+    seed: int | None
+    student_seeds: np.ndarray
+    learner: str
+    lam: float
+    noise: float
+    eps_tol: float
+    eps: np.ndarray
+    eps_noisy: np.ndarray
+    R: np.ndarray
+    S: np.ndarray
+    Q: np.ndarray
+    gap: np.ndarray
+    eps_err: np.ndarray
+    iterations: np.ndarray
+    flipped: np.ndarray
+    flagged: np.ndarray
+    seconds: float
+
+    @property
+    def seeds(self) -> int:
+        return int(self.student_seeds.size)
+
+    @property
+    def f_eff(self) -> float:
+        return self.n_kept / self.n_pool
+
+    @property
+    def alpha_prune_eff(self) -> float:
+        return self.n_kept / self.n
+
+    @property
+    def n_flagged(self) -> int:
+        return int(self.flagged.sum())
+
+    @property
+    def max_gap(self) -> float:
+        return float(np.max(self.gap)) if self.gap.size else float("nan")
+
+    @property
+    def max_eps_err(self) -> float:
+        ok = ~self.flagged
+        return float(np.max(self.eps_err[ok])) if ok.any() else float("nan")
+
+    def _mean(self, a):
+        ok = ~self.flagged
+        return float(np.mean(a[ok])) if ok.any() else float("nan")
+
+    def _sem(self, a):
+        ok = ~self.flagged
+        k = int(ok.sum())
+        return float(np.std(a[ok], ddof=1) / math.sqrt(k)) if k >= 2 else float("nan")
+
+    eps_mean = property(lambda self: self._mean(self.eps))
+    eps_sem = property(lambda self: self._sem(self.eps))
+    eps_noisy_mean = property(lambda self: self._mean(self.eps_noisy))
+    eps_noisy_sem = property(lambda self: self._sem(self.eps_noisy))
+    R_mean = property(lambda self: self._mean(self.R))
+    R_sem = property(lambda self: self._sem(self.R))
+    S_mean = property(lambda self: self._mean(self.S))
+    S_sem = property(lambda self: self._sem(self.S))
+    Q_mean = property(lambda self: self._mean(self.Q))
+    Q_sem = property(lambda self: self._sem(self.Q))
+
+    def summary(self) -> dict:
+        """JSON-ready dict of the parameters, aggregates and per-student seeds."""
+        nan2none = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
+        out = {
+            "rule": self.rule, "learner": self.learner, "lam": self.lam, "noise": self.noise,
+            "f": self.f, "alpha_prune": self.alpha_prune, "alpha_tot": self.alpha_tot,
+            "theta_deg": self.theta_deg, "n": self.n, "seeds": self.seeds, "seed": self.seed,
+            "n_pool": self.n_pool, "n_kept": self.n_kept, "f_eff": self.f_eff,
+            "alpha_prune_eff": self.alpha_prune_eff, "mode": self.mode,
+            "eps_mean": self.eps_mean, "eps_sem": self.eps_sem,
+            "eps_noisy_mean": self.eps_noisy_mean, "eps_noisy_sem": self.eps_noisy_sem,
+            "R_mean": self.R_mean, "R_sem": self.R_sem, "S_mean": self.S_mean,
+            "S_sem": self.S_sem, "Q_mean": self.Q_mean, "Q_sem": self.Q_sem,
+            "max_gap": self.max_gap, "eps_tol": self.eps_tol, "n_flagged": self.n_flagged,
+            "max_eps_err": self.max_eps_err, "seconds": self.seconds,
+            "student_seeds": [int(s) for s in self.student_seeds],
+        }
+        return {k: nan2none(v) for k, v in out.items()}
+
+
+# --------------------------------------------------------------------------- losses
+
+def _loss_terms(learner, y, h):
+    """``(loss, dloss/dh, d2loss/dh2)`` elementwise."""
+    v = y * h
+    if learner == "ridge":
+        r = h - y
+        return 0.5 * r * r, r, jnp.ones_like(h)
+    if learner == "logistic":
+        sp = jax.nn.sigmoid(-v)  # sigmoid(-y h)
+        return jnp.logaddexp(0.0, -v), -y * sp, sp * (1.0 - sp)
+    return jnp.maximum(0.0, 1.0 - v), jnp.where(v < 1.0, -y, 0.0), jnp.zeros_like(h)
+
+
+def _objective(learner, z, y, lam, w):
+    return jnp.sum(_loss_terms(learner, y, z @ w)[0]) + 0.5 * lam * (w @ w)
+
+
+# --------------------------------------------------------------------------- solvers
+
+def _ridge(z, y, lam):
+    n = z.shape[1]
+    A = z.T @ z + lam * jnp.eye(n, dtype=z.dtype)
+    c = cho_factor(A, lower=True)
+    b = z.T @ y
+    w = cho_solve(c, b)
+    w = w + cho_solve(c, b - A @ w)  # one step of iterative refinement
+    return w, jnp.zeros_like(y), jnp.asarray(1)
+
+
+_STEPS = 0.5 ** jnp.arange(12)
+
+
+def _logistic(z, y, lam, max_iter):
+    """Newton's method with backtracking (Armijo on the candidate steps 1, 1/2, ..., 1/2^11)."""
+    n = z.shape[1]
+    eye = jnp.eye(n, dtype=z.dtype)
+
+    def body(state):
+        w, it, _ = state
+        h = z @ w
+        _, d1, d2 = _loss_terms("logistic", y, h)
+        g = z.T @ d1 + lam * w
+        H = z.T @ (d2[:, None] * z) + lam * eye
+        step = -cho_solve(cho_factor(H, lower=True), g)
+        f0 = _objective("logistic", z, y, lam, w)
+        fs = jax.vmap(lambda t: _objective("logistic", z, y, lam, w + t * step))(_STEPS)
+        ok = fs <= f0 + 1e-4 * _STEPS * (g @ step)
+        t = jnp.where(jnp.any(ok), _STEPS[jnp.argmax(ok)], 0.0)
+        w_new = w + t * step
+        # stop once the Newton decrement is at rounding level (or no step decreases F)
+        done = (-(g @ step) <= 1e-28 * jnp.maximum(1.0, f0)) | (t == 0.0)
+        return w_new, it + 1, done
+
+    def cond(state):
+        return (state[1] < max_iter) & ~state[2]
+
+    w, it, _ = jax.lax.while_loop(cond, body, (jnp.zeros(n, z.dtype), jnp.asarray(0),
+                                               jnp.asarray(False)))
+    return w, jnp.zeros_like(y), it
+
+
+def _hinge(z, y, lam, max_iter):
+    """Primal-dual interior point on ``min 1/2 a^T K a - 1^T a``, ``0 <= a <= 1``,
+    ``K = Z_y Z_y^T / lam`` (Newton systems in ``N x N`` form by Woodbury), then an exact
+    solve on the identified support set."""
+    zy = y[:, None] * z
+    p, n = zy.shape
+    eye = jnp.eye(n, dtype=z.dtype)
+
+    def kkt(a, s, v):
+        w = zy.T @ a / lam
+        r = zy @ w - 1.0 - s + v
+        return w, r
+
+    def step_len(x, dx):
+        ratio = jnp.where(dx < 0, -x / jnp.where(dx < 0, dx, -1.0), jnp.inf)
+        return jnp.minimum(1.0, 0.99 * jnp.min(ratio))
+
+    def body(state):
+        a, s, v, it, _, best_a, best_g = state
+        w, r = kkt(a, s, v)
+        gap = (a @ s + (1.0 - a) @ v) / (2 * p)
+        mu = 0.1 * gap
+        dinv = 1.0 / (s / a + v / (1.0 - a))
+        g = -r + mu / a - s - mu / (1.0 - a) + v
+        # (D + Zy Zy^T / lam) da = g  by Woodbury
+        M = lam * eye + zy.T @ (dinv[:, None] * zy)
+        t = zy.T @ (dinv * g)
+        da = dinv * g - dinv * (zy @ cho_solve(cho_factor(M, lower=True), t))
+        ds = mu / a - s - (s / a) * da
+        dv = mu / (1.0 - a) - v + (v / (1.0 - a)) * da
+        al = jnp.minimum(jnp.minimum(step_len(a, da), step_len(1.0 - a, -da)),
+                         jnp.minimum(step_len(s, ds), step_len(v, dv)))
+
+        # the longest of the steps al, al/2, ..., al/2^11 whose iterate stays interior in
+        # floating point (a = 1 - tiny can round to 1); none: the loop ends
+        def interior(t):
+            a1, s1, v1 = a + t * da, s + t * ds, v + t * dv
+            return (jnp.all(jnp.isfinite(a1) & (a1 > 0) & (a1 < 1)) & jnp.all(s1 > 0)
+                    & jnp.all(v1 > 0) & jnp.all(jnp.isfinite(s1) & jnp.isfinite(v1)))
+
+        cand = al * _STEPS
+        oks = jax.vmap(interior)(cand)
+        ok = jnp.any(oks) & (al > 1e-12)
+        t = jnp.where(ok, cand[jnp.argmax(oks)], 0.0)
+        a, s, v = a + t * da, s + t * ds, v + t * dv
+        # the iterate with the smallest duality gap F(w(a)) - D(a) is kept (iterates past
+        # convergence can lose accuracy)
+        g_new = _hinge_gap(zy, lam, a)
+        better = g_new < best_g
+        best_a = jnp.where(better, a, best_a)
+        best_g = jnp.where(better, g_new, best_g)
+        done = ~ok | ((a @ s + (1.0 - a) @ v) <= 1e-13 * jnp.maximum(1.0, jnp.sum(a)))
+        return a, s, v, it + 1, done, best_a, best_g
+
+    def cond(state):
+        return (state[3] < max_iter) & ~state[4]
+
+    ones = jnp.ones(p, z.dtype)
+    a0 = 0.5 * ones
+    a_last, _, _, it, _, a_best, _ = jax.lax.while_loop(
+        cond, body, (a0, ones, ones, jnp.asarray(0), jnp.asarray(False), a0,
+                     _hinge_gap(zy, lam, a0)))
+    # polish: an exact solve on a guessed margin support set, from the best and the last
+    # iterate with a few guesses; the dual point with the smallest gap is returned
+    # one candidate at a time (lax.map): several independent P x P factorizations in one
+    # program deadlocked XLA's CPU runtime (jax 0.10.2)
+    K = zy @ zy.T / lam
+    tols = jnp.asarray([1e-9, 1e-6, 1e-4], z.dtype)
+    bases = jnp.stack([a_best, a_last])
+    polished = jax.lax.map(lambda bt: _polish(K, bases[bt[0]], tols[bt[1]]),
+                           jnp.asarray([[i, j] for i in range(2) for j in range(3)]))
+    cands = jnp.concatenate([bases, polished])
+    gaps = jax.lax.map(lambda c: _hinge_gap(zy, lam, c), cands)
+    gaps = jnp.where(jnp.isfinite(gaps), gaps, jnp.inf)
+    a = cands[jnp.argmin(gaps)]
+    return zy.T @ a / lam, a, it
+
+
+def _polish(K, a, tol):
+    """Exact dual solution for the support set guessed from ``a``: free (``0 < a < 1``) where
+    ``a`` is at least ``tol`` from the bounds or the margin is within ``tol`` of 1; elsewhere
+    ``a = 1`` below the margin and ``0`` above. Solves ``(K a)_i = 1`` on the free set."""
+    m = K @ a
+    free = ((a > tol) & (a < 1.0 - tol)) | (jnp.abs(m - 1.0) < tol)
+    a_fix = jnp.where(m < 1.0, 1.0, 0.0)
+    M = jnp.where(free[:, None] & free[None, :], K, 0.0) + jnp.diag(jnp.where(free, 0.0, 1.0))
+    rhs = jnp.where(free, 1.0 - K @ jnp.where(free, 0.0, a_fix), a_fix)
+    return jnp.clip(cho_solve(cho_factor(M, lower=True), rhs), 0.0, 1.0)
+
+
+def _hinge_gap(zy, lam, a):
+    """``F(w(a)) - D(a)`` for the dual point ``a`` in ``[0, 1]^P``, ``w(a) = Zy^T a / lam``."""
+    w = zy.T @ a / lam
+    return jnp.sum(jnp.maximum(0.0, 1.0 - zy @ w)) + lam * (w @ w) - jnp.sum(a)
+
+
+# --------------------------------------------------------------------------- certificate
+
+def _xlogx(b):
+    return jnp.where(b > 0, b * jnp.log(jnp.where(b > 0, b, 1.0)), 0.0)
+
+
+def _certify(learner, z, y, lam, w, a):
+    """``(gap, eps_err)`` of ``w``, from ``w``, the data and (hinge) the dual point ``a`` only.
+
+    ``gap`` is the relative duality gap ``(F(w) - D(a)) / max(1, |F(w)|)`` with the dual
+    ``D(a) = -sum_mu loss*(y_mu, -a_mu) - |Z^T a|^2 / (2 lam)``: for ridge and logistic at the
+    dual point ``a = -loss'(y, h(w))`` (clipped into the conjugate's domain), for hinge at the
+    solver's dual variables ``y o a`` clipped into ``[0, 1]``. ``F`` is ``lam``-strongly convex,
+    so ``|w - w*| <= rho`` with ``rho = |grad F(w)| / lam`` (ridge, logistic) or
+    ``sqrt(2 G / lam)`` (hinge), and ``eps_err = asin(min(1, rho / |w|)) / pi``.
+    """
+    nw = jnp.linalg.norm(w)
+    h = z @ w
+    F = _objective(learner, z, y, lam, w)
+    if learner == "hinge":
+        b = jnp.clip(a, 0.0, 1.0)                    # b_mu = y_mu a_mu in [0, 1]
+        dual_loss = jnp.sum(b)
+    elif learner == "logistic":
+        b = jnp.clip(jax.nn.sigmoid(-y * h), 0.0, 1.0)
+        dual_loss = -jnp.sum(_xlogx(b) + _xlogx(1.0 - b))
+    else:
+        b = y * (y - h)                              # a = y - h, b = y a
+        dual_loss = jnp.sum(b - 0.5 * b * b)         # -l*(-a) = a y - a^2/2 (y^2 = 1)
+    v = z.T @ (y * b)
+    G = F - (dual_loss - 0.5 * (v @ v) / lam)
+    gap = G / jnp.maximum(1.0, jnp.abs(F))
+    if learner == "hinge":
+        rho = jnp.sqrt(2.0 * jnp.maximum(G, 0.0) / lam)
+    else:
+        _, d1, _ = _loss_terms(learner, y, h)
+        rho = jnp.linalg.norm(z.T @ d1 + lam * w) / lam
+    eps_err = jnp.where(rho < nw, jnp.arcsin(jnp.minimum(rho / nw, 1.0)) / jnp.pi, 1.0)
+    return gap, eps_err
+
+
+def _solve_one(z, y, lam, learner, max_iter):
+    if learner == "ridge":
+        return _ridge(z, y, lam)
+    if learner == "logistic":
+        return _logistic(z, y, lam, max_iter)
+    return _hinge(z, y, lam, max_iter)
+
+
+@partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode"))
+def _sample_block(keys, noise, pruning, n, n_pool, mode):
+    """Teachers, inputs ``z = x / sqrt(N)`` and flipped labels of a block of students."""
+
+    def one(key):
+        teacher, ex = sample_kept(key, pruning, n, n_pool, mode)
+        flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, ex.y.shape)
+        y = jnp.where(flip, -ex.y, ex.y).astype(ex.x.dtype)
+        z = ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
+        return teacher, z, y, jnp.mean(flip.astype(ex.x.dtype))
+
+    return jax.vmap(one)(keys)
+
+
+@partial(jax.jit, static_argnames=("learner",))
+def _solve_block(z, y, lam, learner, max_iter):
+    """Solve a block of students (``lam`` and ``max_iter`` traced: one compilation per
+    ``(learner, B, P, N)``)."""
+    return jax.vmap(lambda z1, y1: _solve_one(z1, y1, lam, learner, max_iter))(z, y)
+
+
+@partial(jax.jit, static_argnames=("learner", "n"))
+def _measure_block(teacher, z, y, w, a, lam, learner, n):
+    """Certificate and overlaps of a block of students, from ``(w, a)`` and the raw data."""
+
+    def one(teacher, z, y, w, a):
+        gap, eps_err = _certify(learner, z, y, lam, w, a)
+        nw = jnp.linalg.norm(w)
+        R = jnp.clip((w @ teacher.T) / (nw * jnp.linalg.norm(teacher.T)), -1.0, 1.0)
+        nt2 = jnp.linalg.norm(teacher.T2)
+        S = jnp.where(nt2 > 0, (w @ teacher.T2) / (nw * jnp.where(nt2 > 0, nt2, 1.0)), 0.0)
+        return jnp.arccos(R) / jnp.pi, R, S, nw * nw / n, gap, eps_err
+
+    return jax.vmap(one)(teacher, z, y, w, a)
+
+
+def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter):
+    """Sample, solve, certify one block: three separately compiled pieces (as in
+    :mod:`prunescale.sims.run`), so that the solver's compilation is shared by every
+    configuration with the same ``(B, P, N)``. (One program fusing sampling and the hinge
+    solver also deadlocked XLA's CPU runtime with jax 0.10.2.)"""
+    teacher, z, y, flipped = _sample_block(keys, noise, pruning, n, n_pool, mode)
+    w, a, it = _solve_block(z, y, lam, learner, max_iter)
+    eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n)
+    return eps, R, S, Q, gap, eps_err, it, flipped
+
+
+#: iteration caps: Newton (logistic), interior point (hinge)
+MAX_ITER = {"ridge": 1, "logistic": 100, "hinge": 100}
+
+
+@float64
+def simulate_erm(pruning, alpha_prune: float | None, n: int, seeds: int | Sequence[int], *,
+                 learner: str, lam: float, noise: float = 0.0, seed: int | None = 0,
+                 key: jax.Array | None = None, alpha_tot: float | None = None,
+                 direct: bool = False, mode: str | None = None, eps_tol: float = EPS_TOL,
+                 chunk: int | None = None, max_iter: int | None = None,
+                 progress: bool | None = None) -> ErmSimResult:
+    """Simulate certified regularized students on pruned, noisy Gaussian data.
+
+    Args as :func:`prunescale.sims.simulate`, plus ``learner`` (``"ridge"``, ``"logistic"``,
+    ``"hinge"``), ``lam`` (ridge penalty in ``(0, 1e6]``), ``noise`` (label-flip probability in
+    ``[0, 0.5]``) and ``eps_tol`` (flag students whose certified bound on ``|eps - eps*|``
+    exceeds it). Student ``i`` sees exactly the data of the max-margin simulator's student
+    ``i`` before the label flips.
+
+    Returns:
+        :class:`ErmSimResult`.
+    """
+    learner = _check_learner(learner)
+    lam = _scalar("lam", _check_lam(lam), f"in (0, 1e+06]")
+    noise = _scalar("noise", _check_noise(noise), "in [0, 0.5]")
+    check_tol("eps_tol", eps_tol, 0.5)
+    student_seeds = _check_args(pruning, n, seeds, 1e-6, chunk,
+                                1 if max_iter is None else max_iter)
+    max_iter = MAX_ITER[learner] if max_iter is None else int(max_iter)
+    n = int(n)
+    alpha_prune, alpha_tot = resolve_alphas(pruning.f, alpha_prune, alpha_tot)
+    if mode is None:
+        mode = "direct" if direct else "pool"
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    n_pool, n_kept = realised_sizes(pruning, n, alpha_prune, alpha_tot)
+    if chunk is None:
+        chunk = block_size(n, n_kept)
+    chunk = int(chunk)
+    extra = 8 * n_kept * n_kept * chunk if learner == "hinge" else 0  # the polish's P x P
+    check_memory(estimate_memory(n, n_pool, n_kept, chunk, mode) + extra)
+    key, seed = _base_key(key, seed)
+    t0 = time.perf_counter()
+    k = student_seeds.size
+    n_blocks = -(-k // chunk)
+    padded = np.concatenate([student_seeds, np.full(n_blocks * chunk - k, student_seeds[-1])])
+    if progress is None:
+        progress = n_blocks > 1
+    fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
+    outs = []
+    for b in range(n_blocks):
+        keys = fold(key, jnp.asarray(padded[b * chunk:(b + 1) * chunk], dtype=jnp.uint32))
+        res = _block(keys, noise, lam, pruning, n, n_pool, mode, learner,
+                     np.int64(max_iter))
+        outs.append([np.asarray(x) for x in res])
+        if progress:
+            print(f"sim: {learner} {pruning.rule} f={pruning.f:g} alpha_prune={alpha_prune:g} "
+                  f"N={n}: {min((b + 1) * chunk, k)}/{k} students, "
+                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    eps, R, S, Q, gap, eps_err, its, flipped = (np.concatenate(x)[:k] for x in zip(*outs))
+    finite = (np.isfinite(eps) & np.isfinite(eps_err) & np.isfinite(Q) & np.isfinite(gap)
+              & np.isfinite(R) & np.isfinite(S))
+    return ErmSimResult(
+        rule=pruning.rule, f=pruning.f, theta_deg=pruning.theta_deg,
+        alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
+        n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds, learner=learner,
+        lam=float(lam), noise=float(noise), eps_tol=float(eps_tol), eps=eps,
+        eps_noisy=noise + (1.0 - 2.0 * noise) * eps, R=R, S=S, Q=Q, gap=gap, eps_err=eps_err,
+        iterations=its, flipped=flipped, flagged=~(finite & (eps_err <= eps_tol)),
+        seconds=time.perf_counter() - t0)

@@ -1,0 +1,176 @@
+"""The app's regularized-learner panel: :func:`compute.erm_curve`, :func:`compute.erm_point`,
+:func:`plots.erm_panel` and the notebook section "Regularized learners and label noise"."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from prunescale.app import compute, plots
+from prunescale.theory import erm as theory_erm
+from prunescale.theory.erm import solve_erm
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    compute.clear_caches()
+    yield
+    compute.clear_caches()
+
+
+@pytest.mark.parametrize("learner,rule,lam,noise", [
+    ("logistic", "hard", 0.01, 0.1),
+    ("hinge", "easy", 0.1, 0.2),
+    ("ridge", "hard", 0.1, 0.0),
+])
+def test_erm_curve_matches_solve_erm_and_is_cached(learner, rule, lam, noise):
+    c = compute.erm_curve(learner, rule, 0.2, 0.0, lam=lam, noise=noise)
+    grid = compute.erm_alpha_grid(0.0)
+    r = solve_erm(rule, 0.2, grid, theta_deg=0.0, learner=learner, lam=lam, noise=noise)
+    assert (c.learner, c.rule, c.f, c.theta_deg, c.lam, c.noise) == (learner, rule, 0.2, 0.0,
+                                                                     lam, noise)
+    np.testing.assert_array_equal(c.alpha_prune, grid)
+    np.testing.assert_array_equal(c.converged, r.converged)
+    np.testing.assert_array_equal(c.eps, r.eps)  # nan exactly where not certified
+    assert np.all(np.isnan(c.eps[~c.converged]))
+    assert c.n_excluded == int((~r.converged).sum()) <= 3
+    ok = c.eps[c.converged]
+    assert np.all((ok > 0) & (ok < 0.6))
+    assert not c.eps.flags.writeable and not c.alpha_prune.flags.writeable
+    assert compute.erm_is_cached(learner, rule, 0.2, 0.0, lam=lam, noise=noise)
+    assert compute.erm_curve(learner, rule, 0.2, 0, lam=lam, noise=noise) is c
+
+
+def test_erm_alpha_grid_about_40_points_coarse_at_theta():
+    g0, g1 = compute.erm_alpha_grid(0.0), compute.erm_alpha_grid(20.0)
+    assert 35 <= len(g0) <= 45 and 8 <= len(g1) <= 15
+    assert g0[0] == pytest.approx(0.1) and g1[-1] == pytest.approx(100.0)
+    with pytest.raises(ValueError):
+        compute.erm_alpha_grid(0.0, 5.0, 1.0)
+
+
+def test_noise_hurts_keep_easy_more_than_keep_hard():
+    def at(rule, noise, a=10.0):
+        c = compute.erm_curve("logistic", rule, 0.2, 0.0, lam=0.01, noise=noise)
+        return float(np.interp(np.log(a), np.log(c.alpha_prune), c.eps))
+
+    hard = at("hard", 0.2) / at("hard", 0.0)
+    easy = at("easy", 0.2) / at("easy", 0.0)
+    assert easy > 2 * hard
+
+
+def test_erm_point_matches_solve_erm():
+    p = compute.erm_point("hinge", "hard", 0.3, 0.0, alpha_prune=3.0, lam=0.05, noise=0.1)
+    r = solve_erm("hard", 0.3, 3.0, theta_deg=0.0, learner="hinge", lam=0.05, noise=0.1)
+    assert p.converged and bool(r.converged) and p.reason == ""
+    assert p.eps == float(r.eps) and p.alpha_prune == 3.0
+    assert compute.erm_point("hinge", "hard", 0.3, 0.0, alpha_prune=3.0, lam=0.05,
+                             noise=0.1) is p
+
+
+def test_max_margin_is_the_existing_theory_and_refuses_noise():
+    msg = compute.MAX_MARGIN_NOISELESS
+    assert "noiseless" in msg and "hinge, logistic or ridge" in msg
+    assert compute.erm_unavailable("max-margin", 0.1) == msg
+    assert compute.erm_unavailable("max-margin", 0.0) is None
+    assert compute.erm_unavailable("logistic", 0.4) is None
+    with pytest.raises(ValueError, match="noiseless labels"):
+        compute.erm_curve("max-margin", "hard", 0.2, 0.0, noise=0.1)
+    with pytest.raises(ValueError, match="noiseless labels"):
+        compute.erm_point("max-margin", "hard", 0.2, 0.0, alpha_prune=3.0, noise=0.05)
+    assert not compute.erm_is_cached("max-margin", "hard", 0.2, 0.0, noise=0.1)
+    # noiseless: exactly the max-margin curve and point; lambda is ignored
+    c = compute.erm_curve("max-margin", "hard", 0.2, 0.0, lam=1.0)
+    ref = compute.learning_curve("hard", 0.2, 0.0)
+    np.testing.assert_array_equal(c.eps, ref.eps)
+    np.testing.assert_array_equal(c.alpha_prune, ref.alpha_prune)
+    assert math.isnan(c.lam) and c.noise == 0.0 and c.n_excluded == ref.n_excluded
+    assert compute.erm_curve("max-margin", "hard", 0.2, 0.0, lam=0.001) is c
+    p = compute.erm_point("max-margin", "hard", 0.2, 0.0, alpha_prune=3.0)
+    assert p.eps == compute.point("hard", 0.2, 0.0, alpha_prune=3.0).eps and p.converged
+
+
+def test_random_rule_ignores_f_and_theta():
+    c = compute.erm_curve("ridge", "random", 0.3, 20.0, lam=0.1, noise=0.1)
+    assert c.f == 1.0 and c.theta_deg == 0.0
+    assert compute.erm_curve("ridge", "random", 1.0, 0.0, lam=0.1, noise=0.1) is c
+
+
+def test_erm_rejects_bad_input():
+    with pytest.raises(ValueError, match="learner"):
+        compute.erm_curve("svm", "hard", 0.2)
+    with pytest.raises(ValueError, match="lam"):
+        compute.erm_curve("ridge", "hard", 0.2, lam=0.0)
+    with pytest.raises(ValueError, match="noise"):
+        compute.erm_curve("ridge", "hard", 0.2, noise=0.7)
+    with pytest.raises(ValueError, match="rule"):
+        compute.erm_curve("ridge", "medium", 0.2)
+
+
+def test_uncertified_points_are_gaps(monkeypatch):
+    real = theory_erm.solve_erm
+
+    def fake(*args, **kw):
+        r = real(*args, **kw)
+        conv = np.array(r.converged, bool, copy=True)
+        conv[::3] = False
+        return dataclasses.replace(r, converged=conv, eps=np.where(conv, r.eps, np.nan))
+
+    monkeypatch.setattr(theory_erm, "solve_erm", fake)
+    c = compute.erm_curve("ridge", "hard", 0.2, 0.0, lam=0.1, noise=0.1)
+    n = len(compute.erm_alpha_grid(0.0))
+    assert c.n_excluded == len(range(0, n, 3)) and len(c.eps) == n
+    assert np.all(np.isnan(c.eps[::3])) and np.all(np.isfinite(c.eps[1::3]))
+    fig = plots.erm_panel([c], "hard", None)
+    assert np.isnan(fig.axes[0].lines[0].get_ydata()).sum() == c.n_excluded
+
+
+def test_erm_panel_draws():
+    cs = [compute.erm_curve("hinge", r, 0.2, 0.0, lam=0.1, noise=0.1)
+          for r in ("hard", "easy", "random")]
+    p = compute.erm_point("hinge", "easy", 0.2, 0.0, alpha_prune=3.0, lam=0.1, noise=0.1)
+    fig = plots.erm_panel(cs, "easy", p)
+    assert len(fig.axes) == 1 and len(fig.axes[0].lines) >= 4
+    assert "hinge" in fig.axes[0].get_title()
+    html = plots.to_png_html(fig, "erm", "regularized learners")
+    assert html.startswith('<img data-panel="erm"')
+    bad = dataclasses.replace(p, eps=math.nan, converged=False)
+    assert len(plots.erm_panel(cs, "easy", bad).axes[0].lines) == len(fig.axes[0].lines) - 1
+
+
+def _html(outputs):
+    return " ".join(getattr(o, "text", "") or "" for o in outputs if o is not None)
+
+
+def test_notebook_draws_the_learner_panel():
+    from prunescale.app.notebook import app as nb
+
+    outputs, defs = nb.run()
+    html = _html(outputs)
+    assert 'data-panel="erm"' in html and "Regularized learners and label noise" in html
+    assert defs["erm_learner"] == "logistic" and not defs["erm_notice"] and not defs["erm_error"]
+    pt = defs["pt"]
+    cur = defs["erm_pts"][pt.rule]
+    r = solve_erm(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
+                  learner="logistic", lam=defs["erm_lam"], noise=defs["erm_noise"])
+    assert cur.eps == float(r.eps) and f"ε = {cur.eps:.4g}" in html
+    for panel in ("learning", "frontier", "phase"):  # the max-margin panels are still there
+        assert f'data-panel="{panel}"' in html
+
+
+def test_notebook_max_margin_with_noise_shows_a_notice():
+    import marimo as mo
+
+    from prunescale.app.notebook import app as nb
+
+    controls = {
+        "learner": mo.ui.dropdown(options=list(compute.APP_LEARNERS), value="max-margin"),
+        "lam_slider": mo.ui.slider(steps=list(compute.LAM_STEPS), value=0.01),
+        "noise_slider": mo.ui.slider(steps=list(compute.NOISE_STEPS), value=0.2),
+    }
+    outputs, defs = nb.run(defs=controls)
+    html = _html(outputs)
+    assert defs["erm_notice"] == compute.MAX_MARGIN_NOISELESS and defs["erm_curves"] == []
+    assert "needs noiseless labels" in html and "Traceback" not in html
+    assert 'data-panel="erm"' not in html and 'data-panel="learning"' in html

@@ -1,0 +1,251 @@
+"""Tests of the certified ERM theory (prunescale.theory.erm): check values, limits, the
+closed-form ridge route, quadrature against Monte Carlo, refinement, and the certificate."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import ndtr, ndtri
+
+from prunescale.errors import InputError, NotCertified
+from prunescale.theory import solve
+from prunescale.theory.erm import (LEARNERS, ErmQuadrature, _points, certificate, solve_erm,
+                                   tangent_envelope_max)
+from prunescale.theory._erm_law import moments
+from prunescale.theory._erm_prox import loss, prox
+
+
+# ---------------------------------------------------------------- check values and closed form
+
+def test_check_values_of_the_notes():
+    # ridge and logistic, no selection, alpha = 2, lam = 0.1 (theory-notes-erm.md)
+    r = solve_erm("random", 1.0, 2.0, learner="ridge", lam=0.1)
+    assert r.converged and abs(float(r.eps) - 0.195533) < 1e-6
+    r = solve_erm("random", 1.0, 2.0, learner="logistic", lam=0.1)
+    assert r.converged and abs(float(r.eps) - 0.179662) < 1e-6
+
+
+def ridge_resolvent(alpha, lam, eta):
+    """Ridge without selection by the deterministic equivalent: y = a t + noise with
+    a = (1 - 2 eta) sqrt(2/pi); G = tr (S + lam)^-1 / N of S = X^T X / N solves
+    lam G^2 + (lam + alpha - 1) G - 1 = 0; m = a (1 - lam G),
+    Q = a^2 (1 - 2 lam G + lam^2 G2) + (1 - a^2)(G - lam G2), G2 = -dG/dlam."""
+    a = (1 - 2 * eta) * math.sqrt(2 / math.pi)
+    b = lam + alpha - 1
+    G = (-b + math.sqrt(b * b + 4 * lam)) / (2 * lam)
+    G2 = (G * G + G) / (2 * lam * G + b)
+    m = a * (1 - lam * G)
+    Q = a * a * (1 - 2 * lam * G + lam * lam * G2) + (1 - a * a) * (G - lam * G2)
+    return m, Q, G
+
+
+@pytest.mark.parametrize("alpha,lam,eta", [(2.0, 0.1, 0.0), (0.5, 1.0, 0.1), (5.0, 0.01, 0.3),
+                                           (1.0, 0.05, 0.0)])
+def test_ridge_matches_resolvent_closed_form(alpha, lam, eta):
+    m, Q, G = ridge_resolvent(alpha, lam, eta)
+    r = solve_erm("random", 1.0, alpha, learner="ridge", lam=lam, noise=eta)
+    assert r.converged
+    assert abs(float(r.m) - m) < 1e-9
+    assert abs(float(r.Q) - Q) < 1e-9
+    assert abs(float(r.V) - G) < 1e-9  # the response is the resolvent trace
+    assert abs(float(r.R) - m / math.sqrt(Q)) < 1e-9
+
+
+# ---------------------------------------------------------------- limits
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_pure_noise_gives_half(learner):
+    r = solve_erm("hard", 0.3, [0.5, 3.0], theta_deg=[[0.0], [20.0]], learner=learner, lam=0.1,
+                  noise=0.5)
+    assert r.converged.all()
+    assert np.all(np.abs(r.eps - 0.5) < 1e-9)
+    assert np.all(np.abs(r.eps_noisy - 0.5) < 1e-9)
+
+
+def test_hinge_small_lambda_joins_max_margin():
+    mm = solve("hard", 0.5, 1.0)
+    mm_easy = solve("easy", 0.5, 1.0, 10.0)
+    diffs = []
+    for lam in (1e-1, 1e-2, 1e-3):
+        r = solve_erm("hard", 0.5, 1.0, learner="hinge", lam=lam)
+        assert r.converged
+        diffs.append(abs(float(r.R) - float(mm.R)))
+    # the tolerance shrinks with lam: below a threshold the soft-margin student *is* the
+    # hard-margin one (separable kept set), up to the certified bounds
+    assert diffs[0] > 1e-4
+    assert diffs[1] < 0.1 * diffs[0]
+    assert diffs[2] < 1e-6
+    r = solve_erm("easy", 0.5, 1.0, theta_deg=10.0, learner="hinge", lam=1e-3)
+    assert r.converged
+    assert abs(float(r.eps) - float(mm_easy.eps)) < 1e-5
+    assert abs(float(r.S) - float(mm_easy.S)) < 1e-5
+
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_keep_hard_at_f_to_one_is_the_unselected_model(learner):
+    a = solve_erm("random", 0.37, 1.5, learner=learner, lam=0.2, noise=0.1)
+    b = solve_erm("hard", 1.0 - 1e-13, 1.5, learner=learner, lam=0.2, noise=0.1)
+    c = solve_erm("easy", 1.0, 1.5, theta_deg=30.0, learner=learner, lam=0.2, noise=0.1)
+    assert a.converged and b.converged and c.converged
+    assert abs(float(a.eps) - float(b.eps)) < 1e-7
+    assert abs(float(a.eps) - float(c.eps)) < 1e-7
+
+
+def test_theta0_fast_paths_match_the_general_2d_rule():
+    # ridge/hinge: closed-form z integral; logistic: omega kernel; tiny theta takes the 2-d rule
+    for learner in LEARNERS:
+        a = solve_erm("easy", 0.4, [0.7, 4.0], learner=learner, lam=0.05, noise=0.2)
+        b = solve_erm("easy", 0.4, [0.7, 4.0], theta_deg=1e-7, learner=learner, lam=0.05,
+                      noise=0.2)
+        assert a.converged.all() and b.converged.all()
+        assert np.max(np.abs(a.eps - b.eps)) < 1e-8, learner
+
+
+def test_noise_hurts_and_noisy_error_is_affine():
+    r = solve_erm("hard", 0.3, 2.0, learner="logistic", lam=0.1, noise=[0.0, 0.1, 0.2, 0.3])
+    assert np.all(np.diff(r.eps) > 0)
+    assert np.allclose(r.eps_noisy, r.noise + (1 - 2 * r.noise) * r.eps, atol=1e-15)
+
+
+# ---------------------------------------------------------------- quadrature
+
+def _mc_moments(rule, f, theta, eta, X, learner, n=400_000, seed=1):
+    """Monte Carlo of the same expectations from the literal kept law (both signs of p)."""
+    rng = np.random.default_rng(seed)
+    u = rng.random(n)
+    if rule == "hard":
+        g = -ndtri(0.5 * (1 - f))
+        ap = ndtri(0.5 + u * (ndtr(g) - 0.5))
+    else:
+        g = -ndtri(0.5 * f)
+        ap = -ndtri(u * ndtr(-g))
+    p = np.where(rng.random(n) < 0.5, ap, -ap)
+    r, xi = rng.normal(size=(2, n))
+    c, s = math.cos(theta), math.sin(theta)
+    t, uu = c * p - s * r, s * p + c * r
+    y = np.where(t >= 0, 1.0, -1.0) * np.where(rng.random(n) < eta, -1.0, 1.0)
+    m, sv, tau, V = X
+    om = m * t + sv * uu + tau * xi
+    h, fv, df, lv = prox(learner, y, om, V)
+    vals = {"f2": fv * fv, "df": df, "ft": fv * t, "fu": fv * uu, "fxi": fv * xi,
+            "M": lv + 0.5 * V * fv * fv, "lstar": -fv * h - lv}
+    return {k: (v.mean(), v.std() / math.sqrt(n)) for k, v in vals.items()}
+
+
+@pytest.mark.parametrize("learner", LEARNERS)
+@pytest.mark.parametrize("rule,f,theta_deg,eta", [("hard", 0.3, 0.0, 0.1),
+                                                  ("easy", 0.4, 25.0, 0.2)])
+def test_quadrature_matches_monte_carlo(learner, rule, f, theta_deg, eta):
+    X = np.array([0.9, 0.35, 0.6, 0.8])
+    if theta_deg == 0.0:
+        X[1] = 0.0
+    pts = _points(rule, learner, np.array([f]), np.array([2.0]), np.array([theta_deg]),
+                  np.array([0.1]), np.array([eta]))
+    q = moments(pts, X[None, :], ErmQuadrature(), cert=True)
+    mc = _mc_moments(rule, f, math.radians(theta_deg), eta, X, learner)
+    for k, (mean, se) in mc.items():
+        assert abs(q[k][0] - mean) < 5 * se + 1e-12, (k, q[k][0], mean, se)
+
+
+@pytest.mark.parametrize("learner,theta_deg", [("ridge", 0.0), ("ridge", 20.0), ("hinge", 0.0),
+                                               ("hinge", 20.0), ("logistic", 0.0)])
+def test_refined_quadrature_changes_eps_below_1e6(learner, theta_deg):
+    kw = dict(theta_deg=theta_deg, learner=learner, lam=0.05, noise=0.1)
+    alphas = [0.5, 3.0] if theta_deg == 0 else [3.0]
+    for rule, f in (("hard", 0.2), ("easy", 0.3)):
+        a = solve_erm(rule, f, alphas, **kw)
+        b = solve_erm(rule, f, alphas, quad=ErmQuadrature().refined(), **kw)
+        assert a.converged.all() and b.converged.all()
+        assert np.max(np.abs(a.eps - b.eps)) < 1e-6
+        assert np.all(a.quad_err <= a.eps_bound)
+
+
+@pytest.mark.slow
+def test_refined_quadrature_logistic_theta():
+    kw = dict(theta_deg=20.0, learner="logistic", lam=0.05, noise=0.1)
+    a = solve_erm("hard", 0.2, [0.5, 3.0], **kw)
+    b = solve_erm("hard", 0.2, [0.5, 3.0], quad=ErmQuadrature().refined(), **kw)
+    assert a.converged.all() and b.converged.all()
+    assert np.max(np.abs(a.eps - b.eps)) < 1e-6
+
+
+# ---------------------------------------------------------------- certificate
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_certificate_bounds_the_error_of_a_perturbed_point(learner):
+    """A point moved off the fixed point gets a larger bound that still covers its error."""
+    r = solve_erm("easy", 0.3, 2.0, theta_deg=15.0, learner=learner, lam=0.1, noise=0.1)
+    assert r.converged
+    pts = _points("easy", learner, np.array([0.3]), np.array([2.0]), np.array([15.0]),
+                  np.array([0.1]), np.array([0.1]))
+    X = np.array([[float(r.m), float(r.s), math.sqrt(float(r.q0)), float(r.V)]])
+    eps_star = float(r.eps)
+    for d in (1e-4, 1e-2):
+        Xp = X * np.array([1 + d, 1 - d, 1 + 0.5 * d, 1 - d])
+        cert = certificate(pts, Xp, ErmQuadrature())
+        m, s, tau = Xp[0, :3]
+        eps_p = math.acos(m / math.sqrt(m * m + s * s + tau * tau)) / math.pi
+        assert cert["eps_bound"][0] >= abs(eps_p - eps_star)
+        assert cert["eps_bound"][0] > 10 * float(r.eps_bound)
+
+
+def test_tangent_envelope_bounds_a_concave_function():
+    phi = lambda c: -(c - 1.3) ** 2 + 0.7 * np.minimum(c, 1.0)
+    dphi = lambda c: -2 * (c - 1.3) + 0.7 * (c < 1.0)
+    c = np.array([[0.2, 0.9, 1.1, 3.0]])
+    top = tangent_envelope_max(c, phi(c), dphi(c), np.array([0.0]), np.array([0.0]))
+    grid = np.linspace(0, 5, 100001)
+    assert top[0] >= phi(grid).max() - 1e-12
+    # points bracketing the maximiser closely (as the certificate uses them): tight bound
+    c = np.array([[0.2, 1.3 - 1e-7, 1.3 + 1e-7, 3.0]])
+    top = tangent_envelope_max(c, phi(c), dphi(c), np.array([0.0]), np.array([0.0]))
+    assert 0.7 <= top[0] < 0.7 + 1e-12
+    # rounding allowances only loosen it
+    loose = tangent_envelope_max(c, phi(c), dphi(c), np.array([1e-9]), np.array([1e-6]))
+    assert top[0] < loose[0] < 0.7 + 1e-9 + 1e-6 * 2.0  # e_phi + e_g * (spread of the c_k)
+    # increasing at the last point: unbounded, never a number
+    c2 = np.array([[0.2, 0.5]])
+    assert np.isinf(tangent_envelope_max(c2, phi(c2), dphi(c2), np.zeros(1), np.zeros(1))[0])
+
+
+def test_uncertified_points_are_nan_with_a_reason():
+    r = solve_erm("hard", 0.5, [1.0, 2.0], learner="hinge", lam=[1e-1, 1e-6])
+    assert r.converged[0] and not r.converged[1]
+    for k in ("eps", "eps_noisy", "R", "S", "Q", "q0", "m", "s", "V", "eps_bound"):
+        assert np.isnan(getattr(r, k)[1])
+    assert "bound" in r.reason[1]
+    with pytest.raises(NotCertified, match="1 of 2 points not certified"):
+        solve_erm("hard", 0.5, [1.0, 2.0], learner="hinge", lam=[1e-1, 1e-6], strict=True)
+    rec = r.records()
+    assert rec[1]["eps"] is None and rec[1]["converged"] is False and rec[0]["learner"] == "hinge"
+
+
+def test_prox_maps_minimise_their_objective():
+    rng = np.random.default_rng(0)
+    om = rng.normal(size=200) * 3
+    y = np.where(rng.random(200) < 0.5, -1.0, 1.0)
+    V = rng.random(200) * 3 + 0.01
+    for learner in LEARNERS:
+        h, f, df, lv = prox(learner, y, om, V)
+        obj = lambda hh: loss(learner, y, hh) + (hh - om) ** 2 / (2 * V)
+        for d in (1e-3, -1e-3):
+            assert np.all(obj(h) <= obj(h + d) + 1e-12)
+        assert np.allclose(f, (h - om) / V, atol=1e-12)
+        e = 1e-6  # df/domega by central differences (away from the hinge's kinks)
+        fp = prox(learner, y, om + e, V)[1]
+        fm = prox(learner, y, om - e, V)[1]
+        smooth = np.abs(y * om - 1) > 1e-3
+        smooth &= np.abs(y * om - (1 - V)) > 1e-3
+        assert np.allclose(((fp - fm) / (2 * e))[smooth], df[smooth], atol=1e-6)
+
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(learner="svm", lam=0.1), "learner must be one of ridge, logistic, hinge"),
+    (dict(learner="ridge", lam=0.0), "lam must be in (0, 1e+06]; got 0.0"),
+    (dict(learner="ridge", lam=0.1, noise=0.7), "noise must be in [0, 0.5]; got 0.7"),
+    (dict(learner="ridge", lam=float("nan")), "lam must be finite"),
+])
+def test_bad_input_is_one_line(kw, msg):
+    with pytest.raises(InputError) as e:
+        solve_erm("hard", 0.5, 1.0, **kw)
+    assert msg in str(e.value) and "\n" not in str(e.value)

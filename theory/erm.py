@@ -1,0 +1,530 @@
+"""Certified replica theory of regularized learners (ridge, logistic, hinge) on pruned, noisy data.
+
+Model (``docs/erm.md``): a pool of Gaussian inputs ``x ~ N(0, I_N)``, teacher ``T``, labels
+``y = sign(T.x)`` flipped independently with probability ``eta = noise``; the pool is pruned by
+the unsigned margin ``|p|`` of a probe at angle ``theta`` (:class:`~prunescale.theory.Pruning`,
+the same rules as the max-margin theory), keeping ``P = alpha_prune N`` examples. The student is
+
+.. math::  w = \\arg\\min_w \\sum_\\mu \\ell(y_\\mu, w.x_\\mu/\\sqrt N) + \\frac{\\lambda}{2}|w|^2
+
+with ``ridge`` ``(y - h)^2/2``, ``logistic`` ``log(1 + exp(-y h))``, ``hinge``
+``max(0, 1 - y h)``. With the inputs scaled by ``1/sqrt(N)`` this is scikit-learn's
+``Ridge(alpha=lam)``, ``LogisticRegression(C=1/lam)`` and ``LinearSVC(loss="hinge", C=1/lam)``,
+all with ``fit_intercept=False``.
+
+Replica-symmetric fixed point (exact for convex losses): with ``w = sqrt(N)(m e1 + s e2) +
+w_perp``, ``tau^2 = q0 = |w_perp|^2/N``, ``omega = m t + s u + tau xi``, ``h* = prox_{V l}(omega)``,
+``f = (h* - omega)/V``,
+
+.. math::  \\hat V = -\\alpha E[\\partial_\\omega f], \\ \\hat q = \\alpha E[f^2],\\
+           V = 1/(\\lambda + \\hat V), \\ \\tau = \\sqrt{\\hat q}\\, V, \\
+           \\lambda m = \\alpha E[f t], \\ \\lambda s = \\alpha E[f u].
+
+Outputs: ``Q = m^2 + s^2 + q0``, ``R = m/sqrt(Q)``, ``S = s/sqrt(Q)``, ``eps = arccos(R)/pi``
+against the clean teacher (can exceed 1/2), ``eps_noisy = eta + (1 - 2 eta) eps`` against noisy
+test labels.
+
+Certificate (``docs/erm.md`` section 4): the fixed point is the saddle point of the scalar
+convex-concave problem ``min_x max_u L(x, u)``, ``x = (m, s, tau)``,
+
+.. math::  L = \\frac{\\lambda}{2}|x|^2 + \\alpha E[u\\,\\omega_x - \\ell^*(u)]
+               - \\tau\\sqrt{\\alpha E[u^2]},
+
+whose primal ``P(x) = max_u L`` is ``lambda``-strongly convex. An upper bound on ``P(x_hat)``
+(tangent lines of the concave 1-d function it maximises) and the dual value ``D(u_hat)`` at
+``u_hat = -f`` give ``gap = P_up - D >= P(x_hat) - P(x*) >= lambda |x_hat - x*|^2 / 2``, so
+``|x_hat - x*| <= sqrt(2 gap / lambda)`` and ``|eps - eps*| <= asin(|x_hat - x*| / |x_hat|)/pi``
+(``eps_bound``). This holds exactly for the discretised law of each quadrature rule; the
+certificate is computed under the solving rule and under the refined one (node counts doubled),
+and ``eps_bound`` is the larger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from prunescale.errors import InputError, NotCertified
+from prunescale.theory import pruning as _pr
+from prunescale.theory._erm_law import ErmQuadrature, Points, moments, nodes_per_point
+from prunescale.theory._erm_prox import LEARNERS
+
+#: largest scaled fixed-point residual of a converged point
+RES_TOL = 1e-9
+#: largest certified bound on |eps - eps*| of a converged point
+BOUND_TOL = 1e-5
+#: Newton iterations per point
+MAX_ITER = 80
+#: (p, z) nodes per vectorized evaluation
+_CHUNK_NODES = 2_000_000
+LAM_MAX = 1e6
+
+
+@dataclasses.dataclass(frozen=True)
+class ErmResult:
+    """Solution of the ERM fixed point at a batch of points (arrays of a common shape).
+
+    Attributes:
+        rule, learner: strings shared by every point.
+        f, alpha_prune, alpha_tot, theta_deg, lam, noise: the parameters.
+        eps: error against the clean teacher, ``arccos(R)/pi`` (in ``[0, 1]``).
+        eps_noisy: error against noisy test labels, ``noise + (1 - 2 noise) eps``.
+        R, S: overlaps of the student direction with the teacher and with ``e2``.
+        Q, q0, m, s, V: order parameters (``Q = |w|^2/N``, ``q0`` its part outside the span).
+        converged: certified points (residual ``<= RES_TOL``, ``eps_bound <= bound_tol``).
+        residual: largest scaled fixed-point residual (kept where not converged).
+        gap: duality gap of the scalar problem under the solving rule (kept where not converged).
+        eps_bound: certified bound on ``|eps - eps*|`` (larger of solving and refined rules).
+        quad_err: the refined rule's bound alone.
+        reason: ``""`` where converged, else why not.
+
+    Where ``converged`` is False every answer field (``eps ... V``, ``eps_bound``,
+    ``quad_err``) is NaN.
+    """
+
+    rule: str
+    learner: str
+    f: np.ndarray
+    alpha_prune: np.ndarray
+    alpha_tot: np.ndarray
+    theta_deg: np.ndarray
+    lam: np.ndarray
+    noise: np.ndarray
+    eps: np.ndarray
+    eps_noisy: np.ndarray
+    R: np.ndarray
+    S: np.ndarray
+    Q: np.ndarray
+    q0: np.ndarray
+    m: np.ndarray
+    s: np.ndarray
+    V: np.ndarray
+    converged: np.ndarray
+    residual: np.ndarray
+    gap: np.ndarray
+    eps_bound: np.ndarray
+    quad_err: np.ndarray
+    reason: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.eps.shape
+
+    def records(self) -> list[dict]:
+        """One plain ``dict`` per point (JSON-ready; ``nan`` becomes ``None``)."""
+        keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "lam", "noise", "eps",
+                "eps_noisy", "R", "S", "Q", "q0", "m", "s", "V", "residual", "gap",
+                "eps_bound", "quad_err")
+        cols = []
+        for k in keys:
+            x = np.ravel(getattr(self, k)).astype(float)
+            col = x.tolist()
+            for i in np.flatnonzero(~np.isfinite(x)).tolist():
+                col[i] = None
+            cols.append(col)
+        cols.append(np.ravel(self.converged).astype(bool).tolist())
+        cols.append(np.ravel(self.reason).astype(str).tolist())
+        names = keys + ("converged", "reason")
+        return [{"rule": self.rule, "learner": self.learner, **dict(zip(names, row))}
+                for row in zip(*cols)]
+
+
+# --------------------------------------------------------------------------- fixed point
+
+def _fixed_point_map(pts: Points, X, mo):
+    """``F(X)``: the right-hand sides of the fixed-point equations (module docstring)."""
+    a, lam = pts.alpha, pts.lam
+    Vh = -a * mo["df"]
+    qh = a * mo["f2"]
+    Vn = 1.0 / (lam + Vh)
+    F = np.empty_like(X)
+    F[:, 0] = Vn * (a * mo["ft"] + Vh * X[:, 0])
+    F[:, 1] = Vn * (a * mo["fu"] + Vh * X[:, 1])
+    F[:, 2] = np.sqrt(np.maximum(qh, 0.0)) * Vn
+    F[:, 3] = Vn
+    return F
+
+
+def _scaled(X, G):
+    """Componentwise residual ``G`` scaled by ``|x|`` (for ``m, s, tau``) and ``V``."""
+    nx = np.sqrt(np.sum(X[:, :3] ** 2, axis=1))
+    sc = np.stack([nx, nx, nx, X[:, 3]], axis=1)
+    return G / sc
+
+
+def _residual(pts, X, quad):
+    mo = moments(pts, X, quad)
+    G = _fixed_point_map(pts, X, mo) - X
+    r = np.max(np.abs(_scaled(X, G)), axis=1)
+    r = np.where(np.isfinite(r), r, np.inf)
+    return G, r
+
+
+def _initial(pts: Points):
+    """A crude start: the large-``lambda`` (one-step) student, ``w ~ sum_mu y_mu x_mu``."""
+    d0 = {"ridge": 1.0, "logistic": 0.25, "hinge": 0.5}[pts.learner]
+    g0 = {"ridge": 1.0, "logistic": 0.5, "hinge": 1.0}[pts.learner]
+    a = pts.alpha
+    V = 1.0 / (pts.lam + a * d0)
+    # E[y t] of the kept law at theta = 0 is E|p| (1 - 2 eta); a rough proxy is enough
+    yt = (1.0 - 2.0 * pts.eta) * 0.8 + 0.05
+    X = np.stack([a * g0 * yt * V, np.zeros_like(V), g0 * np.sqrt(a) * V, V], axis=1)
+    return X
+
+
+def _newton(pts: Points, X, quad: ErmQuadrature, max_iter: int = MAX_ITER, tol: float = 1e-12):
+    """Newton on ``G(X) = F(X) - X`` with a forward-difference Jacobian, backtracking on the
+    scaled residual, and a damped fixed-point step where Newton does not decrease it.
+    Returns ``(X, residual)``; points stop once their residual is below ``tol``."""
+    X = X.copy()
+    G, res = _residual(pts, X, quad)
+    dim2 = pts.sn > 0
+    active = res > tol
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        sub = pts.take(idx)
+        Xa, Ga, ra = X[idx], G[idx], res[idx]
+        cols = [0, 1, 2, 3] if dim2[idx].any() else [0, 2, 3]
+        J = np.zeros((idx.size, 4, 4))
+        for j in range(4):
+            if j not in cols:
+                J[:, j, j] = -1.0
+                continue
+            scale = np.sqrt(np.sum(Xa[:, :3] ** 2, axis=1)) if j < 3 else Xa[:, 3]
+            hj = 1e-7 * np.maximum(scale, 1e-12)
+            Xp = Xa.copy()
+            Xp[:, j] += hj
+            Gp, _ = _residual(sub, Xp, quad)
+            J[:, :, j] = (Gp - Ga) / hj[:, None]
+        if len(cols) == 3:
+            J[:, 1, :] = 0.0
+            J[:, 1, 1] = -1.0
+            Ga = Ga.copy()
+            Ga[:, 1] = 0.0
+        with np.errstate(all="ignore"):
+            try:
+                step = -np.linalg.solve(J, Ga[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                step = np.full_like(Ga, np.nan)
+        bad = ~np.all(np.isfinite(step), axis=1)
+        step[bad] = Ga[bad]  # fall back to a fixed-point step
+        accepted = np.zeros(idx.size, dtype=bool)
+        Xn = Xa.copy()
+        Gn = Ga.copy()
+        rn = ra.copy()
+        for t in (1.0, 0.5, 0.25, 0.1):
+            todo = ~accepted
+            if not todo.any():
+                break
+            cand = Xa[todo] + t * step[todo]
+            ok = (cand[:, 2] > 0) & (cand[:, 3] > 0)
+            cand = np.where(ok[:, None], cand, Xa[todo])
+            Gc, rc = _residual(sub.take(np.flatnonzero(todo)), cand, quad)
+            better = ok & (rc < ra[todo])
+            w = np.flatnonzero(todo)[better]
+            Xn[w], Gn[w], rn[w] = cand[better], Gc[better], rc[better]
+            accepted[w] = True
+        # no decrease: a damped fixed-point step (always feasible: F keeps tau, V > 0)
+        rest = np.flatnonzero(~accepted)
+        if rest.size:
+            cand = Xa[rest] + 0.5 * Ga[rest]
+            Gc, rc = _residual(sub.take(rest), cand, quad)
+            Xn[rest], Gn[rest], rn[rest] = cand, Gc, rc
+        X[idx], G[idx], res[idx] = Xn, Gn, rn
+        active[idx] = rn > tol
+    return X, res
+
+
+# --------------------------------------------------------------------------- certificate
+
+def _phi(pts, X, quad, V):
+    """``phi(c) = alpha E[M_{V l}(omega)] - tau^2/(2V)`` and ``dphi/dc`` at ``c = tau/V``."""
+    mo = moments(pts, X, quad, V_eval=V, cert=True)
+    tau = X[:, 2]
+    phi = pts.alpha * mo["M"] - tau * tau / (2.0 * V)
+    dphi = 0.5 * tau * (pts.alpha * mo["f2"] * V * V / (tau * tau) - 1.0)
+    return phi, dphi, pts.alpha * mo["absM"]
+
+
+#: points (relative to c_hat = tau/V) where phi and its slope are evaluated for the bound
+_C_LADDER = np.array([1.0 - 1e-7, 1.0 + 1e-7, 2.0, 4.0, 16.0, 64.0, 1024.0, 1e5, 1e7])
+
+
+def tangent_envelope_max(c, phi, g, e_phi, e_g):
+    """Upper bound on ``max_{c >= 0} phi(c)`` of a concave ``phi`` known at points ``c_k``.
+
+    Concavity gives ``phi(c) <= phi(c_k) + phi'(c_k)(c - c_k)`` for every ``k``; with
+    ``|phi_k - phi(c_k)| <= e_phi`` and ``|g_k - phi'(c_k)| <= e_g`` (rounding),
+    ``phi(c) <= B(c) = min_k [phi_k + e_phi + g_k (c - c_k) + e_g |c - c_k|]``. ``B`` is
+    piecewise linear, so its maximum over ``c >= 0`` lies at ``0``, at a ``c_k`` or where two
+    of its lines cross; all candidates are evaluated. Returns ``+inf`` if ``B`` is unbounded
+    (the largest ``c_k`` still has ``g_k + e_g > 0``). Shapes: ``[G, K]`` -> ``[G]``.
+    """
+    G, K = c.shape
+    top = phi + e_phi[:, None]
+    lines_c0 = np.concatenate([c, c], axis=1)
+    lines_v0 = np.concatenate([top, top], axis=1)
+    slopes = np.concatenate([g + e_g[:, None], g - e_g[:, None]], axis=1)
+    with np.errstate(all="ignore"):
+        icpt = lines_v0 - slopes * lines_c0  # line value at c = 0
+        i, j = np.triu_indices(2 * K, 1)
+        cross = (icpt[:, j] - icpt[:, i]) / (slopes[:, i] - slopes[:, j])
+    cand = np.concatenate([np.zeros((G, 1)), c, cross], axis=1)
+    cand = np.where(np.isfinite(cand) & (cand >= 0), cand, 0.0)
+    d = cand[:, :, None] - c[:, None, :]
+    env = top[:, None, :] + g[:, None, :] * d + e_g[:, None, None] * np.abs(d)
+    best = np.max(np.min(env, axis=2), axis=1)
+    kmax = np.argmax(c, axis=1)
+    unbounded = (g[np.arange(G), kmax] + e_g) > 0
+    return np.where(unbounded, np.inf, best)
+
+
+def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
+    """Duality-gap certificate of the states ``X`` (module docstring; ``docs/erm.md`` sec. 4).
+
+    Returns ``gap`` (``P_up - D``), ``floor`` (its float64 rounding scale), ``rho`` (bound on
+    ``|x_hat - x*|``), ``eps_bound``, ``bracket`` (whether the primal upper bound is finite)
+    and ``consistent`` (``gap >= -floor``).
+    """
+    lam, a = pts.lam, pts.alpha
+    m, s, tau, V = X[:, 0], X[:, 1], X[:, 2], X[:, 3]
+    # dual value at u_hat = -f (solving V)
+    mo = moments(pts, X, quad, cert=True)
+    mstar = a * mo["ft"] / lam
+    sstar = a * mo["fu"] / lam
+    tstar = np.maximum(0.0, np.sqrt(a * mo["f2"]) + a * mo["fxi"]) / lam
+    dual = -a * mo["lstar"] - 0.5 * lam * (mstar ** 2 + sstar ** 2 + tstar ** 2)
+    # primal upper bound: phi is concave in c = tau/V; bound its maximum by tangent lines
+    c_hat = tau / V
+    cs, ph, gs, sc = [], [], [], []
+    for r in _C_LADDER:
+        ck = c_hat * r
+        p_k, g_k, s_k = _phi(pts, X, quad, tau / ck)
+        cs.append(ck), ph.append(p_k), gs.append(g_k), sc.append(s_k)
+    cs, ph, gs, sc = (np.stack(v, axis=1) for v in (cs, ph, gs, sc))
+    # pairwise summation: error <= ~log2(n) ulp of the sum of |terms|
+    e_phi = 1e-14 * np.max(np.abs(sc), axis=1) + 1e-300
+    e_g = 1e-14 * 0.5 * tau * (a * mo["f2"] * V * V / (tau * tau) + 1.0)
+    P_up = tangent_envelope_max(cs, ph, gs, e_phi, e_g)
+    bracket = np.isfinite(P_up)
+    scale = np.abs(dual) + a * mo["absM"] + np.max(np.abs(sc), axis=1)
+    primal = 0.5 * lam * (m * m + s * s + tau * tau) + P_up
+    gap = primal - dual
+    floor = 64.0 * np.finfo(float).eps * (scale + 0.5 * lam * (m * m + s * s + tau * tau))
+    rho = np.sqrt(2.0 * np.maximum(gap, floor) / lam)
+    nx = np.sqrt(m * m + s * s + tau * tau)
+    eps_bound = np.where(rho < nx, np.arcsin(np.minimum(rho / nx, 1.0)) / np.pi, 1.0)
+    consistent = gap >= -floor
+    eps_bound = np.where(bracket & consistent, eps_bound, np.inf)
+    return {"gap": gap, "floor": floor, "rho": rho, "eps_bound": eps_bound,
+            "bracket": bracket, "consistent": consistent}
+
+
+# --------------------------------------------------------------------------- public API
+
+def _check_learner(learner) -> str:
+    if not isinstance(learner, str) or learner not in LEARNERS:
+        raise InputError(f"learner must be one of {', '.join(LEARNERS)}; got {learner!r}")
+    return learner
+
+
+def _check_lam(lam) -> np.ndarray:
+    arr = _pr._check_finite("lam", lam, f"in (0, {LAM_MAX:g}]")
+    bad = (arr <= 0) | (arr > LAM_MAX)
+    if bad.any():
+        raise InputError(f"lam must be in (0, {LAM_MAX:g}]; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def _check_noise(noise) -> np.ndarray:
+    arr = _pr._check_finite("noise", noise, "in [0, 0.5]")
+    bad = (arr < 0) | (arr > 0.5)
+    if bad.any():
+        raise InputError(f"noise must be in [0, 0.5]; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam, noise):
+    _pr.check_rule(rule)
+    f = _pr.check_f(f)
+    theta_deg = _pr.check_theta_deg(theta_deg)
+    lam = _check_lam(lam)
+    noise = _check_noise(noise)
+    if alpha_prune is None and alpha_tot is None:
+        raise InputError("give alpha_prune or alpha_tot")
+    if alpha_prune is not None and alpha_tot is not None:
+        ap = _pr.check_alpha("alpha_prune", alpha_prune)
+        at = _pr.check_alpha("alpha_tot", alpha_tot)
+        ap, at_, fb = np.broadcast_arrays(ap, at, f)
+        bad = np.abs(ap - fb * at_) > 1e-9 * ap
+        if bad.any():
+            i = np.flatnonzero(bad.ravel())[0]
+            raise InputError(f"alpha_prune = {ap.ravel()[i]!r} is inconsistent with f * "
+                             f"alpha_tot = {(fb * at_).ravel()[i]!r}; give one of them")
+        alpha_prune = ap
+    elif alpha_prune is None:
+        alpha_prune = f * _pr.check_alpha("alpha_tot", alpha_tot)
+    alpha_prune = _pr.check_alpha("alpha_prune", alpha_prune)
+    try:
+        arrs = np.broadcast_arrays(f, alpha_prune, theta_deg, lam, noise)
+    except ValueError:
+        raise InputError("f, alpha_prune, theta_deg, lam and noise must broadcast to one "
+                         f"shape; got shapes {np.shape(f)}, {np.shape(alpha_prune)}, "
+                         f"{np.shape(theta_deg)}, {np.shape(lam)}, {np.shape(noise)}") from None
+    shape = arrs[0].shape
+    F, AL, TH, LA, NO = (np.array(a, dtype=float).ravel() for a in arrs)
+    _pr.check_alpha("alpha_tot", AL / F)
+    return F, AL, TH, LA, NO, shape
+
+
+def _points(rule, learner, F, AL, TH, LA, NO) -> Points:
+    if rule == "random":
+        lo, hi = np.zeros_like(F), np.full_like(F, np.inf)
+        th = np.zeros_like(TH)  # the probe is irrelevant: theta = 0 is the same law
+    else:
+        lo, hi = _pr.kept_range(rule, F)
+        lo, hi = np.asarray(lo, float) * np.ones_like(F), np.asarray(hi, float) * np.ones_like(F)
+        th = np.radians(TH)
+    return Points(learner, lo, hi, np.cos(th), np.sin(th), NO, AL, LA)
+
+
+def _solve_chunks(pts: Points, quad: ErmQuadrature, X0=None):
+    per = nodes_per_point(pts.learner, quad, theta0=not np.any(pts.sn > 0))
+    chunk = max(1, _CHUNK_NODES // per)
+    X = np.empty((pts.size, 4))
+    res = np.empty(pts.size)
+    for i in range(0, pts.size, chunk):
+        sl = slice(i, min(i + chunk, pts.size))
+        sub = pts.take(np.arange(sl.start, sl.stop))
+        x0 = _initial(sub) if X0 is None else X0[sl]
+        X[sl], res[sl] = _newton(sub, x0, quad)
+    return X, res
+
+
+def _certify_chunks(pts: Points, X, quad: ErmQuadrature):
+    per = nodes_per_point(pts.learner, quad, theta0=not np.any(pts.sn > 0))
+    chunk = max(1, _CHUNK_NODES // per)
+    outs = []
+    for i in range(0, pts.size, chunk):
+        idx = np.arange(i, min(i + chunk, pts.size))
+        outs.append(certificate(pts.take(idx), X[idx], quad))
+    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+
+def solve_erm(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *, learner: str,
+              lam, noise=0.0, quad: ErmQuadrature = ErmQuadrature(),
+              bound_tol: float = BOUND_TOL, strict: bool = False) -> ErmResult:
+    """Solve and certify the ERM fixed point at every point of the broadcast inputs.
+
+    Args:
+        rule: ``"hard"``, ``"easy"`` or ``"random"`` (:class:`~prunescale.theory.Pruning`).
+        f: kept fraction(s) in ``(0, 1]``.
+        alpha_prune: kept examples per dimension (give this or ``alpha_tot``).
+        alpha_tot: pool size per dimension; ``alpha_prune = f * alpha_tot``.
+        theta_deg: probe angle(s) in degrees, ``[0, 90)``.
+        learner: ``"ridge"`` (sklearn ``Ridge(alpha=lam)``), ``"logistic"``
+            (``LogisticRegression(C=1/lam)``) or ``"hinge"`` (``LinearSVC(loss="hinge",
+            C=1/lam)``), each with ``fit_intercept=False`` on inputs ``x/sqrt(N)``.
+        lam: ridge penalty(ies) ``lambda`` in ``(0, 1e6]``.
+        noise: label-flip probability(ies) ``eta`` in ``[0, 0.5]``.
+        quad: quadrature resolution (:class:`ErmQuadrature`).
+        bound_tol: largest certified ``eps_bound`` of a converged point.
+        strict: raise :class:`~prunescale.errors.NotCertified` if a point is not certified.
+
+    Returns:
+        :class:`ErmResult` of the broadcast shape; NaN answers and a ``reason`` where a point is
+        not certified.
+
+    Example:
+        >>> r = solve_erm("random", 1.0, 2.0, learner="ridge", lam=0.1)
+        >>> round(float(r.eps), 6), bool(r.converged)
+        (0.195533, True)
+    """
+    learner = _check_learner(learner)
+    _pr.check_tol("bound_tol", bound_tol, 0.5)
+    if not isinstance(quad, ErmQuadrature):
+        raise InputError(f"quad must be an ErmQuadrature; got {quad!r}")
+    F, AL, TH, LA, NO, shape = _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam, noise)
+    pts = _points(rule, learner, F, AL, TH, LA, NO)
+    with np.errstate(all="ignore"):
+        X, res = _solve_chunks(pts, quad)
+        # continuation: restart failed points from a solved neighbour with the same parameters
+        # except alpha (nearest in log alpha)
+        X, res = _continue(pts, X, res, quad)
+        cert = _certify_chunks(pts, X, quad)
+        cert_ref = _certify_chunks(pts, X, quad.refined())
+    m, s, tau, V = X.T
+    Q = m * m + s * s + tau * tau
+    R = np.clip(m / np.sqrt(Q), -1.0, 1.0)
+    S = s / np.sqrt(Q)
+    eps = np.arccos(R) / np.pi
+    eps_bound = np.maximum(cert["eps_bound"], cert_ref["eps_bound"])
+    reason = np.full(F.size, "", dtype=object)
+    finite = np.all(np.isfinite(X), axis=1)
+    reason[~(cert_ref["bracket"] & cert_ref["consistent"])] = (
+        "refined-quadrature certificate failed (no tangent bracket or dual above primal)")
+    reason[~(eps_bound <= bound_tol)] = np.where(
+        np.isfinite(eps_bound[~(eps_bound <= bound_tol)]),
+        f"certified eps bound above bound_tol = {bound_tol:g}",
+        "certificate failed (no tangent bracket or dual above primal)")
+    reason[~(res <= RES_TOL)] = f"fixed-point residual above {RES_TOL:g} (Newton did not converge)"
+    reason[~finite] = "fixed-point iteration diverged"
+    reason = reason.astype(str)
+    converged = reason == ""
+    if strict and not converged.all():
+        i = np.flatnonzero(~converged)[0]
+        raise NotCertified(f"{int((~converged).sum())} of {F.size} points not certified; "
+                           f"first: f = {F[i]:g}, alpha_prune = {AL[i]:g}, theta_deg = "
+                           f"{TH[i]:g}, lam = {LA[i]:g}, noise = {NO[i]:g}: {reason[i]}")
+
+    def answer(x):
+        return np.where(converged, x, np.nan).reshape(shape)
+
+    def shaped(x):
+        return np.asarray(x).reshape(shape)
+
+    return ErmResult(
+        rule=rule, learner=learner, f=shaped(F), alpha_prune=shaped(AL),
+        alpha_tot=shaped(AL / F), theta_deg=shaped(TH), lam=shaped(LA), noise=shaped(NO),
+        eps=answer(eps), eps_noisy=answer(NO + (1.0 - 2.0 * NO) * eps), R=answer(R),
+        S=answer(S), Q=answer(Q), q0=answer(tau * tau), m=answer(m), s=answer(s),
+        V=answer(V), converged=shaped(converged), residual=shaped(res),
+        gap=shaped(cert["gap"]), eps_bound=answer(eps_bound),
+        quad_err=answer(cert_ref["eps_bound"]), reason=shaped(reason))
+
+
+def _continue(pts: Points, X, res, quad, n_steps: int = 12):
+    """Continuation in ``alpha`` for points Newton did not solve from the crude start.
+
+    For each failed point, take the solved point with the same ``(lo, hi, theta, eta, lam)``
+    and nearest ``log alpha`` (or, if none, the same point at ``alpha = 1e-2``, which the
+    crude start solves) and march geometrically in ``alpha`` to the target, each step started
+    from the previous solution."""
+    bad = np.flatnonzero(~(res <= 1e-12))
+    if bad.size == 0:
+        return X, res
+    key = np.stack([pts.lo, pts.hi, pts.c, pts.eta, pts.lam], axis=1)
+    good = np.flatnonzero(res <= 1e-12)
+    for i in bad:
+        same = good[np.all(np.isclose(key[good], key[i], rtol=0, atol=0, equal_nan=True), axis=1)]
+        sub = pts.take(np.array([i]))
+        if same.size:
+            j = same[np.argmin(np.abs(np.log(pts.alpha[same] / pts.alpha[i])))]
+            a0, x = pts.alpha[j], X[j:j + 1]
+        else:
+            a0 = min(1e-2, pts.alpha[i])
+            sub.alpha = np.array([a0])
+            x, r0 = _newton(sub, _initial(sub), quad)
+            if not r0[0] <= 1e-12:
+                continue
+        for a in np.exp(np.linspace(math.log(a0), math.log(pts.alpha[i]), n_steps + 1)[1:]):
+            sub.alpha = np.array([a])
+            x, r = _newton(sub, x, quad)
+            if not np.isfinite(r[0]):
+                break
+        X[i], res[i] = x[0], r[0]
+    return X, res
