@@ -91,10 +91,12 @@ def add_learner_args(p) -> None:
 
 def check_learner_args(args) -> tuple[np.ndarray | None, np.ndarray]:
     """Validated ``(lams, noises)`` for ``args.learner`` (one-line :class:`CliError` else)."""
+    erm = [name for name in args.learner if name != "max-margin"]
+    if not erm and args.lam is None and not np.any(args.noise != 0):
+        return None, np.zeros(1)  # the max-margin default: no import of the ERM engine
     from prunescale.theory.erm import _check_lam, _check_noise
 
     noises = np.unique(_check_noise(args.noise).ravel())
-    erm = [name for name in args.learner if name != "max-margin"]
     if "max-margin" in args.learner:
         if args.lam is not None:
             raise CliError("--lam is for the regularized learners (hinge, logistic, ridge); "

@@ -115,7 +115,7 @@ def test_internal_errors_are_not_user_errors(monkeypatch):
 def test_no_arguments_prints_usage(capsys):
     assert cli.main([]) == 2
     err = capsys.readouterr().err
-    assert "usage: prunescale" in err and "theory, sim, figures, app" in err
+    assert "usage: prunescale" in err and "theory, sim, fss, figures, app" in err
 
 
 def test_repeated_option_is_refused(capsys):
