@@ -134,7 +134,6 @@ def _erm_record(rec: dict) -> dict:
 def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot=False):
     """JSON-ready records of every combination (rule, learner, f, alpha, theta, lam, noise)."""
     from prunescale.theory import solve
-    from prunescale.theory.erm import solve_erm
 
     key = "alpha_tot" if alpha_is_tot else "alpha_prune"
     recs = []
@@ -145,6 +144,8 @@ def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot
                 recs += [_max_margin_record(r)
                          for r in solve(rule, F, theta_deg=TH, **{key: AL}).records()]
             else:
+                from prunescale.theory.erm import solve_erm  # scipy: only when needed
+
                 F, AL, TH, LA, NO = np.meshgrid(f, alphas, thetas, lams, noises, indexing="ij")
                 res = solve_erm(rule, F, theta_deg=TH, learner=learner, lam=LA, noise=NO,
                                 **{key: AL})
