@@ -138,15 +138,16 @@ def entry() -> None:
     An exception other than bad input is an internal error: its traceback, then the line
     ``prunescale: internal error ...``, and exit status 1.
 
-    The process runs XLA's CPU Eigen single-threaded (:mod:`prunescale._xla`).
+    The process runs XLA's CPU Eigen and OpenBLAS single-threaded (:mod:`prunescale._xla`).
 
     After an interruption the process ends with ``os._exit(130)``: every result was already
     written atomically, and skipping the interpreter's teardown avoids crashes of native
     threads (XLA's, matplotlib's) stopped mid-computation.
     """
-    from prunescale._xla import single_thread_eigen
+    from prunescale._xla import single_thread_blas, single_thread_eigen
 
     single_thread_eigen()  # before JAX starts: its multithreaded CPU Eigen pool can wedge
+    single_thread_blas()  # before NumPy/SciPy load OpenBLAS: spinning threads thrash
     try:
         code = main()
     except Exception:  # a bug, not the user's input: full traceback, then one clear line

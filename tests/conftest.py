@@ -1,9 +1,10 @@
 """Test configuration: float64 everywhere for JAX, a PRNG key fixture and an exact
 max-margin reference solver."""
 
-from prunescale._xla import single_thread_eigen
+from prunescale._xla import single_thread_blas, single_thread_eigen
 
 single_thread_eigen()  # before JAX's CPU backend starts (prunescale._xla); subprocesses inherit
+single_thread_blas()  # before NumPy/SciPy load OpenBLAS (prunescale._xla)
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
