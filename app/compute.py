@@ -19,8 +19,8 @@ are :data:`THETA_STEPS`, so each angle is computed once per server process.
 * :func:`simulate`: a small batch of simulated students at the current point.
 * :func:`erm_curve`, :func:`erm_point`: learning curve and current point of a regularized
   learner (hinge, logistic, ridge; :func:`theory.erm.solve_erm`) with label noise, or of the
-  max-margin student (through :func:`learning_curve` and :func:`point`, noiseless only:
-  :func:`erm_unavailable`).
+  max-margin student (through :func:`learning_curve` and :func:`point` without noise,
+  :func:`theory.solve` with noise, up to the capacity of the noisy kept data).
 """
 
 from __future__ import annotations
@@ -410,9 +410,6 @@ APP_LEARNERS = ("max-margin", "hinge", "logistic", "ridge")
 LAM_STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 #: Label-flip probabilities eta offered by the app's slider.
 NOISE_STEPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
-#: Shown instead of a number for the max-margin student with label noise.
-MAX_MARGIN_NOISELESS = ("the max-margin theory needs noiseless labels: choose hinge, logistic or "
-                        "ridge for noise")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -470,8 +467,6 @@ def _check_erm(learner, rule, f, theta_deg, lam, noise):
     if not (math.isfinite(noise) and 0.0 <= noise <= 0.5):
         raise InputError(f"noise must be in [0, 0.5]; got {noise!r}")
     if learner == "max-margin":
-        if noise > 0:
-            raise InputError(MAX_MARGIN_NOISELESS)
         lam = 0.0  # no penalty (the results report lam = nan)
     else:
         lam = float(lam)
@@ -482,10 +477,11 @@ def _check_erm(learner, rule, f, theta_deg, lam, noise):
 
 
 def erm_unavailable(learner: str, noise: float) -> str | None:
-    """Why ``learner`` cannot be drawn at label noise ``noise`` (``None``: it can)."""
+    """Why ``learner`` cannot be drawn at label noise ``noise`` (``None``: it can). Every
+    learner can now: the max-margin student with noise is drawn up to the capacity of the
+    noisy kept data (:mod:`theory.capacity`), beyond which its curve has no points."""
     _check_learner(learner)
-    if learner == "max-margin" and float(noise) > 0:
-        return MAX_MARGIN_NOISELESS
+    float(noise)
     return None
 
 
@@ -515,8 +511,8 @@ def erm_curve(learner: str, rule: str, f: float, theta_deg: float = 0.0, *, lam:
 
     Regularized learners (hinge, logistic, ridge) come from one vectorized
     :func:`theory.erm.solve_erm` over the grid; ``"max-margin"`` is :func:`learning_curve`
-    (its own grid, certified points only) and needs ``noise = 0`` (else :class:`InputError`
-    with :data:`MAX_MARGIN_NOISELESS`; ``lam`` is ignored). ``random`` pruning is computed at
+    (its own grid, certified points only) without noise, and :func:`theory.solve` with
+    ``noise`` on the same grid otherwise (no points beyond the capacity; ``lam`` is ignored). ``random`` pruning is computed at
     ``f = 1, theta = 0``. Cached.
     """
     key = _erm_norm(learner, rule, f, theta_deg, lam, noise)
@@ -525,6 +521,14 @@ def erm_curve(learner: str, rule: str, f: float, theta_deg: float = 0.0, *, lam:
 
 @_memo(maxsize=256)
 def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi) -> ErmCurve:
+    if learner == "max-margin" and noise > 0:
+        a = erm_alpha_grid(0.0, lo, hi)
+        r = solve(rule, f, a, theta_deg, noise=noise)
+        ok = np.asarray(r.converged, bool)
+        return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
+                        noise=noise, alpha_prune=_ro(a),
+                        eps=_ro(np.where(ok, np.asarray(r.eps, float), np.nan)),
+                        converged=_ro_bool(ok), n_excluded=int((~ok).sum()))
     if learner == "max-margin":
         c = learning_curve(rule, f, theta_deg, lo=lo, hi=hi)
         return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
@@ -551,13 +555,21 @@ def _ro_bool(a) -> np.ndarray:
 def erm_point(learner: str, rule: str, f: float, theta_deg: float = 0.0, *,
               alpha_prune: float, lam: float = 0.01, noise: float = 0.0) -> ErmPoint:
     """``learner`` at one ``alpha_prune`` (exactly :func:`theory.erm.solve_erm`, or
-    :func:`point` for ``"max-margin"``, which needs ``noise = 0``). Cached."""
+    :func:`point` for the noiseless ``"max-margin"``, :func:`theory.solve` with noise).
+    Cached."""
     key = _check_erm(learner, rule, f, theta_deg, lam, noise)
     return _erm_point(*key, _key(_pr.check_alpha("alpha_prune", alpha_prune)))
 
 
 @_memo(maxsize=4096)
 def _erm_point(learner, rule, f, theta_deg, lam, noise, alpha_prune) -> ErmPoint:
+    if learner == "max-margin" and noise > 0:
+        r = solve(rule, f, alpha_prune, theta_deg, noise=noise)
+        ok = bool(r.converged)
+        return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
+                        noise=noise, alpha_prune=float(r.alpha_prune),
+                        eps=float(r.eps) if ok else math.nan, converged=ok,
+                        reason=str(r.reason))
     if learner == "max-margin":
         p = point(rule, f, theta_deg, alpha_prune=alpha_prune)
         return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,

@@ -417,8 +417,10 @@ def _(
         else:
             _why = f" ({_cur.reason})" if _cur is not None and _cur.reason else ""
             _now = f"**Current point:** not certified{_why}; nothing is drawn for it."
-    _lam_note = ("λ is ignored by the max-margin student (it is the λ → 0 limit of hinge on "
-                 "noiseless data)." if erm_learner == "max-margin"
+    _lam_note = ("λ is ignored by the max-margin student (the λ → 0 limit of hinge while the "
+                 "data are separable; with η > 0 its curve stops at the capacity α_c of the "
+                 "noisy kept data, beyond which no separating student exists)."
+                 if erm_learner == "max-margin"
                  else f"The student minimises its loss plus (λ/2)|w|², λ = {erm_lam:g}.")
     _excl = sum(c.n_excluded for c in erm_curves)
     _text = mo.md(

@@ -36,8 +36,9 @@ from prunescale._cli_theory import add_learner_args, check_learner_args
 RULES = ("hard", "easy", "random")
 
 EPILOG = """\
-learners: max-margin (default; noiseless labels: a hard-margin student needs separable data)
-and the regularized students argmin_w sum_mu loss(y_mu, w.x_mu/sqrt(N)) + (lam/2)|w|^2 with
+learners: max-margin (default; it needs separable data: with --noise, a student whose noisy
+data have no certified positive margin is flagged, and the configuration's means are then
+left empty, since the student does not exist for every draw) and the regularized students argmin_w sum_mu loss(y_mu, w.x_mu/sqrt(N)) + (lam/2)|w|^2 with
 hinge (LinearSVC(loss="hinge", C=1/lam)), logistic (LogisticRegression(C=1/lam)) and ridge
 (Ridge(alpha=lam)), all without intercept on inputs x/sqrt(N); --lam is required for them and
 refused for max-margin; --noise ETA flips each label with probability ETA in [0, 0.5].
@@ -178,7 +179,8 @@ def _theory_eps(cfg):
     from prunescale import theory
 
     if cfg.learner == "max-margin":
-        res = theory.solve(cfg.rule, cfg.f, cfg.alpha_prune, theta_deg=cfg.theta_deg)
+        res = theory.solve(cfg.rule, cfg.f, cfg.alpha_prune, theta_deg=cfg.theta_deg,
+                           noise=cfg.noise)
     else:
         from prunescale.theory.erm import solve_erm
 
@@ -242,7 +244,7 @@ def _learners(args):
     out = []
     for learner in args.learner:
         if learner == "max-margin":
-            out.append((learner, 0.0, 0.0))
+            out += [(learner, 0.0, float(eta)) for eta in noises]
         else:
             out += [(learner, float(lam), float(eta)) for lam in lams for eta in noises]
     return out
@@ -336,6 +338,11 @@ def run(args) -> int:
     if flagged or bad_theory or failed:
         msg = (f"prunescale: {flagged} of {n_students} students flagged, {bad_theory} of "
                f"{len(rows)} theory points not certified")
+        unsep = sum(1 for r in rows if r["learner"] == "max-margin" and r["noise"]
+                    and r["n_flagged"])
+        if unsep:
+            msg += (f"; {unsep} max-margin configurations with noise have students without a "
+                    "certified margin (data not separable at this load?): no means there")
         if failed:
             task, err = rep.failed[0]
             msg += (f", {failed} of {len(todo)} tasks failed (first: N={task.n} "
@@ -408,8 +415,11 @@ def _summary_row(args, cfg, n, size, st) -> dict:
            "f_eff": n_kept / n_pool, "alpha_prune_eff": n_kept / n, "mode": cfg.mode}
     flagged = np.zeros(0, bool) if st is None else st["flagged"].astype(bool)
     row["seeds"] = int(flagged.size)
+    # max-margin with noise: a flagged student most likely has non-separable data; the mean
+    # over the separable draws alone would be biased, so there is none (see SimResult.complete)
+    incomplete = mm and cfg.noise > 0 and bool(flagged.any())
     for q in ("eps", "eps_noisy", "R", "S", "kappa", "Q"):
-        v = np.zeros(0) if st is None else np.asarray(st[q], float)[~flagged]
+        v = np.zeros(0) if st is None or incomplete else np.asarray(st[q], float)[~flagged]
         undefined = (q == "kappa" and not mm) or (q == "Q" and mm)
         row[f"{q}_mean"], row[f"{q}_sem"] = (None, None) if undefined else _stat(v)
     if args.no_theory:
@@ -432,10 +442,11 @@ def _fmt(v, spec):
 
 
 def _table(rows, seed):
+    noisy = any(r["learner"] != "max-margin" or r["noise"] for r in rows)  # lam, noise columns
     erm = any(r["learner"] != "max-margin" for r in rows)
     mm = any(r["learner"] == "max-margin" for r in rows)
     head = f"{'rule':6} {'learner':10} "
-    if erm:
+    if noisy:
         head += f"{'lam':>7} {'noise':>5} "
     head += (f"{'f':>6} {'a_prune':>8} {'a_tot':>8} {'theta':>6} {'N':>6} {'K':>5} "
              f"{'eps':>9} {'+-sem':>8} {'theory':>9} {'z':>6} {'R':>8} {'S':>8} ")
@@ -445,7 +456,7 @@ def _table(rows, seed):
     print(head)
     for r in rows:
         learner = f"{r['rule']:6} {r['learner']:10} "
-        if erm:
+        if noisy:
             learner += f"{_fmt(r['lam'], '7.3g'):>7} {r['noise']:5.3g} "
         opt = ""
         if mm:

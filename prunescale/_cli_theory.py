@@ -1,8 +1,8 @@
 """``prunescale theory``: solve the replica equations on a grid of points.
 
-Learners: ``max-margin`` (:func:`prunescale.theory.solve`, noiseless labels) and the
-regularized ``hinge``, ``logistic`` and ``ridge`` students (:func:`prunescale.theory.erm.solve_erm`,
-with label noise ``--noise``). Every grid option takes a number, a comma list or
+Learners: ``max-margin`` (:func:`prunescale.theory.solve`; with label noise only up to the
+capacity of the noisy kept data) and the regularized ``hinge``, ``logistic`` and ``ridge``
+students (:func:`prunescale.theory.erm.solve_erm`). ``--noise`` flips labels. Every grid option takes a number, a comma list or
 ``start:stop:num``; every combination is solved.
 """
 
@@ -15,13 +15,15 @@ import sys
 import numpy as np
 
 from prunescale._args import CliError, names_type, values_type
+from prunescale.theory.pruning import check_noise
 
 RULES = ("hard", "easy", "random")
 LEARNERS = ("max-margin", "hinge", "logistic", "ridge")
 
 EPILOG = """\
-learners: max-margin (the hard-margin perceptron of the paper; noiseless labels only: its
-theory assumes separable data) and the regularized students argmin_w sum_mu loss(y_mu,
+learners: max-margin (the hard-margin perceptron of the paper; it needs separable data: with
+--noise > 0 a load above the capacity alpha_c of the noisy kept data is reported 'NO: not
+separable at this load', never a number) and the regularized students argmin_w sum_mu loss(y_mu,
 w.x_mu/sqrt(N)) + (lam/2)|w|^2 with hinge (scikit-learn LinearSVC(loss="hinge", C=1/lam)),
 logistic (LogisticRegression(C=1/lam)) and ridge (Ridge(alpha=lam)), all without intercept on
 inputs x/sqrt(N). --lam is required (> 0) for them and refused for max-margin. --noise ETA
@@ -34,8 +36,9 @@ orthogonal to it), eps_bound (bound on |eps - eps_exact|: convex duality bound u
 solving and the refined quadrature, see docs/theory.md and docs/erm.md), certified ('yes', or
 'NO:' and the reason; the numbers are then nan). --json prints one object per point with
 rule, learner, f, alpha_prune, alpha_tot, theta_deg, lam, noise, eps, eps_noisy, R, S,
-converged, gap, residual, eps_bound, quad_err, reason, and kappa (max-margin) or Q, q0, m, s,
-V (the regularized students' order parameters); null where not a number or not defined.
+converged, gap, residual, eps_bound, quad_err, reason, and kappa and alpha_c (max-margin: the
+margin and the capacity, null without noise) or Q, q0, m, s, V (the regularized students'
+order parameters); null where not a number or not defined.
 
 exit status: 0 every point certified; 1 some point not certified (one summary line on
 stderr); 2 bad input; 130 interrupted.
@@ -92,24 +95,18 @@ def add_learner_args(p) -> None:
 def check_learner_args(args) -> tuple[np.ndarray | None, np.ndarray]:
     """Validated ``(lams, noises)`` for ``args.learner`` (one-line :class:`CliError` else)."""
     erm = [name for name in args.learner if name != "max-margin"]
-    if not erm and args.lam is None and not np.any(args.noise != 0):
-        return None, np.zeros(1)  # the max-margin default: no import of the ERM engine
-    from prunescale.theory.erm import _check_lam, _check_noise
-
-    noises = np.unique(_check_noise(args.noise).ravel())
-    if "max-margin" in args.learner:
-        if args.lam is not None:
-            raise CliError("--lam is for the regularized learners (hinge, logistic, ridge); "
-                           "the max-margin student has no penalty: drop --lam or choose "
-                           "--learner hinge,logistic,ridge")
-        if np.any(noises > 0):
-            raise CliError(f"--noise {float(noises.max()):g} needs a regularized learner "
-                           "(--learner hinge, logistic or ridge with --lam): the max-margin "
-                           "theory assumes noiseless, separable labels")
-    if erm and args.lam is None:
+    noises = np.unique(check_noise(args.noise).ravel())
+    if "max-margin" in args.learner and args.lam is not None:
+        raise CliError("--lam is for the regularized learners (hinge, logistic, ridge); "
+                       "the max-margin student has no penalty: drop --lam or choose "
+                       "--learner hinge,logistic,ridge")
+    if not erm:
+        return None, noises  # max-margin only: no import of the ERM engine (scipy)
+    if args.lam is None:
         raise CliError(f"--learner {erm[0]} needs --lam (the ridge penalty lambda > 0)")
-    lams = None if args.lam is None else np.unique(_check_lam(args.lam).ravel())
-    return lams, noises
+    from prunescale.theory.erm import _check_lam
+
+    return np.unique(_check_lam(args.lam).ravel()), noises
 
 
 #: keys of every ``--json`` object, in order (learner-specific ones follow)
@@ -120,8 +117,7 @@ COMMON_KEYS = ("rule", "learner", "f", "alpha_prune", "alpha_tot", "theta_deg", 
 
 def _max_margin_record(rec: dict) -> dict:
     out = {k: rec.get(k) for k in COMMON_KEYS}
-    out.update(learner="max-margin", lam=None, noise=0.0, eps_noisy=rec["eps"],
-               kappa=rec["kappa"])
+    out.update(learner="max-margin", lam=None, kappa=rec["kappa"], alpha_c=rec["alpha_c"])
     return out
 
 
@@ -140,9 +136,9 @@ def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot
     for rule in rules:
         for learner in learners:
             if learner == "max-margin":
-                F, AL, TH = np.meshgrid(f, alphas, thetas, indexing="ij")
-                recs += [_max_margin_record(r)
-                         for r in solve(rule, F, theta_deg=TH, **{key: AL}).records()]
+                F, AL, TH, NO = np.meshgrid(f, alphas, thetas, noises, indexing="ij")
+                recs += [_max_margin_record(r) for r in
+                         solve(rule, F, theta_deg=TH, noise=NO, **{key: AL}).records()]
             else:
                 from prunescale.theory.erm import solve_erm  # scipy: only when needed
 
@@ -162,7 +158,7 @@ def run(args) -> int:
     n_erm = sum(1 for name in args.learner if name != "max-margin")
     per_learner = args.f.size * alphas.size * args.theta_deg.size
     n_points = len(args.rule) * per_learner * (
-        (len(args.learner) - n_erm) + n_erm * (0 if lams is None else lams.size) * noises.size)
+        (len(args.learner) - n_erm + n_erm * (0 if lams is None else lams.size)) * noises.size)
     if n_points > MAX_POINTS:
         raise CliError(f"the grid of --rule, --learner, --f, --alpha-prune/--alpha-tot, "
                        f"--theta-deg, --lam and --noise has {n_points} points; at most "
@@ -189,7 +185,8 @@ def _fmt(v, spec):
 
 
 def _table(recs):
-    erm = any(r["learner"] != "max-margin" for r in recs)
+    # lam, noise and eps_noisy columns with a regularized learner or label noise
+    erm = any(r["learner"] != "max-margin" or r["noise"] for r in recs)
     mm = any(r["learner"] == "max-margin" for r in recs)
     head = (f"{'rule':<6} {'learner':<10} {'f':>8} {'alpha_prune':>11} {'alpha_tot':>10} "
             f"{'theta':>6} ")

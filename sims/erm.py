@@ -52,13 +52,11 @@ from jax.scipy.linalg import cho_factor, cho_solve
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
 from prunescale.sims.prune import MODES, sample_kept
-from prunescale.sims.run import (_base_key, _check_args, block_size, check_memory,
-                                 estimate_memory, realised_sizes, resolve_alphas)
+from prunescale.sims.run import (FLIP, _base_key, _check_args, block_size, check_memory,
+                                 estimate_memory, flip_labels, realised_sizes, resolve_alphas)
 from prunescale.theory.erm import _check_learner, _check_lam, _check_noise
 from prunescale.theory.pruning import _scalar, check_tol
 
-#: fold-in constant of a student's label-flip key
-FLIP = 0x6E6F6973
 #: default bound on |eps - eps*| above which a student is flagged
 EPS_TOL = 1e-6
 
@@ -379,8 +377,8 @@ def _sample_block(keys, noise, pruning, n, n_pool, mode):
 
     def one(key):
         teacher, ex = sample_kept(key, pruning, n, n_pool, mode)
-        flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, ex.y.shape)
-        y = jnp.where(flip, -ex.y, ex.y).astype(ex.x.dtype)
+        y, flip = flip_labels(key, ex.y, noise)
+        y = y.astype(ex.x.dtype)
         z = ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
         return teacher, z, y, jnp.mean(flip.astype(ex.x.dtype))
 

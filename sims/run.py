@@ -33,7 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prunescale.theory.pruning import Pruning, _scalar, check_alpha, check_int, check_tol
+from prunescale.theory.pruning import (Pruning, _scalar, check_alpha, check_int, check_noise,
+                                       check_tol)
 
 from prunescale.sims.certify import certify
 from prunescale.sims.prune import MODES, pool_size, sample_kept
@@ -77,6 +78,20 @@ class SimResult:
     iterations: np.ndarray
     flagged: np.ndarray
     seconds: float
+    noise: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """Whether the aggregates are defined: without label noise always (flagged students
+        are excluded); with noise only if every student has a certified max-margin solution,
+        because a student left without one most likely has non-separable data, and averaging
+        over the separable draws alone would be biased."""
+        return self.noise == 0 or not bool(self.flagged.any())
+
+    @property
+    def eps_noisy(self) -> np.ndarray:
+        """Per-student error against noisy test labels, ``noise + (1 - 2 noise) eps``."""
+        return self.noise + (1.0 - 2.0 * self.noise) * self.eps
 
     @property
     def seeds(self) -> int:
@@ -110,12 +125,13 @@ class SimResult:
 
     def _mean(self, a):
         ok = ~self.flagged
-        return float(np.mean(a[ok])) if ok.any() else float("nan")
+        return float(np.mean(a[ok])) if ok.any() and self.complete else float("nan")
 
     def _sem(self, a):
         ok = ~self.flagged
         k = int(ok.sum())
-        return float(np.std(a[ok], ddof=1) / math.sqrt(k)) if k >= 2 else float("nan")
+        return (float(np.std(a[ok], ddof=1) / math.sqrt(k)) if k >= 2 and self.complete
+                else float("nan"))
 
     eps_mean = property(lambda self: self._mean(self.eps))
     eps_sem = property(lambda self: self._sem(self.eps))
@@ -134,8 +150,10 @@ class SimResult:
             "alpha_tot": self.alpha_tot, "theta_deg": self.theta_deg, "n": self.n,
             "seeds": self.seeds, "seed": self.seed, "n_pool": self.n_pool,
             "n_kept": self.n_kept, "f_eff": self.f_eff, "alpha_prune_eff": self.alpha_prune_eff,
-            "mode": self.mode,
+            "mode": self.mode, "noise": self.noise,
             "eps_mean": self.eps_mean, "eps_sem": self.eps_sem,
+            "eps_noisy_mean": self._mean(self.eps_noisy),
+            "eps_noisy_sem": self._sem(self.eps_noisy),
             "R_mean": self.R_mean, "R_sem": self.R_sem,
             "S_mean": self.S_mean, "S_sem": self.S_sem,
             "kappa_mean": self.kappa_mean, "kappa_sem": self.kappa_sem,
@@ -160,9 +178,25 @@ def _measure(teacher, ex, w_scaled, lam_scaled, n):
     return jnp.arccos(R) / jnp.pi, R, S, cert.kappa, cert.gap, cert.eps_err
 
 
+#: fold-in constant of a student's label-flip key (shared with :mod:`prunescale.sims.erm`, so
+#: that every learner at the same noise sees the same labels)
+FLIP = 0x6E6F6973
+
+
+def flip_labels(key, y, noise):
+    """``y`` with each label flipped independently with probability ``noise`` (key
+    ``fold_in(key, FLIP)``); returns ``(labels, flipped)``."""
+    flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, y.shape)
+    return jnp.where(flip, -y, y), flip
+
+
 @partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode"))
-def _sample_chunk(keys, pruning, n, n_pool, mode):
-    teacher, ex = jax.vmap(lambda k: sample_kept(k, pruning, n, n_pool, mode))(keys)
+def _sample_chunk(keys, noise, pruning, n, n_pool, mode):
+    def one(k):
+        teacher, ex = sample_kept(k, pruning, n, n_pool, mode)
+        return teacher, ex._replace(y=flip_labels(k, ex.y, noise)[0])
+
+    teacher, ex = jax.vmap(one)(keys)
     z = ex.y[..., None] * ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
     return teacher, ex, z
 
@@ -172,10 +206,11 @@ def _measure_chunk(teacher, ex, w, lam, n):
     return jax.vmap(partial(_measure, n=n))(teacher, ex, w, lam)
 
 
-def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter):
+def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0):
     """Sample, solve, measure one chunk. Three separately compiled pieces, so that the solver
     (the expensive compilation) is shared by every configuration with the same ``(B, P, N)``."""
-    teacher, ex, z = _sample_chunk(keys, pruning, n, n_pool, mode)
+    teacher, ex, z = _sample_chunk(keys, jnp.asarray(noise, jnp.float64), pruning, n, n_pool,
+                                   mode)
     sol = solve_max_margin(z, gap_tol / 10.0, max_iter=max_iter)
     eps, R, S, kappa, gap, eps_err = _measure_chunk(teacher, ex, sol.w, sol.lam, n)
     return eps, R, S, kappa, gap, eps_err, sol.iterations
@@ -192,7 +227,7 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
              seeds: int | Sequence[int], *, seed: int | None = 0, key: jax.Array | None = None,
              alpha_tot: float | None = None, direct: bool = False, mode: str | None = None,
              gap_tol: float = 1e-6, chunk: int | None = None, max_iter: int = 80,
-             progress: bool | None = None) -> SimResult:
+             progress: bool | None = None, noise: float = 0.0) -> SimResult:
     """Simulate certified max-margin students on pruned Gaussian data.
 
     Args:
@@ -216,6 +251,12 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
         max_iter: IPM iteration cap per student.
         progress: print one line per chunk on stderr (default: when there is more than one
             chunk).
+        noise: label-flip probability in ``[0, 0.5]``: each kept label is flipped
+            independently (key ``fold_in(k_i, FLIP)``, the same flips as
+            :func:`prunescale.sims.erm.simulate_erm`'s). A student whose noisy data admit no
+            certified positive margin (typically: not separable at this load) is flagged;
+            with ``noise > 0`` the aggregates are then NaN (:attr:`SimResult.complete`), since
+            the max-margin student does not exist for every draw.
 
     Returns:
         :class:`SimResult`. The same ``(seed or key, student indices, arguments)`` gives the
@@ -227,6 +268,7 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
             (:func:`realised_sizes`), or a run that needs more memory than is available.
     """
     student_seeds = _check_args(pruning, n, seeds, gap_tol, chunk, max_iter)
+    noise = _scalar("noise", check_noise(noise), "in [0, 0.5]")
     n = int(n)
     alpha_prune, alpha_tot = resolve_alphas(pruning.f, alpha_prune, alpha_tot)
     if mode is None:
@@ -240,7 +282,7 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
     key, seed = _base_key(key, seed)
     t0 = time.perf_counter()
     outs = _run_blocks(key, student_seeds, int(chunk), pruning, n, n_pool, n_kept, mode,
-                       float(gap_tol), max_iter, alpha_prune, progress, t0)
+                       float(gap_tol), max_iter, alpha_prune, progress, t0, noise)
     k = student_seeds.size
     eps, R, S, kappa, gap, eps_err, its = (np.concatenate(a)[:k] for a in zip(*outs))
     gap = np.where(np.isnan(gap), np.inf, gap)
@@ -249,7 +291,8 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
         alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
         n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds,
         gap_tol=float(gap_tol), eps=eps, R=R, S=S, kappa=kappa, gap=gap, eps_err=eps_err,
-        iterations=its, flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0)
+        iterations=its, flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0,
+        noise=noise)
 
 
 def _check_args(pruning, n, seeds, gap_tol, chunk, max_iter) -> np.ndarray:
@@ -372,7 +415,7 @@ def _base_key(key, seed):
 
 
 def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap_tol,
-                max_iter, alpha_prune, progress, t0) -> list:
+                max_iter, alpha_prune, progress, t0, noise=0.0) -> list:
     """Sample, solve and certify the students in blocks of exactly ``chunk`` (the last block
     padded with copies of its last student, dropped afterwards)."""
     n_chunks = -(-student_seeds.size // chunk)
@@ -385,7 +428,7 @@ def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap
     for c in range(n_chunks):
         idx = padded[c * chunk:(c + 1) * chunk]
         keys = fold(key, jnp.asarray(idx, dtype=jnp.uint32))
-        res = _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter)
+        res = _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise)
         outs.append([np.asarray(a) for a in res])
         if progress:
             el = time.perf_counter() - t0

@@ -74,8 +74,8 @@ def pin_worker() -> int | None:
 class Config:
     """One simulated configuration (validated by the caller; ``alpha_prune = f alpha_tot``).
 
-    ``learner`` is ``"max-margin"`` (:func:`prunescale.sims.simulate`, ``lam = 0``, no noise)
-    or ``"hinge"``, ``"logistic"``, ``"ridge"`` (:func:`prunescale.sims.erm.simulate_erm` with
+    ``learner`` is ``"max-margin"`` (:func:`prunescale.sims.simulate`, ``lam = 0``, label noise
+    ``noise``) or ``"hinge"``, ``"logistic"``, ``"ridge"`` (:func:`prunescale.sims.erm.simulate_erm` with
     penalty ``lam`` and label noise ``noise``). ``gap_tol`` is the flagging threshold: the
     relative duality gap of a max-margin student, the certified bound on ``|eps - eps*|`` of a
     regularized one.
@@ -200,8 +200,9 @@ def run_task(task: Task, chunk: int | None = None, max_iter: int = 80) -> dict:
     if c.learner == "max-margin":
         res = sims.simulate(pruning, c.alpha_prune, task.n, list(task.students),
                             seed=task.seed, alpha_tot=c.alpha_tot, mode=c.mode,
-                            gap_tol=c.gap_tol, chunk=chunk, max_iter=max_iter, progress=False)
-        extra = dict(eps_noisy=res.eps, kappa=res.kappa, Q=np.full(k, np.nan))
+                            gap_tol=c.gap_tol, chunk=chunk, max_iter=max_iter, progress=False,
+                            noise=c.noise)
+        extra = dict(eps_noisy=res.eps_noisy, kappa=res.kappa, Q=np.full(k, np.nan))
     else:
         from prunescale.sims.erm import simulate_erm
 

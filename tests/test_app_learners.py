@@ -69,17 +69,26 @@ def test_erm_point_matches_solve_erm():
                              noise=0.1) is p
 
 
-def test_max_margin_is_the_existing_theory_and_refuses_noise():
-    msg = compute.MAX_MARGIN_NOISELESS
-    assert "noiseless" in msg and "hinge, logistic or ridge" in msg
-    assert compute.erm_unavailable("max-margin", 0.1) == msg
-    assert compute.erm_unavailable("max-margin", 0.0) is None
+def test_max_margin_with_noise_stops_at_the_capacity():
+    from prunescale.theory import solve
+    from prunescale.theory.capacity import capacity
+
+    assert compute.erm_unavailable("max-margin", 0.1) is None
     assert compute.erm_unavailable("logistic", 0.4) is None
-    with pytest.raises(ValueError, match="noiseless labels"):
-        compute.erm_curve("max-margin", "hard", 0.2, 0.0, noise=0.1)
-    with pytest.raises(ValueError, match="noiseless labels"):
-        compute.erm_point("max-margin", "hard", 0.2, 0.0, alpha_prune=3.0, noise=0.05)
-    assert not compute.erm_is_cached("max-margin", "hard", 0.2, 0.0, noise=0.1)
+    c = compute.erm_curve("max-margin", "hard", 0.2, 0.0, noise=0.1)
+    alpha_c = float(capacity("hard", 0.2, noise=0.1).alpha_c)
+    below = c.alpha_prune < 0.99 * alpha_c
+    assert c.converged[below].all() and not c.converged[c.alpha_prune > alpha_c].any()
+    assert np.isnan(c.eps[c.alpha_prune > alpha_c]).all() and c.noise == 0.1
+    r = solve("hard", 0.2, c.alpha_prune[below], noise=0.1)
+    np.testing.assert_array_equal(c.eps[below], r.eps)
+    p = compute.erm_point("max-margin", "hard", 0.2, 0.0, alpha_prune=2 * alpha_c, noise=0.1)
+    assert not p.converged and math.isnan(p.eps)
+    assert p.reason.startswith("not separable at this load")
+    assert compute.erm_is_cached("max-margin", "hard", 0.2, 0.0, noise=0.1)
+
+
+def test_max_margin_without_noise_is_the_existing_theory():
     # noiseless: exactly the max-margin curve and point; lambda is ignored
     c = compute.erm_curve("max-margin", "hard", 0.2, 0.0, lam=1.0)
     ref = compute.learning_curve("hard", 0.2, 0.0)
@@ -159,7 +168,7 @@ def test_notebook_draws_the_learner_panel():
         assert f'data-panel="{panel}"' in html
 
 
-def test_notebook_max_margin_with_noise_shows_a_notice():
+def test_notebook_max_margin_with_noise_draws_up_to_the_capacity():
     import marimo as mo
 
     from prunescale.app.notebook import app as nb
@@ -171,6 +180,8 @@ def test_notebook_max_margin_with_noise_shows_a_notice():
     }
     outputs, defs = nb.run(defs=controls)
     html = _html(outputs)
-    assert defs["erm_notice"] == compute.MAX_MARGIN_NOISELESS and defs["erm_curves"] == []
-    assert "needs noiseless labels" in html and "Traceback" not in html
-    assert 'data-panel="erm"' not in html and 'data-panel="learning"' in html
+    assert not defs["erm_notice"] and not defs["erm_error"] and len(defs["erm_curves"]) == 3
+    assert "capacity" in html and "Traceback" not in html
+    assert 'data-panel="erm"' in html and 'data-panel="learning"' in html
+    for c in defs["erm_curves"]:  # a gap beyond the capacity, numbers below it
+        assert c.converged.any() and not c.converged[-1]

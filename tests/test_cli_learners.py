@@ -63,7 +63,7 @@ BAD = [
     (["--learner", "ridge"], "--learner ridge needs --lam"),
     (["--lam", "1"], "--lam is for the regularized learners"),
     (["--learner", "max-margin,ridge", "--lam", "1"], "--lam is for the regularized learners"),
-    (["--noise", "0.1"], "--noise 0.1 needs a regularized learner"),
+    (["--noise", "0.7"], "noise must be in [0, 0.5]; got 0.7"),
 ]
 
 

@@ -136,13 +136,12 @@ def _z_score(learner, rule, f, alpha, lam, noise, theta, n, students, seed):
 
 
 def test_theory_against_simulation_ridge_n400():
-    """The fast default check (theory eps = 0.195533); every learner under ``-m slow``."""
+    """The fast check of the check value (theory eps = 0.195533)."""
     z, res, th = _z_score("ridge", "random", 1.0, 2.0, 0.1, 0.0, 0.0, 400, 16, 11)
     assert th == pytest.approx(0.195533, abs=2e-6)
     assert abs(z) < 3.5, (res.eps_mean, res.eps_sem, th)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("learner,rule,f,alpha,lam,noise,theta", [
     ("logistic", "hard", 0.3, 2.0, 0.1, 0.1, 0.0),
     ("hinge", "easy", 0.5, 3.0, 0.05, 0.0, 10.0),

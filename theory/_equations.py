@@ -96,6 +96,7 @@ class ProbeNodes:
         cos, sin: ``cos(theta)``, ``sin(theta)`` at the nodes.
         owner: point of each node (non-decreasing); starts: first node of each point.
         quad_v: ``(n_v, v_max)``, the Gauss-Legendre rule of thin slivers in ``v``.
+        eta: label-flip probability at the nodes (``None``: noiseless labels).
     """
 
     tp: np.ndarray
@@ -105,6 +106,7 @@ class ProbeNodes:
     owner: np.ndarray
     starts: np.ndarray
     quad_v: tuple[int, float] = (10, 10.0)
+    eta: np.ndarray | None = None
 
 
 def moments(nodes: Nodes | ProbeNodes, R, S, b, k, *, certificate_only: bool = False) -> Moments:
@@ -203,6 +205,11 @@ def _probe_values(nodes: ProbeNodes, R, S, b, k, quad_v):
     :func:`_side_moments`. Where the side is a thin sliver (:func:`_thin`) those closed forms
     cancel badly, and the short ``u'`` interval is integrated by Gauss-Legendre instead
     (``quad_v = (n_v, v_max)``). The two sides are summed.
+
+    Label noise (``nodes.eta``): on side ``sigma`` the observed label is ``-sigma`` with
+    probability ``eta``; then ``X1, X2`` and ``a - k`` change sign, i.e. ``a0 = k + sigma c1 t_p``,
+    ``c2 -> -c2``, ``X1 = -sigma c t_p + s u'``, ``X2 = -sigma s t_p - c u'``: the same closed
+    forms, weighted ``(1 - eta)`` and ``eta``.
     """
     tp, c, s = nodes.tp, nodes.cos, nodes.sin
     c1 = R * c + S * s
@@ -211,18 +218,24 @@ def _probe_values(nodes: ProbeNodes, R, S, b, k, quad_v):
     v0 = tp * (c / s)
     phi_v0 = normal_pdf(v0)
     out = 0.0
+    eta = nodes.eta
+    flips = (1.0,) if eta is None else (1.0, -1.0)
     for sg in (1.0, -1.0):
         h = sg * v0
-        a0 = k - sg * c1 * tp
-        x1, x2 = (sg * c * tp, -s), (sg * s * tp, c)
-        J, K, G, L = _side_moments(h, phi_v0, a0, c2, b, D)
-        vals = _side_values(J, K, G, L, a0, c2, b, x1, x2)
-        thin = _thin(h, a0, c2, b)
-        if thin.any():
-            i = np.flatnonzero(thin)
-            vals[:, i] = _sliver_values(h[i], a0[i], c2[i], b[i], (x1[0][i], x1[1][i]),
-                                        (x2[0][i], x2[1][i]), *quad_v)
-        out = out + vals
+        for fl in flips:  # fl = -1: the observed label is -sg (flipped)
+            a0 = k - fl * sg * c1 * tp
+            cc = fl * c2
+            x1, x2 = (fl * sg * c * tp, -fl * s), (fl * sg * s * tp, fl * c)
+            J, K, G, L = _side_moments(h, phi_v0, a0, cc, b, D)
+            vals = _side_values(J, K, G, L, a0, cc, b, x1, x2)
+            thin = _thin(h, a0, cc, b)
+            if thin.any():
+                i = np.flatnonzero(thin)
+                vals[:, i] = _sliver_values(h[i], a0[i], cc[i], b[i], (x1[0][i], x1[1][i]),
+                                            (x2[0][i], x2[1][i]), *quad_v)
+            if eta is not None:
+                vals = vals * (1.0 - eta if fl > 0 else eta)
+            out = out + vals
     return out
 
 

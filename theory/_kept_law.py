@@ -80,21 +80,41 @@ def _density_weights(x, w, f):
     return w * (2.0 * normal_pdf(x) / f)
 
 
-def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature) -> Nodes:
-    """Nodes for ``theta = 0`` (``f`` is the normalisation: 1 for random pruning)."""
+def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature, eta=None) -> Nodes:
+    """Nodes for ``theta = 0`` (``f`` is the normalisation: 1 for random pruning).
+
+    With label noise ``eta`` (flip probability per point, or ``None``) every node ``x = |t|``
+    appears twice: ``X1 = x`` with weight ``(1 - eta) W`` (label kept) and ``X1 = -x`` with
+    weight ``eta W`` (label flipped, ``y' t = -|t|``); the flipped copy's kink sits at
+    ``x = -k / R`` and gets panels of its own where it reaches the kept range.
+    """
     hi = np.minimum(hi, lo + quad.tail)
     b = np.abs(b)
     with np.errstate(divide="ignore", invalid="ignore"):
         center = np.where(R > 0, k / R, np.inf)
         width = b / R
-    breaks = np.concatenate([_kink_breaks(center, width), lo[:, None] + _TAIL_BREAKS], -1)
-    pn = panels(lo, hi, breaks, quad.n)
-    return Nodes(X1=pn.x, X2=None, W=_density_weights(pn.x, pn.w, f[pn.owner]),
-                 owner=pn.owner, starts=pn.starts)
+    parts = [_kink_breaks(center, width), lo[:, None] + _TAIL_BREAKS]
+    noisy = eta is not None and np.any(np.asarray(eta) > 0)
+    if noisy:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            parts.append(_kink_breaks(np.where(R > 0, -k / R, np.nan), width))
+    pn = panels(lo, hi, np.concatenate(parts, -1), quad.n)
+    W = _density_weights(pn.x, pn.w, f[pn.owner])
+    if not noisy:
+        return Nodes(X1=pn.x, X2=None, W=W, owner=pn.owner, starts=pn.starts)
+    e = np.asarray(eta, float)[pn.owner]
+    return Nodes(X1=np.stack([pn.x, -pn.x], -1).ravel(), X2=None,
+                 W=np.stack([(1.0 - e) * W, e * W], -1).ravel(),
+                 owner=np.repeat(pn.owner, 2), starts=2 * pn.starts)
 
 
-def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature) -> ProbeNodes:
-    """Nodes for ``theta > 0``: ``t_p`` panels, ``v`` exact (see the module docstring)."""
+def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature, eta=None) -> ProbeNodes:
+    """Nodes for ``theta > 0``: ``t_p`` panels, ``v`` exact (see the module docstring).
+
+    ``eta``: label-flip probability per point (``None``: noiseless). A flipped side's kink and
+    corner sit at the same ``t_p`` as the unflipped side's of the other label, so the panels
+    are the same.
+    """
     hi = np.minimum(hi, lo + quad.tail)
     b = np.abs(b)
     c, s = np.cos(theta), np.sin(theta)
@@ -114,8 +134,10 @@ def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature) -> ProbeNodes:
         )
     pn = panels(lo, hi, breaks, quad.n)
     o = pn.owner
+    noisy = eta is not None and np.any(np.asarray(eta) > 0)
     return ProbeNodes(tp=pn.x, W=_density_weights(pn.x, pn.w, f[o]), cos=c[o], sin=s[o],
-                      owner=o, starts=pn.starts, quad_v=(quad.n_v, quad.v_max))
+                      owner=o, starts=pn.starts, quad_v=(quad.n_v, quad.v_max),
+                      eta=np.asarray(eta, float)[o] if noisy else None)
 
 
 def nodes_theta_tensor(lo, hi, f, theta, R, S, b, k, quad: Quadrature) -> Nodes:

@@ -114,6 +114,15 @@ def check_alpha(name: str, alpha) -> np.ndarray:
     return arr
 
 
+def check_noise(noise) -> np.ndarray:
+    """Label-flip probabilities, each in ``[0, 0.5]`` (one-line error otherwise)."""
+    arr = _check_finite("noise", noise, "in [0, 0.5]")
+    bad = (arr < 0) | (arr > 0.5)
+    if bad.any():
+        raise InputError(f"noise must be in [0, 0.5]; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
 def check_theta_deg(theta_deg) -> np.ndarray:
     """Validate probe angles in degrees: finite and in [0, 90)."""
     arr = _check_finite("theta_deg", theta_deg, "in [0, 90)")

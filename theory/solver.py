@@ -49,6 +49,7 @@ from prunescale.theory._equations import (
     sphere,
 )
 from prunescale.theory._kept_law import Quadrature, nodes_theta, nodes_theta0
+from prunescale.theory.capacity import minimise_margin_loss
 from prunescale.errors import InputError, NotCertified
 
 #: Default bound on the relative duality gap of a certified point. The gap is quadratic in
@@ -90,9 +91,13 @@ class TheoryResult:
             (every node count doubled). Each is rigorous for its discretised problem; the
             second also covers the difference between the two rules, which is the estimate
             of the quadrature error (see ``docs/theory.md``).
-        reason: ``""`` where converged, else why the point is not certified.
+        reason: ``""`` where converged, else why the point is not certified; with label noise
+            beyond the capacity it starts with ``"not separable at this load"``.
         gap_floor: the part of ``gap`` float64 rounding alone produces at the point.
         quad_err: the refined rule's bound alone (the quadrature-error estimate).
+        noise: label-flip probability of the kept data (0: the paper's noiseless model).
+        alpha_c: the capacity, the largest separable ``alpha_prune`` at this ``(f, theta,
+            noise)`` (:mod:`theory.capacity`; ``inf`` without noise).
 
     Where ``converged`` is False, ``eps, R, S, kappa, eps_bound, quad_err`` are NaN.
     """
@@ -113,15 +118,28 @@ class TheoryResult:
     reason: np.ndarray
     gap_floor: np.ndarray
     quad_err: np.ndarray
+    noise: np.ndarray | None = None
+    alpha_c: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.noise is None:
+            object.__setattr__(self, "noise", np.zeros(np.shape(self.eps)))
+        if self.alpha_c is None:
+            object.__setattr__(self, "alpha_c", np.full(np.shape(self.eps), np.inf))
 
     @property
     def shape(self) -> tuple[int, ...]:
         return self.eps.shape
 
+    @property
+    def eps_noisy(self) -> np.ndarray:
+        """Error against noisy test labels, ``noise + (1 - 2 noise) eps``."""
+        return self.noise + (1.0 - 2.0 * self.noise) * self.eps
+
     def records(self) -> list[dict]:
-        """One plain ``dict`` per point (JSON-ready; ``nan`` becomes ``None``)."""
-        keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "eps", "R", "S", "kappa",
-                "residual", "gap", "eps_bound", "quad_err")
+        """One plain ``dict`` per point (JSON-ready; ``nan`` and ``inf`` become ``None``)."""
+        keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "noise", "eps", "eps_noisy", "R",
+                "S", "kappa", "alpha_c", "residual", "gap", "eps_bound", "quad_err")
         cols = []
         for k in keys:
             x = np.ravel(getattr(self, k)).astype(float)
@@ -145,15 +163,17 @@ class _Batch:
     theta: np.ndarray
     dim: int
     quad: Quadrature
+    eta: np.ndarray | None = None  # label-flip probability of each curve (None: noiseless)
 
     def take(self, idx) -> "_Batch":
         return _Batch(self.lo[idx], self.hi[idx], self.fnorm[idx], self.theta[idx], self.dim,
-                      self.quad)
+                      self.quad, None if self.eta is None else self.eta[idx])
 
     def nodes(self, R, S, b, k):
         if self.dim == 1:
-            return nodes_theta0(self.lo, self.hi, self.fnorm, R, b, k, self.quad)
-        return nodes_theta(self.lo, self.hi, self.fnorm, self.theta, R, S, b, k, self.quad)
+            return nodes_theta0(self.lo, self.hi, self.fnorm, R, b, k, self.quad, self.eta)
+        return nodes_theta(self.lo, self.hi, self.fnorm, self.theta, R, S, b, k, self.quad,
+                           self.eta)
 
 
 def _unpack(y, dim):
@@ -420,8 +440,9 @@ def _from_log(z, dim):
     return y
 
 
-def _batch_for(rule: str, f, theta_rad, dim: int, quad: Quadrature) -> _Batch:
-    """Curves of ``rule`` at fractions ``f`` and angles ``theta_rad`` (arrays)."""
+def _batch_for(rule: str, f, theta_rad, dim: int, quad: Quadrature, eta=None) -> _Batch:
+    """Curves of ``rule`` at fractions ``f``, angles ``theta_rad`` and label noise ``eta``
+    (arrays; ``eta = None``: noiseless)."""
     f = np.asarray(f, dtype=float)
     if rule == "random":
         lo, hi, fnorm = np.zeros_like(f), np.full_like(f, np.inf), np.ones_like(f)
@@ -430,7 +451,9 @@ def _batch_for(rule: str, f, theta_rad, dim: int, quad: Quadrature) -> _Batch:
         fnorm = f.copy()
     full = (f == 1.0) | (rule == "random")  # no pruning: the whole Gaussian
     lo, hi = np.where(full, 0.0, lo), np.where(full, np.inf, hi)
-    return _Batch(lo, hi, np.where(full, 1.0, fnorm), np.asarray(theta_rad, float), dim, quad)
+    eta = None if eta is None or not np.any(np.asarray(eta) > 0) else np.asarray(eta, float)
+    return _Batch(lo, hi, np.where(full, 1.0, fnorm), np.asarray(theta_rad, float), dim, quad,
+                  eta)
 
 
 def certify_point(
@@ -486,6 +509,7 @@ def solve(
     gap_tol: float = GAP_TOL,
     max_log_step: float = MAX_LOG_STEP,
     strict: bool = False,
+    noise=0.0,
 ) -> TheoryResult:
     """Solve the replica equations at every point of the broadcast inputs.
 
@@ -500,6 +524,12 @@ def solve(
         max_log_step: largest continuation step in ``log(alpha)``.
         strict: raise :class:`~prunescale.errors.NotCertified` if any point is not certified
             (by default such points are returned with NaN answers and a ``reason``).
+        noise: label-flip probability(ies) ``eta`` in ``[0, 0.5]`` of the pool (the pruning
+            metric ``|p|`` ignores labels, so the kept labels are flipped with the same
+            probability). The max-margin student exists only while the kept data are
+            separable: at loads above the capacity ``alpha_c`` (:func:`theory.capacity.capacity`)
+            a point is not certified, with the reason ``"not separable at this load ..."``,
+            and has no numbers.
 
     Returns:
         A :class:`TheoryResult` whose arrays have the broadcast shape of the inputs. Where a
@@ -517,17 +547,23 @@ def solve(
     """
     F, AL, TH, shape = _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, gap_tol,
                                max_log_step, quad)
+    try:
+        NO = np.broadcast_to(_pr.check_noise(noise), shape).ravel()
+    except ValueError:
+        raise InputError(f"noise must broadcast to the shape {shape} of the other inputs; got "
+                         f"shape {np.shape(noise)}") from None
     n = F.size
     # A kept slab narrower than F_SOLVABLE is below what float64 quadrature resolves: such
     # points are reported as not certified (solved at a placeholder f, then discarded).
     too_small = (F < F_SOLVABLE) & (rule != "random")
     F_orig, F = F, np.where(too_small, 0.5, F)
-    out, newton_ok = _solve_curves(rule, F, AL, TH, quad, max_log_step)
+    out, newton_ok = _solve_curves(rule, F, AL, TH, quad, max_log_step, NO)
 
     p, q, k = out["p"], out["q"], out["k"]
     R = np.cos(p)
     S = np.where(out["dim"] == 2, np.sin(p) * np.cos(q), 0.0)  # exactly 0 by symmetry
     reason = _reasons(p, q, k, out, newton_ok, gap_tol)
+    _capacity_reasons(reason, AL, out["alpha_c"])
     reason[too_small] = f"f below {F_SOLVABLE:g}: the kept slab is narrower than float64 resolves"
     F = F_orig
     converged = reason == ""
@@ -563,6 +599,8 @@ def solve(
         reason=shaped(reason.astype(str)),
         gap_floor=shaped(out["gap_floor"]),
         quad_err=answer(out["quad_err"]),
+        noise=shaped(NO),
+        alpha_c=shaped(out["alpha_c"]),
     )
 
 
@@ -600,34 +638,49 @@ def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, gap_tol, max_log_step, q
     return F, AL, TH, f.shape
 
 
-def _solve_curves(rule, F, AL, TH, quad, max_log_step):
-    """Step 2 of :func:`solve`: group the points into curves of equal ``(f, theta)``, march
-    each curve through its loads (:func:`_march`), and certify every point under the solving
-    and the refined quadrature (:func:`_certify`). Returns the raw arrays and Newton's flags."""
+def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None):
+    """Step 2 of :func:`solve`: group the points into curves of equal ``(f, theta, noise)``,
+    march each curve through its separable loads (:func:`_march`; with noise only those below
+    the capacity, :mod:`theory.capacity`), and certify every point under the solving and the
+    refined quadrature (:func:`_certify`). Returns the raw arrays and Newton's flags."""
     n = F.size
+    NO = np.zeros(n) if NO is None else NO
     # Curves: random pruning is the unpruned problem at alpha_prune (f and theta irrelevant).
     if rule == "random":
-        keys = np.zeros((n, 2))
-    else:
-        keys = np.stack([F, np.where(F == 1.0, 0.0, TH)], -1)  # f = 1: no pruning at all
+        keys = np.stack([np.zeros(n), np.zeros(n), NO], -1)
+    else:  # f = 1: no pruning at all
+        keys = np.stack([F, np.where(F == 1.0, 0.0, TH), NO], -1)
     ukeys, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.ravel()
 
     out = {k: np.full(n, np.nan) for k in ("p", "q", "k", "resid", "gap", "gap_floor",
                                             "eps_bound", "quad_err", "dim")}
+    out["alpha_c"] = np.full(n, np.inf)
     newton_ok = np.zeros(n, bool)
     for dim in (1, 2):
         gsel = np.flatnonzero((ukeys[:, 1] > 0) == (dim == 2))
         if gsel.size == 0:
             continue
-        gf, gth = ukeys[gsel, 0], np.radians(ukeys[gsel, 1])
-        batch = _batch_for(rule, gf, gth, dim, quad)
+        gf, gth, geta = ukeys[gsel, 0], np.radians(ukeys[gsel, 1]), ukeys[gsel, 2]
+        batch = _batch_for(rule, gf, gth, dim, quad, geta)
+        cap = np.full(gsel.size, np.inf)
+        if batch.eta is not None:
+            noisy = np.flatnonzero(geta > 0)
+            Fmin, _, cap_ok = minimise_margin_loss(batch.take(noisy))
+            cap[noisy] = np.where(cap_ok, 1.0 / Fmin, np.nan)
         targets, members = [], []
-        for g in gsel:
+        for gi, g in enumerate(gsel):
             pts = np.flatnonzero(inv == g)
+            out["alpha_c"][pts] = cap[gi]
+            pts = pts[AL[pts] < cap[gi] * (1.0 - CAPACITY_RTOL)]  # separable loads only
             tg, pos = np.unique(AL[pts], return_inverse=True)
             targets.append(tg)
             members.append((pts, tg, pos.ravel()))
+        live = np.flatnonzero([len(t) > 0 for t in targets])
+        if live.size == 0:
+            continue
+        batch, gf, gth, geta = batch.take(live), gf[live], gth[live], geta[live]
+        targets, members = [targets[i] for i in live], [members[i] for i in live]
         ys, convs, _ = _march(batch, targets, max_log_step)
         for gi, (pts, tg, pos) in enumerate(members):
             yv = ys[gi][pos]
@@ -642,7 +695,8 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step):
         y = np.stack([out["p"][pts]] + ([out["q"][pts]] if dim == 2 else []) + [out["k"][pts]],
                      -1)
         cert = _certify(batch.take(grp), AL[pts], y)
-        fine = _certify(_batch_for(rule, gf, gth, dim, quad.refined()).take(grp), AL[pts], y)
+        fine = _certify(_batch_for(rule, gf, gth, dim, quad.refined(), geta).take(grp),
+                        AL[pts], y)
         out["k"][pts] = np.where(np.isfinite(cert.kappa), cert.kappa, y[:, -1])
         out["resid"][pts] = cert.residual
         out["gap"][pts] = cert.gap
@@ -650,6 +704,34 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step):
         out["eps_bound"][pts] = np.maximum(cert.eps_bound, fine.eps_bound)
         out["quad_err"][pts] = fine.eps_bound
     return out, newton_ok
+
+
+#: loads within this relative distance of the capacity are not solved (separability there is
+#: below what the quadrature decides)
+CAPACITY_RTOL = 1e-6
+#: above this fraction of the capacity a failed certificate is blamed on the vanishing margin
+NEAR_CAPACITY = 0.99
+
+
+def _capacity_reasons(reason, AL, alpha_c) -> None:
+    """Mark the points at or beyond the capacity of their noisy kept data (in place)."""
+    nan = np.isnan(alpha_c)
+    reason[nan] = "capacity of the noisy kept data not found (Newton's method failed)"
+    with np.errstate(invalid="ignore"):
+        near = (AL >= alpha_c * (1.0 - CAPACITY_RTOL)) & (AL <= alpha_c * (1.0 + CAPACITY_RTOL))
+        beyond = AL > alpha_c * (1.0 + CAPACITY_RTOL)
+    with np.errstate(invalid="ignore"):
+        close = (AL > alpha_c * NEAR_CAPACITY) & ~near & ~beyond
+    for i in np.flatnonzero(close):
+        if reason[i].startswith("duality gap"):
+            reason[i] = (f"too close to the capacity alpha_c = {alpha_c[i]:.6g} of the noisy "
+                         "kept data: the margin is too small for a certified duality gap")
+    for i in np.flatnonzero(near):
+        reason[i] = (f"within {CAPACITY_RTOL:g} of the capacity alpha_c = {alpha_c[i]:.6g} "
+                     "of the noisy kept data: separability not decided")
+    for i in np.flatnonzero(beyond):
+        reason[i] = (f"not separable at this load: alpha_prune = {AL[i]:.6g} is above the "
+                     f"capacity alpha_c = {alpha_c[i]:.6g} of the noisy kept data")
 
 
 #: smallest kept fraction the quadrature resolves (smaller ones are reported not certified)
