@@ -321,6 +321,13 @@ def _hinge(z, y, lam, max_iter, cw=None):
     polished = jax.lax.map(lambda bt: _polish(K, bases[bt[0]], tols[bt[1]], cw),
                            jnp.asarray([[i, j] for i in range(2) for j in range(3)]))
     cands = jnp.concatenate([bases, polished])
+    if cw is not None:
+        # weighted rows (selection policies): a second pass from each polished point, whose
+        # margins identify the support set where the interior point stalled (rows with a
+        # small but interior a and a margin just above 1)
+        again = jax.lax.map(lambda it: _polish(K, polished[it[0]], tols[it[1]], cw),
+                            jnp.asarray([[3 * i + j, j] for i in range(2) for j in range(3)]))
+        cands = jnp.concatenate([cands, again])
     gaps = jax.lax.map(lambda c: _hinge_gap(zy0, lam, c, cw), cands)
     gaps = jnp.where(jnp.isfinite(gaps), gaps, jnp.inf)
     a = cands[jnp.argmin(gaps)]

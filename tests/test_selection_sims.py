@@ -56,7 +56,8 @@ def _sklearn(learner, z, y, lam, cw):
         return m.fit(z, y, sample_weight=cw).coef_.ravel()
 
 
-@pytest.mark.parametrize("learner", ["ridge", "logistic", "hinge"])
+@pytest.mark.parametrize("learner", ["ridge", pytest.param("logistic", marks=pytest.mark.slow),
+                                     "hinge"])
 def test_weighted_solvers_match_scikit_learn(learner):
     """Reweighted soft keep-easy data with padded rows (weight 0): the weighted solver's ``w``
     against scikit-learn's ``sample_weight`` fit on the kept rows only."""
