@@ -30,6 +30,11 @@ Per student ``i`` (key ``k_i = fold_in(key(seed), i)``, as in :func:`prunescale.
    bound ``eps_err`` on ``|eps(w) - eps(w*)|``. Students with ``eps_err > eps_tol`` (or any
    non-finite number) are *flagged* and excluded from the means.
 
+Selection policies (soft, label-aware ``y p``, reweighted; ``docs/erm.md`` section 7): the
+kept set comes from :func:`prunescale.sims.prune.sample_policy` instead of step 1-2 (labels
+flipped per pool example before selection), and the students minimise the weighted
+``sum_mu c_mu loss + lam |w|^2 / 2`` with certificates weighted accordingly.
+
 Measured: ``R = w.T / (|w||T|)``, ``S`` (overlap with the probe's part orthogonal to ``T``),
 ``eps = arccos(R)/pi`` against the clean teacher, ``eps_noisy = eta + (1 - 2 eta) eps`` against
 noisy test labels, ``Q = |w|^2 / N`` (the theory's ``Q`` in its units).
