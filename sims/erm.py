@@ -30,6 +30,11 @@ Per student ``i`` (key ``k_i = fold_in(key(seed), i)``, as in :func:`prunescale.
    bound ``eps_err`` on ``|eps(w) - eps(w*)|``. Students with ``eps_err > eps_tol`` (or any
    non-finite number) are *flagged* and excluded from the means.
 
+Selection policies (soft, label-aware ``y p``, reweighted; ``docs/erm.md`` section 7): the
+kept set comes from :func:`prunescale.sims.prune.sample_policy` instead of step 1-2 (labels
+flipped per pool example before selection), and the students minimise the weighted
+``sum_mu c_mu loss + lam |w|^2 / 2`` with certificates weighted accordingly.
+
 Measured: ``R = w.T / (|w||T|)``, ``S`` (overlap with the probe's part orthogonal to ``T``),
 ``eps = arccos(R)/pi`` against the clean teacher, ``eps_noisy = eta + (1 - 2 eta) eps`` against
 noisy test labels, ``Q = |w|^2 / N`` (the theory's ``Q`` in its units).
@@ -51,10 +56,11 @@ from jax.scipy.linalg import cho_factor, cho_solve
 
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
-from prunescale.sims.prune import MODES, sample_kept
+from prunescale.sims.prune import MODES, policy_sizes, sample_kept, sample_policy
 from prunescale.sims.run import (FLIP, _base_key, _check_args, block_size, check_memory,
                                  estimate_memory, flip_labels, realised_sizes, resolve_alphas)
 from prunescale.theory.erm import _check_learner, _check_lam, _check_noise
+from prunescale.theory import _selection as _sel
 from prunescale.theory.pruning import _scalar, check_tol
 
 #: default bound on |eps - eps*| above which a student is flagged
@@ -68,8 +74,11 @@ class ErmSimResult:
     Per student: ``eps`` (clean teacher), ``eps_noisy``, ``R``, ``S``, ``Q`` (``|w|^2/N``),
     ``gap`` (relative duality gap ``(F(w) - D(a)) / max(1, |F(w)|)``, see :func:`_certify`),
     ``eps_err`` (certified bound on ``|eps - eps*|``), ``iterations`` (Newton or interior-point
-    steps; 1 for ridge), ``flipped`` (fraction of kept labels flipped) and ``flagged``
-    (``eps_err > eps_tol`` or any non-finite measurement).
+    steps; 1 for ridge), ``flipped`` (fraction of kept labels flipped), ``kept`` (number of
+    kept examples: random under a soft policy in ``pool`` mode) and ``flagged``
+    (``eps_err > eps_tol``, any non-finite measurement, or a policy draw that overflowed its
+    padded rows). ``softness``, ``metric``, ``reweight``: the selection policy
+    (``docs/erm.md`` section 7).
     Aggregates ``*_mean`` / ``*_sem`` over unflagged students (``nan`` if too few).
     """
 
@@ -99,6 +108,10 @@ class ErmSimResult:
     flipped: np.ndarray
     flagged: np.ndarray
     seconds: float
+    softness: float = 0.0
+    metric: str = "abs"
+    reweight: bool = False
+    kept: np.ndarray | None = None
 
     @property
     def seeds(self) -> int:
@@ -150,6 +163,9 @@ class ErmSimResult:
         nan2none = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
         out = {
             "rule": self.rule, "learner": self.learner, "lam": self.lam, "noise": self.noise,
+            "softness": self.softness, "metric": self.metric, "reweight": self.reweight,
+            "kept_mean": (float(np.mean(self.kept)) if self.kept is not None
+                          and self.kept.size else float(self.n_kept)),
             "f": self.f, "alpha_prune": self.alpha_prune, "alpha_tot": self.alpha_tot,
             "theta_deg": self.theta_deg, "n": self.n, "seeds": self.seeds, "seed": self.seed,
             "n_pool": self.n_pool, "n_kept": self.n_kept, "f_eff": self.f_eff,
@@ -179,17 +195,21 @@ def _loss_terms(learner, y, h):
     return jnp.maximum(0.0, 1.0 - v), jnp.where(v < 1.0, -y, 0.0), jnp.zeros_like(h)
 
 
-def _objective(learner, z, y, lam, w):
-    return jnp.sum(_loss_terms(learner, y, z @ w)[0]) + 0.5 * lam * (w @ w)
+def _objective(learner, z, y, lam, w, c=None):
+    """``F(w) = sum_mu c_mu loss(y_mu, z_mu.w) + lam |w|^2 / 2`` (``c = 1`` if None)."""
+    l = _loss_terms(learner, y, z @ w)[0]
+    return jnp.sum(l if c is None else c * l) + 0.5 * lam * (w @ w)
 
 
 # --------------------------------------------------------------------------- solvers
 
-def _ridge(z, y, lam):
+def _ridge(z, y, lam, cw=None):
+    """Weighted normal equations ``(Z^T C Z + lam I) w = Z^T C y`` (``C = diag(cw)``)."""
     n = z.shape[1]
-    A = z.T @ z + lam * jnp.eye(n, dtype=z.dtype)
+    zc = z if cw is None else cw[:, None] * z
+    A = zc.T @ z + lam * jnp.eye(n, dtype=z.dtype)
     c = cho_factor(A, lower=True)
-    b = z.T @ y
+    b = zc.T @ y
     w = cho_solve(c, b)
     w = w + cho_solve(c, b - A @ w)  # one step of iterative refinement
     return w, jnp.zeros_like(y), jnp.asarray(1)
@@ -198,20 +218,22 @@ def _ridge(z, y, lam):
 _STEPS = 0.5 ** jnp.arange(12)
 
 
-def _logistic(z, y, lam, max_iter):
-    """Newton's method with backtracking (Armijo on the candidate steps 1, 1/2, ..., 1/2^11)."""
+def _logistic(z, y, lam, max_iter, cw=None):
+    """Newton's method with backtracking (Armijo on the candidate steps 1, 1/2, ..., 1/2^11);
+    loss weights ``cw`` (``None``: 1)."""
     n = z.shape[1]
     eye = jnp.eye(n, dtype=z.dtype)
+    cv = jnp.ones_like(y) if cw is None else cw
 
     def body(state):
         w, it, _ = state
         h = z @ w
         _, d1, d2 = _loss_terms("logistic", y, h)
-        g = z.T @ d1 + lam * w
-        H = z.T @ (d2[:, None] * z) + lam * eye
+        g = z.T @ (cv * d1) + lam * w
+        H = z.T @ ((cv * d2)[:, None] * z) + lam * eye
         step = -cho_solve(cho_factor(H, lower=True), g)
-        f0 = _objective("logistic", z, y, lam, w)
-        fs = jax.vmap(lambda t: _objective("logistic", z, y, lam, w + t * step))(_STEPS)
+        f0 = _objective("logistic", z, y, lam, w, cw)
+        fs = jax.vmap(lambda t: _objective("logistic", z, y, lam, w + t * step, cw))(_STEPS)
         ok = fs <= f0 + 1e-4 * _STEPS * (g @ step)
         t = jnp.where(jnp.any(ok), _STEPS[jnp.argmax(ok)], 0.0)
         w_new = w + t * step
@@ -227,17 +249,20 @@ def _logistic(z, y, lam, max_iter):
     return w, jnp.zeros_like(y), it
 
 
-def _hinge(z, y, lam, max_iter):
-    """Primal-dual interior point on ``min 1/2 a^T K a - 1^T a``, ``0 <= a <= 1``,
-    ``K = Z_y Z_y^T / lam`` (Newton systems in ``N x N`` form by Woodbury), then an exact
-    solve on the identified support set."""
-    zy = y[:, None] * z
+def _hinge(z, y, lam, max_iter, cw=None):
+    """Primal-dual interior point on ``min 1/2 a^T K a - c^T a``, ``0 <= a <= 1``,
+    ``K = Z_c Z_c^T / lam``, ``Z_c = (c y) o Z`` (Newton systems in ``N x N`` form by
+    Woodbury), then an exact solve on the identified support set. With loss weights ``c`` the
+    dual box of ``alpha = c a`` is ``[0, c]``; rows with ``c = 0`` (padding) drop out."""
+    cv = jnp.ones_like(y) if cw is None else cw
+    zy0 = y[:, None] * z
+    zy = zy0 if cw is None else cv[:, None] * zy0
     p, n = zy.shape
     eye = jnp.eye(n, dtype=z.dtype)
 
     def kkt(a, s, v):
         w = zy.T @ a / lam
-        r = zy @ w - 1.0 - s + v
+        r = zy @ w - cv - s + v
         return w, r
 
     def step_len(x, dx):
@@ -274,7 +299,7 @@ def _hinge(z, y, lam, max_iter):
         a, s, v = a + t * da, s + t * ds, v + t * dv
         # the iterate with the smallest duality gap F(w(a)) - D(a) is kept (iterates past
         # convergence can lose accuracy)
-        g_new = _hinge_gap(zy, lam, a)
+        g_new = _hinge_gap(zy0, lam, a, cw)
         better = g_new < best_g
         best_a = jnp.where(better, a, best_a)
         best_g = jnp.where(better, g_new, best_g)
@@ -288,7 +313,7 @@ def _hinge(z, y, lam, max_iter):
     a0 = 0.5 * ones
     a_last, _, _, it, _, a_best, _ = jax.lax.while_loop(
         cond, body, (a0, ones, ones, jnp.asarray(0), jnp.asarray(False), a0,
-                     _hinge_gap(zy, lam, a0)))
+                     _hinge_gap(zy0, lam, a0, cw)))
     # polish: an exact solve on a guessed margin support set, from the best and the last
     # iterate with a few guesses; the dual point with the smallest gap is returned
     # one candidate at a time (lax.map): several independent P x P factorizations in one
@@ -296,31 +321,50 @@ def _hinge(z, y, lam, max_iter):
     K = zy @ zy.T / lam
     tols = jnp.asarray([1e-9, 1e-6, 1e-4], z.dtype)
     bases = jnp.stack([a_best, a_last])
-    polished = jax.lax.map(lambda bt: _polish(K, bases[bt[0]], tols[bt[1]]),
+    polished = jax.lax.map(lambda bt: _polish(K, bases[bt[0]], tols[bt[1]], cw),
                            jnp.asarray([[i, j] for i in range(2) for j in range(3)]))
     cands = jnp.concatenate([bases, polished])
-    gaps = jax.lax.map(lambda c: _hinge_gap(zy, lam, c), cands)
+    if cw is not None:
+        # weighted rows (selection policies): a second pass from each polished point, whose
+        # margins identify the support set where the interior point stalled (rows with a
+        # small but interior a and a margin just above 1)
+        again = jax.lax.map(lambda it: _polish(K, polished[it[0]], tols[it[1]], cw),
+                            jnp.asarray([[3 * i + j, j] for i in range(2) for j in range(3)]))
+        cands = jnp.concatenate([cands, again])
+    gaps = jax.lax.map(lambda c: _hinge_gap(zy0, lam, c, cw), cands)
     gaps = jnp.where(jnp.isfinite(gaps), gaps, jnp.inf)
     a = cands[jnp.argmin(gaps)]
     return zy.T @ a / lam, a, it
 
 
-def _polish(K, a, tol):
+def _polish(K, a, tol, cw=None):
     """Exact dual solution for the support set guessed from ``a``: free (``0 < a < 1``) where
     ``a`` is at least ``tol`` from the bounds or the margin is within ``tol`` of 1; elsewhere
-    ``a = 1`` below the margin and ``0`` above. Solves ``(K a)_i = 1`` on the free set."""
+    ``a = 1`` below the margin and ``0`` above. Solves ``(K a)_i = c_i`` on the free set
+    (``(K a)_i = c_i`` times the margin of row ``i``); rows with ``c = 0`` are fixed at 0."""
     m = K @ a
-    free = ((a > tol) & (a < 1.0 - tol)) | (jnp.abs(m - 1.0) < tol)
-    a_fix = jnp.where(m < 1.0, 1.0, 0.0)
+    if cw is None:
+        free = ((a > tol) & (a < 1.0 - tol)) | (jnp.abs(m - 1.0) < tol)
+        a_fix = jnp.where(m < 1.0, 1.0, 0.0)
+        rhs1 = 1.0
+    else:
+        free = (((a > tol) & (a < 1.0 - tol)) | (jnp.abs(m - cw) < tol)) & (cw > 0)
+        a_fix = jnp.where((m < cw) & (cw > 0), 1.0, 0.0)
+        rhs1 = cw
     M = jnp.where(free[:, None] & free[None, :], K, 0.0) + jnp.diag(jnp.where(free, 0.0, 1.0))
-    rhs = jnp.where(free, 1.0 - K @ jnp.where(free, 0.0, a_fix), a_fix)
+    rhs = jnp.where(free, rhs1 - K @ jnp.where(free, 0.0, a_fix), a_fix)
     return jnp.clip(cho_solve(cho_factor(M, lower=True), rhs), 0.0, 1.0)
 
 
-def _hinge_gap(zy, lam, a):
-    """``F(w(a)) - D(a)`` for the dual point ``a`` in ``[0, 1]^P``, ``w(a) = Zy^T a / lam``."""
-    w = zy.T @ a / lam
-    return jnp.sum(jnp.maximum(0.0, 1.0 - zy @ w)) + lam * (w @ w) - jnp.sum(a)
+def _hinge_gap(zy, lam, a, cw=None):
+    """``F(w(a)) - D(a)`` for the dual point ``a`` in ``[0, 1]^P``, ``w(a) = Zy^T (c a) / lam``
+    (``Zy = y o Z`` unweighted; loss weights ``c``, ``None``: 1)."""
+    if cw is None:
+        w = zy.T @ a / lam
+        return jnp.sum(jnp.maximum(0.0, 1.0 - zy @ w)) + lam * (w @ w) - jnp.sum(a)
+    w = zy.T @ (cw * a) / lam
+    return (jnp.sum(cw * jnp.maximum(0.0, 1.0 - zy @ w)) + lam * (w @ w)
+            - jnp.sum(cw * a))
 
 
 # --------------------------------------------------------------------------- certificate
@@ -329,7 +373,7 @@ def _xlogx(b):
     return jnp.where(b > 0, b * jnp.log(jnp.where(b > 0, b, 1.0)), 0.0)
 
 
-def _certify(learner, z, y, lam, w, a):
+def _certify(learner, z, y, lam, w, a, cw=None):
     """``(gap, eps_err)`` of ``w``, from ``w``, the data and (hinge) the dual point ``a`` only.
 
     ``gap`` is the relative duality gap ``(F(w) - D(a)) / max(1, |F(w)|)`` with the dual
@@ -341,34 +385,37 @@ def _certify(learner, z, y, lam, w, a):
     """
     nw = jnp.linalg.norm(w)
     h = z @ w
-    F = _objective(learner, z, y, lam, w)
+    F = _objective(learner, z, y, lam, w, cw)
+    cv = jnp.ones_like(y) if cw is None else cw
+    # weighted loss c l: the dual variable is c times the unweighted one, and the conjugate
+    # (c l)*(s) = c l*(s/c) multiplies each per-example dual term by c
     if learner == "hinge":
         b = jnp.clip(a, 0.0, 1.0)                    # b_mu = y_mu a_mu in [0, 1]
-        dual_loss = jnp.sum(b)
+        dual_loss = jnp.sum(cv * b)
     elif learner == "logistic":
         b = jnp.clip(jax.nn.sigmoid(-y * h), 0.0, 1.0)
-        dual_loss = -jnp.sum(_xlogx(b) + _xlogx(1.0 - b))
+        dual_loss = -jnp.sum(cv * (_xlogx(b) + _xlogx(1.0 - b)))
     else:
         b = y * (y - h)                              # a = y - h, b = y a
-        dual_loss = jnp.sum(b - 0.5 * b * b)         # -l*(-a) = a y - a^2/2 (y^2 = 1)
-    v = z.T @ (y * b)
+        dual_loss = jnp.sum(cv * (b - 0.5 * b * b))  # -l*(-a) = a y - a^2/2 (y^2 = 1)
+    v = z.T @ (y * cv * b)
     G = F - (dual_loss - 0.5 * (v @ v) / lam)
     gap = G / jnp.maximum(1.0, jnp.abs(F))
     if learner == "hinge":
         rho = jnp.sqrt(2.0 * jnp.maximum(G, 0.0) / lam)
     else:
         _, d1, _ = _loss_terms(learner, y, h)
-        rho = jnp.linalg.norm(z.T @ d1 + lam * w) / lam
+        rho = jnp.linalg.norm(z.T @ (cv * d1) + lam * w) / lam
     eps_err = jnp.where(rho < nw, jnp.arcsin(jnp.minimum(rho / nw, 1.0)) / jnp.pi, 1.0)
     return gap, eps_err
 
 
-def _solve_one(z, y, lam, learner, max_iter):
+def _solve_one(z, y, lam, learner, max_iter, cw=None):
     if learner == "ridge":
-        return _ridge(z, y, lam)
+        return _ridge(z, y, lam, cw)
     if learner == "logistic":
-        return _logistic(z, y, lam, max_iter)
-    return _hinge(z, y, lam, max_iter)
+        return _logistic(z, y, lam, max_iter, cw)
+    return _hinge(z, y, lam, max_iter, cw)
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode"))
@@ -386,25 +433,56 @@ def _sample_block(keys, noise, pruning, n, n_pool, mode):
 
 
 @partial(jax.jit, static_argnames=("learner",))
-def _solve_block(z, y, lam, learner, max_iter):
+def _solve_block(z, y, lam, learner, max_iter, cw=None):
     """Solve a block of students (``lam`` and ``max_iter`` traced: one compilation per
-    ``(learner, B, P, N)``)."""
-    return jax.vmap(lambda z1, y1: _solve_one(z1, y1, lam, learner, max_iter))(z, y)
+    ``(learner, B, P, N)``); ``cw`` optional loss weights ``[B, P]``."""
+    if cw is None:
+        return jax.vmap(lambda z1, y1: _solve_one(z1, y1, lam, learner, max_iter))(z, y)
+    return jax.vmap(lambda z1, y1, c1: _solve_one(z1, y1, lam, learner, max_iter, c1))(z, y, cw)
 
 
 @partial(jax.jit, static_argnames=("learner", "n"))
-def _measure_block(teacher, z, y, w, a, lam, learner, n):
+def _measure_block(teacher, z, y, w, a, lam, learner, n, cw=None):
     """Certificate and overlaps of a block of students, from ``(w, a)`` and the raw data."""
+    if cw is None:
+        cw = jnp.ones_like(y)
 
-    def one(teacher, z, y, w, a):
-        gap, eps_err = _certify(learner, z, y, lam, w, a)
+    def one(teacher, z, y, w, a, cw):
+        gap, eps_err = _certify(learner, z, y, lam, w, a, cw)
         nw = jnp.linalg.norm(w)
         R = jnp.clip((w @ teacher.T) / (nw * jnp.linalg.norm(teacher.T)), -1.0, 1.0)
         nt2 = jnp.linalg.norm(teacher.T2)
         S = jnp.where(nt2 > 0, (w @ teacher.T2) / (nw * jnp.where(nt2 > 0, nt2, 1.0)), 0.0)
         return jnp.arccos(R) / jnp.pi, R, S, nw * nw / n, gap, eps_err
 
-    return jax.vmap(one)(teacher, z, y, w, a)
+    return jax.vmap(one)(teacher, z, y, w, a, cw)
+
+
+@partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
+                                   "metric", "reweight", "mode"))
+def _policy_sample_block(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric,
+                         reweight, mode):
+    """Teachers, inputs ``z = x / sqrt(N)``, labels, loss weights, flip fractions, kept counts
+    and overflow flags of a block of students under a selection policy
+    (:func:`prunescale.sims.prune.sample_policy`)."""
+
+    def one(key):
+        teacher, x, y, cw, _, flipped, count, bad = sample_policy(
+            key, pruning, n, n_cand, n_rows, n_kept, k, tau, noise, metric, reweight, mode)
+        z = x / jnp.sqrt(jnp.asarray(n, x.dtype))
+        return teacher, z, y, cw, flipped, count, bad
+
+    return jax.vmap(one)(keys)
+
+
+def _policy_block(keys, k, noise, lam, pruning, n, sizes, tau, metric, reweight, mode, learner,
+                  max_iter):
+    n_cand, n_rows, n_kept = sizes
+    teacher, z, y, cw, flipped, count, bad = _policy_sample_block(
+        keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, reweight, mode)
+    w, a, it = _solve_block(z, y, lam, learner, max_iter, cw)
+    eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, cw)
+    return eps, R, S, Q, gap, eps_err, it, flipped, count, bad
 
 
 def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter):
@@ -424,7 +502,8 @@ MAX_ITER = {"ridge": 1, "logistic": 100, "hinge": 100}
 
 @float64
 def simulate_erm(pruning, alpha_prune: float | None, n: int, seeds: int | Sequence[int], *,
-                 learner: str, lam: float, noise: float = 0.0, seed: int | None = 0,
+                 learner: str, lam: float, noise: float = 0.0, softness: float = 0.0,
+                 metric: str = "abs", reweight: bool = False, seed: int | None = 0,
                  key: jax.Array | None = None, alpha_tot: float | None = None,
                  direct: bool = False, mode: str | None = None, eps_tol: float = EPS_TOL,
                  chunk: int | None = None, max_iter: int | None = None,
@@ -437,12 +516,24 @@ def simulate_erm(pruning, alpha_prune: float | None, n: int, seeds: int | Sequen
     exceeds it). Student ``i`` sees exactly the data of the max-margin simulator's student
     ``i`` before the label flips.
 
+    Selection policy (``docs/erm.md`` section 7): ``softness`` ``tau`` in ``[0, 10]``,
+    ``metric`` ``"abs"`` or ``"signed"`` and ``reweight`` as in
+    :func:`prunescale.theory.erm.solve_erm`. The sharp ``abs`` rules (``softness = 0``; and
+    ``random`` without reweighting) use the samplers above unchanged. Other policies use
+    :func:`prunescale.sims.prune.sample_policy`: ``pool`` mode keeps each pool example
+    independently with probability ``pi(m)`` (a random count, padded with weight-0 rows;
+    ``softness = 0`` with ``signed`` keeps exactly ``P`` by rank of ``y p``), ``direct`` mode
+    draws ``P`` i.i.d. examples of the kept law by rejection. ``materialize`` is refused there.
+
     Returns:
         :class:`ErmSimResult`.
     """
     learner = _check_learner(learner)
     lam = _scalar("lam", _check_lam(lam), f"in (0, 1e+06]")
     noise = _scalar("noise", _check_noise(noise), "in [0, 0.5]")
+    softness = _scalar("softness", _sel.check_softness(softness), "in [0, 10]")
+    metric = _sel.check_metric(metric)
+    reweight = _sel.check_reweight(reweight)
     check_tol("eps_tol", eps_tol, 0.5)
     student_seeds = _check_args(pruning, n, seeds, 1e-6, chunk,
                                 1 if max_iter is None else max_iter)
@@ -454,11 +545,28 @@ def simulate_erm(pruning, alpha_prune: float | None, n: int, seeds: int | Sequen
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     n_pool, n_kept = realised_sizes(pruning, n, alpha_prune, alpha_tot)
+    if pruning.rule == "random":
+        policy = reweight
+    else:
+        policy = softness > 0 or metric == "signed"
+    if policy:
+        if mode == "materialize":
+            raise InputError("mode must be pool or direct for a selection policy (softness > 0, "
+                             "metric signed or a reweighted random selection); got "
+                             "'materialize'")
+        sharp_rank = mode == "pool" and softness == 0 and pruning.rule != "random"
+        n_cand, n_rows = policy_sizes(pruning.f, n_pool, n_kept, mode, sharp_rank)
+        k_thr = float(_sel.threshold(pruning.rule, pruning.f, softness, metric, noise,
+                                     pruning.theta))
+        if pruning.rule == "random":
+            k_thr = 0.0
     if chunk is None:
         chunk = block_size(n, n_kept)
     chunk = int(chunk)
-    extra = 8 * n_kept * n_kept * chunk if learner == "hinge" else 0  # the polish's P x P
-    check_memory(estimate_memory(n, n_pool, n_kept, chunk, mode) + extra)
+    rows = n_rows if policy else n_kept
+    extra = 8 * rows * rows * chunk if learner == "hinge" else 0  # the polish's P x P
+    check_memory(estimate_memory(n, n_pool, rows, chunk, "pool") + extra
+                 + (8 * 4 * n_cand * chunk if policy else 0))
     key, seed = _base_key(key, seed)
     t0 = time.perf_counter()
     k = student_seeds.size
@@ -470,16 +578,23 @@ def simulate_erm(pruning, alpha_prune: float | None, n: int, seeds: int | Sequen
     outs = []
     for b in range(n_blocks):
         keys = fold(key, jnp.asarray(padded[b * chunk:(b + 1) * chunk], dtype=jnp.uint32))
-        res = _block(keys, noise, lam, pruning, n, n_pool, mode, learner,
-                     np.int64(max_iter))
+        if policy:
+            res = _policy_block(keys, np.float64(k_thr), noise, lam, pruning, n,
+                                (n_cand, n_rows, n_kept), float(softness), metric, reweight,
+                                mode, learner, np.int64(max_iter))
+        else:
+            res = _block(keys, noise, lam, pruning, n, n_pool, mode, learner,
+                         np.int64(max_iter))
+            res = tuple(res) + (np.full(chunk, n_kept), np.zeros(chunk, dtype=bool))
         outs.append([np.asarray(x) for x in res])
         if progress:
             print(f"sim: {learner} {pruning.rule} f={pruning.f:g} alpha_prune={alpha_prune:g} "
                   f"N={n}: {min((b + 1) * chunk, k)}/{k} students, "
                   f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    eps, R, S, Q, gap, eps_err, its, flipped = (np.concatenate(x)[:k] for x in zip(*outs))
+    eps, R, S, Q, gap, eps_err, its, flipped, kept, bad = (np.concatenate(x)[:k]
+                                                           for x in zip(*outs))
     finite = (np.isfinite(eps) & np.isfinite(eps_err) & np.isfinite(Q) & np.isfinite(gap)
-              & np.isfinite(R) & np.isfinite(S))
+              & np.isfinite(R) & np.isfinite(S) & ~bad)
     return ErmSimResult(
         rule=pruning.rule, f=pruning.f, theta_deg=pruning.theta_deg,
         alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
@@ -487,4 +602,5 @@ def simulate_erm(pruning, alpha_prune: float | None, n: int, seeds: int | Sequen
         lam=float(lam), noise=float(noise), eps_tol=float(eps_tol), eps=eps,
         eps_noisy=noise + (1.0 - 2.0 * noise) * eps, R=R, S=S, Q=Q, gap=gap, eps_err=eps_err,
         iterations=its, flipped=flipped, flagged=~(finite & (eps_err <= eps_tol)),
-        seconds=time.perf_counter() - t0)
+        seconds=time.perf_counter() - t0, softness=float(softness), metric=metric,
+        reweight=reweight, kept=np.minimum(kept, n_rows if policy else n_kept).astype(int))

@@ -27,6 +27,8 @@ Three samplers of the kept set are provided (:func:`sample_kept`, argument ``mod
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -111,3 +113,110 @@ def sample_kept(key: jax.Array, pruning: Pruning, n: int, n_pool: int,
         tp = jnp.where(m[n_keep:] >= 0, mag, -mag)
     x = inputs_from_normals(g.reshape(n_keep, n), tp, teacher.Jp)
     return teacher, Examples(x, labels(x, teacher.T), tp)
+
+
+#: fold-in constants of a student's selection uniforms and (policy sampler) label flips
+SELECT = 0x73656C65
+POLICY_FLIP = 0x6E6F6973  # the same constant as sims.erm.FLIP
+
+
+def keep_prob(rule: str, m, k, tau, f):
+    """``pi(m)`` of a selection policy in JAX (:func:`prunescale.theory._selection.keep_prob`):
+    ``sigmoid((k - m)/tau)`` (hard), ``sigmoid((m - k)/tau)`` (easy), ``f`` (random); the step
+    ``1{m <= k}`` / ``1{m >= k}`` at ``tau = 0``."""
+    if rule == "random":
+        return jnp.full_like(m, f)
+    d = (k - m) if rule == "hard" else (m - k)
+    if tau == 0:
+        return jnp.where(d >= 0, 1.0, 0.0).astype(m.dtype)
+    return jax.nn.sigmoid(d / tau)
+
+
+def policy_sizes(f: float, n_pool: int, n_kept: int, mode: str, sharp_rank: bool):
+    """``(n_cand, n_rows)``: candidates drawn and padded rows of the kept set.
+
+    ``pool``: the ``n_pool`` pool examples; the kept count is Binomial(``n_pool``, ``f``) and
+    the rows are padded to ``mean + 8 sd + 10`` (at most ``n_pool``; a larger draw is flagged).
+    With ``sharp_rank`` (``tau = 0``) exactly ``n_kept`` are kept by rank. ``direct``: enough
+    i.i.d. candidates that ``n_kept`` are accepted except with probability ~1e-15 (else the
+    student is flagged), and ``n_kept`` rows."""
+    if mode == "pool":
+        if sharp_rank:
+            return n_pool, n_kept
+        mean, sd = n_pool * f, math.sqrt(n_pool * f * (1.0 - f))
+        return n_pool, int(min(n_pool, math.ceil(mean + 8.0 * sd + 10.0)))
+    n_cand = int(math.ceil((n_kept + 8.0 * math.sqrt(n_kept) + 10.0) / f))
+    return n_cand, n_kept
+
+
+@float64
+def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows: int,
+                  n_kept: int, k, tau: float, noise, metric: str, reweight: bool,
+                  mode: str):
+    """Teacher and the kept examples of one student under a selection policy
+    (``docs/erm.md`` section 7).
+
+    Candidates: probe fields ``p ~ N(0, 1)``, in-span orthogonal fields ``r ~ N(0, 1)``, clean
+    labels ``sign(cos(theta) p - sin(theta) r)`` flipped with probability ``noise`` (key
+    ``fold_in(key, POLICY_FLIP)``), metric ``m = |p|`` or ``y p``. ``pool`` mode: the
+    ``n_cand = P_tot`` pool examples, each kept independently when its uniform (key
+    ``fold_in(key, SELECT)``) is below ``pi(m)``, so the kept count is random; rows are padded
+    to ``n_rows`` with weight 0. At ``tau = 0`` (``sharp``) exactly ``n_kept`` are kept by rank
+    of ``m``. ``direct`` mode: the first ``n_kept`` accepted of ``n_cand`` i.i.d. candidates,
+    an exact sample of ``n_kept`` i.i.d. examples of the kept law (rejection sampling).
+    Only the kept rows' inputs are drawn: ``x = g - (g.j) j - (g.e) e + p j + r e`` with
+    ``j``, ``e`` the unit probe and in-span orthogonal directions, so ``J_p.x/sqrt(N) = p`` and
+    ``T.x/sqrt(N) = cos(theta) p - sin(theta) r`` exactly in law.
+
+    Returns ``(teacher, x, y, cw, valid, flipped, count, bad)``: inputs ``[n_rows, n]``
+    (padded rows 0), observed labels, loss weights (``1/pi`` normalised to mean 1 over the kept
+    rows when ``reweight``, else 1; 0 on padded rows), the row mask, the kept fraction of
+    flipped labels, the kept count and whether the draw overflowed ``n_rows`` (pool) or fell
+    short of ``n_kept`` (direct).
+    """
+    sizes = (n, n, n_cand, n_cand, n_rows * n)
+    zz = jax.random.normal(key, (sum(sizes),))
+    a, b, p, r, g = jnp.split(zz, np.cumsum(sizes)[:-1])
+    teacher = teacher_from_normals(a, b, pruning.theta)
+    cth, sth = math.cos(pruning.theta), math.sin(pruning.theta)
+    t = cth * p - sth * r
+    flip = jax.random.bernoulli(jax.random.fold_in(key, POLICY_FLIP), noise, (n_cand,))
+    y0 = jnp.where(t >= 0, 1.0, -1.0)
+    y = jnp.where(flip, -y0, y0)
+    m = jnp.abs(p) if metric == "abs" else y * p
+    pi = keep_prob(pruning.rule, m, k, tau, pruning.f)
+    sharp_rank = mode == "pool" and tau == 0 and pruning.rule != "random"
+    if sharp_rank:
+        idx = jax.lax.top_k(-m if pruning.rule == "hard" else m, n_rows)[1]
+        count = jnp.asarray(n_rows)
+    else:
+        u = jax.random.uniform(jax.random.fold_in(key, SELECT), (n_cand,), dtype=p.dtype)
+        acc = u < pi
+        count = jnp.sum(acc)
+        idx = jnp.nonzero(acc, size=n_rows, fill_value=0)[0]
+    valid = jnp.arange(n_rows) < count
+    if mode == "pool":
+        bad = count > n_rows
+    else:
+        bad = count < n_kept
+    pk, rk, yk, pik = p[idx], r[idx], y[idx], pi[idx]
+    sqn = jnp.sqrt(jnp.asarray(n, p.dtype))
+    j_hat = teacher.Jp / jnp.linalg.norm(teacher.Jp)
+    e_vec = (-sth * teacher.T + cth * teacher.T2) / sqn
+    gm = g.reshape(n_rows, n)
+    x = (gm - (gm @ j_hat)[:, None] * j_hat[None, :] - (gm @ e_vec)[:, None] * e_vec[None, :]
+         + pk[:, None] * j_hat[None, :] + rk[:, None] * e_vec[None, :])
+    vf = valid.astype(p.dtype)
+    x = x * vf[:, None]
+    yk = jnp.where(valid, yk, 1.0)
+    nv = jnp.maximum(jnp.sum(vf), 1.0)
+    if reweight and tau > 0 and pruning.rule != "random":
+        inv = jnp.where(valid, 1.0 / jnp.where(valid, pik, 1.0), 0.0)
+        cw = inv / (jnp.sum(inv) / nv)
+    elif reweight and pruning.rule == "random":
+        inv = jnp.where(valid, 1.0 / pruning.f, 0.0)
+        cw = inv / (jnp.sum(inv) / nv)
+    else:
+        cw = vf
+    flipped = jnp.sum(jnp.where(valid, flip[idx], False).astype(p.dtype)) / nv
+    return teacher, x, yk, cw, valid, flipped, count, bad

@@ -33,6 +33,7 @@ import dataclasses
 import numpy as np
 from scipy.special import ndtr
 
+from prunescale.theory import _selection as _sel
 from prunescale.theory._erm_prox import prox
 from prunescale.theory._quadrature import normal_pdf, panel_rule
 from prunescale.errors import InputError
@@ -80,44 +81,62 @@ class Points:
     eta: np.ndarray
     alpha: np.ndarray
     lam: np.ndarray
+    #: selection policy (``docs/erm.md`` section 7): ``""`` is the sharp ``|p|`` rule on
+    #: ``[lo, hi]`` (no weights); ``"hard"``, ``"easy"`` or ``"random"`` a policy ``pi(m)`` on
+    #: ``p in [0, T]`` with thresholds ``k``, softness ``tau`` and kept fraction ``f``
+    policy: str = ""
+    metric: str = "abs"
+    reweight: bool = False
+    k: np.ndarray | None = None
+    tau: np.ndarray | None = None
+    f: np.ndarray | None = None
 
     def take(self, idx) -> "Points":
+        sel = {k: (None if getattr(self, k) is None else getattr(self, k)[idx])
+               for k in ("k", "tau", "f")}
         return Points(self.learner, *(getattr(self, k)[idx] for k in
-                                       ("lo", "hi", "c", "sn", "eta", "alpha", "lam")))
+                                       ("lo", "hi", "c", "sn", "eta", "alpha", "lam")),
+                      policy=self.policy, metric=self.metric, reweight=self.reweight, **sel)
 
     @property
     def size(self) -> int:
         return self.lo.size
 
 
-def n_p_panels(learner: str) -> int:
+def n_p_panels(learner: str, policy: bool = False) -> int:
     return len(_P_FRACS) + 1 + 4 + (10 if learner == "hinge" else 0) + (
-        6 if learner == "logistic" else 0)
+        6 if learner == "logistic" else 0) + (2 * len(_sel._TAU_BREAKS) if policy else 0)
 
 
-def n_z_panels(learner: str) -> int:
+def n_z_panels(learner: str, policy: bool = False) -> int:
     return len(_Z_EDGES) + 1 + 5 + (4 if learner == "hinge" else 0) + (
-        7 if learner == "logistic" else 0)
+        7 if learner == "logistic" else 0) + (2 if learner == "hinge" and policy else 0)
 
 
 def analytic_z(pts: Points) -> bool:
     """Whether the z integral is done in closed form (ridge and hinge at theta = 0)."""
-    return pts.learner in ("ridge", "hinge") and not np.any(pts.sn > 0)
+    return pts.learner in ("ridge", "hinge") and not np.any(pts.sn > 0) and not pts.policy
 
 
 def omega_kernel(pts: Points) -> bool:
     """Whether the p integral is folded into a closed-form kernel in omega (logistic at
     theta = 0), leaving a 1-d rule in omega."""
-    return pts.learner == "logistic" and not np.any(pts.sn > 0)
+    return pts.learner == "logistic" and not np.any(pts.sn > 0) and not pts.policy
 
 
 def _p_rule(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
-    """Nodes and normalised weights ``[G, Np]`` of the kept half-range of ``p``."""
+    """Nodes and normalised weights ``[G, Np]`` of the kept half-range of ``p``.
+
+    For a selection policy (``pts.policy``) the range is ``[0, T]`` and the weights are
+    ``phi(p)`` only: the policy's ``pi`` is applied per label in :func:`moments`."""
     lo = pts.lo
     span = -lo + np.sqrt(lo * lo + 2.0 * _TAIL_EXP)
     hi = np.minimum(pts.hi, lo + span)
     L = hi - lo
     breaks = [lo[:, None] + L[:, None] * _P_FRACS]
+    if pts.policy:
+        breaks.append(_sel.p_breaks(pts.k, pts.tau, pts.c, pts.sn, pts.metric, label=False,
+                                    fixed=False))
     with np.errstate(divide="ignore", invalid="ignore"):
         if np.any(pts.sn > 0):
             tan = pts.sn / pts.c
@@ -159,6 +178,11 @@ def _z_rule(pts: Points, p, A, B, D, tau, V, quad: ErmQuadrature):
             kinks = np.concatenate([np.ones_like(V3), 1.0 - V3], axis=-1)
             kinks = np.concatenate([kinks, -kinks], axis=-1)
             parts.append((kinks - ap[..., None]) / D3)
+            if pts.policy and pts.reweight:
+                # the weighted loss c l has its kink at y omega = 1 - V c(p, y)
+                _, _, cp, cm = _policy_factors(pts, p)
+                wk = np.concatenate([1.0 - V3 * cp, -(1.0 - V3 * cm)], axis=-1)
+                parts.append((wk - ap[..., None]) / D3)
         if pts.learner == "logistic":
             wk = np.array([0.0, -2.0, 2.0, -5.0, 5.0, -10.0, 10.0])
             parts.append((wk - ap[..., None]) / D3)
@@ -212,10 +236,22 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
     Pm = (1.0 - eta3) * Pt_neg + eta3 * Pt
     Ee = -(1.0 - 2.0 * eta3) * phik  # E[eta' 1{y = +1}] = -E[eta' 1{y = -1}]
     omega = A3 * P3 + D3 * z
-    hp, fp, dfp, lp = prox(pts.learner, 1.0, omega, V3)
-    hm, fm, dfm, lm = prox(pts.learner, -1.0, omega, V3)
+    if pts.policy:
+        # selection policy (section 7): the kept law has the extra factor pi(m(p, y)); pi and
+        # the loss weight c depend on (p, y) only, so eta' given (p, z, y) is unchanged
+        sp, sm, cp, cm = _policy_factors(pts, p)
+        Pp, Pm = Pp * sp, Pm * sm
+        Ep, Em = Ee * sp, Ee * sm
+        Z = np.sum(W * (Pp + Pm), axis=(1, 2))[:, None, None]
+        W = W / Z
+        hp, fp, dfp, lp = _weighted_prox(pts.learner, 1.0, omega, V3, cp)
+        hm, fm, dfm, lm = _weighted_prox(pts.learner, -1.0, omega, V3, cm)
+        bf = Ep * fp - Em * fm
+    else:
+        hp, fp, dfp, lp = prox(pts.learner, 1.0, omega, V3)
+        hm, fm, dfm, lm = prox(pts.learner, -1.0, omega, V3)
+        bf = Ee * (fp - fm)
     af = Pp * fp + Pm * fm
-    bf = Ee * (fp - fm)
     out = {
         "f2": np.sum(W * (Pp * fp * fp + Pm * fm * fm), axis=(1, 2)),
         "df": np.sum(W * (Pp * dfp + Pm * dfm), axis=(1, 2)),
@@ -237,8 +273,35 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
     return out
 
 
-def nodes_per_point(learner: str, quad: ErmQuadrature, theta0: bool = False) -> int:
+def _policy_factors(pts: Points, p):
+    """``(pi(m(p, +1)), pi(m(p, -1)), c(p, +1), c(p, -1))`` at the ``p >= 0`` nodes, shaped
+    ``[G, Np, 1]`` (``m = p`` for both labels with the ``abs`` metric, ``m = y p`` with
+    ``signed``; ``c = 1`` unless ``pts.reweight``)."""
+    k, tau, f = (a[:, None] for a in (pts.k, pts.tau, pts.f))
+    sp = _sel.keep_prob(pts.policy, p, k, tau, f)
+    sm = sp if pts.metric == "abs" else _sel.keep_prob(pts.policy, -p, k, tau, f)
+    sp = np.where(sp > _sel.PI_FLOOR, sp, 0.0)
+    sm = np.where(sm > _sel.PI_FLOOR, sm, 0.0)
+    if pts.reweight:
+        cp, cm = _sel.weight_c(pts.policy, sp, tau, f), _sel.weight_c(pts.policy, sm, tau, f)
+    else:
+        cp = cm = np.ones_like(sp)
+    return sp[..., None], sm[..., None], cp[..., None], cm[..., None]
+
+
+def _weighted_prox(learner, y, omega, V, c):
+    """``prox`` of the weighted loss ``c l``: the prox of ``l`` with response ``V c``, then
+    ``f = c (-l'(h*))``, ``df = c d(-l')/domega`` and the loss ``c l(h*)``, so that
+    ``f = (h* - omega)/V`` and the Fenchel equality ``(c l)*(-f) = -f h* - c l(h*)`` hold."""
+    h, f0, df0, l0 = prox(learner, y, omega, V * c)
+    return h, c * f0, c * df0, c * l0
+
+
+def nodes_per_point(learner: str, quad: ErmQuadrature, theta0: bool = False,
+                    policy: bool = False) -> int:
     """Upper bound on the ``(p, z)`` nodes of one point (for chunking)."""
+    if policy:
+        return n_p_panels(learner, True) * quad.n_p * n_z_panels(learner, True) * quad.n_z
     if theta0 and learner in ("ridge", "hinge"):
         return n_p_panels(learner) * quad.n_p * 8
     if theta0:

@@ -48,6 +48,7 @@ import numpy as np
 
 from prunescale.errors import InputError, NotCertified
 from prunescale.theory import pruning as _pr
+from prunescale.theory import _selection as _sel
 from prunescale.theory._erm_law import ErmQuadrature, Points, moments, nodes_per_point
 from prunescale.theory._erm_prox import LEARNERS
 
@@ -79,6 +80,9 @@ class ErmResult:
         eps_bound: certified bound on ``|eps - eps*|`` (larger of solving and refined rules).
         quad_err: the refined rule's bound alone.
         reason: ``""`` where converged, else why not.
+        softness, metric, reweight: the selection policy (``docs/erm.md`` section 7):
+            softness ``tau`` per point, metric ``"abs"`` (``|p|``) or ``"signed"`` (``y p``),
+            and whether the kept examples carry the loss weights ``1/pi`` (normalised).
 
     Where ``converged`` is False every answer field (``eps ... V``, ``eps_bound``,
     ``quad_err``) is NaN.
@@ -107,6 +111,9 @@ class ErmResult:
     eps_bound: np.ndarray
     quad_err: np.ndarray
     reason: np.ndarray
+    softness: np.ndarray | None = None
+    metric: str = "abs"
+    reweight: bool = False
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -114,12 +121,13 @@ class ErmResult:
 
     def records(self) -> list[dict]:
         """One plain ``dict`` per point (JSON-ready; ``nan`` becomes ``None``)."""
-        keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "lam", "noise", "eps",
+        keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "lam", "noise", "softness", "eps",
                 "eps_noisy", "R", "S", "Q", "q0", "m", "s", "V", "residual", "gap",
                 "eps_bound", "quad_err")
         cols = []
         for k in keys:
-            x = np.ravel(getattr(self, k)).astype(float)
+            v = getattr(self, k)
+            x = np.ravel(np.zeros(self.shape) if v is None else v).astype(float)
             col = x.tolist()
             for i in np.flatnonzero(~np.isfinite(x)).tolist():
                 col[i] = None
@@ -127,7 +135,8 @@ class ErmResult:
         cols.append(np.ravel(self.converged).astype(bool).tolist())
         cols.append(np.ravel(self.reason).astype(str).tolist())
         names = keys + ("converged", "reason")
-        return [{"rule": self.rule, "learner": self.learner, **dict(zip(names, row))}
+        return [{"rule": self.rule, "learner": self.learner, "metric": self.metric,
+                 "reweight": bool(self.reweight), **dict(zip(names, row))}
                 for row in zip(*cols)]
 
 
@@ -343,8 +352,9 @@ def _check_lam(lam) -> np.ndarray:
 _check_noise = _pr.check_noise
 
 
-def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam, noise):
+def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam, noise, softness=0.0):
     _pr.check_rule(rule)
+    softness = _sel.check_softness(softness)
     f = _pr.check_f(f)
     theta_deg = _pr.check_theta_deg(theta_deg)
     lam = _check_lam(lam)
@@ -365,15 +375,35 @@ def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam, noise):
         alpha_prune = f * _pr.check_alpha("alpha_tot", alpha_tot)
     alpha_prune = _pr.check_alpha("alpha_prune", alpha_prune)
     try:
-        arrs = np.broadcast_arrays(f, alpha_prune, theta_deg, lam, noise)
+        arrs = np.broadcast_arrays(f, alpha_prune, theta_deg, lam, noise, softness)
     except ValueError:
-        raise InputError("f, alpha_prune, theta_deg, lam and noise must broadcast to one "
-                         f"shape; got shapes {np.shape(f)}, {np.shape(alpha_prune)}, "
-                         f"{np.shape(theta_deg)}, {np.shape(lam)}, {np.shape(noise)}") from None
+        raise InputError("f, alpha_prune, theta_deg, lam, noise and softness must broadcast to "
+                         f"one shape; got shapes {np.shape(f)}, {np.shape(alpha_prune)}, "
+                         f"{np.shape(theta_deg)}, {np.shape(lam)}, {np.shape(noise)}, "
+                         f"{np.shape(softness)}") from None
     shape = arrs[0].shape
-    F, AL, TH, LA, NO = (np.array(a, dtype=float).ravel() for a in arrs)
+    F, AL, TH, LA, NO, TA = (np.array(a, dtype=float).ravel() for a in arrs)
     _pr.check_alpha("alpha_tot", AL / F)
-    return F, AL, TH, LA, NO, shape
+    return F, AL, TH, LA, NO, TA, shape
+
+
+def _policy_mask(rule, TA, metric, reweight):
+    """Points that need the selection-policy rule (``docs/erm.md`` section 7); the others are
+    the sharp ``|p|`` rules of :mod:`prunescale.theory.pruning`, solved exactly as before
+    (softness 0 with ``abs``, where reweighting is a no-op; ``random`` without reweighting,
+    where softness and metric are irrelevant)."""
+    if rule == "random":
+        return np.full(TA.shape, bool(reweight))
+    return (TA > 0) | (metric == "signed")
+
+
+def _policy_points(rule, learner, F, AL, TH, LA, NO, TA, metric, reweight) -> Points:
+    """Points of a selection policy: ``p`` on ``[0, T]``, ``pi`` applied per label."""
+    th = np.zeros_like(TH) if rule == "random" else np.radians(TH)
+    k = _sel.threshold(rule, F, TA, metric, NO, th)
+    lo, hi = np.zeros_like(F), np.full_like(F, np.inf)
+    return Points(learner, lo, hi, np.cos(th), np.sin(th), NO, AL, LA, policy=rule,
+                  metric=metric, reweight=bool(reweight), k=k, tau=TA.copy(), f=F.copy())
 
 
 def _points(rule, learner, F, AL, TH, LA, NO) -> Points:
@@ -388,7 +418,8 @@ def _points(rule, learner, F, AL, TH, LA, NO) -> Points:
 
 
 def _solve_chunks(pts: Points, quad: ErmQuadrature, X0=None):
-    per = nodes_per_point(pts.learner, quad, theta0=not np.any(pts.sn > 0))
+    per = nodes_per_point(pts.learner, quad, theta0=not np.any(pts.sn > 0),
+                          policy=bool(pts.policy))
     chunk = max(1, _CHUNK_NODES // per)
     X = np.empty((pts.size, 4))
     res = np.empty(pts.size)
@@ -401,7 +432,8 @@ def _solve_chunks(pts: Points, quad: ErmQuadrature, X0=None):
 
 
 def _certify_chunks(pts: Points, X, quad: ErmQuadrature):
-    per = nodes_per_point(pts.learner, quad, theta0=not np.any(pts.sn > 0))
+    per = nodes_per_point(pts.learner, quad, theta0=not np.any(pts.sn > 0),
+                          policy=bool(pts.policy))
     chunk = max(1, _CHUNK_NODES // per)
     outs = []
     for i in range(0, pts.size, chunk):
@@ -411,7 +443,8 @@ def _certify_chunks(pts: Points, X, quad: ErmQuadrature):
 
 
 def solve_erm(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *, learner: str,
-              lam, noise=0.0, quad: ErmQuadrature = ErmQuadrature(),
+              lam, noise=0.0, softness=0.0, metric: str = "abs", reweight: bool = False,
+              quad: ErmQuadrature = ErmQuadrature(),
               bound_tol: float = BOUND_TOL, strict: bool = False) -> ErmResult:
     """Solve and certify the ERM fixed point at every point of the broadcast inputs.
 
@@ -426,6 +459,15 @@ def solve_erm(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *, 
             C=1/lam)``), each with ``fit_intercept=False`` on inputs ``x/sqrt(N)``.
         lam: ridge penalty(ies) ``lambda`` in ``(0, 1e6]``.
         noise: label-flip probability(ies) ``eta`` in ``[0, 0.5]``.
+        softness: softness(ies) ``tau`` in ``[0, 10]`` of the selection policy (``docs/erm.md``
+            section 7): each pool example is kept with probability ``sigmoid((k - m)/tau)``
+            (hard), ``sigmoid((m - k)/tau)`` (easy) or ``f`` (random), ``k`` such that the
+            expected kept fraction is ``f``; ``0`` is the sharp rule of
+            :class:`~prunescale.theory.Pruning`.
+        metric: ``"abs"`` (``m = |p|``, label-free) or ``"signed"`` (``m = y p``, ``y`` the
+            observed, possibly flipped, label).
+        reweight: weight each kept example's loss by ``1/pi(m)``, normalised to mean 1 over
+            the kept law (a no-op for the sharp rules and for ``random``).
         quad: quadrature resolution (:class:`ErmQuadrature`).
         bound_tol: largest certified ``eps_bound`` of a converged point.
         strict: raise :class:`~prunescale.errors.NotCertified` if a point is not certified.
@@ -443,15 +485,27 @@ def solve_erm(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *, 
     _pr.check_tol("bound_tol", bound_tol, 0.5)
     if not isinstance(quad, ErmQuadrature):
         raise InputError(f"quad must be an ErmQuadrature; got {quad!r}")
-    F, AL, TH, LA, NO, shape = _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam, noise)
-    pts = _points(rule, learner, F, AL, TH, LA, NO)
-    with np.errstate(all="ignore"):
-        X, res = _solve_chunks(pts, quad)
-        # continuation: restart failed points from a solved neighbour with the same parameters
-        # except alpha (nearest in log alpha)
-        X, res = _continue(pts, X, res, quad)
-        cert = _certify_chunks(pts, X, quad)
-        cert_ref = _certify_chunks(pts, X, quad.refined())
+    metric = _sel.check_metric(metric)
+    reweight = _sel.check_reweight(reweight)
+    F, AL, TH, LA, NO, TA, shape = _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam,
+                                           noise, softness)
+    pol = _policy_mask(rule, TA, metric, reweight)
+    X = np.empty((F.size, 4))
+    res = np.empty(F.size)
+    cert, cert_ref = {}, {}
+    for mask in (~pol, pol):
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            continue
+        args = (F[idx], AL[idx], TH[idx], LA[idx], NO[idx])
+        if mask is pol:
+            pts = _policy_points(rule, learner, *args, TA[idx], metric, reweight)
+        else:
+            pts = _points(rule, learner, *args)
+        X[idx], res[idx], c1, c2 = _solve_points(pts, quad)
+        for dst, src in ((cert, c1), (cert_ref, c2)):
+            for k, v in src.items():
+                dst.setdefault(k, np.empty(F.size, dtype=v.dtype))[idx] = v
     m, s, tau, V = X.T
     Q = m * m + s * s + tau * tau
     R = np.clip(m / np.sqrt(Q), -1.0, 1.0)
@@ -474,7 +528,8 @@ def solve_erm(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *, 
         i = np.flatnonzero(~converged)[0]
         raise NotCertified(f"{int((~converged).sum())} of {F.size} points not certified; "
                            f"first: f = {F[i]:g}, alpha_prune = {AL[i]:g}, theta_deg = "
-                           f"{TH[i]:g}, lam = {LA[i]:g}, noise = {NO[i]:g}: {reason[i]}")
+                           f"{TH[i]:g}, lam = {LA[i]:g}, noise = {NO[i]:g}, softness = "
+                           f"{TA[i]:g}: {reason[i]}")
 
     def answer(x):
         return np.where(converged, x, np.nan).reshape(shape)
@@ -489,7 +544,20 @@ def solve_erm(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *, 
         S=answer(S), Q=answer(Q), q0=answer(tau * tau), m=answer(m), s=answer(s),
         V=answer(V), converged=shaped(converged), residual=shaped(res),
         gap=shaped(cert["gap"]), eps_bound=answer(eps_bound),
-        quad_err=answer(cert_ref["eps_bound"]), reason=shaped(reason))
+        quad_err=answer(cert_ref["eps_bound"]), reason=shaped(reason), softness=shaped(TA),
+        metric=metric, reweight=reweight)
+
+
+def _solve_points(pts: Points, quad: ErmQuadrature):
+    """Solve, continue and certify (solving and refined rule) one batch of points."""
+    with np.errstate(all="ignore"):
+        X, res = _solve_chunks(pts, quad)
+        # continuation: restart failed points from a solved neighbour with the same parameters
+        # except alpha (nearest in log alpha)
+        X, res = _continue(pts, X, res, quad)
+        cert = _certify_chunks(pts, X, quad)
+        cert_ref = _certify_chunks(pts, X, quad.refined())
+    return X, res, cert, cert_ref
 
 
 def _continue(pts: Points, X, res, quad, n_steps: int = 12):
@@ -502,7 +570,10 @@ def _continue(pts: Points, X, res, quad, n_steps: int = 12):
     bad = np.flatnonzero(~(res <= 1e-12))
     if bad.size == 0:
         return X, res
-    key = np.stack([pts.lo, pts.hi, pts.c, pts.eta, pts.lam], axis=1)
+    cols = [pts.lo, pts.hi, pts.c, pts.eta, pts.lam]
+    if pts.policy:
+        cols += [pts.k, pts.tau, pts.f]
+    key = np.stack(cols, axis=1)
     good = np.flatnonzero(res <= 1e-12)
     for i in bad:
         same = good[np.all(np.isclose(key[good], key[i], rtol=0, atol=0, equal_nan=True), axis=1)]
