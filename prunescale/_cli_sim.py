@@ -31,7 +31,7 @@ import sys
 import numpy as np
 
 from prunescale._args import CliError, names_type, values_type
-from prunescale._cli_theory import add_learner_args, check_learner_args
+from prunescale._cli_theory import add_learner_args, check_learner_args, check_softness_args
 
 RULES = ("hard", "easy", "random")
 
@@ -46,13 +46,19 @@ A max-margin student is flagged when its certified relative duality gap exceeds 
 regularized one when its certified bound on |eps - eps*| (from the duality gap of its
 lam-strongly convex objective) does.
 
-output columns (one row per configuration and N): rule, learner, (lam, noise,) f, a_prune
+selection policies: --softness TAU (number, list or range), --metric abs|signed and --reweight
+as for 'prunescale theory' (a soft policy keeps a random number of examples per student, about
+f * pool; --reweight only for the regularized learners).
+
+output columns (one row per configuration and N): rule, learner, (lam, noise, tau, metric,
+rw,) f, a_prune
 (alpha_prune), a_tot (alpha_tot), theta (degrees), N, K (students), eps (mean over certified
 students, against the clean teacher) +-sem, theory (replica eps; '-' where it is not
 certified), z = (eps - theory) / sem ('-' without a certified theory), R, S, kappa (max-margin)
 or Q = |w|^2/N (regularized), max_gap (largest relative duality gap), flag (students flagged,
 excluded from the means). --json prints a list, one object per configuration and N, with keys
-rule, learner, lam, noise, f, alpha_prune, alpha_tot, theta_deg, n, seeds, seed, eps_mean,
+rule, learner, lam, noise, softness, metric, reweight, f, alpha_prune, alpha_tot, theta_deg,
+n, seeds, seed, eps_mean,
 eps_sem, eps_noisy_mean, eps_noisy_sem (error against noisy test labels), eps_theory, z,
 theory_converged, n_flagged, max_gap, R/S/kappa/Q _mean and _sem, n_pool, n_kept, f_eff,
 alpha_prune_eff, mode, gap_tol, seconds (solver time summed over the students); null where not
@@ -60,7 +66,8 @@ a number or not defined.
 
 --out DIR (a path without .csv/.json) is a results folder: one Parquet file per finished task
 (task-<id>.parquet, written atomically), one row per student with rule, f, alpha_prune,
-alpha_tot, theta_deg, mode, gap_tol, learner, lam (0 for max-margin), noise, n, seed, student,
+alpha_tot, theta_deg, mode, gap_tol, learner, lam (0 for max-margin), noise, softness, metric,
+reweight, n, seed, student,
 eps, eps_noisy, R, S, kappa, Q, gap, flagged, seconds, version, task. Rerun the same command to resume: finished tasks are skipped, no
 student is stored twice. Read it with prunescale.sims.load(DIR); extrapolate N -> infinity
 with 'prunescale fss DIR'. --out FILE.csv / FILE.json writes the table above instead.
@@ -180,12 +187,13 @@ def _theory_eps(cfg):
 
     if cfg.learner == "max-margin":
         res = theory.solve(cfg.rule, cfg.f, cfg.alpha_prune, theta_deg=cfg.theta_deg,
-                           noise=cfg.noise)
+                           noise=cfg.noise, softness=cfg.softness, metric=cfg.metric)
     else:
         from prunescale.theory.erm import solve_erm
 
         res = solve_erm(cfg.rule, cfg.f, cfg.alpha_prune, theta_deg=cfg.theta_deg,
-                        learner=cfg.learner, lam=cfg.lam, noise=cfg.noise)
+                        learner=cfg.learner, lam=cfg.lam, noise=cfg.noise,
+                        softness=cfg.softness, metric=cfg.metric, reweight=cfg.reweight)
     eps = float(np.asarray(res.eps))
     conv = bool(np.asarray(res.converged))
     return (eps if conv and math.isfinite(eps) else None), conv
@@ -259,9 +267,11 @@ def _configs(args, points, thetas, ns):
     mode = "direct" if args.direct else "pool"
     configs, sizes, work = [], {}, 0.0
     seen = set()
-    for rule, (learner, lam, noise), theta, (f, ap, at) in itertools.product(
-            args.rule, _learners(args), thetas, points):
-        cfg = Config(rule, f, ap, at, theta, mode, float(args.gap_tol), learner, lam, noise)
+    softs = check_softness_args(args)
+    for rule, (learner, lam, noise), theta, (f, ap, at), tau in itertools.product(
+            args.rule, _learners(args), thetas, points, softs):
+        cfg = Config(rule, f, ap, at, theta, mode, float(args.gap_tol), learner, lam, noise,
+                     float(tau), args.metric[0], bool(args.reweight) and learner != "max-margin")
         if cfg in seen:
             continue
         seen.add(cfg)
@@ -382,11 +392,9 @@ def _gather(results, out_dir, tasks) -> dict:
         for res in results:
             add(res["columns"])
     else:
-        import pyarrow.parquet as pq
-
         wanted = {k for t in tasks for k in t.row_keys()}
         for tid in sorted(store.finished_tasks(out_dir)):
-            cols = pq.read_table(store.task_path(out_dir, tid)).to_pydict()
+            cols = store.read_task(store.task_path(out_dir, tid)).to_pydict()
             keep = [i for i, key in enumerate(zip(*(cols[k] for k in store.ROW_KEY)))
                     if key in wanted]
             if keep:
@@ -411,6 +419,7 @@ def _summary_row(args, cfg, n, size, st) -> dict:
     row = {"rule": cfg.rule, "f": cfg.f, "alpha_prune": cfg.alpha_prune,
            "alpha_tot": cfg.alpha_tot, "theta_deg": cfg.theta_deg, "n": int(n),
            "learner": cfg.learner, "lam": None if mm else cfg.lam, "noise": cfg.noise,
+           "softness": cfg.softness, "metric": cfg.metric, "reweight": cfg.reweight,
            "seeds": 0, "seed": int(args.seed), "n_pool": n_pool, "n_kept": n_kept,
            "f_eff": n_kept / n_pool, "alpha_prune_eff": n_kept / n, "mode": cfg.mode}
     flagged = np.zeros(0, bool) if st is None else st["flagged"].astype(bool)
@@ -443,11 +452,14 @@ def _fmt(v, spec):
 
 def _table(rows, seed):
     noisy = any(r["learner"] != "max-margin" or r["noise"] for r in rows)  # lam, noise columns
+    pol = any(r["softness"] or r["metric"] != "abs" or r["reweight"] for r in rows)
     erm = any(r["learner"] != "max-margin" for r in rows)
     mm = any(r["learner"] == "max-margin" for r in rows)
     head = f"{'rule':6} {'learner':10} "
     if noisy:
         head += f"{'lam':>7} {'noise':>5} "
+    if pol:
+        head += f"{'tau':>5} {'metric':>6} {'rw':>3} "
     head += (f"{'f':>6} {'a_prune':>8} {'a_tot':>8} {'theta':>6} {'N':>6} {'K':>5} "
              f"{'eps':>9} {'+-sem':>8} {'theory':>9} {'z':>6} {'R':>8} {'S':>8} ")
     head += f"{'kappa':>8} " if mm else ""
@@ -458,6 +470,9 @@ def _table(rows, seed):
         learner = f"{r['rule']:6} {r['learner']:10} "
         if noisy:
             learner += f"{_fmt(r['lam'], '7.3g'):>7} {r['noise']:5.3g} "
+        if pol:
+            learner += (f"{r['softness']:5.3g} {r['metric']:>6} "
+                        f"{'yes' if r['reweight'] else 'no':>3} ")
         opt = ""
         if mm:
             opt += f"{_fmt(r['kappa_mean'], '8.5f'):>8} "

@@ -19,6 +19,7 @@ from prunescale.theory.pruning import check_noise
 
 RULES = ("hard", "easy", "random")
 LEARNERS = ("max-margin", "hinge", "logistic", "ridge")
+METRICS = ("abs", "signed")
 
 EPILOG = """\
 learners: max-margin (the hard-margin perceptron of the paper; it needs separable data: with
@@ -39,6 +40,14 @@ rule, learner, f, alpha_prune, alpha_tot, theta_deg, lam, noise, eps, eps_noisy,
 converged, gap, residual, eps_bound, quad_err, reason, and kappa and alpha_c (max-margin: the
 margin and the capacity, null without noise) or Q, q0, m, s, V (the regularized students'
 order parameters); null where not a number or not defined.
+
+selection policies (every learner): --softness TAU keeps each pool example independently with
+probability pi(m) = sigmoid((k - m)/TAU) (hard) or sigmoid((m - k)/TAU) (easy), k such that the
+kept fraction is f (TAU = 0: the sharp rule); --metric abs ranks by |probe margin| (label-free),
+signed by observed label * probe margin (a mislabeled example the probe gets right looks
+hardest); --reweight weighs each kept loss by 1/pi, normalised to mean 1 (unbiased
+selection; regularized learners only: the max-margin solution would not change). --json
+objects add softness, metric, reweight.
 
 exit status: 0 every point certified; 1 some point not certified (one summary line on
 stderr); 2 bad input; 130 interrupted.
@@ -90,12 +99,28 @@ def add_learner_args(p) -> None:
                         "them, refused for max-margin)")
     p.add_argument("--noise", type=values_type("--noise"), default=np.zeros(1),
                    help="label-flip probability eta in [0, 0.5] (default 0)")
+    p.add_argument("--softness", type=values_type("--softness"), default=np.zeros(1),
+                   help="selection softness tau in [0, 10]: keep each pool example with "
+                        "probability sigmoid(+-(k - m)/tau) (default 0: the sharp rule)")
+    p.add_argument("--metric", type=names_type("--metric", METRICS), default=["abs"],
+                   help="pruning metric: abs (|probe margin|, label-free; default) or signed "
+                        "(label * probe margin: mislabeled examples look hardest)")
+    p.add_argument("--reweight", action="store_true",
+                   help="weigh each kept example's loss by 1/pi (normalised to mean 1): "
+                        "unbiased selection (regularized learners only)")
 
 
 def check_learner_args(args) -> tuple[np.ndarray | None, np.ndarray]:
     """Validated ``(lams, noises)`` for ``args.learner`` (one-line :class:`CliError` else)."""
     erm = [name for name in args.learner if name != "max-margin"]
     noises = np.unique(check_noise(args.noise).ravel())
+    if len(args.metric) != 1:
+        raise CliError(f"--metric takes one of {', '.join(METRICS)}; got "
+                       f"{','.join(args.metric)}")
+    if "max-margin" in args.learner and args.reweight:
+        raise CliError("--reweight is for the regularized learners (hinge, logistic, ridge): "
+                       "weights do not change the max-margin solution; drop --reweight or "
+                       "choose --learner hinge,logistic,ridge")
     if "max-margin" in args.learner and args.lam is not None:
         raise CliError("--lam is for the regularized learners (hinge, logistic, ridge); "
                        "the max-margin student has no penalty: drop --lam or choose "
@@ -111,14 +136,25 @@ def check_learner_args(args) -> tuple[np.ndarray | None, np.ndarray]:
 
 #: keys of every ``--json`` object, in order (learner-specific ones follow)
 COMMON_KEYS = ("rule", "learner", "f", "alpha_prune", "alpha_tot", "theta_deg", "lam", "noise",
-               "eps", "eps_noisy", "R", "S", "converged", "gap", "residual", "eps_bound",
-               "quad_err", "reason")
+               "softness", "metric", "reweight", "eps", "eps_noisy", "R", "S", "converged",
+               "gap", "residual", "eps_bound", "quad_err", "reason")
 
 
 def _max_margin_record(rec: dict) -> dict:
     out = {k: rec.get(k) for k in COMMON_KEYS}
-    out.update(learner="max-margin", lam=None, kappa=rec["kappa"], alpha_c=rec["alpha_c"])
+    out.update(learner="max-margin", lam=None, reweight=False, kappa=rec["kappa"],
+               alpha_c=rec["alpha_c"])
     return out
+
+
+def check_softness_args(args) -> np.ndarray:
+    """Validated ``--softness`` values (one-line :class:`~prunescale.errors.InputError`)."""
+    soft = np.asarray(args.softness, float)
+    if args.metric != ["abs"] or np.any(soft != 0):
+        from prunescale.theory._selection import check_softness
+
+        soft = check_softness(soft)
+    return np.unique(soft.ravel())
 
 
 def _erm_record(rec: dict) -> dict:
@@ -127,8 +163,10 @@ def _erm_record(rec: dict) -> dict:
     return out
 
 
-def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot=False):
-    """JSON-ready records of every combination (rule, learner, f, alpha, theta, lam, noise)."""
+def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot=False,
+                  softness=np.zeros(1), metric="abs", reweight=False):
+    """JSON-ready records of every combination (rule, learner, f, alpha, theta, lam, noise,
+    softness) with one metric and reweighting."""
     from prunescale.theory import solve
 
     key = "alpha_tot" if alpha_is_tot else "alpha_prune"
@@ -136,15 +174,18 @@ def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot
     for rule in rules:
         for learner in learners:
             if learner == "max-margin":
-                F, AL, TH, NO = np.meshgrid(f, alphas, thetas, noises, indexing="ij")
+                F, AL, TH, NO, TA = np.meshgrid(f, alphas, thetas, noises, softness,
+                                                indexing="ij")
                 recs += [_max_margin_record(r) for r in
-                         solve(rule, F, theta_deg=TH, noise=NO, **{key: AL}).records()]
+                         solve(rule, F, theta_deg=TH, noise=NO, softness=TA, metric=metric,
+                               **{key: AL}).records()]
             else:
                 from prunescale.theory.erm import solve_erm  # scipy: only when needed
 
-                F, AL, TH, LA, NO = np.meshgrid(f, alphas, thetas, lams, noises, indexing="ij")
+                F, AL, TH, LA, NO, TA = np.meshgrid(f, alphas, thetas, lams, noises, softness,
+                                                    indexing="ij")
                 res = solve_erm(rule, F, theta_deg=TH, learner=learner, lam=LA, noise=NO,
-                                **{key: AL})
+                                softness=TA, metric=metric, reweight=reweight, **{key: AL})
                 recs += [_erm_record(r) for r in res.records()]
     return recs
 
@@ -155,16 +196,19 @@ def run(args) -> int:
     out = check_out_file(args.out)
     alphas = args.alpha_prune if args.alpha_prune is not None else args.alpha_tot
     lams, noises = check_learner_args(args)
+    softs = check_softness_args(args)
     n_erm = sum(1 for name in args.learner if name != "max-margin")
-    per_learner = args.f.size * alphas.size * args.theta_deg.size
+    per_learner = args.f.size * alphas.size * args.theta_deg.size * softs.size
     n_points = len(args.rule) * per_learner * (
         (len(args.learner) - n_erm + n_erm * (0 if lams is None else lams.size)) * noises.size)
     if n_points > MAX_POINTS:
         raise CliError(f"the grid of --rule, --learner, --f, --alpha-prune/--alpha-tot, "
-                       f"--theta-deg, --lam and --noise has {n_points} points; at most "
+                       f"--theta-deg, --lam, --noise and --softness has {n_points} points; "
+                       "at most "
                        f"{MAX_POINTS} per call")
     recs = solve_records(args.rule, args.learner, args.f, alphas, args.theta_deg, lams, noises,
-                         alpha_is_tot=args.alpha_prune is None)
+                         alpha_is_tot=args.alpha_prune is None, softness=softs,
+                         metric=args.metric[0], reweight=bool(args.reweight))
     if out is not None:
         write_records(out, recs)
     if args.json:
@@ -188,10 +232,13 @@ def _table(recs):
     # lam, noise and eps_noisy columns with a regularized learner or label noise
     erm = any(r["learner"] != "max-margin" or r["noise"] for r in recs)
     mm = any(r["learner"] == "max-margin" for r in recs)
+    pol = any(r["softness"] or r["metric"] != "abs" or r["reweight"] for r in recs)
     head = (f"{'rule':<6} {'learner':<10} {'f':>8} {'alpha_prune':>11} {'alpha_tot':>10} "
             f"{'theta':>6} ")
     if erm:
         head += f"{'lam':>8} {'noise':>6} "
+    if pol:
+        head += f"{'tau':>6} {'metric':>6} {'rw':>3} "
     head += f"{'eps':>12} "
     if erm:
         head += f"{'eps_noisy':>10} "
@@ -207,6 +254,9 @@ def _table(recs):
         if erm:
             line += f"{_fmt(r['lam'], '8.3g') if r['lam'] is not None else '-':>8} "
             line += f"{_fmt(r['noise'], '6.3g')} "
+        if pol:
+            line += (f"{_fmt(r['softness'], '6.3g')} {r['metric']:>6} "
+                     f"{'yes' if r['reweight'] else 'no':>3} ")
         line += f"{_fmt(r['eps'], '12.7g')} "
         if erm:
             line += f"{_fmt(r['eps_noisy'], '10.6f')} "

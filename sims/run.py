@@ -37,7 +37,8 @@ from prunescale.theory.pruning import (Pruning, _scalar, check_alpha, check_int,
                                        check_tol)
 
 from prunescale.sims.certify import certify
-from prunescale.sims.prune import MODES, pool_size, sample_kept
+from prunescale.sims.data import Examples
+from prunescale.sims.prune import MODES, policy_sizes, pool_size, sample_kept, sample_policy
 from prunescale.sims.student import solve_max_margin
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
@@ -79,6 +80,8 @@ class SimResult:
     flagged: np.ndarray
     seconds: float
     noise: float = 0.0
+    softness: float = 0.0
+    metric: str = "abs"
 
     @property
     def complete(self) -> bool:
@@ -150,7 +153,8 @@ class SimResult:
             "alpha_tot": self.alpha_tot, "theta_deg": self.theta_deg, "n": self.n,
             "seeds": self.seeds, "seed": self.seed, "n_pool": self.n_pool,
             "n_kept": self.n_kept, "f_eff": self.f_eff, "alpha_prune_eff": self.alpha_prune_eff,
-            "mode": self.mode, "noise": self.noise,
+            "mode": self.mode, "noise": self.noise, "softness": self.softness,
+            "metric": self.metric,
             "eps_mean": self.eps_mean, "eps_sem": self.eps_sem,
             "eps_noisy_mean": self._mean(self.eps_noisy),
             "eps_noisy_sem": self._sem(self.eps_noisy),
@@ -201,18 +205,47 @@ def _sample_chunk(keys, noise, pruning, n, n_pool, mode):
     return teacher, ex, z
 
 
+@partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
+                                   "metric", "mode"))
+def _sample_policy_chunk(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, mode):
+    """A block of students' kept sets under a selection policy
+    (:func:`prunescale.sims.prune.sample_policy`). The rows beyond a student's random kept
+    count repeat its first kept example: a repeated constraint leaves the max-margin solution
+    and its certificate unchanged. Also returns whether the draw was flagged (overflow)."""
+
+    def one(key):
+        teacher, x, y, _, valid, _, _, bad = sample_policy(
+            key, pruning, n, n_cand, n_rows, n_kept, k, tau, noise, metric, False, mode)
+        x = jnp.where(valid[:, None], x, x[0])
+        y = jnp.where(valid, y, y[0])
+        return teacher, Examples(x, y, jnp.zeros_like(y)), bad
+
+    teacher, ex, bad = jax.vmap(one)(keys)
+    z = ex.y[..., None] * ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
+    return teacher, ex, z, bad
+
+
 @partial(jax.jit, static_argnames=("n",))
 def _measure_chunk(teacher, ex, w, lam, n):
     return jax.vmap(partial(_measure, n=n))(teacher, ex, w, lam)
 
 
-def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0):
+def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0, policy=None):
     """Sample, solve, measure one chunk. Three separately compiled pieces, so that the solver
-    (the expensive compilation) is shared by every configuration with the same ``(B, P, N)``."""
-    teacher, ex, z = _sample_chunk(keys, jnp.asarray(noise, jnp.float64), pruning, n, n_pool,
-                                   mode)
+    (the expensive compilation) is shared by every configuration with the same ``(B, P, N)``.
+    ``policy``: ``(k, (n_cand, n_rows, n_kept), tau, metric)`` of a selection policy."""
+    bad = jnp.zeros(keys.shape[0], bool)
+    if policy is None:
+        teacher, ex, z = _sample_chunk(keys, jnp.asarray(noise, jnp.float64), pruning, n,
+                                       n_pool, mode)
+    else:
+        k, (n_cand, n_rows, n_kept), tau, metric = policy
+        teacher, ex, z, bad = _sample_policy_chunk(
+            keys, jnp.float64(k), jnp.asarray(noise, jnp.float64), pruning, n, n_cand, n_rows,
+            n_kept, tau, metric, mode)
     sol = solve_max_margin(z, gap_tol / 10.0, max_iter=max_iter)
     eps, R, S, kappa, gap, eps_err = _measure_chunk(teacher, ex, sol.w, sol.lam, n)
+    gap = jnp.where(bad, jnp.inf, gap)  # an overflowing draw is flagged
     return eps, R, S, kappa, gap, eps_err, sol.iterations
 
 
@@ -227,7 +260,8 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
              seeds: int | Sequence[int], *, seed: int | None = 0, key: jax.Array | None = None,
              alpha_tot: float | None = None, direct: bool = False, mode: str | None = None,
              gap_tol: float = 1e-6, chunk: int | None = None, max_iter: int = 80,
-             progress: bool | None = None, noise: float = 0.0) -> SimResult:
+             progress: bool | None = None, noise: float = 0.0, softness: float = 0.0,
+             metric: str = "abs") -> SimResult:
     """Simulate certified max-margin students on pruned Gaussian data.
 
     Args:
@@ -257,6 +291,12 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
             certified positive margin (typically: not separable at this load) is flagged;
             with ``noise > 0`` the aggregates are then NaN (:attr:`SimResult.complete`), since
             the max-margin student does not exist for every draw.
+        softness, metric: the selection policy (as :func:`prunescale.theory.solve`): with
+            ``softness > 0`` or ``metric = "signed"`` the kept set comes from
+            :func:`prunescale.sims.prune.sample_policy` (``pool``: each pool example kept with
+            probability ``pi(m)``, so the kept count is random; sharp ``signed``: the ``P``
+            of smallest or largest ``y p``; ``direct``: the kept law by rejection). The
+            sharp ``abs`` rule keeps the samplers above (the same students as before).
 
     Returns:
         :class:`SimResult`. The same ``(seed or key, student indices, arguments)`` gives the
@@ -276,13 +316,30 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     n_pool, n_kept = realised_sizes(pruning, n, alpha_prune, alpha_tot)
+    policy = None
+    if pruning.rule != "random" and (metric != "abs" or softness != 0):
+        from prunescale.theory import _selection as _sel
+
+        softness = _scalar("softness", _sel.check_softness(softness), "in [0, 10]")
+        metric = _sel.check_metric(metric)
+        if mode == "materialize":
+            raise InputError("mode must be pool or direct for a selection policy (softness > 0 "
+                             "or metric signed); got 'materialize'")
+        sharp_rank = mode == "pool" and softness == 0
+        n_cand, n_rows = policy_sizes(pruning.f, n_pool, n_kept, mode, sharp_rank)
+        k_thr = float(_sel.threshold(pruning.rule, pruning.f, softness, metric, noise,
+                                     pruning.theta))
+        policy = (k_thr, (n_cand, n_rows, n_kept), float(softness), metric)
+    elif metric not in ("abs", "signed"):
+        raise InputError(f"metric must be one of abs, signed; got {metric!r}")
     if chunk is None:
-        chunk = block_size(n, n_kept)
-    check_memory(estimate_memory(n, n_pool, n_kept, int(chunk), mode))
+        chunk = block_size(n, n_kept if policy is None else policy[1][1])
+    check_memory(estimate_memory(n, n_pool, n_kept if policy is None else policy[1][1],
+                                 int(chunk), mode))
     key, seed = _base_key(key, seed)
     t0 = time.perf_counter()
     outs = _run_blocks(key, student_seeds, int(chunk), pruning, n, n_pool, n_kept, mode,
-                       float(gap_tol), max_iter, alpha_prune, progress, t0, noise)
+                       float(gap_tol), max_iter, alpha_prune, progress, t0, noise, policy)
     k = student_seeds.size
     eps, R, S, kappa, gap, eps_err, its = (np.concatenate(a)[:k] for a in zip(*outs))
     gap = np.where(np.isnan(gap), np.inf, gap)
@@ -292,7 +349,8 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
         n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds,
         gap_tol=float(gap_tol), eps=eps, R=R, S=S, kappa=kappa, gap=gap, eps_err=eps_err,
         iterations=its, flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0,
-        noise=noise)
+        noise=noise, softness=float(softness) if policy else 0.0,
+        metric=metric if policy else "abs")
 
 
 def _check_args(pruning, n, seeds, gap_tol, chunk, max_iter) -> np.ndarray:
@@ -415,7 +473,7 @@ def _base_key(key, seed):
 
 
 def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap_tol,
-                max_iter, alpha_prune, progress, t0, noise=0.0) -> list:
+                max_iter, alpha_prune, progress, t0, noise=0.0, policy=None) -> list:
     """Sample, solve and certify the students in blocks of exactly ``chunk`` (the last block
     padded with copies of its last student, dropped afterwards)."""
     n_chunks = -(-student_seeds.size // chunk)
@@ -428,7 +486,7 @@ def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap
     for c in range(n_chunks):
         idx = padded[c * chunk:(c + 1) * chunk]
         keys = fold(key, jnp.asarray(idx, dtype=jnp.uint32))
-        res = _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise)
+        res = _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise, policy)
         outs.append([np.asarray(a) for a in res])
         if progress:
             el = time.perf_counter() - t0

@@ -4,7 +4,7 @@ A results folder holds ``task-<id>.parquet`` files, one per finished task (a blo
 of one configuration at one ``N``), each with one row per student:
 
     rule, f, alpha_prune, alpha_tot, theta_deg, mode, gap_tol,
-    learner, lam, noise                                        (the configuration)
+    learner, lam, noise, softness, metric, reweight            (the configuration)
     n, seed, student                                           (which student)
     eps, eps_noisy, R, S, kappa, Q, gap, flagged               (its certified measurements;
                                                                 kappa: max-margin only,
@@ -30,7 +30,9 @@ from prunescale.errors import InputError
 
 #: the configuration columns; with ``n`` they label one point of a sweep
 CONFIG = ("rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "mode", "gap_tol", "learner",
-          "lam", "noise")
+          "lam", "noise", "softness", "metric", "reweight")
+#: values of the selection columns in files written before selection policies existed
+POLICY_DEFAULTS = {"softness": 0.0, "metric": "abs", "reweight": False}
 #: the measured columns, one value per student
 MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap")
 #: the measured quantities averaged per configuration
@@ -134,16 +136,29 @@ def write_task(folder, task_id: str, columns: dict) -> Path:
     return path
 
 
+def read_task(path, columns=None):
+    """A task file as a pyarrow ``Table`` (all columns, or ``columns``); a file written before
+    selection policies existed gets their default columns (:data:`POLICY_DEFAULTS`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    want = list(COLUMNS) if columns is None else list(columns)
+    t = pq.read_table(path, columns=[c for c in want if c in names] if columns else None)
+    for c, v in POLICY_DEFAULTS.items():
+        if c in want and c not in t.column_names:
+            t = t.append_column(c, pa.array([v] * t.num_rows))
+    return t
+
+
 def stored_keys(folder) -> set[tuple]:
     """The :data:`ROW_KEY` of every stored student (to skip students already computed)."""
     files = _files(folder)
     if not files:
         return set()
-    import pyarrow.parquet as pq
-
     out = set()
     for p in files:
-        t = pq.read_table(p, columns=list(ROW_KEY)).to_pydict()
+        t = read_task(p, columns=ROW_KEY).to_pydict()
         out.update(zip(*(t[k] for k in ROW_KEY)))
     return out
 
@@ -152,7 +167,8 @@ def load(folder, aggregate: bool = False):
     """The students stored in ``folder``: a pandas ``DataFrame``, one row per student.
 
     With ``aggregate=True``, an xarray ``Dataset`` over the dimensions
-    ``(rule, learner, f, alpha_prune, theta_deg, lam, noise, n)`` with ``eps_mean, eps_sem,
+    ``(rule, learner, f, alpha_prune, theta_deg, lam, noise, softness, metric, reweight, n)``
+    with ``eps_mean, eps_sem,
     R_mean, R_sem, ...``,
     ``students`` (unflagged students averaged), ``n_flagged`` and ``max_gap``; combinations
     not simulated are NaN. Students of every base seed and code version are pooled.
@@ -164,9 +180,8 @@ def load(folder, aggregate: bool = False):
     if not files:
         raise InputError(f"{str(folder)!r} holds no sweep results (no task-*.parquet files)")
     import pandas as pd
-    import pyarrow.parquet as pq
 
-    df = pd.concat([pq.read_table(p).to_pandas() for p in files], ignore_index=True)
+    df = pd.concat([read_task(p).to_pandas() for p in files], ignore_index=True)
     df = df.sort_values(list(CONFIG) + ["n", "seed", "student"], ignore_index=True)
     return to_dataset(summarize(df)) if aggregate else df
 
@@ -196,12 +211,13 @@ def summarize(df):
 
 def to_dataset(summary):
     """xarray ``Dataset`` of :func:`summarize`'s table on ``(rule, learner, f, alpha_prune,
-    theta_deg, lam, noise, n)``; refuses a table mixing modes or gap tolerances (select one
+    theta_deg, lam, noise, softness, metric, reweight, n)``; refuses a table mixing modes or gap tolerances (select one
     first)."""
     for col in ("mode", "gap_tol"):
         if summary[col].nunique() > 1:
             raise InputError(f"the results mix several {col} values "
                              f"({', '.join(map(str, sorted(summary[col].unique())))}); "
                              "select one before aggregating")
-    dims = ["rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "n"]
+    dims = ["rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "softness",
+            "metric", "reweight", "n"]
     return summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()

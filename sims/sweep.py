@@ -91,9 +91,20 @@ class Config:
     learner: str = "max-margin"
     lam: float = 0.0      # the ridge penalty of hinge, logistic and ridge; 0 for max-margin
     noise: float = 0.0    # label-flip probability
+    softness: float = 0.0  # selection policy (docs/erm.md section 7); 0, abs: the sharp rule
+    metric: str = "abs"
+    reweight: bool = False
 
     def key(self) -> tuple:
         return dataclasses.astuple(self)
+
+    def ident(self) -> list:
+        """What a task id hashes: :meth:`key`, without the selection fields when they are the
+        defaults (so that sweeps stored before policies existed keep their task ids)."""
+        k = list(self.key())
+        if (self.softness, self.metric, self.reweight) == (0.0, "abs", False):
+            k = k[:-3]
+        return k
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +120,7 @@ class Task:
     @property
     def id(self) -> str:
         """SHA-256 (first 16 bytes, hex) of configuration, N, students, seed and version."""
-        ident = [list(self.config.key()), int(self.n), int(self.seed),
+        ident = [self.config.ident(), int(self.n), int(self.seed),
                  [int(s) for s in self.students], self.version]
         text = json.dumps(ident, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -201,13 +212,14 @@ def run_task(task: Task, chunk: int | None = None, max_iter: int = 80) -> dict:
         res = sims.simulate(pruning, c.alpha_prune, task.n, list(task.students),
                             seed=task.seed, alpha_tot=c.alpha_tot, mode=c.mode,
                             gap_tol=c.gap_tol, chunk=chunk, max_iter=max_iter, progress=False,
-                            noise=c.noise)
+                            noise=c.noise, softness=c.softness, metric=c.metric)
         extra = dict(eps_noisy=res.eps_noisy, kappa=res.kappa, Q=np.full(k, np.nan))
     else:
         from prunescale.sims.erm import simulate_erm
 
         res = simulate_erm(pruning, c.alpha_prune, task.n, list(task.students),
-                           learner=c.learner, lam=c.lam, noise=c.noise, seed=task.seed,
+                           learner=c.learner, lam=c.lam, noise=c.noise, softness=c.softness,
+                           metric=c.metric, reweight=c.reweight, seed=task.seed,
                            alpha_tot=c.alpha_tot, mode=c.mode, eps_tol=c.gap_tol, chunk=chunk,
                            progress=False)
         extra = dict(eps_noisy=res.eps_noisy, kappa=np.full(k, np.nan), Q=res.Q)

@@ -97,6 +97,8 @@ class ProbeNodes:
         owner: point of each node (non-decreasing); starts: first node of each point.
         quad_v: ``(n_v, v_max)``, the Gauss-Legendre rule of thin slivers in ``v``.
         eta: label-flip probability at the nodes (``None``: noiseless labels).
+        pi_pm: a label-aware selection policy's keep probabilities ``(pi(t_p), pi(-t_p))`` of
+            the observed labels ``+1`` and ``-1`` (``None``: already in ``W``).
     """
 
     tp: np.ndarray
@@ -107,6 +109,7 @@ class ProbeNodes:
     starts: np.ndarray
     quad_v: tuple[int, float] = (10, 10.0)
     eta: np.ndarray | None = None
+    pi_pm: tuple | None = None
 
 
 def moments(nodes: Nodes | ProbeNodes, R, S, b, k, *, certificate_only: bool = False) -> Moments:
@@ -235,6 +238,8 @@ def _probe_values(nodes: ProbeNodes, R, S, b, k, quad_v):
                                             (x2[0][i], x2[1][i]), *quad_v)
             if eta is not None:
                 vals = vals * (1.0 - eta if fl > 0 else eta)
+            if nodes.pi_pm is not None:  # observed label fl * sg: m = fl sg t_p
+                vals = vals * nodes.pi_pm[0 if fl * sg > 0 else 1]
             out = out + vals
     return out
 

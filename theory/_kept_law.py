@@ -80,7 +80,33 @@ def _density_weights(x, w, f):
     return w * (2.0 * normal_pdf(x) / f)
 
 
-def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature, eta=None) -> Nodes:
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """A selection policy's keep probability ``pi(m)`` on the nodes (``docs/erm.md`` section 7):
+    ``rule``, per-point threshold ``k`` and softness ``tau``, and the metric (``"abs"``:
+    ``m = |t_p|``; ``"signed"``: ``m = y' t_p`` with ``y'`` the observed label). The kept law
+    is ``phi(t_p) pi(m) / f`` on the whole line instead of a range."""
+
+    rule: str
+    k: np.ndarray
+    tau: np.ndarray
+    metric: str
+
+    def take(self, idx) -> "Policy":
+        return Policy(self.rule, self.k[idx], self.tau[idx], self.metric)
+
+    def pi(self, m, owner):
+        from prunescale.theory._selection import keep_prob
+
+        return keep_prob(self.rule, m, self.k[owner], self.tau[owner], 1.0)
+
+    def breaks(self, cth, sth):
+        from prunescale.theory._selection import p_breaks
+
+        return p_breaks(self.k, self.tau, cth, sth, self.metric, label=False, fixed=False)
+
+
+def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature, eta=None, policy=None) -> Nodes:
     """Nodes for ``theta = 0`` (``f`` is the normalisation: 1 for random pruning).
 
     With label noise ``eta`` (flip probability per point, or ``None``) every node ``x = |t|``
@@ -95,20 +121,27 @@ def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature, eta=None) -> Nodes:
         width = b / R
     parts = [_kink_breaks(center, width), lo[:, None] + _TAIL_BREAKS]
     noisy = eta is not None and np.any(np.asarray(eta) > 0)
-    if noisy:
+    if noisy or policy is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             parts.append(_kink_breaks(np.where(R > 0, -k / R, np.nan), width))
+    if policy is not None:
+        parts.append(policy.breaks(np.ones_like(R), np.zeros_like(R)))
     pn = panels(lo, hi, np.concatenate(parts, -1), quad.n)
     W = _density_weights(pn.x, pn.w, f[pn.owner])
-    if not noisy:
+    if not noisy and policy is None:
         return Nodes(X1=pn.x, X2=None, W=W, owner=pn.owner, starts=pn.starts)
-    e = np.asarray(eta, float)[pn.owner]
+    e = np.asarray(eta, float)[pn.owner] if noisy else np.zeros_like(W)
+    W_kept, W_flip = (1.0 - e) * W, e * W
+    if policy is not None:  # the observed label is sign(t) (m = |t|) or flipped (m = -|t|)
+        W_kept = W_kept * policy.pi(pn.x, pn.owner)
+        W_flip = W_flip * policy.pi(pn.x if policy.metric == "abs" else -pn.x, pn.owner)
     return Nodes(X1=np.stack([pn.x, -pn.x], -1).ravel(), X2=None,
-                 W=np.stack([(1.0 - e) * W, e * W], -1).ravel(),
+                 W=np.stack([W_kept, W_flip], -1).ravel(),
                  owner=np.repeat(pn.owner, 2), starts=2 * pn.starts)
 
 
-def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature, eta=None) -> ProbeNodes:
+def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature, eta=None,
+                policy=None) -> ProbeNodes:
     """Nodes for ``theta > 0``: ``t_p`` panels, ``v`` exact (see the module docstring).
 
     ``eta``: label-flip probability per point (``None``: noiseless). A flipped side's kink and
@@ -132,12 +165,20 @@ def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature, eta=None) -> Pro
             ],
             -1,
         )
+    if policy is not None:
+        breaks = np.concatenate([breaks, policy.breaks(c, s)], -1)
     pn = panels(lo, hi, breaks, quad.n)
     o = pn.owner
     noisy = eta is not None and np.any(np.asarray(eta) > 0)
-    return ProbeNodes(tp=pn.x, W=_density_weights(pn.x, pn.w, f[o]), cos=c[o], sin=s[o],
+    W = _density_weights(pn.x, pn.w, f[o])
+    pi_pm = None
+    if policy is not None and policy.metric == "abs":
+        W = W * policy.pi(pn.x, o)
+    elif policy is not None:  # signed: the weight depends on the observed label
+        pi_pm = (policy.pi(pn.x, o), policy.pi(-pn.x, o))
+    return ProbeNodes(tp=pn.x, W=W, cos=c[o], sin=s[o],
                       owner=o, starts=pn.starts, quad_v=(quad.n_v, quad.v_max),
-                      eta=np.asarray(eta, float)[o] if noisy else None)
+                      eta=np.asarray(eta, float)[o] if noisy else None, pi_pm=pi_pm)
 
 
 def nodes_theta_tensor(lo, hi, f, theta, R, S, b, k, quad: Quadrature) -> Nodes:

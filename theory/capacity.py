@@ -47,7 +47,7 @@ class CapacityResult:
     Attributes:
         alpha_c: largest separable load ``alpha_prune`` (``inf`` without noise).
         eps_c: error ``arccos(R_c) / pi`` of the max-margin student at the capacity.
-        R_c, S_c: its overlaps (``nan`` without noise).
+        R_c, S_c: its overlaps (``nan`` without noise or where there is no capacity).
         converged: whether Newton's method reached a vanishing decrement.
     """
 
@@ -117,8 +117,22 @@ def minimise_margin_loss(batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return Fx, x, conv
 
 
-def capacity(rule: str, f, theta_deg=0.0, *, noise, quad: Quadrature = Quadrature()
-             ) -> CapacityResult:
+#: ``min F`` below this means no capacity below ``1 / F_FLOOR``: the kept data hold (almost) no
+#: flipped label (e.g. a label-aware keep-easy policy discards them), ``F -> 0`` as ``R -> inf``
+#: and loads up to the largest accepted (``1e12``) are separable
+F_FLOOR = 1e-13
+
+
+def load_capacity(Fmin, converged) -> np.ndarray:
+    """``alpha_c = 1 / min F``; ``inf`` where ``min F <= F_FLOOR`` (or the minimiser ran off to
+    infinity), ``nan`` where Newton's method failed otherwise."""
+    Fmin = np.asarray(Fmin, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(~(Fmin > F_FLOOR), np.inf, np.where(converged, 1.0 / Fmin, np.nan))
+
+
+def capacity(rule: str, f, theta_deg=0.0, *, noise, softness=0.0, metric: str = "abs",
+             quad: Quadrature = Quadrature()) -> CapacityResult:
     """Largest load ``alpha_prune`` at which the kept data with label noise stay separable.
 
     Args:
@@ -126,6 +140,7 @@ def capacity(rule: str, f, theta_deg=0.0, *, noise, quad: Quadrature = Quadratur
         f: kept fraction(s) in ``(0, 1]``.
         theta_deg: probe angle(s) in degrees, ``[0, 90)``.
         noise: label-flip probability(ies) in ``[0, 0.5]``.
+        softness, metric: the selection policy (:func:`theory.solve`).
 
     Returns:
         :class:`CapacityResult` (``alpha_c = inf`` where ``noise = 0``).
@@ -140,28 +155,39 @@ def capacity(rule: str, f, theta_deg=0.0, *, noise, quad: Quadrature = Quadratur
     f = _pr.check_f(f)
     th = _pr.check_theta_deg(theta_deg)
     eta = _pr.check_noise(noise)
+    tau = np.zeros(())
+    if metric != "abs" or np.any(np.asarray(softness) != 0):
+        from prunescale.theory import _selection as _sel
+
+        metric = _sel.check_metric(metric)
+        tau = _sel.check_softness(softness)
     try:
-        F, TH, ETA = np.broadcast_arrays(f, th, eta)
+        F, TH, ETA, TAU = np.broadcast_arrays(f, th, eta, tau)
     except ValueError:
-        raise InputError(f"f, theta_deg and noise must broadcast to one shape; got shapes "
-                         f"{np.shape(f)}, {np.shape(th)} and {np.shape(eta)}") from None
+        raise InputError(f"f, theta_deg, noise and softness must broadcast to one shape; got "
+                         f"shapes {np.shape(f)}, {np.shape(th)}, {np.shape(eta)} and "
+                         f"{np.shape(tau)}") from None
     shape = F.shape
-    F, TH, ETA = F.ravel(), TH.ravel(), ETA.ravel()
+    F, TH, ETA, TAU = F.ravel(), TH.ravel(), ETA.ravel(), TAU.ravel()
     out = {k: np.full(F.size, np.nan) for k in ("alpha_c", "R", "S")}
     out["alpha_c"][:] = np.inf
     conv = np.ones(F.size, bool)
     noisy = ETA > 0
     ok = (rule == "random") | (F == 1.0)
     TH = np.where(ok, 0.0, TH)
-    for dim in (1, 2):
-        sel = np.flatnonzero(noisy & ((TH > 0) == (dim == 2)))
+    pol = (TAU > 0) | (metric == "signed")
+    for dim, p in ((1, False), (2, False), (1, True), (2, True)):
+        sel = np.flatnonzero(noisy & ((TH > 0) == (dim == 2)) & (pol == p))
         if sel.size == 0:
             continue
-        batch = _batch_for(rule, F[sel], np.radians(TH[sel]), dim, quad, ETA[sel])
+        batch = _batch_for(rule, F[sel], np.radians(TH[sel]), dim, quad, ETA[sel],
+                           TAU[sel] if p else None, metric if p else "abs")
         Fmin, x, c = minimise_margin_loss(batch)
-        out["alpha_c"][sel] = 1.0 / Fmin
-        out["R"][sel] = x[:, 0]
-        out["S"][sel] = x[:, 1] if dim == 2 else 0.0
+        out["alpha_c"][sel] = load_capacity(Fmin, c)
+        finite = Fmin > F_FLOOR  # else no capacity: no student at it either
+        c = c | ~finite
+        out["R"][sel] = np.where(finite, x[:, 0], np.nan)
+        out["S"][sel] = np.where(finite, x[:, 1] if dim == 2 else 0.0, np.nan)
         conv[sel] = c
     norm = np.sqrt(out["R"] ** 2 + out["S"] ** 2 + 1.0)
     R_c, S_c = out["R"] / norm, out["S"] / norm

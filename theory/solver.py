@@ -48,8 +48,8 @@ from prunescale.theory._equations import (
     moments,
     sphere,
 )
-from prunescale.theory._kept_law import Quadrature, nodes_theta, nodes_theta0
-from prunescale.theory.capacity import minimise_margin_loss
+from prunescale.theory._kept_law import Policy, Quadrature, nodes_theta, nodes_theta0
+from prunescale.theory.capacity import load_capacity, minimise_margin_loss
 from prunescale.errors import InputError, NotCertified
 
 #: Default bound on the relative duality gap of a certified point. The gap is quadratic in
@@ -98,6 +98,7 @@ class TheoryResult:
         noise: label-flip probability of the kept data (0: the paper's noiseless model).
         alpha_c: the capacity, the largest separable ``alpha_prune`` at this ``(f, theta,
             noise)`` (:mod:`theory.capacity`; ``inf`` without noise).
+        softness, metric: the selection policy (``0``, ``"abs"``: the sharp rule of the paper).
 
     Where ``converged`` is False, ``eps, R, S, kappa, eps_bound, quad_err`` are NaN.
     """
@@ -120,10 +121,13 @@ class TheoryResult:
     quad_err: np.ndarray
     noise: np.ndarray | None = None
     alpha_c: np.ndarray | None = None
+    softness: np.ndarray | None = None
+    metric: str = "abs"
 
     def __post_init__(self):
-        if self.noise is None:
-            object.__setattr__(self, "noise", np.zeros(np.shape(self.eps)))
+        for name in ("noise", "softness"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros(np.shape(self.eps)))
         if self.alpha_c is None:
             object.__setattr__(self, "alpha_c", np.full(np.shape(self.eps), np.inf))
 
@@ -138,8 +142,9 @@ class TheoryResult:
 
     def records(self) -> list[dict]:
         """One plain ``dict`` per point (JSON-ready; ``nan`` and ``inf`` become ``None``)."""
-        keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "noise", "eps", "eps_noisy", "R",
-                "S", "kappa", "alpha_c", "residual", "gap", "eps_bound", "quad_err")
+        keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "noise", "softness", "eps",
+                "eps_noisy", "R", "S", "kappa", "alpha_c", "residual", "gap", "eps_bound",
+                "quad_err")
         cols = []
         for k in keys:
             x = np.ravel(getattr(self, k)).astype(float)
@@ -150,7 +155,8 @@ class TheoryResult:
         cols.append(np.ravel(self.converged).astype(bool).tolist())
         cols.append(np.ravel(self.reason).astype(str).tolist())
         names = keys + ("converged", "reason")
-        return [{"rule": self.rule, **dict(zip(names, row))} for row in zip(*cols)]
+        return [{"rule": self.rule, "metric": self.metric, **dict(zip(names, row))}
+                for row in zip(*cols)]
 
 
 @dataclasses.dataclass
@@ -164,16 +170,19 @@ class _Batch:
     dim: int
     quad: Quadrature
     eta: np.ndarray | None = None  # label-flip probability of each curve (None: noiseless)
+    policy: Policy | None = None  # soft or label-aware selection (None: the sharp |t_p| rule)
 
     def take(self, idx) -> "_Batch":
         return _Batch(self.lo[idx], self.hi[idx], self.fnorm[idx], self.theta[idx], self.dim,
-                      self.quad, None if self.eta is None else self.eta[idx])
+                      self.quad, None if self.eta is None else self.eta[idx],
+                      None if self.policy is None else self.policy.take(idx))
 
     def nodes(self, R, S, b, k):
         if self.dim == 1:
-            return nodes_theta0(self.lo, self.hi, self.fnorm, R, b, k, self.quad, self.eta)
+            return nodes_theta0(self.lo, self.hi, self.fnorm, R, b, k, self.quad, self.eta,
+                                self.policy)
         return nodes_theta(self.lo, self.hi, self.fnorm, self.theta, R, S, b, k, self.quad,
-                           self.eta)
+                           self.eta, self.policy)
 
 
 def _unpack(y, dim):
@@ -440,10 +449,25 @@ def _from_log(z, dim):
     return y
 
 
-def _batch_for(rule: str, f, theta_rad, dim: int, quad: Quadrature, eta=None) -> _Batch:
-    """Curves of ``rule`` at fractions ``f``, angles ``theta_rad`` and label noise ``eta``
-    (arrays; ``eta = None``: noiseless)."""
+def _batch_for(rule: str, f, theta_rad, dim: int, quad: Quadrature, eta=None, tau=None,
+               metric: str = "abs") -> _Batch:
+    """Curves of ``rule`` at fractions ``f``, angles ``theta_rad``, label noise ``eta`` and
+    selection softness ``tau`` (arrays; ``eta = None``: noiseless; ``tau = None`` with
+    ``metric = "abs"``: the sharp rule). A soft or ``signed`` policy keeps the whole line with
+    the weights ``pi(m)`` (:class:`theory._kept_law.Policy`, threshold from
+    :func:`theory._selection.threshold`)."""
     f = np.asarray(f, dtype=float)
+    if rule != "random" and (metric != "abs" or (tau is not None and np.any(tau > 0))):
+        from prunescale.theory._selection import threshold
+
+        th = np.asarray(theta_rad, float)
+        e = np.zeros_like(f) if eta is None else np.asarray(eta, float)
+        t = np.zeros_like(f) if tau is None else np.asarray(tau, float)
+        pol = Policy(rule, threshold(rule, f, t, metric, e, th), t, metric)
+        full = f == 1.0  # pi = 1 everywhere: the whole Gaussian
+        b = _batch_for("random", np.ones_like(f), th, dim, quad, eta)
+        return dataclasses.replace(b, fnorm=np.where(full, 1.0, f),
+                                   policy=None if full.all() else pol)
     if rule == "random":
         lo, hi, fnorm = np.zeros_like(f), np.full_like(f, np.inf), np.ones_like(f)
     else:
@@ -510,6 +534,8 @@ def solve(
     max_log_step: float = MAX_LOG_STEP,
     strict: bool = False,
     noise=0.0,
+    softness=0.0,
+    metric: str = "abs",
 ) -> TheoryResult:
     """Solve the replica equations at every point of the broadcast inputs.
 
@@ -530,6 +556,13 @@ def solve(
             separable: at loads above the capacity ``alpha_c`` (:func:`theory.capacity.capacity`)
             a point is not certified, with the reason ``"not separable at this load ..."``,
             and has no numbers.
+        softness: selection softness(es) ``tau`` in ``[0, 10]``: each pool example is kept
+            with probability ``pi(m) = sigmoid((k - m)/tau)`` (hard) or
+            ``sigmoid((m - k)/tau)`` (easy), ``E[pi] = f``; ``0`` is the sharp rule
+            (``docs/erm.md`` section 7; the same policies as the regularized learners').
+        metric: ``"abs"`` (``m = |t_p|``, label-free) or ``"signed"`` (``m = y t_p`` with ``y``
+            the observed label). Loss reweighting does not exist for the max-margin student
+            (it has no loss to weight: its solution would not change).
 
     Returns:
         A :class:`TheoryResult` whose arrays have the broadcast shape of the inputs. Where a
@@ -552,12 +585,22 @@ def solve(
     except ValueError:
         raise InputError(f"noise must broadcast to the shape {shape} of the other inputs; got "
                          f"shape {np.shape(noise)}") from None
+    TAU = np.zeros(F.size)
+    if metric != "abs" or np.any(np.asarray(softness) != 0):
+        from prunescale.theory import _selection as _sel
+
+        metric = _sel.check_metric(metric)
+        try:
+            TAU = np.broadcast_to(_sel.check_softness(softness), shape).ravel()
+        except ValueError:
+            raise InputError(f"softness must broadcast to the shape {shape} of the other "
+                             f"inputs; got shape {np.shape(softness)}") from None
     n = F.size
     # A kept slab narrower than F_SOLVABLE is below what float64 quadrature resolves: such
     # points are reported as not certified (solved at a placeholder f, then discarded).
     too_small = (F < F_SOLVABLE) & (rule != "random")
     F_orig, F = F, np.where(too_small, 0.5, F)
-    out, newton_ok = _solve_curves(rule, F, AL, TH, quad, max_log_step, NO)
+    out, newton_ok = _solve_curves(rule, F, AL, TH, quad, max_log_step, NO, TAU, metric)
 
     p, q, k = out["p"], out["q"], out["k"]
     R = np.cos(p)
@@ -601,6 +644,8 @@ def solve(
         quad_err=answer(out["quad_err"]),
         noise=shaped(NO),
         alpha_c=shaped(out["alpha_c"]),
+        softness=shaped(TAU),
+        metric=metric,
     )
 
 
@@ -638,18 +683,20 @@ def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, gap_tol, max_log_step, q
     return F, AL, TH, f.shape
 
 
-def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None):
+def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric="abs"):
     """Step 2 of :func:`solve`: group the points into curves of equal ``(f, theta, noise)``,
     march each curve through its separable loads (:func:`_march`; with noise only those below
     the capacity, :mod:`theory.capacity`), and certify every point under the solving and the
     refined quadrature (:func:`_certify`). Returns the raw arrays and Newton's flags."""
     n = F.size
     NO = np.zeros(n) if NO is None else NO
-    # Curves: random pruning is the unpruned problem at alpha_prune (f and theta irrelevant).
+    TAU = np.zeros(n) if TAU is None else TAU
+    # Curves: random pruning is the unpruned problem at alpha_prune (f, theta and the policy
+    # irrelevant); f = 1: no pruning at all.
     if rule == "random":
-        keys = np.stack([np.zeros(n), np.zeros(n), NO], -1)
-    else:  # f = 1: no pruning at all
-        keys = np.stack([F, np.where(F == 1.0, 0.0, TH), NO], -1)
+        keys = np.stack([np.zeros(n), np.zeros(n), NO, np.zeros(n)], -1)
+    else:
+        keys = np.stack([F, np.where(F == 1.0, 0.0, TH), NO, np.where(F == 1.0, 0.0, TAU)], -1)
     ukeys, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.ravel()
 
@@ -657,17 +704,22 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None):
                                             "eps_bound", "quad_err", "dim")}
     out["alpha_c"] = np.full(n, np.inf)
     newton_ok = np.zeros(n, bool)
-    for dim in (1, 2):
-        gsel = np.flatnonzero((ukeys[:, 1] > 0) == (dim == 2))
+    signed = metric == "signed" and rule != "random"
+    for dim, pol in ((1, False), (2, False), (1, True), (2, True)):
+        # the sharp |t_p| rule (tau = 0, abs) keeps its range; other policies weigh the line
+        gsel = np.flatnonzero(((ukeys[:, 1] > 0) == (dim == 2))
+                              & (((ukeys[:, 3] > 0) | signed) == pol))
         if gsel.size == 0:
             continue
         gf, gth, geta = ukeys[gsel, 0], np.radians(ukeys[gsel, 1]), ukeys[gsel, 2]
-        batch = _batch_for(rule, gf, gth, dim, quad, geta)
+        gtau = ukeys[gsel, 3] if pol else None
+        met = metric if pol else "abs"
+        batch = _batch_for(rule, gf, gth, dim, quad, geta, gtau, met)
         cap = np.full(gsel.size, np.inf)
         if batch.eta is not None:
             noisy = np.flatnonzero(geta > 0)
             Fmin, _, cap_ok = minimise_margin_loss(batch.take(noisy))
-            cap[noisy] = np.where(cap_ok, 1.0 / Fmin, np.nan)
+            cap[noisy] = load_capacity(Fmin, cap_ok)
         targets, members = [], []
         for gi, g in enumerate(gsel):
             pts = np.flatnonzero(inv == g)
@@ -680,6 +732,7 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None):
         if live.size == 0:
             continue
         batch, gf, gth, geta = batch.take(live), gf[live], gth[live], geta[live]
+        gtau = None if gtau is None else gtau[live]
         targets, members = [targets[i] for i in live], [members[i] for i in live]
         ys, convs, _ = _march(batch, targets, max_log_step)
         for gi, (pts, tg, pos) in enumerate(members):
@@ -695,8 +748,8 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None):
         y = np.stack([out["p"][pts]] + ([out["q"][pts]] if dim == 2 else []) + [out["k"][pts]],
                      -1)
         cert = _certify(batch.take(grp), AL[pts], y)
-        fine = _certify(_batch_for(rule, gf, gth, dim, quad.refined(), geta).take(grp),
-                        AL[pts], y)
+        fine = _certify(_batch_for(rule, gf, gth, dim, quad.refined(), geta, gtau,
+                                   met).take(grp), AL[pts], y)
         out["k"][pts] = np.where(np.isfinite(cert.kappa), cert.kappa, y[:, -1])
         out["resid"][pts] = cert.residual
         out["gap"][pts] = cert.gap
