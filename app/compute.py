@@ -436,6 +436,9 @@ class ErmCurve:
     eps: np.ndarray
     converged: np.ndarray
     n_excluded: int
+    softness: float = 0.0
+    metric: str = "abs"
+    reweight: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -452,12 +455,38 @@ class ErmPoint:
     eps: float
     converged: bool
     reason: str
+    softness: float = 0.0
+    metric: str = "abs"
+    reweight: bool = False
 
 
 def _check_learner(learner: str) -> str:
     if learner not in APP_LEARNERS:
         raise InputError(f"learner must be one of {', '.join(APP_LEARNERS)}; got {learner!r}")
     return learner
+
+
+#: Selection softnesses tau offered by the app's slider (0: the sharp rule).
+SOFTNESS_STEPS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+#: Pruning metrics: label-free |p| or label-aware y p.
+APP_METRICS = ("abs", "signed")
+
+
+def _check_policy(softness, metric, reweight, learner):
+    softness = float(softness)
+    if not (math.isfinite(softness) and 0.0 <= softness <= 10.0):
+        raise InputError(f"softness must be in [0, 10]; got {softness!r}")
+    if metric not in APP_METRICS:
+        raise InputError(f"metric must be one of {', '.join(APP_METRICS)}; got {metric!r}")
+    reweight = bool(reweight)
+    if reweight and learner == "max-margin":
+        raise InputError(REWEIGHT_MAX_MARGIN)
+    return _key(softness), metric, reweight
+
+
+#: Shown instead of a number for the max-margin student with reweighting.
+REWEIGHT_MAX_MARGIN = ("reweighting is for the regularized learners: loss weights do not change "
+                       "the max-margin solution")
 
 
 def _check_erm(learner, rule, f, theta_deg, lam, noise):
@@ -476,59 +505,68 @@ def _check_erm(learner, rule, f, theta_deg, lam, noise):
     return learner, rule, f, theta_deg, lam, _key(noise)
 
 
-def erm_unavailable(learner: str, noise: float) -> str | None:
-    """Why ``learner`` cannot be drawn at label noise ``noise`` (``None``: it can). Every
-    learner can now: the max-margin student with noise is drawn up to the capacity of the
-    noisy kept data (:mod:`theory.capacity`), beyond which its curve has no points."""
+def erm_unavailable(learner: str, noise: float, reweight: bool = False) -> str | None:
+    """Why ``learner`` cannot be drawn (``None``: it can). The max-margin student with noise
+    is drawn up to the capacity of the noisy kept data (:mod:`theory.capacity`), beyond which
+    its curve has no points; it has no loss to reweight."""
     _check_learner(learner)
     float(noise)
+    if reweight and learner == "max-margin":
+        return REWEIGHT_MAX_MARGIN
     return None
 
 
 def erm_alpha_grid(theta_deg: float = 0.0, lo: float = ALPHA_RANGE[0],
-                   hi: float = ALPHA_RANGE[1]) -> np.ndarray:
+                   hi: float = ALPHA_RANGE[1], slow: bool = False) -> np.ndarray:
     """Log-spaced budgets of a regularized learning curve: about 40 points over
-    ``0.1 .. 100`` at ``theta = 0``, 13 at ``theta > 0`` (where a solve is much slower)."""
+    ``0.1 .. 100`` at ``theta = 0``, 13 at ``theta > 0`` or with ``slow`` (a soft or
+    reweighted selection policy: the general quadrature, where a solve is much slower)."""
     if not (0 < lo < hi and math.isfinite(hi)):
         raise InputError(f"need 0 < lo < hi; got lo={lo!r}, hi={hi!r}")
-    per_decade = 13 if float(theta_deg) == 0 else 4
+    per_decade = 13 if float(theta_deg) == 0 and not slow else 4
     n = max(8, int(math.ceil(per_decade * math.log10(hi / lo))) + 1)
     return np.geomspace(lo, hi, n)
 
 
-def _erm_norm(learner, rule, f, theta_deg, lam, noise):
+def _erm_norm(learner, rule, f, theta_deg, lam, noise, softness=0.0, metric="abs",
+              reweight=False):
     learner, rule, f, theta_deg, lam, noise = _check_erm(learner, rule, f, theta_deg, lam,
                                                          noise)
-    if rule == "random":  # independent of f and of the probe
-        f, theta_deg = 1.0, 0.0
-    return learner, rule, f, theta_deg, lam, noise
+    pol = _check_policy(softness, metric, reweight, learner)
+    if rule == "random":  # independent of f, of the probe and of the policy
+        f, theta_deg, pol = 1.0, 0.0, (0.0, "abs", False)
+    return (learner, rule, f, theta_deg, lam, noise) + pol
 
 
 def erm_curve(learner: str, rule: str, f: float, theta_deg: float = 0.0, *, lam: float = 0.01,
               noise: float = 0.0, lo: float = ALPHA_RANGE[0],
-              hi: float = ALPHA_RANGE[1]) -> ErmCurve:
+              hi: float = ALPHA_RANGE[1], softness: float = 0.0, metric: str = "abs",
+              reweight: bool = False) -> ErmCurve:
     """``eps(alpha_prune)`` of ``learner`` on :func:`erm_alpha_grid` ``(theta, lo, hi)``.
 
     Regularized learners (hinge, logistic, ridge) come from one vectorized
     :func:`theory.erm.solve_erm` over the grid; ``"max-margin"`` is :func:`learning_curve`
     (its own grid, certified points only) without noise, and :func:`theory.solve` with
     ``noise`` on the same grid otherwise (no points beyond the capacity; ``lam`` is ignored). ``random`` pruning is computed at
-    ``f = 1, theta = 0``. Cached.
+    ``f = 1, theta = 0``. ``softness, metric, reweight``: the selection policy
+    (:func:`theory.erm.solve_erm`; no reweighting for max-margin). Cached.
     """
-    key = _erm_norm(learner, rule, f, theta_deg, lam, noise)
-    return _erm_curve(*key, _key(lo), _key(hi))
+    key = _erm_norm(learner, rule, f, theta_deg, lam, noise, softness, metric, reweight)
+    return _erm_curve(*key[:6], _key(lo), _key(hi), *key[6:])
 
 
 @_memo(maxsize=256)
-def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi) -> ErmCurve:
-    if learner == "max-margin" and noise > 0:
+def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi, softness=0.0, metric="abs",
+               reweight=False) -> ErmCurve:
+    pol = dict(softness=softness, metric=metric, reweight=reweight)
+    if learner == "max-margin" and (noise > 0 or softness > 0 or metric != "abs"):
         a = erm_alpha_grid(0.0, lo, hi)
-        r = solve(rule, f, a, theta_deg, noise=noise)
+        r = solve(rule, f, a, theta_deg, noise=noise, softness=softness, metric=metric)
         ok = np.asarray(r.converged, bool)
         return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
                         noise=noise, alpha_prune=_ro(a),
                         eps=_ro(np.where(ok, np.asarray(r.eps, float), np.nan)),
-                        converged=_ro_bool(ok), n_excluded=int((~ok).sum()))
+                        converged=_ro_bool(ok), n_excluded=int((~ok).sum()), **pol)
     if learner == "max-margin":
         c = learning_curve(rule, f, theta_deg, lo=lo, hi=hi)
         return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
@@ -537,13 +575,14 @@ def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi) -> ErmCurve:
                         n_excluded=c.n_excluded)
     from prunescale.theory.erm import solve_erm
 
-    a = erm_alpha_grid(theta_deg, lo, hi)
-    r = solve_erm(rule, f, a, theta_deg=theta_deg, learner=learner, lam=lam, noise=noise)
+    slow = softness > 0 or reweight or (metric != "abs" and learner != "logistic")
+    a = erm_alpha_grid(theta_deg, lo, hi, slow=slow)
+    r = solve_erm(rule, f, a, theta_deg=theta_deg, learner=learner, lam=lam, noise=noise, **pol)
     ok = np.asarray(r.converged, bool)
     eps = np.where(ok, np.asarray(r.eps, float), np.nan)
     return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=lam, noise=noise,
                     alpha_prune=_ro(a), eps=_ro(eps), converged=_ro_bool(ok),
-                    n_excluded=int((~ok).sum()))
+                    n_excluded=int((~ok).sum()), **pol)
 
 
 def _ro_bool(a) -> np.ndarray:
@@ -553,23 +592,28 @@ def _ro_bool(a) -> np.ndarray:
 
 
 def erm_point(learner: str, rule: str, f: float, theta_deg: float = 0.0, *,
-              alpha_prune: float, lam: float = 0.01, noise: float = 0.0) -> ErmPoint:
+              alpha_prune: float, lam: float = 0.01, noise: float = 0.0,
+              softness: float = 0.0, metric: str = "abs", reweight: bool = False) -> ErmPoint:
     """``learner`` at one ``alpha_prune`` (exactly :func:`theory.erm.solve_erm`, or
     :func:`point` for the noiseless ``"max-margin"``, :func:`theory.solve` with noise).
     Cached."""
     key = _check_erm(learner, rule, f, theta_deg, lam, noise)
-    return _erm_point(*key, _key(_pr.check_alpha("alpha_prune", alpha_prune)))
+    pol = _check_policy(softness, metric, reweight, key[0])
+    return _erm_point(*key, _key(_pr.check_alpha("alpha_prune", alpha_prune)), *pol)
 
 
 @_memo(maxsize=4096)
-def _erm_point(learner, rule, f, theta_deg, lam, noise, alpha_prune) -> ErmPoint:
-    if learner == "max-margin" and noise > 0:
-        r = solve(rule, f, alpha_prune, theta_deg, noise=noise)
+def _erm_point(learner, rule, f, theta_deg, lam, noise, alpha_prune, softness=0.0,
+               metric="abs", reweight=False) -> ErmPoint:
+    pol = dict(softness=softness, metric=metric, reweight=reweight)
+    if learner == "max-margin" and (noise > 0 or softness > 0 or metric != "abs"):
+        r = solve(rule, f, alpha_prune, theta_deg, noise=noise, softness=softness,
+                  metric=metric)
         ok = bool(r.converged)
         return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
                         noise=noise, alpha_prune=float(r.alpha_prune),
                         eps=float(r.eps) if ok else math.nan, converged=ok,
-                        reason=str(r.reason))
+                        reason=str(r.reason), **pol)
     if learner == "max-margin":
         p = point(rule, f, theta_deg, alpha_prune=alpha_prune)
         return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
@@ -578,22 +622,23 @@ def _erm_point(learner, rule, f, theta_deg, lam, noise, alpha_prune) -> ErmPoint
     from prunescale.theory.erm import solve_erm
 
     r = solve_erm(rule, f, alpha_prune, theta_deg=theta_deg, learner=learner, lam=lam,
-                  noise=noise)
+                  noise=noise, **pol)
     ok = bool(r.converged)
     return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=lam, noise=noise,
                     alpha_prune=float(r.alpha_prune), eps=float(r.eps) if ok else math.nan,
-                    converged=ok, reason=str(r.reason))
+                    converged=ok, reason=str(r.reason), **pol)
 
 
 def erm_is_cached(learner: str, rule: str, f: float, theta_deg: float = 0.0, *,
                   lam: float = 0.01, noise: float = 0.0, lo: float = ALPHA_RANGE[0],
-                  hi: float = ALPHA_RANGE[1]) -> bool:
+                  hi: float = ALPHA_RANGE[1], softness: float = 0.0, metric: str = "abs",
+                  reweight: bool = False) -> bool:
     """Whether :func:`erm_curve` at these arguments is already computed (``False`` where
     it is not available, :func:`erm_unavailable`)."""
-    if erm_unavailable(learner, noise):
+    if erm_unavailable(learner, noise, reweight):
         return False
-    key = _erm_norm(learner, rule, f, theta_deg, lam, noise)
-    return _erm_curve.cached(*key, _key(lo), _key(hi))
+    key = _erm_norm(learner, rule, f, theta_deg, lam, noise, softness, metric, reweight)
+    return _erm_curve.cached(*key[:6], _key(lo), _key(hi), *key[6:])
 
 
 def is_cached(panel: str, theta_deg: float, rule: str = "hard", f: float = 0.2, *,

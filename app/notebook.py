@@ -313,7 +313,12 @@ def _(compute, mo):
                               debounce=True, label="ridge penalty λ")
     noise_slider = mo.ui.slider(steps=list(compute.NOISE_STEPS), value=0.1, show_value=True,
                                 debounce=True, label="label noise η")
-    return lam_slider, learner, noise_slider
+    softness_slider = mo.ui.slider(steps=list(compute.SOFTNESS_STEPS), value=0.0,
+                                   show_value=True, debounce=True, label="selection softness τ")
+    metric = mo.ui.dropdown(options={"|p| (label-free)": "abs", "y·p (label-aware)": "signed"},
+                            value="|p| (label-free)", label="metric")
+    reweight = mo.ui.checkbox(value=False, label="reweight by 1/π")
+    return lam_slider, learner, metric, noise_slider, reweight, softness_slider
 
 
 @app.cell(hide_code=True)
@@ -324,33 +329,41 @@ def _(
     f,
     lam_slider,
     learner,
+    metric,
     mo,
     noise_slider,
+    reweight,
+    softness_slider,
     theta_deg,
 ):
     erm_learner = learner.value
     erm_lam = float(lam_slider.value)
     erm_noise = float(noise_slider.value)
+    erm_pol = dict(softness=float(softness_slider.value), metric=metric.value,
+                   reweight=bool(reweight.value))
     erm_rules = ("hard", "easy", "random")
     erm_curves, erm_pts, erm_error = [], {}, ""
-    erm_notice = compute.erm_unavailable(erm_learner, erm_noise) or ""
+    erm_notice = compute.erm_unavailable(erm_learner, erm_noise, erm_pol["reweight"]) or ""
     if not erm_notice:
         _lo = min(compute.ALPHA_RANGE[0], alpha_prune / 1.5)
         _hi = max(compute.ALPHA_RANGE[1], alpha_prune * 1.5)
         _ready = all(compute.erm_is_cached(erm_learner, r, f, theta_deg, lam=erm_lam,
-                                           noise=erm_noise, lo=_lo, hi=_hi) for r in erm_rules)
-        _slow = ("a regularized learner at θ > 0 can take a minute the first time"
-                 if theta_deg > 0 and erm_learner != "max-margin" else "cached afterwards")
+                                           noise=erm_noise, lo=_lo, hi=_hi, **erm_pol)
+                     for r in erm_rules)
+        _slow = ("a regularized learner at θ > 0 or with a soft or reweighted selection can "
+                 "take a minute the first time"
+                 if (theta_deg > 0 or erm_pol["softness"] > 0 or erm_pol["reweight"])
+                 and erm_learner != "max-margin" else "cached afterwards")
         with (contextlib.nullcontext() if _ready
               else mo.status.spinner(title=f"Solving {erm_learner} learning curves",
                                      subtitle=_slow)):
             try:
                 erm_curves = [compute.erm_curve(erm_learner, r, f, theta_deg, lam=erm_lam,
-                                                noise=erm_noise, lo=_lo, hi=_hi)
+                                                noise=erm_noise, lo=_lo, hi=_hi, **erm_pol)
                               for r in erm_rules]
                 erm_pts = {r: compute.erm_point(erm_learner, r, f, theta_deg,
                                                 alpha_prune=alpha_prune, lam=erm_lam,
-                                                noise=erm_noise)
+                                                noise=erm_noise, **erm_pol)
                            for r in erm_rules}
             except Exception as exc:  # shown to the user, the app keeps running
                 erm_curves, erm_pts = [], {}
@@ -362,6 +375,7 @@ def _(
         erm_learner,
         erm_noise,
         erm_notice,
+        erm_pol,
         erm_pts,
     )
 
@@ -376,23 +390,28 @@ def _(
     erm_learner,
     erm_noise,
     erm_notice,
+    erm_pol,
     erm_pts,
     f,
     f_slider,
     lam_slider,
     learner,
     math,
+    metric,
     mo,
     mode,
     noise_slider,
     plots,
     pt,
+    reweight,
     rule,
+    softness_slider,
     theta,
     theta_deg,
 ):
     _controls = mo.vstack([
         mo.hstack([learner, lam_slider, noise_slider], justify="start", gap=2, wrap=True),
+        mo.hstack([softness_slider, metric, reweight], justify="start", gap=2, wrap=True),
         mo.hstack([rule, f_slider, mode, alpha_slider, theta], justify="start", gap=2,
                   wrap=True),
     ])
@@ -400,8 +419,8 @@ def _(
     if erm_notice:
         _panel = mo.callout(mo.md(f"**{erm_notice[0].upper() + erm_notice[1:]}.**"),
                             kind="warn")
-        _now = ("**Current point:** no number for the max-margin student at η > 0: set "
-                "η = 0 or choose hinge, logistic or ridge.")
+        _now = ("**Current point:** no number for the max-margin student with reweighting: "
+                "untick it or choose hinge, logistic or ridge.")
     elif erm_error:
         _panel = mo.callout(mo.md(erm_error), kind="danger")
         _now = "**Current point:** not available."
@@ -422,6 +441,14 @@ def _(
                  "noisy kept data, beyond which no separating student exists)."
                  if erm_learner == "max-margin"
                  else f"The student minimises its loss plus (λ/2)|w|², λ = {erm_lam:g}.")
+    _pol = erm_pol
+    _sel_note = (
+        "Selection: the sharp rule by |p|" if _pol["softness"] == 0 and _pol["metric"] == "abs"
+        else ("Selection: each pool example is kept with probability π(m) = "
+              f"sigmoid(±(k − m)/τ), τ = {_pol['softness']:g}, m = "
+              + ("|p|" if _pol["metric"] == "abs" else "y·p (y the observed label)")))
+    _sel_note += (", losses reweighted by 1/π (unbiased selection)." if _pol["reweight"]
+                  else ".")
     _excl = sum(c.n_excluded for c in erm_curves)
     _text = mo.md(
         f"""
@@ -431,7 +458,7 @@ def _(
         θ = {theta_deg:g}°, when each training label is flipped with probability
         η = {erm_noise:g}. Solid: the selected rule; the star is the current point. Hinge is
         the soft-margin SVM, logistic the logistic regression, ridge least squares.
-        {_lam_note} ε is measured against the clean teacher.
+        {_lam_note} ε is measured against the clean teacher. {_sel_note}
 
         {_now}
 
@@ -441,7 +468,9 @@ def _(
         flipped label costs little.
 
         **Try:** raise the noise η from 0 to 0.3 and watch the easy/hard crossing move to
-        smaller pools; then compare hinge, logistic and ridge, and vary λ.
+        smaller pools; then compare hinge, logistic and ridge, and vary λ. Switch the metric
+        to y·p: keep-hard then keeps the mislabeled examples (ε can pass 1/2), keep-easy
+        drops them.
         """
         + (f"\n\n_{_excl} uncertified grid point(s) left as gaps"
            + (" (a small λ is harder to certify: raise it to fill them)"

@@ -6,4 +6,5 @@ configuration recorded in its header, and draws the figure as PNG and SVG.
 :func:`figures.run.run_all` draws them all (the ``prunescale figures`` command).
 """
 
-FIGURES = ("learning_curves", "frontier", "phase_diagram", "imperfect", "parity", "label_noise")
+FIGURES = ("learning_curves", "frontier", "phase_diagram", "imperfect", "parity", "label_noise",
+           "selection")

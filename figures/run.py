@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from prunescale.figures import (FIGURES, fig_frontier, fig_imperfect, fig_label_noise,
-                                fig_learning_curves, fig_parity, fig_phase_diagram)
+                                fig_learning_curves, fig_parity, fig_phase_diagram,
+                                fig_selection)
 from prunescale.figures._data import Progress
 from prunescale.figures._store import _atomic_write, clean_stale_temporaries
 from prunescale.errors import InputError
 
 MODULES = (fig_learning_curves, fig_frontier, fig_phase_diagram, fig_imperfect, fig_parity,
-           fig_label_noise)
+           fig_label_noise, fig_selection)
 
 
 def check_out(out) -> Path:
@@ -94,6 +95,13 @@ def run_all(out="prunescale-figures", full: bool = False, only=None) -> dict:
             "boundary_noise": r["config"]["phase_noise"],
             "boundary_alpha_tot": [None if not np.isfinite(b) else float(b)
                                    for b in r["phase"]["boundary"]]}
+    if fig_selection.NAME in results:
+        r = results[fig_selection.NAME]
+        z = np.abs(r["z"])
+        summary["selection"] = {
+            "median_abs_z": float(np.nanmedian(z)) if z.size else None,
+            "max_abs_z": float(np.nanmax(z)) if z.size else None,
+            "winner_share": r["winner_share"]}
     summary["drawn"] = list(results)
     previous = _previous_summary(out / "summary.json")
     if previous.get("mode") == summary["mode"]:  # --only: keep the other figures' entries

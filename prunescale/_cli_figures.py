@@ -33,7 +33,8 @@ def add_parser(sub):
     p.add_argument("--only", type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
                    default=None, metavar="FIG",
                    help="draw only these figures: a comma list of fig1..fig6 or of learning_curves, "
-                        "frontier, phase_diagram, imperfect, parity, label_noise (default: all)")
+                        "frontier, phase_diagram, imperfect, parity, label_noise, selection (default: "
+                        "all)")
     p.add_argument("--json", action="store_true",
                    help="print the run's summary (summary.json) on stdout")
     p.set_defaults(run=run)

@@ -177,6 +177,9 @@ def test_notebook_max_margin_with_noise_draws_up_to_the_capacity():
         "learner": mo.ui.dropdown(options=list(compute.APP_LEARNERS), value="max-margin"),
         "lam_slider": mo.ui.slider(steps=list(compute.LAM_STEPS), value=0.01),
         "noise_slider": mo.ui.slider(steps=list(compute.NOISE_STEPS), value=0.2),
+        "softness_slider": mo.ui.slider(steps=list(compute.SOFTNESS_STEPS), value=0.0),
+        "metric": mo.ui.dropdown(options=list(compute.APP_METRICS), value="abs"),
+        "reweight": mo.ui.checkbox(value=False),
     }
     outputs, defs = nb.run(defs=controls)
     html = _html(outputs)
@@ -185,3 +188,35 @@ def test_notebook_max_margin_with_noise_draws_up_to_the_capacity():
     assert 'data-panel="erm"' in html and 'data-panel="learning"' in html
     for c in defs["erm_curves"]:  # a gap beyond the capacity, numbers below it
         assert c.converged.any() and not c.converged[-1]
+
+
+def test_selection_policy_controls_reach_the_theory():
+    import marimo as mo
+
+    from prunescale.app.notebook import app as nb
+    from prunescale.theory.erm import solve_erm
+
+    def controls(learner, metric, reweight):
+        return {
+            "learner": mo.ui.dropdown(options=list(compute.APP_LEARNERS), value=learner),
+            "lam_slider": mo.ui.slider(steps=list(compute.LAM_STEPS), value=0.01),
+            "noise_slider": mo.ui.slider(steps=list(compute.NOISE_STEPS), value=0.2),
+            "softness_slider": mo.ui.slider(steps=list(compute.SOFTNESS_STEPS), value=0.0),
+            "metric": mo.ui.dropdown(options=list(compute.APP_METRICS), value=metric),
+            "reweight": mo.ui.checkbox(value=reweight),
+        }
+
+    outputs, defs = nb.run(defs=controls("logistic", "signed", False))
+    html = _html(outputs)
+    assert defs["erm_pol"] == {"softness": 0.0, "metric": "signed", "reweight": False}
+    assert "y·p (y the observed label)" in html and not defs["erm_error"]
+    pt = defs["pt"]
+    cur = defs["erm_pts"][pt.rule]
+    r = solve_erm(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
+                  learner="logistic", lam=0.01, noise=0.2, metric="signed")
+    assert cur.eps == float(r.eps) and cur.metric == "signed"
+    # reweighting the max-margin student: a notice, never a number
+    outputs, defs = nb.run(defs=controls("max-margin", "abs", True))
+    assert defs["erm_notice"] == compute.REWEIGHT_MAX_MARGIN and defs["erm_curves"] == []
+    with pytest.raises(ValueError, match="reweighting is for the regularized learners"):
+        compute.erm_point("max-margin", "hard", 0.2, 0.0, alpha_prune=2.0, reweight=True)

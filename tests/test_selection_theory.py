@@ -249,3 +249,20 @@ def test_bad_policy_input_is_one_line(kw, msg):
     with pytest.raises(InputError) as exc:
         solve_erm("hard", 0.3, 2.0, learner="ridge", lam=0.1, **kw)
     assert msg in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_sharp_label_aware_logistic_kernel_matches_the_general_rule(monkeypatch):
+    """At theta = 0 a sharp signed policy keeps one p-interval per observed label, so the
+    closed-form p kernel of logistic applies (fast path); the general (p, z) rule agrees."""
+    from prunescale.theory import _erm_law as law
+
+    AT, E = np.meshgrid([2.0, 20.0], [0.0, 0.1, 0.3], indexing="ij")
+    for rule in ("hard", "easy"):
+        fast = solve_erm(rule, 0.3, alpha_tot=AT, learner="logistic", lam=0.01, noise=E,
+                         metric="signed")
+        with monkeypatch.context() as m:
+            m.setattr(law, "omega_kernel", lambda pts: False)
+            slow = solve_erm(rule, 0.3, alpha_tot=AT, learner="logistic", lam=0.01, noise=E,
+                             metric="signed")
+        assert fast.converged.all() and slow.converged.all()
+        np.testing.assert_allclose(fast.eps, slow.eps, atol=1e-9)

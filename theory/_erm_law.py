@@ -118,10 +118,41 @@ def analytic_z(pts: Points) -> bool:
     return pts.learner in ("ridge", "hinge") and not np.any(pts.sn > 0) and not pts.policy
 
 
+def sharp_signed(pts: Points) -> bool:
+    """Whether the points are a sharp (``tau = 0``) label-aware policy: at ``theta = 0`` each
+    observed label then keeps an interval of ``p`` (:func:`_label_ranges`)."""
+    return (pts.policy in ("hard", "easy") and pts.metric == "signed"
+            and pts.tau is not None and not np.any(pts.tau > 0))
+
+
 def omega_kernel(pts: Points) -> bool:
     """Whether the p integral is folded into a closed-form kernel in omega (logistic at
-    theta = 0), leaving a 1-d rule in omega."""
-    return pts.learner == "logistic" and not np.any(pts.sn > 0) and not pts.policy
+    theta = 0, sharp rules), leaving a 1-d rule in omega."""
+    return (pts.learner == "logistic" and not np.any(pts.sn > 0)
+            and (not pts.policy or sharp_signed(pts)))
+
+
+def _label_ranges(pts: Points):
+    """Per observed label ``y = +-1`` at ``theta = 0``: the kept interval ``[lo_y, hi_y]`` of
+    ``p >= 0`` and the label's weight in the kept law, ``w_y = P(y) mass_y / sum``.
+
+    The sharp ``|p|`` rule keeps ``[lo, hi]`` for both labels (``w = 1 - eta, eta``). A sharp
+    label-aware policy with threshold ``k`` keeps, with ``m = y p``: hard ``m <= k``, i.e.
+    ``p <= k`` (``y = +1``) and ``p >= -k`` (``y = -1``); easy ``m >= k``, i.e. ``p >= k`` and
+    ``p <= -k``; ``mass_y = Phi(hi_y) - Phi(lo_y)``."""
+    eta = pts.eta
+    if not sharp_signed(pts):
+        return [(1.0, pts.lo, pts.hi, 1.0 - eta), (-1.0, pts.lo, pts.hi, eta)]
+    top = np.full_like(pts.k, np.inf)
+    kp, km = np.maximum(pts.k, 0.0), np.maximum(-pts.k, 0.0)
+    if pts.policy == "hard":
+        rng = {1.0: (np.zeros_like(kp), kp), -1.0: (km, top)}
+    else:
+        rng = {1.0: (kp, top), -1.0: (np.zeros_like(km), km)}
+    mass = {y: ndtr(-lo) - ndtr(-hi) for y, (lo, hi) in rng.items()}
+    tot = (1.0 - eta) * mass[1.0] + eta * mass[-1.0]
+    return [(y, rng[y][0], rng[y][1], (1.0 - eta if y > 0 else eta) * mass[y] / tot)
+            for y in (1.0, -1.0)]
 
 
 def _p_rule(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
@@ -389,34 +420,42 @@ def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature):
     one composite Gauss-Legendre rule in ``omega`` split at ``A lo, A hi`` plus multiples of
     ``D`` and at the loss's scale.
     """
-    lo = pts.lo
-    span = -lo + np.sqrt(lo * lo + 2.0 * _TAIL_EXP)
-    hi = np.minimum(pts.hi, lo + span)
+    labels = []
+    for y, lo, hi, wy in _label_ranges(pts):
+        span = -lo + np.sqrt(lo * lo + 2.0 * _TAIL_EXP)
+        labels.append((y, lo, np.minimum(hi, lo + span), wy))
     zm = quad.z_max
-    e_lo, e_hi = np.minimum(A * lo, A * hi), np.maximum(A * lo, A * hi)
-    w_lo, w_hi = e_lo - zm * D, e_hi + zm * D
     dz = np.array([-6.0, -4.0, -2.5, -1.2, -0.4, 0.0, 0.4, 1.2, 2.5, 4.0, 6.0])
-    parts = [e_lo[:, None] + D[:, None] * dz, e_hi[:, None] + D[:, None] * dz,
-             (A * lo)[:, None] + (A * (hi - lo))[:, None] * _P_FRACS,
-             np.broadcast_to(np.array([0.0, -2.0, 2.0, -5.0, 5.0, -10.0, 10.0]), (A.size, 7))]
+    parts = [np.broadcast_to(np.array([0.0, -2.0, 2.0, -5.0, 5.0, -10.0, 10.0]), (A.size, 7))]
+    w_lo, w_hi = np.full(A.size, np.inf), np.full(A.size, -np.inf)
+    for _, lo, hi, wy in labels:
+        live = np.broadcast_to(wy, A.shape) > 0  # a label with no kept p adds no panels
+        e_lo, e_hi = np.minimum(A * lo, A * hi), np.maximum(A * lo, A * hi)
+        w_lo = np.where(live, np.minimum(w_lo, e_lo - zm * D), w_lo)
+        w_hi = np.where(live, np.maximum(w_hi, e_hi + zm * D), w_hi)
+        for e in (e_lo, e_hi):
+            parts.append(np.where(live[:, None], e[:, None] + D[:, None] * dz, np.nan))
+        parts.append(np.where(live[:, None], (A * lo)[:, None]
+                              + (A * (hi - lo))[:, None] * _P_FRACS, np.nan))
     br = np.concatenate(parts, axis=1)
     om, wo = panel_rule(w_lo, w_hi, br, quad.n_z)
     A2, D2, V2 = A[:, None], D[:, None], V[:, None]
     sig = np.sqrt(A2 * A2 + D2 * D2)
     mu = A2 * om / (sig * sig)
     sd = D2 / sig
-    a = (lo[:, None] - mu) / sd
-    b = (hi[:, None] - mu) / sd
-    i0, i1, _ = _gauss_pieces(a, b)
     dens = normal_pdf(om / sig) / sig * wo
-    k0 = dens * i0
-    k1 = dens * (mu * i0 + sd * i1)
-    Z = np.sum(k0, axis=1, keepdims=True)  # normalises the discrete law exactly
-    k0, k1 = k0 / Z, k1 / Z
-    kz = (om * k0 - A2 * k1) / D2
-    eta = pts.eta[:, None]
     sums = {}
-    for y, Py in ((1.0, 1.0 - eta), (-1.0, eta)):
+    for y, lo, hi, wy in labels:
+        a = (lo[:, None] - mu) / sd
+        b = (hi[:, None] - mu) / sd
+        i0, i1, _ = _gauss_pieces(a, b)
+        k0 = dens * i0
+        k1 = dens * (mu * i0 + sd * i1)
+        Z = np.sum(k0, axis=1, keepdims=True)  # normalises the discrete law exactly
+        Py = np.broadcast_to(wy, A.shape)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            k0, k1 = np.where(Py > 0, k0 / Z, 0.0), np.where(Py > 0, k1 / Z, 0.0)
+        kz = (om * k0 - A2 * k1) / D2
         h, f, df, l = prox("logistic", y, om, V2)
         vals = {"f": f, "f2": f * f, "df": df}
         if cert:
