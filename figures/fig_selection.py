@@ -48,8 +48,9 @@ def config(quick: bool) -> dict:
         "cut_alpha_tot": 20.0,
         "softness": 0.2,
         "rw_noise": 0.1,
-        "rw_alpha_tot": np.round(np.geomspace(2.0, 50.0, 5 if quick else 13), 6).tolist(),
-        "rw_alpha_sim": [6.0, 20.0] if quick else [3.0, 6.0, 12.0, 25.0, 50.0],
+        "rw_alpha_tot": ([2.0, 5.0, 20.0, 50.0] if quick
+                         else np.round(np.geomspace(2.0, 50.0, 13), 6).tolist()),
+        "rw_alpha_sim": [20.0] if quick else [3.0, 6.0, 12.0, 25.0, 50.0],
         "n": 400 if quick else 800,
         "seeds": 8 if quick else 32,
         "seed": 0,
@@ -91,31 +92,39 @@ def winner(eps: np.ndarray) -> dict:
     return {"best": np.where(known, order[0], -1), "margin": margin}
 
 
+def rw_alphas(c) -> np.ndarray:
+    """Pool sizes of the theory lines of panel (d): the line's grid and the simulated ones."""
+    return np.unique(np.concatenate([c["rw_alpha_tot"], c["rw_alpha_sim"]]))
+
+
 def reweighting(cache, c) -> dict:
-    """Soft keep-hard and keep-easy, biased and reweighted, along ``alpha_tot``."""
+    """Soft keep-hard and keep-easy, biased and reweighted, along ``alpha_tot`` (at
+    :func:`rw_alphas`: the simulation markers are compared with these very points)."""
 
     def compute():
         from prunescale.theory.erm import solve_erm
 
+        a = rw_alphas(c)
         out = {}
         for rule in SOFT_RULES:
             for rw in (False, True):
-                r = solve_erm(rule, c["f"], alpha_tot=np.asarray(c["rw_alpha_tot"]),
-                              learner=c["learner"], lam=c["lam"], noise=c["rw_noise"],
-                              softness=c["softness"], reweight=rw)
+                r = solve_erm(rule, c["f"], alpha_tot=a, learner=c["learner"], lam=c["lam"],
+                              noise=c["rw_noise"], softness=c["softness"], reweight=rw)
                 out[f"eps_{rule}_{int(rw)}"] = r.eps
-        r = solve_erm("random", 1.0, alpha_tot=np.asarray(c["rw_alpha_tot"]) * c["f"],
-                      learner=c["learner"], lam=c["lam"], noise=c["rw_noise"])
+        r = solve_erm("random", 1.0, alpha_tot=a * c["f"], learner=c["learner"],
+                      lam=c["lam"], noise=c["rw_noise"])
         out["eps_random"] = r.eps
         return out
 
-    key = {k: c[k] for k in ("learner", "lam", "f", "softness", "rw_noise", "rw_alpha_tot")}
+    key = {k: c[k] for k in ("learner", "lam", "f", "softness", "rw_noise", "rw_alpha_tot",
+                             "rw_alpha_sim")}
     return cached(cache, "selection-reweight", {"kind": "selection-reweight", **key}, compute)
 
 
 def sim_point(cache, *, rule, f, alpha_tot, noise, softness, reweight, learner, lam, n, seeds,
               seed) -> dict:
-    """Certified students of a soft policy at one pool size, with the matching theory."""
+    """Certified students of a soft policy at one pool size (the theory comes from
+    :func:`reweighting`)."""
     cfg = {"kind": "selection-sim", "rule": rule, "f": float(f), "alpha_tot": float(alpha_tot),
            "noise": float(noise), "softness": float(softness), "reweight": bool(reweight),
            "learner": learner, "lam": float(lam), "n": int(n), "seeds": int(seeds),
@@ -124,15 +133,11 @@ def sim_point(cache, *, rule, f, alpha_tot, noise, softness, reweight, learner, 
     def compute():
         from prunescale.sims.erm import simulate_erm
         from prunescale.theory import Pruning
-        from prunescale.theory.erm import solve_erm
 
-        kw = dict(learner=learner, lam=lam, noise=noise, softness=softness, reweight=reweight)
         r = simulate_erm(Pruning(rule, f), None, n, seeds, alpha_tot=alpha_tot, seed=seed,
-                         progress=False, **kw)
-        th = solve_erm(rule, f, alpha_tot=alpha_tot, **kw)
-        return {"eps_mean": r.eps_mean, "eps_sem": r.eps_sem, "n_flagged": r.n_flagged,
-                "eps_theory": float(th.eps.item()),
-                "theory_converged": bool(th.converged.item())}
+                         progress=False, learner=learner, lam=lam, noise=noise,
+                         softness=softness, reweight=reweight)
+        return {"eps_mean": r.eps_mean, "eps_sem": r.eps_sem, "n_flagged": r.n_flagged}
 
     return {k: v.item() for k, v in cached(cache, "selection-sim", cfg, compute).items()}
 
@@ -145,6 +150,7 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     g = grid(cache, c)
     progress.step("theory: five policies over pool size and noise")
     rw = reweighting(cache, c)
+    ra = rw_alphas(c)
     progress.step("theory: biased vs reweighted soft selection")
     sims = []
     for rule in SOFT_RULES:
@@ -153,11 +159,13 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
                 p = sim_point(cache, rule=rule, f=c["f"], alpha_tot=a, noise=c["rw_noise"],
                               softness=c["softness"], reweight=reweight, learner=c["learner"],
                               lam=c["lam"], n=c["n"], seeds=c["seeds"], seed=c["seed"])
-                sims.append({"rule": rule, "reweight": reweight, "alpha_tot": a, **p})
+                th = rw[f"eps_{rule}_{int(reweight)}"][int(np.flatnonzero(ra == a)[0])]
+                sims.append({"rule": rule, "reweight": reweight, "alpha_tot": a, **p,
+                             "eps_theory": float(th),
+                             "theory_converged": bool(np.isfinite(th))})
                 progress.step(f"sim {rule} reweight={reweight} a_tot={a:g}")
     at, et = np.asarray(c["alpha_tot"]), np.asarray(c["noise"])
     j_cut = int(np.argmin(np.abs(np.log(at / c["cut_alpha_tot"]))))
-    ra = np.asarray(c["rw_alpha_tot"])
 
     def draw():
         from matplotlib.colors import ListedColormap
@@ -208,6 +216,12 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         ax.plot(ra, rw["eps_random"], color="0.55", lw=1.2, label="random")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200) if ra[0] <= t <= ra[-1]]
+        ax.set_xticks(ticks)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(r"pool size $\alpha_{tot}$")
         ax.set_ylabel(r"test error $\varepsilon$")
         ax.set_title(f"(d) biased vs reweighted, $\\tau$ = {c['softness']:g}, "
