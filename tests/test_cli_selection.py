@@ -60,7 +60,7 @@ def test_bad_selection_input_is_one_line(cmd, extra, needle):
 
 def test_sim_json_and_a_results_folder_with_policies(tmp_path):
     out = run("sim", "--rule", "easy", "--f", "0.4", "--alpha-prune", "2", "--softness", "0.2",
-              "--metric", "signed", "--noise", "0.1", "--n", "80", "--seeds", "4", "--json")
+              "--metric", "signed", "--noise", "0.1", "--n", "60", "--seeds", "3", "--json")
     assert out.returncode == 0, out.stderr
     (row,) = json.loads(out.stdout)
     assert (row["softness"], row["metric"], row["reweight"]) == (0.2, "signed", False)

@@ -17,7 +17,7 @@ def test_figure_smoke(tmp_path, monkeypatch):
     monkeypatch.setattr(F, "config", lambda q: {
         "learner": "logistic", "lam": 0.01, "f": 0.3, "alpha_tot": [2.0, 30.0],
         "noise": [0.0, 0.3], "cut_alpha_tot": 30.0, "softness": 0.2, "rw_noise": 0.1,
-        "rw_alpha_tot": [4.0, 20.0], "rw_alpha_sim": [20.0], "n": 60, "seeds": 3, "seed": 0})
+        "rw_alpha_tot": [20.0], "rw_alpha_sim": [20.0], "n": 60, "seeds": 3, "seed": 0})
     res = F.main(quick=True, out=tmp_path)
     for p in res["paths"]:
         assert p.exists() and p.stat().st_size > 1000

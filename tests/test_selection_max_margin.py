@@ -56,8 +56,8 @@ def test_label_aware_keep_hard_learns_the_flipped_rule():
 
 
 @pytest.mark.parametrize("rule,f,alpha,theta,eta,tau,metric", [
-    ("hard", 0.3, 2.0, 0.0, 0.0, 0.3, "abs"),
     ("easy", 0.4, 2.0, 10.0, 0.1, 0.2, "signed"),
+    pytest.param("hard", 0.3, 2.0, 0.0, 0.0, 0.3, "abs", marks=pytest.mark.slow),
 ])
 def test_simulation_agrees_with_theory_n400(rule, f, alpha, theta, eta, tau, metric):
     res = sims.simulate(sims.Pruning(rule, f, theta), alpha, 400, 24, noise=eta, softness=tau,
@@ -67,6 +67,7 @@ def test_simulation_agrees_with_theory_n400(rule, f, alpha, theta, eta, tau, met
     assert abs(res.eps_mean - float(th.eps)) < 3.5 * res.eps_sem, (res.eps_mean, res.eps_sem)
 
 
+@pytest.mark.slow
 def test_simulation_direct_mode_and_sharp_signed_rank():
     pr = sims.Pruning("hard", 0.3)
     direct = sims.simulate(pr, 1.5, 200, 8, softness=0.2, direct=True, progress=False)
