@@ -39,13 +39,15 @@ def test_theory_json_matches_the_api_for_every_learner():
     assert abs(float(biased.eps) - rec["eps"]) > 1e-4  # reweighting changes the student
 
 
-@pytest.mark.parametrize("cmd", ["theory", "sim"])
-@pytest.mark.parametrize("extra,needle", [
-    (["--softness", "-1"], "softness must be in [0, 10]; got -1.0"),
-    (["--softness", "nan"], "softness must be finite"),
-    (["--metric", "loss"], "--metric must be one of abs, signed"),
-    (["--metric", "abs,signed"], "--metric takes one of abs, signed"),
-    (["--reweight"], "--reweight is for the regularized learners"),
+@pytest.mark.parametrize("cmd,extra,needle", [
+    ("theory", ["--softness", "-1"], "softness must be in [0, 10]; got -1.0"),
+    ("sim", ["--softness", "-1"], "softness must be in [0, 10]; got -1.0"),
+    ("theory", ["--softness", "nan"], "softness must be finite"),
+    ("theory", ["--metric", "loss"], "--metric must be one of abs, signed"),
+    ("sim", ["--metric", "loss"], "--metric must be one of abs, signed"),
+    ("theory", ["--metric", "abs,signed"], "--metric takes one of abs, signed"),
+    ("theory", ["--reweight"], "--reweight is for the regularized learners"),
+    ("sim", ["--reweight"], "--reweight is for the regularized learners"),
 ])
 def test_bad_selection_input_is_one_line(cmd, extra, needle):
     base = ["--rule", "hard", "--f", "0.3", "--alpha-prune", "2"]

@@ -115,7 +115,7 @@ def test_simulation_agrees_with_theory_and_shares_labels_with_erm():
     from prunescale.sims.erm import simulate_erm
 
     pr = sims.Pruning("hard", 0.3)
-    res = sims.simulate(pr, 2.0, 400, 24, noise=0.1)
+    res = sims.simulate(pr, 2.0, 400, 16, noise=0.1)
     theory = float(solve("hard", 0.3, 2.0, noise=0.1).eps)
     assert res.n_flagged == 0
     assert abs(res.eps_mean - theory) < 3.5 * res.eps_sem

@@ -256,7 +256,7 @@ def test_sharp_label_aware_logistic_kernel_matches_the_general_rule(monkeypatch)
     closed-form p kernel of logistic applies (fast path); the general (p, z) rule agrees."""
     from prunescale.theory import _erm_law as law
 
-    AT, E = np.meshgrid([2.0, 20.0], [0.0, 0.1, 0.3], indexing="ij")
+    AT, E = np.meshgrid([20.0], [0.0, 0.3], indexing="ij")
     for rule in ("hard", "easy"):
         fast = solve_erm(rule, 0.3, alpha_tot=AT, learner="logistic", lam=0.01, noise=E,
                          metric="signed")
