@@ -88,20 +88,14 @@ def run_all(out="prunescale-figures", full: bool = False, only=None) -> dict:
         summary["parity_max_abs_z"] = float(np.nanmax(z))
     if fig_label_noise.NAME in results:
         r = results[fig_label_noise.NAME]
-        z = np.abs(r["z"])
         summary["label_noise"] = {
-            "median_abs_z": float(np.nanmedian(z)) if z.size else None,
-            "max_abs_z": float(np.nanmax(z)) if z.size else None,
+            **_abs_z_stats(r["z"]),
             "boundary_noise": r["config"]["phase_noise"],
             "boundary_alpha_tot": [None if not np.isfinite(b) else float(b)
                                    for b in r["phase"]["boundary"]]}
     if fig_selection.NAME in results:
         r = results[fig_selection.NAME]
-        z = np.abs(r["z"])
-        summary["selection"] = {
-            "median_abs_z": float(np.nanmedian(z)) if z.size else None,
-            "max_abs_z": float(np.nanmax(z)) if z.size else None,
-            "winner_share": r["winner_share"]}
+        summary["selection"] = {**_abs_z_stats(r["z"]), "winner_share": r["winner_share"]}
     summary["drawn"] = list(results)
     previous = _previous_summary(out / "summary.json")
     if previous.get("mode") == summary["mode"]:  # --only: keep the other figures' entries
@@ -111,6 +105,13 @@ def run_all(out="prunescale-figures", full: bool = False, only=None) -> dict:
     text = json.dumps(summary, indent=2)
     _atomic_write(out / "summary.json", lambda fh: fh.write(text.encode()))
     return summary
+
+
+def _abs_z_stats(z) -> dict:
+    """Median and largest ``|z|`` of a figure's simulation markers (``None`` without any)."""
+    z = np.abs(np.asarray(z, float))
+    return {"median_abs_z": float(np.nanmedian(z)) if z.size else None,
+            "max_abs_z": float(np.nanmax(z)) if z.size else None}
 
 
 def _previous_summary(path: Path) -> dict:

@@ -6,6 +6,7 @@ default suite; the exhaustive version is the slow certification sweep.
 
 import jax
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -136,6 +137,7 @@ def test_sample_kept_same_key_identical_different_keys_differ(rule, seed, theta)
                                atol=1e-10)
 
 
+@pytest.mark.slow  # the default suite checks it in test_sims_student
 @settings(max_examples=4, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10**6))
 def test_simulate_same_seed_identical_different_seed_differs(seed):

@@ -76,6 +76,7 @@ def test_bad_input_is_one_line_error(args, needle):
     assert needle in lines[0] and "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_every_grid_option_takes_a_list():
     p = _run("--rule", "hard,easy", "--f", "0.5", "--alpha-prune", "1", "--theta-deg", "0,10",
              "--n", "8,12", "--seeds", "2", "--json", "--quiet")

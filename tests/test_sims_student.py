@@ -60,6 +60,7 @@ def test_certificate_flags_unconverged_students():
     assert good.n_flagged == 0 and good.max_gap <= 1e-6
 
 
+@pytest.mark.slow
 def test_certificate_brackets_margin_and_eps():
     """For a perturbed solution the gap is positive and its bounds contain the true values."""
     t, ex, z = _problems("random", 1.0, 20, 60, 1, seed=3)
