@@ -115,9 +115,10 @@ def sample_kept(key: jax.Array, pruning: Pruning, n: int, n_pool: int,
     return teacher, Examples(x, labels(x, teacher.T), tp)
 
 
-#: fold-in constants of a student's selection uniforms and (policy sampler) label flips
+#: fold-in constants of a student's selection uniforms and label flips (``FLIP`` is shared by
+#: every simulator: :func:`prunescale.sims.run.flip_labels`)
 SELECT = 0x73656C65
-POLICY_FLIP = 0x6E6F6973  # the same constant as sims.erm.FLIP
+FLIP = 0x6E6F6973
 
 
 def keep_prob(rule: str, m, k, tau, f):
@@ -158,7 +159,7 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
 
     Candidates: probe fields ``p ~ N(0, 1)``, in-span orthogonal fields ``r ~ N(0, 1)``, clean
     labels ``sign(cos(theta) p - sin(theta) r)`` flipped with probability ``noise`` (key
-    ``fold_in(key, POLICY_FLIP)``), metric ``m = |p|`` or ``y p``. ``pool`` mode: the
+    ``fold_in(key, FLIP)``), metric ``m = |p|`` or ``y p``. ``pool`` mode: the
     ``n_cand = P_tot`` pool examples, each kept independently when its uniform (key
     ``fold_in(key, SELECT)``) is below ``pi(m)``, so the kept count is random; rows are padded
     to ``n_rows`` with weight 0. At ``tau = 0`` (``sharp``) exactly ``n_kept`` are kept by rank
@@ -180,7 +181,7 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     teacher = teacher_from_normals(a, b, pruning.theta)
     cth, sth = math.cos(pruning.theta), math.sin(pruning.theta)
     t = cth * p - sth * r
-    flip = jax.random.bernoulli(jax.random.fold_in(key, POLICY_FLIP), noise, (n_cand,))
+    flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, (n_cand,))
     y0 = jnp.where(t >= 0, 1.0, -1.0)
     y = jnp.where(flip, -y0, y0)
     m = jnp.abs(p) if metric == "abs" else y * p

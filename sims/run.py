@@ -38,7 +38,8 @@ from prunescale.theory.pruning import (Pruning, _scalar, check_alpha, check_int,
 
 from prunescale.sims.certify import certify
 from prunescale.sims.data import Examples
-from prunescale.sims.prune import MODES, policy_sizes, pool_size, sample_kept, sample_policy
+from prunescale.sims.prune import (FLIP, MODES, policy_sizes, pool_size, sample_kept,
+                                   sample_policy)
 from prunescale.sims.student import solve_max_margin
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
@@ -182,14 +183,12 @@ def _measure(teacher, ex, w_scaled, lam_scaled, n):
     return jnp.arccos(R) / jnp.pi, R, S, cert.kappa, cert.gap, cert.eps_err
 
 
-#: fold-in constant of a student's label-flip key (shared with :mod:`prunescale.sims.erm`, so
-#: that every learner at the same noise sees the same labels)
-FLIP = 0x6E6F6973
 
 
 def flip_labels(key, y, noise):
     """``y`` with each label flipped independently with probability ``noise`` (key
-    ``fold_in(key, FLIP)``); returns ``(labels, flipped)``."""
+    ``fold_in(key, FLIP)``, :data:`prunescale.sims.prune.FLIP`: every learner at the same noise
+    sees the same labels); returns ``(labels, flipped)``."""
     flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, y.shape)
     return jnp.where(flip, -y, y), flip
 
