@@ -37,6 +37,7 @@ def test_json_contract_grid():
         assert r["eps_theory"] is None or 0 < r["eps_theory"] < 0.5
 
 
+@pytest.mark.slow
 def test_alpha_tot_only_and_consistent_pair_and_table():
     p = _run("--rule", "random", "--f", "0.5", "--alpha-tot", "4", "--alpha-prune", "2",
              "--n", "20", "--seeds", "2", "--theta-deg", "10", "--no-theory", "--quiet")
