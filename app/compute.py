@@ -18,7 +18,7 @@ are :data:`THETA_STEPS`, so each angle is computed once per server process.
 * :func:`phase`: keep-easy against keep-hard over ``(alpha_tot, f)`` and the boundary.
 * :func:`simulate`: a small batch of simulated students at the current point.
 * :func:`erm_curve`, :func:`erm_point`: learning curve and current point of a regularized
-  learner (hinge, logistic, ridge; :func:`theory.erm.solve_erm`) with label noise, or of the
+  learner (hinge, logistic, ridge; :func:`prunescale.theory.solve`) with label noise, or of the
   max-margin student (through :func:`learning_curve` and :func:`point` without noise,
   :func:`theory.solve` with noise, up to the capacity of the noisy kept data).
 """
@@ -155,7 +155,7 @@ def point(rule: str, f: float, theta_deg: float = 0.0, *, alpha_prune: float | N
 
 @_memo(maxsize=4096)
 def _point(rule, f, theta_deg, alpha_prune, alpha_tot) -> Point:
-    r = solve(rule, f, alpha_prune, theta_deg, alpha_tot=alpha_tot)
+    r = solve(rule, f, alpha_prune, theta_deg=theta_deg, alpha_tot=alpha_tot)
     ok = bool(r.converged)
 
     def val(x):
@@ -213,7 +213,7 @@ def learning_curve(rule: str, f: float, theta_deg: float = 0.0, *,
 @_memo(maxsize=512)
 def _learning_curve(rule, f, theta_deg, lo, hi) -> Curve:
     a = alpha_grid(theta_deg, lo, hi)
-    r = solve(rule, f, a, theta_deg)
+    r = solve(rule, f, a, theta_deg=theta_deg)
     ok = np.asarray(r.converged, bool)
     return Curve(rule=rule, f=f, theta_deg=theta_deg, alpha_prune=_ro(a[ok]),
                  eps=_ro(np.asarray(r.eps)[ok]), n_excluded=int((~ok).sum()))
@@ -392,8 +392,8 @@ def _simulate(rule, f, theta_deg, alpha_prune, n, seeds, seed) -> SimPoint:
     from prunescale.theory import Pruning
 
     t0 = time.perf_counter()
-    r = sims.simulate(Pruning(rule, f, theta_deg), alpha_prune, n, seeds, seed=seed,
-                      direct=True, progress=False)
+    r = sims.simulate(Pruning(rule, f, theta_deg), alpha_prune=alpha_prune, n=n, seeds=seeds,
+                      seed=seed, direct=True, progress=False)
     return SimPoint(rule=rule, f=f, theta_deg=theta_deg, alpha_prune=alpha_prune, n=n,
                     seeds=seeds, eps_mean=float(r.eps_mean), eps_sem=float(r.eps_sem),
                     n_ok=int(r.seeds - r.n_flagged), n_flagged=int(r.n_flagged),
@@ -545,11 +545,11 @@ def erm_curve(learner: str, rule: str, f: float, theta_deg: float = 0.0, *, lam:
     """``eps(alpha_prune)`` of ``learner`` on :func:`erm_alpha_grid` ``(theta, lo, hi)``.
 
     Regularized learners (hinge, logistic, ridge) come from one vectorized
-    :func:`theory.erm.solve_erm` over the grid; ``"max-margin"`` is :func:`learning_curve`
+    :func:`prunescale.theory.solve` over the grid; ``"max-margin"`` is :func:`learning_curve`
     (its own grid, certified points only) without noise, and :func:`theory.solve` with
     ``noise`` on the same grid otherwise (no points beyond the capacity; ``lam`` is ignored). ``random`` pruning is computed at
     ``f = 1, theta = 0``. ``softness, metric, reweight``: the selection policy
-    (:func:`theory.erm.solve_erm`; no reweighting for max-margin). Cached.
+    (:func:`prunescale.theory.solve`; no reweighting for max-margin). Cached.
     """
     key = _erm_norm(learner, rule, f, theta_deg, lam, noise, softness, metric, reweight)
     return _erm_curve(*key[:6], _key(lo), _key(hi), *key[6:])
@@ -561,7 +561,8 @@ def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi, softness=0.0, me
     pol = dict(softness=softness, metric=metric, reweight=reweight)
     if learner == "max-margin" and (noise > 0 or softness > 0 or metric != "abs"):
         a = erm_alpha_grid(0.0, lo, hi)
-        r = solve(rule, f, a, theta_deg, noise=noise, softness=softness, metric=metric)
+        r = solve(rule, f, a, theta_deg=theta_deg, noise=noise, softness=softness,
+                  metric=metric)
         ok = np.asarray(r.converged, bool)
         return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
                         noise=noise, alpha_prune=_ro(a),
@@ -573,11 +574,9 @@ def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi, softness=0.0, me
                         noise=0.0, alpha_prune=c.alpha_prune, eps=c.eps,
                         converged=_ro_bool(np.ones(len(c.eps), bool)),
                         n_excluded=c.n_excluded)
-    from prunescale.theory.erm import solve_erm
-
     slow = softness > 0 or reweight or (metric != "abs" and learner != "logistic")
     a = erm_alpha_grid(theta_deg, lo, hi, slow=slow)
-    r = solve_erm(rule, f, a, theta_deg=theta_deg, learner=learner, lam=lam, noise=noise, **pol)
+    r = solve(rule, f, a, theta_deg=theta_deg, learner=learner, lam=lam, noise=noise, **pol)
     ok = np.asarray(r.converged, bool)
     eps = np.where(ok, np.asarray(r.eps, float), np.nan)
     return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=lam, noise=noise,
@@ -594,7 +593,7 @@ def _ro_bool(a) -> np.ndarray:
 def erm_point(learner: str, rule: str, f: float, theta_deg: float = 0.0, *,
               alpha_prune: float, lam: float = 0.01, noise: float = 0.0,
               softness: float = 0.0, metric: str = "abs", reweight: bool = False) -> ErmPoint:
-    """``learner`` at one ``alpha_prune`` (exactly :func:`theory.erm.solve_erm`, or
+    """``learner`` at one ``alpha_prune`` (exactly :func:`prunescale.theory.solve`, or
     :func:`point` for the noiseless ``"max-margin"``, :func:`theory.solve` with noise).
     Cached."""
     key = _check_erm(learner, rule, f, theta_deg, lam, noise)
@@ -607,7 +606,7 @@ def _erm_point(learner, rule, f, theta_deg, lam, noise, alpha_prune, softness=0.
                metric="abs", reweight=False) -> ErmPoint:
     pol = dict(softness=softness, metric=metric, reweight=reweight)
     if learner == "max-margin" and (noise > 0 or softness > 0 or metric != "abs"):
-        r = solve(rule, f, alpha_prune, theta_deg, noise=noise, softness=softness,
+        r = solve(rule, f, alpha_prune, theta_deg=theta_deg, noise=noise, softness=softness,
                   metric=metric)
         ok = bool(r.converged)
         return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
@@ -619,9 +618,7 @@ def _erm_point(learner, rule, f, theta_deg, lam, noise, alpha_prune, softness=0.
         return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
                         noise=0.0, alpha_prune=p.alpha_prune, eps=p.eps,
                         converged=p.converged, reason=p.reason)
-    from prunescale.theory.erm import solve_erm
-
-    r = solve_erm(rule, f, alpha_prune, theta_deg=theta_deg, learner=learner, lam=lam,
+    r = solve(rule, f, alpha_prune, theta_deg=theta_deg, learner=learner, lam=lam,
                   noise=noise, **pol)
     ok = bool(r.converged)
     return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=lam, noise=noise,

@@ -108,12 +108,12 @@ def run_sweep(points: dict, n_ref: int = 0, seed: int = 0, tol: float = TOL,
             continue
         args = (points["f"][idx], points["alpha_prune"][idx], points["theta_deg"][idx])
         t = time.perf_counter()
-        r = solve(rule, *args)
+        r = solve(rule, args[0], args[1], theta_deg=args[2])
         t_solve += time.perf_counter() - t
         eps[idx], R[idx], S[idx], kappa[idx] = r.eps, r.R, r.S, r.kappa
         conv[idx], reason[idx] = r.converged, r.reason
         t = time.perf_counter()
-        rf = solve(rule, *args, quad=Quadrature().refined(2))
+        rf = solve(rule, args[0], args[1], theta_deg=args[2], quad=Quadrature().refined(2))
         t_refined += time.perf_counter() - t
         refined_conv[idx] = rf.converged
         d_refined[idx] = np.where(r.converged & rf.converged, np.abs(r.eps - rf.eps), np.nan)

@@ -1,7 +1,7 @@
 """Speed of the ERM theory on a 50 x 50 grid, against a straightforward per-point solve.
 
 For each learner (ridge, logistic, hinge; lam = 0.1, label noise eta = 0.1, keep-hard,
-theta = 0): :func:`prunescale.theory.erm.solve_erm` on a 50 x 50 grid of (f in 0.1..1,
+theta = 0): :func:`prunescale.theory.solve` on a 50 x 50 grid of (f in 0.1..1,
 alpha_prune in 0.3..10), every point certified, against the textbook route run in the same
 process: per point, the damped fixed-point iteration of the saddle-point equations
 
@@ -84,14 +84,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=2, help="baseline points per learner")
     args = ap.parse_args()
-    from prunescale.theory.erm import solve_erm
+    from prunescale.theory import solve
 
     print(f"load average before: {os.getloadavg()}")
     F, A = np.meshgrid(np.linspace(0.1, 1.0, 50), np.geomspace(0.3, 10.0, 50), indexing="ij")
     for learner in ("ridge", "logistic", "hinge"):
-        solve_erm(RULE, 0.5, 1.0, learner=learner, lam=LAM, noise=ETA)  # warm imports
+        solve(RULE, 0.5, 1.0, learner=learner, lam=LAM, noise=ETA)  # warm imports
         t0 = time.perf_counter()
-        r = solve_erm(RULE, F, A, learner=learner, lam=LAM, noise=ETA)
+        r = solve(RULE, F, A, learner=learner, lam=LAM, noise=ETA)
         grid_s = time.perf_counter() - t0
         picks = [(24, 24), (10, 40), (45, 5), (30, 12)][:args.points]
         per, worst, its = 0.0, 0.0, []

@@ -4,7 +4,7 @@
    kernel per observed label against the general ``(p, z)`` rule on the same grid (what every
    other policy uses; agreement printed).
 2. A soft-policy grid (``softness > 0``, ridge, hinge and logistic): one vectorized
-   :func:`prunescale.theory.erm.solve_erm` call against solving the same points one at a
+   :func:`prunescale.theory.solve` call against solving the same points one at a
    time (the straightforward per-point loop, every point timed).
 3. The max-margin student under the same soft policy: one vectorized
    :func:`prunescale.theory.solve` against a loop of single-point solves.
@@ -33,16 +33,16 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     from prunescale.theory import _erm_law as law
     from prunescale.theory import solve
-    from prunescale.theory.erm import solve_erm
+    from prunescale.theory import solve
 
     n = args.size
     AT, E = np.meshgrid(np.geomspace(2.0, 50.0, n), np.linspace(0.0, 0.3, n), indexing="ij")
     kw = dict(learner="logistic", lam=0.01, noise=E, metric="signed")
-    fast, t_fast = _timed(lambda: solve_erm("hard", 0.3, alpha_tot=AT, **kw))
+    fast, t_fast = _timed(lambda: solve("hard", 0.3, alpha_tot=AT, **kw))
     orig = law.omega_kernel
     law.omega_kernel = lambda pts: False
     try:
-        slow, t_slow = _timed(lambda: solve_erm("hard", 0.3, alpha_tot=AT, **kw))
+        slow, t_slow = _timed(lambda: solve("hard", 0.3, alpha_tot=AT, **kw))
     finally:
         law.omega_kernel = orig
     diff = float(np.nanmax(np.abs(fast.eps - slow.eps)))
@@ -51,9 +51,9 @@ def main(argv=None) -> None:
           f"max |eps difference| {diff:.1e}")
     for learner in ("ridge", "hinge", "logistic"):
         kw = dict(learner=learner, lam=0.1, softness=0.2)
-        grid, t_grid = _timed(lambda: solve_erm("hard", 0.3, alpha_tot=AT, noise=E, **kw))
+        grid, t_grid = _timed(lambda: solve("hard", 0.3, alpha_tot=AT, noise=E, **kw))
         pts = list(zip(AT.ravel(), E.ravel()))  # every point of the grid
-        _, t_loop = _timed(lambda: [solve_erm("hard", 0.3, alpha_tot=a, noise=e, **kw)
+        _, t_loop = _timed(lambda: [solve("hard", 0.3, alpha_tot=a, noise=e, **kw)
                                     for a, e in pts])
         per = t_loop / len(pts)
         print(f"soft keep-hard {learner} {n}x{n}: grid {t_grid:.2f} s "

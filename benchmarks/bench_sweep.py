@@ -54,9 +54,9 @@ def simulator_rate(n: int, students: int):
     from prunescale import sims
 
     pr = sims.Pruning("hard", 0.2)
-    sims.simulate(pr, 3.0, n, 8, seed=123, progress=False)  # compile (and warm up)
+    sims.simulate(pr, alpha_prune=3.0, n=n, seeds=8, seed=123, progress=False)  # compile (and warm up)
     t0 = time.perf_counter()
-    res = sims.simulate(pr, 3.0, n, students, seed=0, progress=False)
+    res = sims.simulate(pr, alpha_prune=3.0, n=n, seeds=students, seed=0, progress=False)
     dt = time.perf_counter() - t0
     assert res.n_flagged == 0
     return students / dt, res

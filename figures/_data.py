@@ -48,9 +48,9 @@ def sim_point(cache, *, rule, f, alpha_prune, theta_deg, n, seeds, seed) -> dict
         from prunescale import sims
         from prunescale.theory import Pruning, solve
 
-        r = sims.simulate(Pruning(rule, f, theta_deg), alpha_prune, n, seeds, seed=seed,
+        r = sims.simulate(Pruning(rule, f, theta_deg), alpha_prune=alpha_prune, n=n, seeds=seeds, seed=seed,
                           progress=False)
-        th = solve(rule, f, alpha_prune, theta_deg)
+        th = solve(rule, f, alpha_prune, theta_deg=theta_deg)
         return {"eps_mean": r.eps_mean, "eps_sem": r.eps_sem, "R_mean": r.R_mean,
                 "kappa_mean": r.kappa_mean, "max_gap": r.max_gap, "n_flagged": r.n_flagged,
                 "n_students": r.seeds, "eps_theory": float(th.eps.item()),
@@ -81,7 +81,7 @@ def theory_grid(cache, rule, f, alpha_prune, theta_deg=0.0) -> dict:
         from prunescale.theory import solve
 
         F, A = np.meshgrid(f, a, indexing="ij")
-        r = solve(rule, F, A, theta_deg)
+        r = solve(rule, F, A, theta_deg=theta_deg)
         return {"f": F, "alpha_prune": A, "eps": np.where(r.converged, r.eps, np.nan),
                 "R": r.R, "S": r.S, "kappa": r.kappa, "converged": r.converged}
 

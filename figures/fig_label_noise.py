@@ -3,8 +3,8 @@
 Top row and bottom left: learning curves ``eps(alpha_prune)`` at kept fraction ``f`` for
 keep-hard, keep-easy and random pruning (label-free metric ``|p|``, ``theta = 0``) with each
 label flipped with probability ``eta`` = 0, 0.1, 0.2; theory lines from the certified ERM
-fixed point (:func:`prunescale.theory.erm.solve_erm`), markers from certified simulated
-students (:func:`prunescale.sims.erm.simulate_erm`, mean and standard error). ``eps`` is the
+fixed point (:func:`prunescale.theory.solve`), markers from certified simulated
+students (:func:`prunescale.sims.simulate`, mean and standard error). ``eps`` is the
 error against the clean teacher. Bottom right: the easy-vs-hard phase diagram over pool size
 ``alpha_tot`` and noise ``eta`` at the same ``f``: colour ``log10(eps_hard / eps_easy)``
 (blue: keep easy wins, as in figure 3), black line: equal error (interpolated in
@@ -51,12 +51,12 @@ def theory_curves(cache, c) -> dict:
     """Certified theory on ``rule x noise x alpha_prune`` (NaN where not certified)."""
 
     def compute():
-        from prunescale.theory.erm import solve_erm
+        from prunescale.theory import solve
 
         N, A = np.meshgrid(c["noise"], c["alpha_theory"], indexing="ij")
         out = {}
         for rule in RULES:
-            r = solve_erm(rule, c["f"], A, learner=c["learner"], lam=c["lam"], noise=N)
+            r = solve(rule, c["f"], A, learner=c["learner"], lam=c["lam"], noise=N)
             out[f"eps_{rule}"] = r.eps
             out[f"converged_{rule}"] = r.converged
         return out
@@ -69,12 +69,12 @@ def phase(cache, c) -> dict:
     """``log10(eps_hard / eps_easy)`` over ``noise x alpha_tot`` and the equal-error boundary."""
 
     def compute():
-        from prunescale.theory.erm import solve_erm
+        from prunescale.theory import solve
 
         N, AT = np.meshgrid(c["phase_noise"], c["phase_alpha_tot"], indexing="ij")
         kw = dict(alpha_tot=AT, learner=c["learner"], lam=c["lam"], noise=N)
-        hard = solve_erm("hard", c["f"], **kw)
-        easy = solve_erm("easy", c["f"], **kw)
+        hard = solve("hard", c["f"], **kw)
+        easy = solve("easy", c["f"], **kw)
         lr = np.log10(hard.eps / easy.eps)  # NaN wherever either is not certified
         return {"eps_hard": hard.eps, "eps_easy": easy.eps, "log_ratio": lr,
                 "boundary": boundary(np.asarray(c["phase_alpha_tot"]), lr)}
@@ -107,13 +107,13 @@ def sim_point(cache, *, rule, f, alpha_prune, noise, learner, lam, n, seeds, see
            "seeds": int(seeds), "seed": int(seed)}
 
     def compute():
-        from prunescale.sims.erm import simulate_erm
+        from prunescale import sims
         from prunescale.theory import Pruning
-        from prunescale.theory.erm import solve_erm
+        from prunescale.theory import solve
 
-        r = simulate_erm(Pruning(rule, f), alpha_prune, n, seeds, learner=learner, lam=lam,
+        r = sims.simulate(Pruning(rule, f), alpha_prune=alpha_prune, n=n, seeds=seeds, learner=learner, lam=lam,
                          noise=noise, seed=seed, progress=False)
-        th = solve_erm(rule, f, alpha_prune, learner=learner, lam=lam, noise=noise)
+        th = solve(rule, f, alpha_prune, learner=learner, lam=lam, noise=noise)
         return {"eps_mean": r.eps_mean, "eps_sem": r.eps_sem, "n_flagged": r.n_flagged,
                 "max_eps_err": r.max_eps_err, "eps_theory": float(th.eps.item()),
                 "theory_converged": bool(th.converged.item())}

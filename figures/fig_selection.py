@@ -3,7 +3,7 @@
 Candidates at kept fraction ``f`` (``theta = 0``): random, keep-hard and keep-easy by the
 label-free metric ``|p|`` (``abs``), and keep-hard and keep-easy by the label-aware metric
 ``y p`` (``signed``, ``y`` the observed, possibly flipped label). All theory is the certified
-ERM fixed point (:func:`prunescale.theory.erm.solve_erm`); ``eps`` is the error against the
+ERM fixed point (:func:`prunescale.theory.solve`); ``eps`` is the error against the
 clean teacher.
 
 * (a) Over pool size ``alpha_tot`` and label noise ``eta``: the policy with the smallest
@@ -13,7 +13,7 @@ clean teacher.
   mislabeled examples and learns the flipped rule, ``eps > 1/2``).
 * (d) Biased vs reweighted soft selection (softness ``tau``, loss weights ``1/pi``
   normalised to mean 1) at one ``eta``: theory lines, simulation markers
-  (:func:`prunescale.sims.erm.simulate_erm`, mean and standard error).
+  (:func:`prunescale.sims.simulate`, mean and standard error).
 """
 
 from __future__ import annotations
@@ -67,10 +67,10 @@ def grid(cache, c) -> dict:
     policy's index (-1 where the best or the runner-up is not certified) and its margin."""
 
     def compute():
-        from prunescale.theory.erm import solve_erm
+        from prunescale.theory import solve
 
         E, AT = np.meshgrid(c["noise"], c["alpha_tot"], indexing="ij")
-        eps = np.stack([solve_erm(rule, c["f"], alpha_tot=AT, learner=c["learner"],
+        eps = np.stack([solve(rule, c["f"], alpha_tot=AT, learner=c["learner"],
                                   lam=c["lam"], noise=E, metric=metric).eps
                         for rule, metric in POLICIES])
         return {"eps": eps, **winner(eps)}
@@ -102,16 +102,16 @@ def reweighting(cache, c) -> dict:
     :func:`rw_alphas`: the simulation markers are compared with these very points)."""
 
     def compute():
-        from prunescale.theory.erm import solve_erm
+        from prunescale.theory import solve
 
         a = rw_alphas(c)
         out = {}
         for rule in SOFT_RULES:
             for rw in (False, True):
-                r = solve_erm(rule, c["f"], alpha_tot=a, learner=c["learner"], lam=c["lam"],
+                r = solve(rule, c["f"], alpha_tot=a, learner=c["learner"], lam=c["lam"],
                               noise=c["rw_noise"], softness=c["softness"], reweight=rw)
                 out[f"eps_{rule}_{int(rw)}"] = r.eps
-        r = solve_erm("random", 1.0, alpha_tot=a * c["f"], learner=c["learner"],
+        r = solve("random", 1.0, alpha_tot=a * c["f"], learner=c["learner"],
                       lam=c["lam"], noise=c["rw_noise"])
         out["eps_random"] = r.eps
         return out
@@ -131,10 +131,10 @@ def sim_point(cache, *, rule, f, alpha_tot, noise, softness, reweight, learner, 
            "seed": int(seed)}
 
     def compute():
-        from prunescale.sims.erm import simulate_erm
+        from prunescale import sims
         from prunescale.theory import Pruning
 
-        r = simulate_erm(Pruning(rule, f), None, n, seeds, alpha_tot=alpha_tot, seed=seed,
+        r = sims.simulate(Pruning(rule, f), alpha_prune=None, n=n, seeds=seeds, alpha_tot=alpha_tot, seed=seed,
                          progress=False, learner=learner, lam=lam, noise=noise,
                          softness=softness, reweight=reweight)
         return {"eps_mean": r.eps_mean, "eps_sem": r.eps_sem, "n_flagged": r.n_flagged}

@@ -4,4 +4,4 @@ The command line lives in :mod:`prunescale.cli`; the science lives in the top-le
 :mod:`theory` (replica theory), :mod:`sims` (simulations) and :mod:`figures`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

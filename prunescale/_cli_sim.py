@@ -22,6 +22,7 @@ subset of that pool).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -183,20 +184,9 @@ def _points(args) -> list[tuple[float, float, float]]:
 
 def _theory_eps(cfg):
     """``(eps, converged)`` of the replica theory at a sweep configuration."""
-    from prunescale import theory
+    from prunescale.sims.fss import theory_eps
 
-    if cfg.learner == "max-margin":
-        res = theory.solve(cfg.rule, cfg.f, cfg.alpha_prune, theta_deg=cfg.theta_deg,
-                           noise=cfg.noise, softness=cfg.softness, metric=cfg.metric)
-    else:
-        from prunescale.theory.erm import solve_erm
-
-        res = solve_erm(cfg.rule, cfg.f, cfg.alpha_prune, theta_deg=cfg.theta_deg,
-                        learner=cfg.learner, lam=cfg.lam, noise=cfg.noise,
-                        softness=cfg.softness, metric=cfg.metric, reweight=cfg.reweight)
-    eps = float(np.asarray(res.eps))
-    conv = bool(np.asarray(res.converged))
-    return (eps if conv and math.isfinite(eps) else None), conv
+    return theory_eps(dataclasses.asdict(cfg))
 
 
 def _ints(name: str, values, lo: int, hi: int) -> list[int]:

@@ -2,7 +2,7 @@
 
 Learners: ``max-margin`` (:func:`prunescale.theory.solve`; with label noise only up to the
 capacity of the noisy kept data) and the regularized ``hinge``, ``logistic`` and ``ridge``
-students (:func:`prunescale.theory.erm.solve_erm`). ``--noise`` flips labels. Every grid option takes a number, a comma list or
+students (:func:`prunescale.theory.solve`). ``--noise`` flips labels. Every grid option takes a number, a comma list or
 ``start:stop:num``; every combination is solved.
 """
 
@@ -117,11 +117,11 @@ def check_learner_args(args) -> tuple[np.ndarray | None, np.ndarray]:
     if len(args.metric) != 1:
         raise CliError(f"--metric takes one of {', '.join(METRICS)}; got "
                        f"{','.join(args.metric)}")
-    if "max-margin" in args.learner and args.reweight:
+    if not erm and args.reweight:
         raise CliError("--reweight is for the regularized learners (hinge, logistic, ridge): "
                        "weights do not change the max-margin solution; drop --reweight or "
                        "choose --learner hinge,logistic,ridge")
-    if "max-margin" in args.learner and args.lam is not None:
+    if not erm and args.lam is not None:
         raise CliError("--lam is for the regularized learners (hinge, logistic, ridge); "
                        "the max-margin student has no penalty: drop --lam or choose "
                        "--learner hinge,logistic,ridge")
@@ -129,22 +129,9 @@ def check_learner_args(args) -> tuple[np.ndarray | None, np.ndarray]:
         return None, noises  # max-margin only: no import of the ERM engine (scipy)
     if args.lam is None:
         raise CliError(f"--learner {erm[0]} needs --lam (the ridge penalty lambda > 0)")
-    from prunescale.theory.erm import _check_lam
+    from prunescale.theory.pruning import check_lam
 
-    return np.unique(_check_lam(args.lam).ravel()), noises
-
-
-#: keys of every ``--json`` object, in order (learner-specific ones follow)
-COMMON_KEYS = ("rule", "learner", "f", "alpha_prune", "alpha_tot", "theta_deg", "lam", "noise",
-               "softness", "metric", "reweight", "eps", "eps_noisy", "R", "S", "converged",
-               "gap", "residual", "eps_bound", "quad_err", "reason")
-
-
-def _max_margin_record(rec: dict) -> dict:
-    out = {k: rec.get(k) for k in COMMON_KEYS}
-    out.update(learner="max-margin", lam=None, reweight=False, kappa=rec["kappa"],
-               alpha_c=rec["alpha_c"])
-    return out
+    return np.unique(check_lam(args.lam).ravel()), noises
 
 
 def check_softness_args(args) -> np.ndarray:
@@ -157,36 +144,26 @@ def check_softness_args(args) -> np.ndarray:
     return np.unique(soft.ravel())
 
 
-def _erm_record(rec: dict) -> dict:
-    out = {k: rec.get(k) for k in COMMON_KEYS}
-    out.update({k: rec[k] for k in ("Q", "q0", "m", "s", "V")})
-    return out
-
-
 def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot=False,
                   softness=np.zeros(1), metric="abs", reweight=False):
-    """JSON-ready records of every combination (rule, learner, f, alpha, theta, lam, noise,
-    softness) with one metric and reweighting."""
+    """JSON-ready records (:meth:`prunescale.theory.TheoryResult.records`: every field, None
+    where a learner does not define it) of every combination (rule, learner, f, alpha,
+    theta, lam, noise, softness) with one metric; ``lam`` and ``reweight`` apply to the
+    regularized learners."""
     from prunescale.theory import solve
+    from prunescale.theory.pruning import REGULARIZED
 
     key = "alpha_tot" if alpha_is_tot else "alpha_prune"
     recs = []
     for rule in rules:
         for learner in learners:
-            if learner == "max-margin":
-                F, AL, TH, NO, TA = np.meshgrid(f, alphas, thetas, noises, softness,
+            reg = learner in REGULARIZED
+            la = lams if reg else np.array([np.nan])
+            F, AL, TH, LA, NO, TA = np.meshgrid(f, alphas, thetas, la, noises, softness,
                                                 indexing="ij")
-                recs += [_max_margin_record(r) for r in
-                         solve(rule, F, theta_deg=TH, noise=NO, softness=TA, metric=metric,
-                               **{key: AL}).records()]
-            else:
-                from prunescale.theory.erm import solve_erm  # scipy: only when needed
-
-                F, AL, TH, LA, NO, TA = np.meshgrid(f, alphas, thetas, lams, noises, softness,
-                                                    indexing="ij")
-                res = solve_erm(rule, F, theta_deg=TH, learner=learner, lam=LA, noise=NO,
-                                softness=TA, metric=metric, reweight=reweight, **{key: AL})
-                recs += [_erm_record(r) for r in res.records()]
+            recs += solve(rule, F, theta_deg=TH, learner=learner, lam=LA, noise=NO,
+                          softness=TA, metric=metric, reweight=bool(reweight) and reg,
+                          **{key: AL}).records()
     return recs
 
 

@@ -2,10 +2,10 @@
 
 Public API:
 
-* :func:`simulate` -> :class:`SimResult`: certified max-margin students, per-student arrays
-  (``eps, R, S, kappa, gap, eps_err``) and aggregates (``eps_mean, eps_sem, ...``);
-* :func:`simulate_erm` -> :class:`ErmSimResult`: certified ridge, logistic and hinge students
-  with label noise (:mod:`prunescale.sims.erm`);
+* :func:`simulate` -> :class:`SimResult`: certified students of one model point (a
+  :class:`prunescale.model.Model`, or its fields as arguments) for every learner (max-margin,
+  ridge, logistic, hinge): per-student arrays (``eps, R, S, kappa, Q, gap, eps_err``) and
+  aggregates (``eps_mean, eps_sem, ...``);
 * :func:`solve_max_margin`: the batched interior-point + active-set max-margin solver;
 * :func:`certify`: the solver-independent duality-gap certificate;
 * :func:`sample_kept`, :func:`prune_indices`, :func:`sample_pool`, :func:`sample_teacher`,
@@ -31,15 +31,16 @@ from prunescale.sims.data import (
     truncated_folded_normal,
 )
 from prunescale.sims.prune import MODES, pool_size, prune_indices, sample_kept
-from prunescale.sims.run import SimResult, resolve_alphas, simulate
+from prunescale.sims.engine import simulate
+from prunescale.sims.result import SimResult
+from prunescale.sims.run import resolve_alphas
 from prunescale.sims.store import load
 from prunescale.sims.student import Solution, solve_max_margin
-from prunescale.sims.erm import ErmSimResult, simulate_erm
 
 __all__ = [
-    "Certificate", "ErmSimResult", "Examples", "MODES", "Pruning", "SimResult", "Solution", "Teacher",
+    "Certificate", "Examples", "MODES", "Pruning", "SimResult", "Solution", "Teacher",
     "certify", "inputs_with_probe_margin", "load", "pool_size", "prune_indices", "resolve_alphas",
-    "sample_kept", "sample_pool", "sample_teacher", "simulate", "simulate_erm",
+    "sample_kept", "sample_pool", "sample_teacher", "simulate",
     "solve_max_margin",
     "truncated_folded_normal",
 ]

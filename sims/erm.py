@@ -56,6 +56,7 @@ from jax.scipy.linalg import cho_factor, cho_solve
 
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
+from prunescale.sims.result import SimResult
 from prunescale.sims.prune import MODES, policy_sizes, sample_kept, sample_policy
 from prunescale.sims.run import (FLIP, _base_key, _check_args, block_size, check_memory,
                                  estimate_memory, flip_labels, realised_sizes, resolve_alphas)
@@ -65,120 +66,6 @@ from prunescale.theory.pruning import _scalar, check_tol
 
 #: default bound on |eps - eps*| above which a student is flagged
 EPS_TOL = 1e-6
-
-
-@dataclasses.dataclass(frozen=True)
-class ErmSimResult:
-    """Certified regularized students: per-student arrays and aggregates.
-
-    Per student: ``eps`` (clean teacher), ``eps_noisy``, ``R``, ``S``, ``Q`` (``|w|^2/N``),
-    ``gap`` (relative duality gap ``(F(w) - D(a)) / max(1, |F(w)|)``, see :func:`_certify`),
-    ``eps_err`` (certified bound on ``|eps - eps*|``), ``iterations`` (Newton or interior-point
-    steps; 1 for ridge), ``flipped`` (fraction of kept labels flipped), ``kept`` (number of
-    kept examples: random under a soft policy in ``pool`` mode) and ``flagged``
-    (``eps_err > eps_tol``, any non-finite measurement, or a policy draw that overflowed its
-    padded rows). ``softness``, ``metric``, ``reweight``: the selection policy
-    (``docs/erm.md`` section 7).
-    Aggregates ``*_mean`` / ``*_sem`` over unflagged students (``nan`` if too few).
-    """
-
-    rule: str
-    f: float
-    theta_deg: float
-    alpha_prune: float
-    alpha_tot: float
-    n: int
-    n_pool: int
-    n_kept: int
-    mode: str
-    seed: int | None
-    student_seeds: np.ndarray
-    learner: str
-    lam: float
-    noise: float
-    eps_tol: float
-    eps: np.ndarray
-    eps_noisy: np.ndarray
-    R: np.ndarray
-    S: np.ndarray
-    Q: np.ndarray
-    gap: np.ndarray
-    eps_err: np.ndarray
-    iterations: np.ndarray
-    flipped: np.ndarray
-    flagged: np.ndarray
-    seconds: float
-    softness: float = 0.0
-    metric: str = "abs"
-    reweight: bool = False
-    kept: np.ndarray | None = None
-
-    @property
-    def seeds(self) -> int:
-        return int(self.student_seeds.size)
-
-    @property
-    def f_eff(self) -> float:
-        return self.n_kept / self.n_pool
-
-    @property
-    def alpha_prune_eff(self) -> float:
-        return self.n_kept / self.n
-
-    @property
-    def n_flagged(self) -> int:
-        return int(self.flagged.sum())
-
-    @property
-    def max_gap(self) -> float:
-        return float(np.max(self.gap)) if self.gap.size else float("nan")
-
-    @property
-    def max_eps_err(self) -> float:
-        ok = ~self.flagged
-        return float(np.max(self.eps_err[ok])) if ok.any() else float("nan")
-
-    def _mean(self, a):
-        ok = ~self.flagged
-        return float(np.mean(a[ok])) if ok.any() else float("nan")
-
-    def _sem(self, a):
-        ok = ~self.flagged
-        k = int(ok.sum())
-        return float(np.std(a[ok], ddof=1) / math.sqrt(k)) if k >= 2 else float("nan")
-
-    eps_mean = property(lambda self: self._mean(self.eps))
-    eps_sem = property(lambda self: self._sem(self.eps))
-    eps_noisy_mean = property(lambda self: self._mean(self.eps_noisy))
-    eps_noisy_sem = property(lambda self: self._sem(self.eps_noisy))
-    R_mean = property(lambda self: self._mean(self.R))
-    R_sem = property(lambda self: self._sem(self.R))
-    S_mean = property(lambda self: self._mean(self.S))
-    S_sem = property(lambda self: self._sem(self.S))
-    Q_mean = property(lambda self: self._mean(self.Q))
-    Q_sem = property(lambda self: self._sem(self.Q))
-
-    def summary(self) -> dict:
-        """JSON-ready dict of the parameters, aggregates and per-student seeds."""
-        nan2none = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
-        out = {
-            "rule": self.rule, "learner": self.learner, "lam": self.lam, "noise": self.noise,
-            "softness": self.softness, "metric": self.metric, "reweight": self.reweight,
-            "kept_mean": (float(np.mean(self.kept)) if self.kept is not None
-                          and self.kept.size else float(self.n_kept)),
-            "f": self.f, "alpha_prune": self.alpha_prune, "alpha_tot": self.alpha_tot,
-            "theta_deg": self.theta_deg, "n": self.n, "seeds": self.seeds, "seed": self.seed,
-            "n_pool": self.n_pool, "n_kept": self.n_kept, "f_eff": self.f_eff,
-            "alpha_prune_eff": self.alpha_prune_eff, "mode": self.mode,
-            "eps_mean": self.eps_mean, "eps_sem": self.eps_sem,
-            "eps_noisy_mean": self.eps_noisy_mean, "eps_noisy_sem": self.eps_noisy_sem,
-            "R_mean": self.R_mean, "R_sem": self.R_sem, "S_mean": self.S_mean,
-            "S_sem": self.S_sem, "Q_mean": self.Q_mean, "Q_sem": self.Q_sem,
-            "max_gap": self.max_gap, "eps_tol": self.eps_tol, "n_flagged": self.n_flagged,
-            "max_eps_err": self.max_eps_err, "seconds": self.seconds,
-            "student_seeds": [int(s) for s in self.student_seeds],
-        }
-        return {k: nan2none(v) for k, v in out.items()}
 
 
 # --------------------------------------------------------------------------- losses
@@ -501,16 +388,19 @@ MAX_ITER = {"ridge": 1, "logistic": 100, "hinge": 100}
 
 
 @float64
-def simulate_erm(pruning, alpha_prune: float | None, n: int, seeds: int | Sequence[int], *,
-                 learner: str, lam: float, noise: float = 0.0, softness: float = 0.0,
-                 metric: str = "abs", reweight: bool = False, seed: int | None = 0,
-                 key: jax.Array | None = None, alpha_tot: float | None = None,
-                 direct: bool = False, mode: str | None = None, eps_tol: float = EPS_TOL,
-                 chunk: int | None = None, max_iter: int | None = None,
-                 progress: bool | None = None) -> ErmSimResult:
-    """Simulate certified regularized students on pruned, noisy Gaussian data.
+def simulate_regularized(pruning, alpha_prune: float | None, n: int,
+                         seeds: int | Sequence[int], *, learner: str, lam: float,
+                         noise: float = 0.0, softness: float = 0.0, metric: str = "abs",
+                         reweight: bool = False, seed: int | None = 0,
+                         key: jax.Array | None = None, alpha_tot: float | None = None,
+                         direct: bool = False, mode: str | None = None,
+                         eps_tol: float = EPS_TOL, chunk: int | None = None,
+                         max_iter: int | None = None,
+                         progress: bool | None = None) -> SimResult:
+    """The regularized simulator of :func:`prunescale.sims.simulate`: certified ridge,
+    logistic or hinge students on pruned, noisy Gaussian data.
 
-    Args as :func:`prunescale.sims.simulate`, plus ``learner`` (``"ridge"``, ``"logistic"``,
+    Args as :func:`prunescale.sims.run.simulate_max_margin`, plus ``learner`` (``"ridge"``, ``"logistic"``,
     ``"hinge"``), ``lam`` (ridge penalty in ``(0, 1e6]``), ``noise`` (label-flip probability in
     ``[0, 0.5]``) and ``eps_tol`` (flag students whose certified bound on ``|eps - eps*|``
     exceeds it). Student ``i`` sees exactly the data of the max-margin simulator's student
@@ -518,7 +408,7 @@ def simulate_erm(pruning, alpha_prune: float | None, n: int, seeds: int | Sequen
 
     Selection policy (``docs/erm.md`` section 7): ``softness`` ``tau`` in ``[0, 10]``,
     ``metric`` ``"abs"`` or ``"signed"`` and ``reweight`` as in
-    :func:`prunescale.theory.erm.solve_erm`. The sharp ``abs`` rules (``softness = 0``; and
+    :func:`prunescale.theory.solve`. The sharp ``abs`` rules (``softness = 0``; and
     ``random`` without reweighting) use the samplers above unchanged. Other policies use
     :func:`prunescale.sims.prune.sample_policy`: ``pool`` mode keeps each pool example
     independently with probability ``pi(m)`` (a random count, padded with weight-0 rows;
@@ -526,7 +416,7 @@ def simulate_erm(pruning, alpha_prune: float | None, n: int, seeds: int | Sequen
     draws ``P`` i.i.d. examples of the kept law by rejection. ``materialize`` is refused there.
 
     Returns:
-        :class:`ErmSimResult`.
+        :class:`~prunescale.sims.SimResult` (``kappa`` NaN).
     """
     learner = _check_learner(learner)
     lam = _scalar("lam", _check_lam(lam), f"in (0, 1e+06]")
@@ -595,12 +485,13 @@ def simulate_erm(pruning, alpha_prune: float | None, n: int, seeds: int | Sequen
                                                            for x in zip(*outs))
     finite = (np.isfinite(eps) & np.isfinite(eps_err) & np.isfinite(Q) & np.isfinite(gap)
               & np.isfinite(R) & np.isfinite(S) & ~bad)
-    return ErmSimResult(
+    return SimResult(
         rule=pruning.rule, f=pruning.f, theta_deg=pruning.theta_deg,
         alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
         n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds, learner=learner,
-        lam=float(lam), noise=float(noise), eps_tol=float(eps_tol), eps=eps,
-        eps_noisy=noise + (1.0 - 2.0 * noise) * eps, R=R, S=S, Q=Q, gap=gap, eps_err=eps_err,
-        iterations=its, flipped=flipped, flagged=~(finite & (eps_err <= eps_tol)),
-        seconds=time.perf_counter() - t0, softness=float(softness), metric=metric,
-        reweight=reweight, kept=np.minimum(kept, n_rows if policy else n_kept).astype(int))
+        lam=float(lam), noise=float(noise), softness=float(softness), metric=metric,
+        reweight=reweight, tol=float(eps_tol), eps=eps,
+        eps_noisy=noise + (1.0 - 2.0 * noise) * eps, R=R, S=S, kappa=np.full(k, np.nan), Q=Q,
+        gap=gap, eps_err=eps_err, iterations=its, flipped=flipped,
+        kept=np.minimum(kept, n_rows if policy else n_kept).astype(float),
+        flagged=~(finite & (eps_err <= eps_tol)), seconds=time.perf_counter() - t0)

@@ -76,7 +76,7 @@ def extrapolate(summary, quadratic: bool = False, theory: bool = True) -> list[d
         row["n_flagged"] = int(g["n_flagged"].sum())
         row["eps_theory"], row["theory_converged"] = None, None
         if theory:
-            row["eps_theory"], row["theory_converged"] = _theory(row)
+            row["eps_theory"], row["theory_converged"] = theory_eps(row)
         th = row["eps_theory"]
         row["z"] = _z(row["eps_inf"], th, row["eps_inf_se"])
         row["z_largest_n"] = _z(row["eps_largest_n"], th, row["sem_largest_n"])
@@ -90,19 +90,15 @@ def _z(value, ref, se):
     return (value - ref) / se
 
 
-def _theory(row):
-    """``(eps, converged)`` of the replica theory at the row's configuration (``eps`` is
-    ``None`` unless certified)."""
+def theory_eps(row: dict):
+    """``(eps, converged)`` of the replica theory at the row's configuration, the whole
+    stored model point (every :data:`prunescale.model.FIELDS`; ``eps`` is ``None`` unless
+    certified)."""
     from prunescale import theory
+    from prunescale.model import FIELDS, Model
 
-    if row.get("learner", "max-margin") == "max-margin":
-        res = theory.solve(row["rule"], row["f"], row["alpha_prune"],
-                           theta_deg=row["theta_deg"])
-    else:
-        from prunescale.theory.erm import solve_erm
-
-        res = solve_erm(row["rule"], row["f"], row["alpha_prune"], theta_deg=row["theta_deg"],
-                        learner=row["learner"], lam=row["lam"], noise=row["noise"])
+    model = Model.from_fields(**{k: row[k] for k in FIELDS if k in row})
+    res = theory.solve(model, alpha_prune=row["alpha_prune"])
     eps, conv = float(np.asarray(res.eps)), bool(np.asarray(res.converged))
     return (eps if conv and math.isfinite(eps) else None), conv
 

@@ -43,130 +43,10 @@ from prunescale.sims.prune import (FLIP, MODES, policy_sizes, pool_size, sample_
 from prunescale.sims.student import solve_max_margin
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
+from prunescale.sims.result import SimResult
 
 #: default memory budget of one chunk of students, in bytes
 CHUNK_BYTES = 1 << 30
-
-
-@dataclasses.dataclass(frozen=True)
-class SimResult:
-    """Certified max-margin students on pruned data: per-student arrays and aggregates.
-
-    Per-student arrays (length ``len(student_seeds)``): ``eps, R, S, kappa`` (measurements),
-    ``gap`` (certified relative duality gap), ``eps_err`` (bound on the error of ``eps`` implied
-    by the gap), ``iterations`` (IPM iterations), ``flagged`` (``gap > gap_tol``; excluded from
-    the aggregates). Aggregates ``*_mean`` / ``*_sem`` (standard error of the mean, ``ddof=1``)
-    are over unflagged students (``nan`` if fewer than 1 resp. 2).
-    """
-
-    rule: str
-    f: float
-    theta_deg: float
-    alpha_prune: float
-    alpha_tot: float
-    n: int
-    n_pool: int
-    n_kept: int
-    mode: str
-    seed: int | None
-    student_seeds: np.ndarray
-    gap_tol: float
-    eps: np.ndarray
-    R: np.ndarray
-    S: np.ndarray
-    kappa: np.ndarray
-    gap: np.ndarray
-    eps_err: np.ndarray
-    iterations: np.ndarray
-    flagged: np.ndarray
-    seconds: float
-    noise: float = 0.0
-    softness: float = 0.0
-    metric: str = "abs"
-
-    @property
-    def complete(self) -> bool:
-        """Whether the aggregates are defined: without label noise always (flagged students
-        are excluded); with noise only if every student has a certified max-margin solution,
-        because a student left without one most likely has non-separable data, and averaging
-        over the separable draws alone would be biased."""
-        return self.noise == 0 or not bool(self.flagged.any())
-
-    @property
-    def eps_noisy(self) -> np.ndarray:
-        """Per-student error against noisy test labels, ``noise + (1 - 2 noise) eps``."""
-        return self.noise + (1.0 - 2.0 * self.noise) * self.eps
-
-    @property
-    def seeds(self) -> int:
-        """Number of students."""
-        return int(self.student_seeds.size)
-
-    @property
-    def f_eff(self) -> float:
-        """Realised kept fraction ``n_kept / n_pool``."""
-        return self.n_kept / self.n_pool
-
-    @property
-    def alpha_prune_eff(self) -> float:
-        """Realised load ``n_kept / n``."""
-        return self.n_kept / self.n
-
-    @property
-    def n_flagged(self) -> int:
-        return int(self.flagged.sum())
-
-    @property
-    def max_gap(self) -> float:
-        """Largest certified relative duality gap of any student (flagged ones included)."""
-        return float(np.max(self.gap)) if self.gap.size else float("nan")
-
-    @property
-    def max_eps_err(self) -> float:
-        """Largest certified bound on ``|eps - eps*|`` among unflagged students."""
-        ok = ~self.flagged
-        return float(np.max(self.eps_err[ok])) if ok.any() else float("nan")
-
-    def _mean(self, a):
-        ok = ~self.flagged
-        return float(np.mean(a[ok])) if ok.any() and self.complete else float("nan")
-
-    def _sem(self, a):
-        ok = ~self.flagged
-        k = int(ok.sum())
-        return (float(np.std(a[ok], ddof=1) / math.sqrt(k)) if k >= 2 and self.complete
-                else float("nan"))
-
-    eps_mean = property(lambda self: self._mean(self.eps))
-    eps_sem = property(lambda self: self._sem(self.eps))
-    R_mean = property(lambda self: self._mean(self.R))
-    R_sem = property(lambda self: self._sem(self.R))
-    S_mean = property(lambda self: self._mean(self.S))
-    S_sem = property(lambda self: self._sem(self.S))
-    kappa_mean = property(lambda self: self._mean(self.kappa))
-    kappa_sem = property(lambda self: self._sem(self.kappa))
-
-    def summary(self) -> dict:
-        """JSON-ready dict of the parameters, aggregates and per-student seeds."""
-        nan2none = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
-        out = {
-            "rule": self.rule, "f": self.f, "alpha_prune": self.alpha_prune,
-            "alpha_tot": self.alpha_tot, "theta_deg": self.theta_deg, "n": self.n,
-            "seeds": self.seeds, "seed": self.seed, "n_pool": self.n_pool,
-            "n_kept": self.n_kept, "f_eff": self.f_eff, "alpha_prune_eff": self.alpha_prune_eff,
-            "mode": self.mode, "noise": self.noise, "softness": self.softness,
-            "metric": self.metric,
-            "eps_mean": self.eps_mean, "eps_sem": self.eps_sem,
-            "eps_noisy_mean": self._mean(self.eps_noisy),
-            "eps_noisy_sem": self._sem(self.eps_noisy),
-            "R_mean": self.R_mean, "R_sem": self.R_sem,
-            "S_mean": self.S_mean, "S_sem": self.S_sem,
-            "kappa_mean": self.kappa_mean, "kappa_sem": self.kappa_sem,
-            "max_gap": self.max_gap, "gap_tol": self.gap_tol, "n_flagged": self.n_flagged,
-            "max_eps_err": self.max_eps_err, "seconds": self.seconds,
-            "student_seeds": [int(s) for s in self.student_seeds],
-        }
-        return {k: nan2none(v) for k, v in out.items()}
 
 
 def _measure(teacher, ex, w_scaled, lam_scaled, n):
@@ -255,13 +135,14 @@ def default_chunk(n: int, n_kept: int, budget: int = CHUNK_BYTES) -> int:
 
 
 @float64
-def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
+def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
              seeds: int | Sequence[int], *, seed: int | None = 0, key: jax.Array | None = None,
              alpha_tot: float | None = None, direct: bool = False, mode: str | None = None,
              gap_tol: float = 1e-6, chunk: int | None = None, max_iter: int = 80,
              progress: bool | None = None, noise: float = 0.0, softness: float = 0.0,
              metric: str = "abs") -> SimResult:
-    """Simulate certified max-margin students on pruned Gaussian data.
+    """The max-margin simulator of :func:`prunescale.sims.simulate`: certified max-margin
+    students on pruned Gaussian data.
 
     Args:
         pruning: rule, kept fraction ``f`` and probe angle (:class:`theory.pruning.Pruning`).
@@ -286,7 +167,7 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
             chunk).
         noise: label-flip probability in ``[0, 0.5]``: each kept label is flipped
             independently (key ``fold_in(k_i, FLIP)``, the same flips as
-            :func:`prunescale.sims.erm.simulate_erm`'s). A student whose noisy data admit no
+            :func:`prunescale.sims.simulate`'s). A student whose noisy data admit no
             certified positive margin (typically: not separable at this load) is flagged;
             with ``noise > 0`` the aggregates are then NaN (:attr:`SimResult.complete`), since
             the max-margin student does not exist for every draw.
@@ -342,14 +223,18 @@ def simulate(pruning: Pruning, alpha_prune: float | None, n: int,
     k = student_seeds.size
     eps, R, S, kappa, gap, eps_err, its = (np.concatenate(a)[:k] for a in zip(*outs))
     gap = np.where(np.isnan(gap), np.inf, gap)
+    nan = np.full(k, np.nan)
     return SimResult(
         rule=pruning.rule, f=pruning.f, theta_deg=pruning.theta_deg,
         alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
         n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds,
-        gap_tol=float(gap_tol), eps=eps, R=R, S=S, kappa=kappa, gap=gap, eps_err=eps_err,
-        iterations=its, flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0,
-        noise=noise, softness=float(softness) if policy else 0.0,
-        metric=metric if policy else "abs")
+        learner="max-margin", lam=float("nan"), noise=noise,
+        softness=float(softness) if policy else 0.0, metric=metric if policy else "abs",
+        reweight=False, tol=float(gap_tol), eps=eps,
+        eps_noisy=noise + (1.0 - 2.0 * noise) * eps, R=R, S=S, kappa=kappa, Q=nan, gap=gap,
+        eps_err=eps_err, iterations=its, flipped=nan,
+        kept=np.full(k, float(n_kept) if policy is None else np.nan),  # policy: not recorded
+        flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0)
 
 
 def _check_args(pruning, n, seeds, gap_tol, chunk, max_iter) -> np.ndarray:

@@ -72,13 +72,11 @@ def pin_worker() -> int | None:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """One simulated configuration (validated by the caller; ``alpha_prune = f alpha_tot``).
-
-    ``learner`` is ``"max-margin"`` (:func:`prunescale.sims.simulate`, ``lam = 0``, label noise
-    ``noise``) or ``"hinge"``, ``"logistic"``, ``"ridge"`` (:func:`prunescale.sims.erm.simulate_erm` with
-    penalty ``lam`` and label noise ``noise``). ``gap_tol`` is the flagging threshold: the
-    relative duality gap of a max-margin student, the certified bound on ``|eps - eps*|`` of a
-    regularized one.
+    """One simulated configuration: a model point (:class:`prunescale.model.Model`, flat:
+    every one of its :data:`~prunescale.model.FIELDS` is a field here, so it is a column of
+    the stored table), the loads (``alpha_prune = f alpha_tot``), the sampling ``mode`` and
+    ``gap_tol``, the flagging threshold of the learner's certificate (``tol`` of
+    :func:`prunescale.sims.simulate`). ``lam`` is 0 for max-margin.
     """
 
     rule: str
@@ -97,6 +95,22 @@ class Config:
 
     def key(self) -> tuple:
         return dataclasses.astuple(self)
+
+    @property
+    def model(self):
+        """The :class:`prunescale.model.Model` of this configuration."""
+        from prunescale.model import FIELDS, Model
+
+        return Model.from_fields(**{k: getattr(self, k) for k in FIELDS})
+
+    @classmethod
+    def of(cls, model, alpha_prune: float, alpha_tot: float, mode: str = "pool",
+           gap_tol: float = 1e-6) -> "Config":
+        """The configuration of ``model`` at these loads."""
+        d = model.fields()
+        d["lam"] = 0.0 if d["lam"] is None else d["lam"]
+        return cls(alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), mode=mode,
+                   gap_tol=float(gap_tol), **d)
 
     def ident(self) -> list:
         """What a task id hashes: :meth:`key`, without the selection fields when they are the
@@ -207,22 +221,11 @@ def run_task(task: Task, chunk: int | None = None, max_iter: int = 80) -> dict:
 
     c = task.config
     k = len(task.students)
-    pruning = sims.Pruning(c.rule, c.f, c.theta_deg)
-    if c.learner == "max-margin":
-        res = sims.simulate(pruning, c.alpha_prune, task.n, list(task.students),
-                            seed=task.seed, alpha_tot=c.alpha_tot, mode=c.mode,
-                            gap_tol=c.gap_tol, chunk=chunk, max_iter=max_iter, progress=False,
-                            noise=c.noise, softness=c.softness, metric=c.metric)
-        extra = dict(eps_noisy=res.eps_noisy, kappa=res.kappa, Q=np.full(k, np.nan))
-    else:
-        from prunescale.sims.erm import simulate_erm
-
-        res = simulate_erm(pruning, c.alpha_prune, task.n, list(task.students),
-                           learner=c.learner, lam=c.lam, noise=c.noise, softness=c.softness,
-                           metric=c.metric, reweight=c.reweight, seed=task.seed,
-                           alpha_tot=c.alpha_tot, mode=c.mode, eps_tol=c.gap_tol, chunk=chunk,
-                           progress=False)
-        extra = dict(eps_noisy=res.eps_noisy, kappa=np.full(k, np.nan), Q=res.Q)
+    res = sims.simulate(c.model, alpha_prune=c.alpha_prune, alpha_tot=c.alpha_tot, n=task.n,
+                        seeds=list(task.students), seed=task.seed, mode=c.mode, tol=c.gap_tol,
+                        chunk=chunk, max_iter=max_iter if c.learner == "max-margin" else None,
+                        progress=False)
+    extra = dict(eps_noisy=res.eps_noisy, kappa=res.kappa, Q=res.Q)
     cols = {name: [value] * k for name, value in dataclasses.asdict(c).items()}
     cols.update(n=[task.n] * k, seed=[task.seed] * k,
                 student=np.asarray(task.students, dtype=np.int64),

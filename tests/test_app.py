@@ -102,7 +102,7 @@ def test_alpha_grid_fine_at_theta0_coarse_otherwise():
 def test_learning_curve_matches_solve_and_is_certified(rule, f, theta):
     c = compute.learning_curve(rule, f, theta)
     grid = compute.alpha_grid(theta)
-    r = solve(rule, f, grid, theta)
+    r = solve(rule, f, grid, theta_deg=theta)
     assert c.alpha_prune.shape == c.eps.shape
     assert c.n_excluded == int((~r.converged).sum())
     assert len(c.alpha_prune) == len(grid) - c.n_excluded

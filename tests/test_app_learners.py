@@ -9,7 +9,7 @@ import pytest
 
 from prunescale.app import compute, plots
 from prunescale.theory import erm as theory_erm
-from prunescale.theory.erm import solve_erm
+from prunescale.theory import solve
 
 
 @pytest.fixture(autouse=True)
@@ -24,10 +24,10 @@ def _fresh_caches():
     ("hinge", "easy", 0.1, 0.2),
     ("ridge", "hard", 0.1, 0.0),
 ])
-def test_erm_curve_matches_solve_erm_and_is_cached(learner, rule, lam, noise):
+def test_erm_curve_matches_solve_and_is_cached(learner, rule, lam, noise):
     c = compute.erm_curve(learner, rule, 0.2, 0.0, lam=lam, noise=noise)
     grid = compute.erm_alpha_grid(0.0)
-    r = solve_erm(rule, 0.2, grid, theta_deg=0.0, learner=learner, lam=lam, noise=noise)
+    r = solve(rule, 0.2, grid, theta_deg=0.0, learner=learner, lam=lam, noise=noise)
     assert (c.learner, c.rule, c.f, c.theta_deg, c.lam, c.noise) == (learner, rule, 0.2, 0.0,
                                                                      lam, noise)
     np.testing.assert_array_equal(c.alpha_prune, grid)
@@ -60,9 +60,9 @@ def test_noise_hurts_keep_easy_more_than_keep_hard():
     assert easy > 2 * hard
 
 
-def test_erm_point_matches_solve_erm():
+def test_erm_point_matches_solve():
     p = compute.erm_point("hinge", "hard", 0.3, 0.0, alpha_prune=3.0, lam=0.05, noise=0.1)
-    r = solve_erm("hard", 0.3, 3.0, theta_deg=0.0, learner="hinge", lam=0.05, noise=0.1)
+    r = solve("hard", 0.3, 3.0, theta_deg=0.0, learner="hinge", lam=0.05, noise=0.1)
     assert p.converged and bool(r.converged) and p.reason == ""
     assert p.eps == float(r.eps) and p.alpha_prune == 3.0
     assert compute.erm_point("hinge", "hard", 0.3, 0.0, alpha_prune=3.0, lam=0.05,
@@ -118,7 +118,7 @@ def test_erm_rejects_bad_input():
 
 
 def test_uncertified_points_are_gaps(monkeypatch):
-    real = theory_erm.solve_erm
+    real = theory_erm.solve_regularized
 
     def fake(*args, **kw):
         r = real(*args, **kw)
@@ -126,7 +126,7 @@ def test_uncertified_points_are_gaps(monkeypatch):
         conv[::3] = False
         return dataclasses.replace(r, converged=conv, eps=np.where(conv, r.eps, np.nan))
 
-    monkeypatch.setattr(theory_erm, "solve_erm", fake)
+    monkeypatch.setattr(theory_erm, "solve_regularized", fake)
     c = compute.erm_curve("ridge", "hard", 0.2, 0.0, lam=0.1, noise=0.1)
     n = len(compute.erm_alpha_grid(0.0))
     assert c.n_excluded == len(range(0, n, 3)) and len(c.eps) == n
@@ -161,7 +161,7 @@ def test_notebook_draws_the_learner_panel():
     assert defs["erm_learner"] == "logistic" and not defs["erm_notice"] and not defs["erm_error"]
     pt = defs["pt"]
     cur = defs["erm_pts"][pt.rule]
-    r = solve_erm(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
+    r = solve(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
                   learner="logistic", lam=defs["erm_lam"], noise=defs["erm_noise"])
     assert cur.eps == float(r.eps) and f"ε = {cur.eps:.4g}" in html
     for panel in ("learning", "frontier", "phase"):  # the max-margin panels are still there
@@ -194,7 +194,7 @@ def test_selection_policy_controls_reach_the_theory():
     import marimo as mo
 
     from prunescale.app.notebook import app as nb
-    from prunescale.theory.erm import solve_erm
+    from prunescale.theory import solve
 
     def controls(learner, metric, reweight):
         return {
@@ -212,7 +212,7 @@ def test_selection_policy_controls_reach_the_theory():
     assert "y·p (y the observed label)" in html and not defs["erm_error"]
     pt = defs["pt"]
     cur = defs["erm_pts"][pt.rule]
-    r = solve_erm(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
+    r = solve(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
                   learner="logistic", lam=0.01, noise=0.2, metric="signed")
     assert cur.eps == pytest.approx(float(r.eps), abs=1e-12) and cur.metric == "signed"
     # reweighting the max-margin student: a notice, never a number

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from prunescale.theory.erm import solve_erm
+from prunescale.theory import solve
 
 
 def run(cmd, *args, timeout=300):
@@ -28,7 +28,7 @@ def test_theory_json_grid_matches_the_api():
         (a, b) for a in ("logistic", "ridge") for b in (0.0, 0.2)}
     for r in recs:
         assert r["converged"] and r["eps_bound"] <= 1e-5
-        direct = solve_erm("hard", r["f"], r["alpha_prune"], learner=r["learner"],
+        direct = solve("hard", r["f"], r["alpha_prune"], learner=r["learner"],
                            lam=r["lam"], noise=r["noise"])
         assert abs(r["eps"] - float(direct.eps)) < 1e-12
         assert abs(r["eps_noisy"] - (r["noise"] + (1 - 2 * r["noise"]) * r["eps"])) < 1e-12
@@ -62,7 +62,6 @@ BAD = [
     (["--learner", "svm", "--lam", "1"], "--learner must be one of max-margin, hinge, logistic"),
     (["--learner", "ridge"], "--learner ridge needs --lam"),
     (["--lam", "1"], "--lam is for the regularized learners"),
-    (["--learner", "max-margin,ridge", "--lam", "1"], "--lam is for the regularized learners"),
     (["--noise", "0.7"], "noise must be in [0, 0.5]; got 0.7"),
 ]
 
@@ -80,6 +79,21 @@ def test_bad_learner_input_is_one_line(cmd, extra, needle):
     assert "Traceback" not in out.stderr
 
 
+def test_learners_compared_in_one_command():
+    """``--lam`` applies to the regularized learners of a ``--learner`` list; max-margin has
+    none, and every record equals the API's point."""
+    out = run("theory", "--rule", "hard", "--f", "0.3", "--alpha-prune", "2", "--learner",
+              "ridge,max-margin", "--lam", "0.1", "--json")
+    assert out.returncode == 0, out.stderr
+    recs = json.loads(out.stdout)
+    assert [(r["learner"], r["lam"]) for r in recs] == [("ridge", 0.1), ("max-margin", None)]
+    ridge = solve(rule="hard", f=0.3, alpha_prune=2.0, learner="ridge", lam=0.1)
+    mm = solve(rule="hard", f=0.3, alpha_prune=2.0)
+    assert recs[0]["eps"] == pytest.approx(float(ridge.eps), abs=1e-12)
+    assert recs[1]["eps"] == pytest.approx(float(mm.eps), abs=1e-12)
+    assert recs[1]["kappa"] is not None and recs[0]["kappa"] is None
+
+
 def test_sim_regularized_students_json():
     out = run("sim", "--rule", "hard", "--f", "0.3", "--alpha-prune", "2", "--n", "60",
               "--seeds", "4", "--learner", "ridge", "--lam", "0.1", "--noise", "0,0.1",
@@ -91,5 +105,5 @@ def test_sim_regularized_students_json():
         assert r["learner"] == "ridge" and r["lam"] == 0.1 and r["seeds"] == 4
         assert r["n_flagged"] == 0 and r["kappa_mean"] is None and r["Q_mean"] > 0
         assert abs(r["eps_noisy_mean"] - (r["noise"] + (1 - 2 * r["noise"]) * r["eps_mean"])) < 1e-12
-        direct = solve_erm("hard", 0.3, 2.0, learner="ridge", lam=0.1, noise=r["noise"])
+        direct = solve("hard", 0.3, 2.0, learner="ridge", lam=0.1, noise=r["noise"])
         assert abs(r["eps_theory"] - float(direct.eps)) < 1e-12

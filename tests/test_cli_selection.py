@@ -31,11 +31,9 @@ def test_theory_json_matches_the_api_for_every_learner():
     assert out.returncode == 0, out.stderr
     (rec,) = json.loads(out.stdout)
     assert rec["reweight"] is True and rec["metric"] == "abs" and rec["softness"] == 0.3
-    from prunescale.theory.erm import solve_erm
-
-    ref = solve_erm("hard", 0.3, 2.0, learner="ridge", lam=0.1, softness=0.3, reweight=True)
+    ref = solve("hard", 0.3, 2.0, learner="ridge", lam=0.1, softness=0.3, reweight=True)
     assert rec["eps"] == pytest.approx(float(ref.eps), abs=1e-12)
-    biased = solve_erm("hard", 0.3, 2.0, learner="ridge", lam=0.1, softness=0.3)
+    biased = solve("hard", 0.3, 2.0, learner="ridge", lam=0.1, softness=0.3)
     assert abs(float(biased.eps) - rec["eps"]) > 1e-4  # reweighting changes the student
 
 

@@ -28,8 +28,8 @@ def test_frontier_imperfect_metric_has_interior_optimum():
     assert np.all((fr.f_opt > 0.05) & (fr.f_opt < 1))
     # refined optimum is no worse than its neighbours on a finer local grid
     for a, f in zip(alpha, fr.f_opt):
-        local = solve("hard", f * np.array([0.8, 1.25]), a, 20.0).eps
-        assert np.all(local >= solve("hard", f, a, 20.0).eps.item() - 1e-9)
+        local = solve("hard", f * np.array([0.8, 1.25]), a, theta_deg=20.0).eps
+        assert np.all(local >= solve("hard", f, a, theta_deg=20.0).eps.item() - 1e-9)
 
 
 def test_phase_boundary_separates_easy_and_hard():

@@ -9,7 +9,7 @@ from scipy.special import ndtr, ndtri
 
 from prunescale.errors import InputError, NotCertified
 from prunescale.theory import solve
-from prunescale.theory.erm import (LEARNERS, ErmQuadrature, _points, certificate, solve_erm,
+from prunescale.theory.erm import (LEARNERS, ErmQuadrature, _points, certificate,
                                    tangent_envelope_max)
 from prunescale.theory._erm_law import moments
 from prunescale.theory._erm_prox import loss, prox
@@ -19,9 +19,9 @@ from prunescale.theory._erm_prox import loss, prox
 
 def test_check_values_of_the_notes():
     # ridge and logistic, no selection, alpha = 2, lam = 0.1 (theory-notes-erm.md)
-    r = solve_erm("random", 1.0, 2.0, learner="ridge", lam=0.1)
+    r = solve("random", 1.0, 2.0, learner="ridge", lam=0.1)
     assert r.converged and abs(float(r.eps) - 0.195533) < 1e-6
-    r = solve_erm("random", 1.0, 2.0, learner="logistic", lam=0.1)
+    r = solve("random", 1.0, 2.0, learner="logistic", lam=0.1)
     assert r.converged and abs(float(r.eps) - 0.179662) < 1e-6
 
 
@@ -43,7 +43,7 @@ def ridge_resolvent(alpha, lam, eta):
                                            (1.0, 0.05, 0.0)])
 def test_ridge_matches_resolvent_closed_form(alpha, lam, eta):
     m, Q, G = ridge_resolvent(alpha, lam, eta)
-    r = solve_erm("random", 1.0, alpha, learner="ridge", lam=lam, noise=eta)
+    r = solve("random", 1.0, alpha, learner="ridge", lam=lam, noise=eta)
     assert r.converged
     assert abs(float(r.m) - m) < 1e-9
     assert abs(float(r.Q) - Q) < 1e-9
@@ -55,7 +55,7 @@ def test_ridge_matches_resolvent_closed_form(alpha, lam, eta):
 
 @pytest.mark.parametrize("learner", LEARNERS)
 def test_pure_noise_gives_half(learner):
-    r = solve_erm("hard", 0.3, [0.5, 3.0], theta_deg=[[0.0], [20.0]], learner=learner, lam=0.1,
+    r = solve("hard", 0.3, [0.5, 3.0], theta_deg=[[0.0], [20.0]], learner=learner, lam=0.1,
                   noise=0.5)
     assert r.converged.all()
     assert np.all(np.abs(r.eps - 0.5) < 1e-9)
@@ -64,10 +64,10 @@ def test_pure_noise_gives_half(learner):
 
 def test_hinge_small_lambda_joins_max_margin():
     mm = solve("hard", 0.5, 1.0)
-    mm_easy = solve("easy", 0.5, 1.0, 10.0)
+    mm_easy = solve("easy", 0.5, 1.0, theta_deg=10.0)
     diffs = []
     for lam in (1e-1, 1e-2, 1e-3):
-        r = solve_erm("hard", 0.5, 1.0, learner="hinge", lam=lam)
+        r = solve("hard", 0.5, 1.0, learner="hinge", lam=lam)
         assert r.converged
         diffs.append(abs(float(r.R) - float(mm.R)))
     # the tolerance shrinks with lam: below a threshold the soft-margin student *is* the
@@ -75,7 +75,7 @@ def test_hinge_small_lambda_joins_max_margin():
     assert diffs[0] > 1e-4
     assert diffs[1] < 0.1 * diffs[0]
     assert diffs[2] < 1e-6
-    r = solve_erm("easy", 0.5, 1.0, theta_deg=10.0, learner="hinge", lam=1e-3)
+    r = solve("easy", 0.5, 1.0, theta_deg=10.0, learner="hinge", lam=1e-3)
     assert r.converged
     assert abs(float(r.eps) - float(mm_easy.eps)) < 1e-5
     assert abs(float(r.S) - float(mm_easy.S)) < 1e-5
@@ -83,9 +83,9 @@ def test_hinge_small_lambda_joins_max_margin():
 
 @pytest.mark.parametrize("learner", LEARNERS)
 def test_keep_hard_at_f_to_one_is_the_unselected_model(learner):
-    a = solve_erm("random", 0.37, 1.5, learner=learner, lam=0.2, noise=0.1)
-    b = solve_erm("hard", 1.0 - 1e-13, 1.5, learner=learner, lam=0.2, noise=0.1)
-    c = solve_erm("easy", 1.0, 1.5, theta_deg=30.0, learner=learner, lam=0.2, noise=0.1)
+    a = solve("random", 0.37, 1.5, learner=learner, lam=0.2, noise=0.1)
+    b = solve("hard", 1.0 - 1e-13, 1.5, learner=learner, lam=0.2, noise=0.1)
+    c = solve("easy", 1.0, 1.5, theta_deg=30.0, learner=learner, lam=0.2, noise=0.1)
     assert a.converged and b.converged and c.converged
     assert abs(float(a.eps) - float(b.eps)) < 1e-7
     assert abs(float(a.eps) - float(c.eps)) < 1e-7
@@ -94,15 +94,15 @@ def test_keep_hard_at_f_to_one_is_the_unselected_model(learner):
 def test_theta0_fast_paths_match_the_general_2d_rule():
     # ridge/hinge: closed-form z integral; logistic: omega kernel; tiny theta takes the 2-d rule
     for learner in LEARNERS:
-        a = solve_erm("easy", 0.4, [0.7, 4.0], learner=learner, lam=0.05, noise=0.2)
-        b = solve_erm("easy", 0.4, [0.7, 4.0], theta_deg=1e-7, learner=learner, lam=0.05,
+        a = solve("easy", 0.4, [0.7, 4.0], learner=learner, lam=0.05, noise=0.2)
+        b = solve("easy", 0.4, [0.7, 4.0], theta_deg=1e-7, learner=learner, lam=0.05,
                       noise=0.2)
         assert a.converged.all() and b.converged.all()
         assert np.max(np.abs(a.eps - b.eps)) < 1e-8, learner
 
 
 def test_noise_hurts_and_noisy_error_is_affine():
-    r = solve_erm("hard", 0.3, 2.0, learner="logistic", lam=0.1, noise=[0.0, 0.1, 0.2, 0.3])
+    r = solve("hard", 0.3, 2.0, learner="logistic", lam=0.1, noise=[0.0, 0.1, 0.2, 0.3])
     assert np.all(np.diff(r.eps) > 0)
     assert np.allclose(r.eps_noisy, r.noise + (1 - 2 * r.noise) * r.eps, atol=1e-15)
 
@@ -153,8 +153,8 @@ def test_refined_quadrature_changes_eps_below_1e6(learner, theta_deg):
     kw = dict(theta_deg=theta_deg, learner=learner, lam=0.05, noise=0.1)
     alphas = [0.5, 3.0] if theta_deg == 0 else [3.0]
     for rule, f in (("hard", 0.2), ("easy", 0.3)):
-        a = solve_erm(rule, f, alphas, **kw)
-        b = solve_erm(rule, f, alphas, quad=ErmQuadrature().refined(), **kw)
+        a = solve(rule, f, alphas, **kw)
+        b = solve(rule, f, alphas, quad=ErmQuadrature().refined(), **kw)
         assert a.converged.all() and b.converged.all()
         assert np.max(np.abs(a.eps - b.eps)) < 1e-6
         assert np.all(a.quad_err <= a.eps_bound)
@@ -163,8 +163,8 @@ def test_refined_quadrature_changes_eps_below_1e6(learner, theta_deg):
 @pytest.mark.slow
 def test_refined_quadrature_logistic_theta():
     kw = dict(theta_deg=20.0, learner="logistic", lam=0.05, noise=0.1)
-    a = solve_erm("hard", 0.2, [0.5, 3.0], **kw)
-    b = solve_erm("hard", 0.2, [0.5, 3.0], quad=ErmQuadrature().refined(), **kw)
+    a = solve("hard", 0.2, [0.5, 3.0], **kw)
+    b = solve("hard", 0.2, [0.5, 3.0], quad=ErmQuadrature().refined(), **kw)
     assert a.converged.all() and b.converged.all()
     assert np.max(np.abs(a.eps - b.eps)) < 1e-6
 
@@ -174,7 +174,7 @@ def test_refined_quadrature_logistic_theta():
 @pytest.mark.parametrize("learner", LEARNERS)
 def test_certificate_bounds_the_error_of_a_perturbed_point(learner):
     """A point moved off the fixed point gets a larger bound that still covers its error."""
-    r = solve_erm("easy", 0.3, 2.0, theta_deg=15.0, learner=learner, lam=0.1, noise=0.1)
+    r = solve("easy", 0.3, 2.0, theta_deg=15.0, learner=learner, lam=0.1, noise=0.1)
     assert r.converged
     pts = _points("easy", learner, np.array([0.3]), np.array([2.0]), np.array([15.0]),
                   np.array([0.1]), np.array([0.1]))
@@ -209,13 +209,13 @@ def test_tangent_envelope_bounds_a_concave_function():
 
 
 def test_uncertified_points_are_nan_with_a_reason():
-    r = solve_erm("hard", 0.5, [1.0, 2.0], learner="hinge", lam=[1e-1, 1e-6])
+    r = solve("hard", 0.5, [1.0, 2.0], learner="hinge", lam=[1e-1, 1e-6])
     assert r.converged[0] and not r.converged[1]
     for k in ("eps", "eps_noisy", "R", "S", "Q", "q0", "m", "s", "V", "eps_bound"):
         assert np.isnan(getattr(r, k)[1])
     assert "bound" in r.reason[1]
     with pytest.raises(NotCertified, match="1 of 2 points not certified"):
-        solve_erm("hard", 0.5, [1.0, 2.0], learner="hinge", lam=[1e-1, 1e-6], strict=True)
+        solve("hard", 0.5, [1.0, 2.0], learner="hinge", lam=[1e-1, 1e-6], strict=True)
     rec = r.records()
     assert rec[1]["eps"] is None and rec[1]["converged"] is False and rec[0]["learner"] == "hinge"
 
@@ -240,12 +240,12 @@ def test_prox_maps_minimise_their_objective():
 
 
 @pytest.mark.parametrize("kw,msg", [
-    (dict(learner="svm", lam=0.1), "learner must be one of ridge, logistic, hinge"),
+    (dict(learner="svm", lam=0.1), "learner must be one of max-margin, ridge, logistic, hinge"),
     (dict(learner="ridge", lam=0.0), "lam must be in (0, 1e+06]; got 0.0"),
     (dict(learner="ridge", lam=0.1, noise=0.7), "noise must be in [0, 0.5]; got 0.7"),
     (dict(learner="ridge", lam=float("nan")), "lam must be finite"),
 ])
 def test_bad_input_is_one_line(kw, msg):
     with pytest.raises(InputError) as e:
-        solve_erm("hard", 0.5, 1.0, **kw)
+        solve("hard", 0.5, 1.0, **kw)
     assert msg in str(e.value) and "\n" not in str(e.value)

@@ -54,7 +54,7 @@ def _check_result(r):
 def test_theory_extreme_grid_is_certified_or_flagged(rule, theta):
     F, A = np.meshgrid(F_EXT, A_EXT, indexing="ij")
     with time_limit(120):
-        r = solve(rule, F, A, theta)
+        r = solve(rule, F, A, theta_deg=theta)
     _check_result(r)
     # the engine certifies the whole extreme grid (nothing left flagged there today)
     assert r.converged.all(), r.reason[~r.converged]
@@ -67,8 +67,8 @@ def test_theory_extreme_grid_is_certified_or_flagged(rule, theta):
 ])
 def test_theory_extremes_agree_with_refined_quadrature(rule, f, alpha, theta):
     with time_limit(120):
-        r = solve(rule, f, alpha, theta)
-        fine = solve(rule, f, alpha, theta, quad=Quadrature().refined(2))
+        r = solve(rule, f, alpha, theta_deg=theta)
+        fine = solve(rule, f, alpha, theta_deg=theta, quad=Quadrature().refined(2))
     _check_result(r)
     assert r.converged.item() and fine.converged.item()
     assert abs(r.eps.item() - fine.eps.item()) < 1e-6
@@ -114,17 +114,17 @@ def test_simulator_tiny_dimension(n, rule, f, alpha, theta):
             round(f * round(alpha / f * n)) / n - alpha) > 0.1 * alpha:
         # a pool or kept set that rounds to nothing (or far from alpha) is refused, one line
         with pytest.raises(InputError, match="increase N"):
-            sims.simulate(Pruning(rule, f, theta), alpha, n, 3, seed=0, progress=False)
+            sims.simulate(Pruning(rule, f, theta), alpha_prune=alpha, n=n, seeds=3, seed=0, progress=False)
         return
     with time_limit(240):
-        res = sims.simulate(Pruning(rule, f, theta), alpha, n, 3, seed=0, progress=False)
+        res = sims.simulate(Pruning(rule, f, theta), alpha_prune=alpha, n=n, seeds=3, seed=0, progress=False)
     assert res.n == n and res.n_kept >= 1 and res.n_pool >= res.n_kept
     ok = ~res.flagged
     for x in (res.eps, res.R, res.S, res.kappa, res.gap, res.eps_err):
         assert np.isfinite(x[ok]).all()
     assert ((res.eps[ok] >= 0) & (res.eps[ok] <= 0.5)).all()
-    assert (res.gap[ok] <= res.gap_tol).all()
-    assert (res.flagged == ~(res.gap <= res.gap_tol)).all()
+    assert (res.gap[ok] <= res.tol).all()
+    assert (res.flagged == ~(res.gap <= res.tol)).all()
     if n == 1:  # one dimension: the max-margin student is the teacher itself
         np.testing.assert_array_equal(res.eps[ok], 0.0)
     summ = res.summary()

@@ -32,10 +32,10 @@ def test_eps_bound_covers_the_quadrature_error(theta):
     """A deliberately coarse rule moves eps by far more than its duality gap allows; the
     refined-rule term of eps_bound must cover the move (or the point is not certified)."""
     f, a = np.array([0.1, 0.3, 0.6]), np.array([1.0, 3.0, 10.0])
-    exact = solve("hard", f, a, theta)
+    exact = solve("hard", f, a, theta_deg=theta)
     moved = 0.0
     for n in (3, 4, 6):
-        c = solve("hard", f, a, theta, quad=Quadrature(n=n))
+        c = solve("hard", f, a, theta_deg=theta, quad=Quadrature(n=n))
         err = np.abs(c.eps - exact.eps)[c.converged]
         assert np.all(err <= c.eps_bound[c.converged]), (n, err, c.eps_bound)
         moved = max(moved, err.max(initial=0.0))
@@ -78,8 +78,8 @@ def test_frontier_skips_minima_next_to_uncertified_points(monkeypatch):
     i = int(np.argmin(np.abs(fg - fr.f_opt[0])))
     real = curves.solve
 
-    def hole(rule, f, alpha_prune=None, theta_deg=0.0, **kw):
-        r = real(rule, f, alpha_prune, theta_deg, **kw)
+    def hole(rule, f, alpha_prune=None, *, theta_deg=0.0, **kw):
+        r = real(rule, f, alpha_prune, theta_deg=theta_deg, **kw)
         if rule == "hard" and np.ndim(f) == 2:  # the grid: un-certify the minimum's neighbour
             conv = r.converged.copy()
             conv[0, min(i + 1, len(fg) - 1)] = False

@@ -20,16 +20,16 @@ from prunescale.theory.pruning import kept_range
 def test_hinge_at_small_lambda_is_the_max_margin_student(rule, f, alpha, theta):
     """Soft margin with lam -> 0+ in the separable regime: the ERM engine (a different law,
     prox and solver) gives the max-margin direction of the noisy max-margin engine."""
-    from prunescale.theory.erm import solve_erm
+    from prunescale.theory import solve
 
-    mm = solve(rule, f, alpha, theta, noise=0.1)
-    hinge = solve_erm(rule, f, alpha_prune=alpha, theta_deg=theta, learner="hinge", lam=1e-4,
+    mm = solve(rule, f, alpha, theta_deg=theta, noise=0.1)
+    hinge = solve(rule, f, alpha_prune=alpha, theta_deg=theta, learner="hinge", lam=1e-4,
                       noise=0.1)
     assert bool(mm.converged) and bool(hinge.converged)
     assert abs(float(mm.eps) - float(hinge.eps)) < 1e-8
     assert abs(float(mm.S) - float(hinge.S)) < 1e-7
     # and noise matters: the noiseless student is a different one
-    assert abs(float(solve(rule, f, alpha, theta).eps) - float(mm.eps)) > 1e-2
+    assert abs(float(solve(rule, f, alpha, theta_deg=theta).eps) - float(mm.eps)) > 1e-2
 
 
 def _mc_moments(rule, f, theta_deg, eta, R, S, b, k, n=2_000_000, seed=0):
@@ -82,14 +82,14 @@ def test_capacity_of_pure_noise_is_cover_and_noise_lowers_it():
     assert np.isinf(c.alpha_c[0]) and c.converged.all()
     assert np.all(np.diff(c.alpha_c[1:]) < 0)
     # below Cover's capacity random labels leave the student uncorrelated: eps = 1/2
-    r = solve("easy", 0.3, np.array([0.5, 1.0, 1.9]), 10.0, noise=0.5)
+    r = solve("easy", 0.3, np.array([0.5, 1.0, 1.9]), theta_deg=10.0, noise=0.5)
     assert r.converged.all() and np.allclose(r.eps, 0.5, atol=1e-9)
 
 
 def test_beyond_the_capacity_there_is_a_status_never_a_number():
     c = float(capacity("hard", 0.3, 10.0, noise=0.1).alpha_c)
     alphas = c * np.array([0.5, 0.999, 1.0 + 1e-9, 1.01, 3.0])
-    r = solve("hard", 0.3, alphas, 10.0, noise=0.1)
+    r = solve("hard", 0.3, alphas, theta_deg=10.0, noise=0.1)
     assert r.converged[:2].all() and not r.converged[2:].any()
     assert np.isnan(r.eps[2:]).all() and np.isnan(r.kappa[2:]).all()
     assert "separability not decided" in r.reason[2]
@@ -105,24 +105,24 @@ def test_simulated_separability_switches_at_the_capacity():
     """Finite-N students: every one certified separable well below alpha_c, none well above."""
     c = float(capacity("hard", 0.3, noise=0.1).alpha_c)
     pr = sims.Pruning("hard", 0.3)
-    below = sims.simulate(pr, 0.75 * c, 200, 8, noise=0.1)
-    above = sims.simulate(pr, 1.35 * c, 200, 8, noise=0.1, max_iter=40)
+    below = sims.simulate(pr, alpha_prune=0.75 * c, n=200, seeds=8, noise=0.1)
+    above = sims.simulate(pr, alpha_prune=1.35 * c, n=200, seeds=8, noise=0.1, max_iter=40)
     assert below.n_flagged == 0 and below.complete
     assert above.n_flagged == 8 and not above.complete and np.isnan(above.eps_mean)
 
 
 def test_simulation_agrees_with_theory_and_shares_labels_with_erm():
-    from prunescale.sims.erm import simulate_erm
+    from prunescale import sims
 
     pr = sims.Pruning("hard", 0.3)
-    res = sims.simulate(pr, 2.0, 400, 16, noise=0.1)
+    res = sims.simulate(pr, alpha_prune=2.0, n=400, seeds=16, noise=0.1)
     theory = float(solve("hard", 0.3, 2.0, noise=0.1).eps)
     assert res.n_flagged == 0
     assert abs(res.eps_mean - theory) < 3.5 * res.eps_sem
     np.testing.assert_allclose(res.eps_noisy, 0.1 + 0.8 * res.eps)
     # the same students at lam -> 0+ of the hinge learner: same data and labels
-    small = sims.simulate(pr, 2.0, 100, 3, noise=0.1)
-    hinge = simulate_erm(pr, 2.0, 100, 3, learner="hinge", lam=1e-4, noise=0.1)
+    small = sims.simulate(pr, alpha_prune=2.0, n=100, seeds=3, noise=0.1)
+    hinge = sims.simulate(pr, alpha_prune=2.0, n=100, seeds=3, learner="hinge", lam=1e-4, noise=0.1)
     np.testing.assert_allclose(small.eps, hinge.eps, atol=1e-4)
 
 
@@ -158,7 +158,7 @@ def test_cli_theory_and_sim_with_noise():
     ("random", 1.0, 1.5, 0.0, 0.05),
 ])
 def test_simulation_agrees_with_theory_n800(rule, f, alpha, theta, eta):
-    res = sims.simulate(sims.Pruning(rule, f, theta), alpha, 800, 32, noise=eta, seed=5)
-    th = solve(rule, f, alpha, theta, noise=eta)
+    res = sims.simulate(sims.Pruning(rule, f, theta), alpha_prune=alpha, n=800, seeds=32, noise=eta, seed=5)
+    th = solve(rule, f, alpha, theta_deg=theta, noise=eta)
     assert bool(th.converged) and res.n_flagged == 0
     assert abs(res.eps_mean - float(th.eps)) < 3.5 * res.eps_sem, (res.eps_mean, res.eps_sem)

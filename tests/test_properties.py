@@ -27,7 +27,7 @@ thetas = st.one_of(st.just(0.0), st.floats(0.0, 60.0))
 @FAST
 @given(rule=rules, f=fractions, la=log_alphas, theta=thetas)
 def test_eps_in_range_and_finite_when_converged(rule, f, la, theta):
-    r = solve(rule, f, np.exp(la), theta)
+    r = solve(rule, f, np.exp(la), theta_deg=theta)
     if r.converged.item():
         assert 0.0 <= r.eps.item() <= 0.5
         for x in (r.eps, r.R, r.S, r.kappa, r.gap, r.eps_bound):
@@ -50,7 +50,7 @@ def test_eps_decreases_with_alpha_at_theta0(rule, f, la):
 @given(la=log_alphas, f=fractions, theta=thetas)
 def test_eps_decreases_with_alpha_random_pruning(la, f, theta):
     alphas = np.exp(la) * np.array([1.0, 1.1, 1.5, 3.0])
-    r = solve("random", f, alphas, theta)
+    r = solve("random", f, alphas, theta_deg=theta)
     assert r.converged.all()
     assert np.all(np.diff(r.eps) < 0), r.eps
     # random pruning is the unpruned problem: f and theta do not matter
@@ -61,7 +61,7 @@ def test_eps_decreases_with_alpha_random_pruning(la, f, theta):
 @given(la=log_alphas, theta=thetas)
 def test_hard_and_easy_agree_at_f_one(la, theta):
     a = np.exp(la)
-    h, e = solve("hard", 1.0, a, theta), solve("easy", 1.0, a, theta)
+    h, e = solve("hard", 1.0, a, theta_deg=theta), solve("easy", 1.0, a, theta_deg=theta)
     assert h.converged.item() and e.converged.item()
     assert abs(h.eps.item() - e.eps.item()) < 1e-12
     assert abs(h.kappa.item() - e.kappa.item()) < 1e-10
@@ -72,7 +72,7 @@ def test_hard_and_easy_agree_at_f_one(la, theta):
        theta=thetas)
 def test_continuous_in_f(rule, f, la, theta):
     df = 1e-5 * f
-    r = solve(rule, [f, f + df], np.exp(la), theta)
+    r = solve(rule, [f, f + df], np.exp(la), theta_deg=theta)
     assert r.converged.all(), r.reason
     # |d eps / d log f| is O(1) over the domain: a relative step of 1e-5 moves eps by < 1e-4
     assert abs(r.eps[1] - r.eps[0]) < 1e-4
@@ -82,7 +82,7 @@ def test_continuous_in_f(rule, f, la, theta):
 @given(rule=st.sampled_from(["hard", "easy"]), f=st.floats(0.02, 0.98), la=log_alphas,
        theta=st.floats(0.0, 60.0))
 def test_continuous_in_theta(rule, f, la, theta):
-    r = solve(rule, f, np.exp(la), [theta, theta + 1e-4])
+    r = solve(rule, f, np.exp(la), theta_deg=[theta, theta + 1e-4])
     assert r.converged.all(), r.reason
     assert abs(r.eps[1] - r.eps[0]) < 1e-4
 
@@ -91,7 +91,7 @@ def test_continuous_in_theta(rule, f, la, theta):
 @given(rule=st.sampled_from(["hard", "easy"]), f=st.floats(0.02, 0.98), la=log_alphas)
 def test_continuous_at_theta_zero(rule, f, la):
     # theta = 0 is solved in one dimension, theta > 0 in two: no jump between them
-    r = solve(rule, f, np.exp(la), [0.0, 1e-5])
+    r = solve(rule, f, np.exp(la), theta_deg=[0.0, 1e-5])
     assert r.converged.all()
     assert abs(r.eps[1] - r.eps[0]) < 1e-5
 
@@ -144,9 +144,9 @@ def test_simulate_same_seed_identical_different_seed_differs(seed):
     from prunescale import sims
 
     pr = Pruning("hard", 0.5)
-    a = sims.simulate(pr, 1.0, 8, 3, seed=seed, progress=False)
-    b = sims.simulate(pr, 1.0, 8, 3, seed=seed, progress=False)
-    c = sims.simulate(pr, 1.0, 8, 3, seed=seed + 1, progress=False)
+    a = sims.simulate(pr, alpha_prune=1.0, n=8, seeds=3, seed=seed, progress=False)
+    b = sims.simulate(pr, alpha_prune=1.0, n=8, seeds=3, seed=seed, progress=False)
+    c = sims.simulate(pr, alpha_prune=1.0, n=8, seeds=3, seed=seed + 1, progress=False)
     # Same machine, same program: the same numbers. Across processors, floating-point
     # results may differ in the last bits, so the claims are to a stated 1e-12 (relative).
     np.testing.assert_allclose(a.eps, b.eps, rtol=1e-12, atol=0)
@@ -156,8 +156,8 @@ def test_simulate_same_seed_identical_different_seed_differs(seed):
     assert not a.flagged.any()
     # students are keyed by index and blocks have a fixed shape: a student does not depend
     # on which other students share its run
-    d = sims.simulate(pr, 1.0, 8, [2, 0], seed=seed, progress=False)
+    d = sims.simulate(pr, alpha_prune=1.0, n=8, seeds=[2, 0], seed=seed, progress=False)
     np.testing.assert_allclose(d.eps, a.eps[[2, 0]], rtol=1e-12, atol=0)
     np.testing.assert_allclose(d.kappa, a.kappa[[2, 0]], rtol=1e-12, atol=0)
-    e = sims.simulate(pr, 1.0, 8, 11, seed=seed, progress=False)  # two blocks
+    e = sims.simulate(pr, alpha_prune=1.0, n=8, seeds=11, seed=seed, progress=False)  # two blocks
     np.testing.assert_allclose(e.eps[:3], a.eps, rtol=1e-12, atol=0)

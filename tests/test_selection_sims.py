@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from prunescale.errors import InputError
+from prunescale import sims
 from prunescale.sims import erm as E
 from prunescale.sims._x64 import x64_context
 from prunescale.sims.prune import policy_sizes
 from prunescale.theory import Pruning
 from prunescale.theory import _selection as S
-from prunescale.theory.erm import solve_erm
+from prunescale.theory import solve
 
 
 def _keys(students, seed=0):
@@ -151,12 +152,12 @@ def test_reweighting_a_random_selection_changes_nothing():
     ({"softness": 10.5}, "softness must be in [0, 10]"),
     ({"softness": float("inf")}, "softness must be finite"),
     ({"metric": "el2n"}, "metric must be one of abs, signed"),
-    ({"reweight": None}, "reweight must be a bool"),
+    ({"reweight": "yes"}, "reweight must be a bool"),
     ({"softness": 0.3, "mode": "materialize"}, "mode must be pool or direct"),
 ])
 def test_bad_policy_input_is_one_line(kw, needle):
     with pytest.raises(InputError) as exc:
-        E.simulate_erm(Pruning("hard", 0.3), 2.0, 50, 2, learner="ridge", lam=1.0, **kw)
+        sims.simulate(Pruning("hard", 0.3), alpha_prune=2.0, n=50, seeds=2, learner="ridge", lam=1.0, **kw)
     msg = str(exc.value)
     assert needle in msg and "\n" not in msg
 
@@ -165,9 +166,9 @@ def test_bad_policy_input_is_one_line(kw, needle):
 
 def _z_score(learner, rule, f, alpha, lam, noise, theta, tau, metric, rw, n, students, seed,
              mode="pool"):
-    th = solve_erm(rule, f, alpha, theta_deg=theta, learner=learner, lam=lam, noise=noise,
+    th = solve(rule, f, alpha, theta_deg=theta, learner=learner, lam=lam, noise=noise,
                    softness=tau, metric=metric, reweight=rw, strict=True)
-    res = E.simulate_erm(Pruning(rule, f, theta), alpha, n, students, learner=learner, lam=lam,
+    res = sims.simulate(Pruning(rule, f, theta), alpha_prune=alpha, n=n, seeds=students, learner=learner, lam=lam,
                          noise=noise, softness=tau, metric=metric, reweight=rw, seed=seed,
                          mode=mode, progress=False)
     assert res.n_flagged == 0, res.eps_err

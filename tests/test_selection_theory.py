@@ -11,9 +11,10 @@ from scipy.special import expit, ndtr
 
 from prunescale.errors import InputError
 from prunescale.theory import _selection as S
+from prunescale.theory import solve
 from prunescale.theory._erm_law import moments
 from prunescale.theory._erm_prox import prox
-from prunescale.theory.erm import (ErmQuadrature, _policy_points, certificate, solve_erm)
+from prunescale.theory.erm import ErmQuadrature, _policy_points, certificate
 
 
 # ---------------------------------------------------------------- threshold
@@ -86,13 +87,13 @@ def test_small_softness_joins_the_sharp_rule(learner):
     sharp = {}
     for rule, f, metric in (("hard", 0.3, "abs"), ("easy", 0.4, "signed")):
         # abs: tau = 0 is the old code path; signed: tau -> 0 joins its own sharp rule
-        a = solve_erm(rule, f, 2.0, metric=metric, **kw)
-        b = solve_erm(rule, f, 2.0, softness=1e-4, metric=metric, **kw)
+        a = solve(rule, f, 2.0, metric=metric, **kw)
+        b = solve(rule, f, 2.0, softness=1e-4, metric=metric, **kw)
         assert a.converged.all() and b.converged.all()
         assert np.max(np.abs(a.eps - b.eps)) < 1e-6, (a.eps, b.eps)
         sharp[metric] = a.eps
     # with noise the signed metric is a different rule
-    c = solve_erm("hard", 0.3, 2.0, metric="signed", **kw)
+    c = solve("hard", 0.3, 2.0, metric="signed", **kw)
     assert np.min(np.abs(c.eps - sharp["abs"])) > 1e-3
 
 
@@ -101,8 +102,8 @@ def test_small_softness_joins_the_sharp_rule(learner):
 def test_signed_and_abs_coincide_without_noise_at_theta0(learner):
     kw = dict(learner=learner, lam=0.1, noise=0.0)
     for rule, f, tau in (("hard", 0.3, 0.0), ("easy", 0.4, 0.3)):
-        a = solve_erm(rule, f, 2.0, softness=tau, metric="abs", **kw)
-        b = solve_erm(rule, f, 2.0, softness=tau, metric="signed", **kw)
+        a = solve(rule, f, 2.0, softness=tau, metric="abs", **kw)
+        b = solve(rule, f, 2.0, softness=tau, metric="signed", **kw)
         assert a.converged and b.converged
         assert abs(float(a.eps) - float(b.eps)) < 1e-8, (a.eps, b.eps)
 
@@ -112,19 +113,19 @@ def test_reweighting_a_random_selection_changes_nothing(learner):
     """Reweighted random goes through the general (p, z) policy rule; plain random through
     the theta = 0 fast paths: the same answer."""
     kw = dict(learner=learner, lam=0.1, noise=0.1, softness=0.5, metric="signed")
-    a = solve_erm("random", 0.4, 2.0, **kw)
-    b = solve_erm("random", 0.4, 2.0, reweight=True, **kw)
+    a = solve("random", 0.4, 2.0, **kw)
+    b = solve("random", 0.4, 2.0, reweight=True, **kw)
     assert a.converged and b.converged and b.reweight and not a.reweight
     assert abs(float(a.eps) - float(b.eps)) < 1e-8, (a.eps, b.eps)
 
 
 def test_reweighting_a_sharp_rule_changes_nothing_and_soft_reweighting_does():
     kw = dict(theta_deg=10.0, learner="ridge", lam=0.1, noise=0.1)
-    a = solve_erm("hard", 0.3, 2.0, **kw)
-    b = solve_erm("hard", 0.3, 2.0, reweight=True, **kw)
+    a = solve("hard", 0.3, 2.0, **kw)
+    b = solve("hard", 0.3, 2.0, reweight=True, **kw)
     assert float(a.eps) == float(b.eps)
-    c = solve_erm("hard", 0.3, 2.0, softness=0.3, **kw)
-    d = solve_erm("hard", 0.3, 2.0, softness=0.3, reweight=True, **kw)
+    c = solve("hard", 0.3, 2.0, softness=0.3, **kw)
+    d = solve("hard", 0.3, 2.0, softness=0.3, reweight=True, **kw)
     assert c.converged and d.converged and abs(float(c.eps) - float(d.eps)) > 1e-3
 
 
@@ -180,8 +181,8 @@ def test_policy_refined_solve_changes_eps_below_1e6(learner, theta_deg):
     kw = dict(theta_deg=theta_deg, learner=learner, lam=0.05, noise=0.1)
     for rule, f, tau, metric, rw in (("hard", 0.3, 0.3, "abs", False),
                                      ("easy", 0.4, 0.2, "signed", True)):
-        a = solve_erm(rule, f, 2.0, softness=tau, metric=metric, reweight=rw, **kw)
-        b = solve_erm(rule, f, 2.0, softness=tau, metric=metric, reweight=rw,
+        a = solve(rule, f, 2.0, softness=tau, metric=metric, reweight=rw, **kw)
+        b = solve(rule, f, 2.0, softness=tau, metric=metric, reweight=rw,
                       quad=ErmQuadrature(n_p=20, n_z=20, z_max=11.0), **kw)
         assert a.converged and b.converged
         assert abs(float(a.eps) - float(b.eps)) < 1e-6, (a.eps, b.eps)
@@ -193,8 +194,8 @@ def test_policy_refined_solve_logistic():
     kw = dict(theta_deg=10.0, learner="logistic", lam=0.05, noise=0.1)
     for rule, f, tau, metric, rw in (("hard", 0.3, 0.3, "signed", False),
                                      ("easy", 0.4, 0.2, "abs", True)):
-        a = solve_erm(rule, f, 2.0, softness=tau, metric=metric, reweight=rw, **kw)
-        b = solve_erm(rule, f, 2.0, softness=tau, metric=metric, reweight=rw,
+        a = solve(rule, f, 2.0, softness=tau, metric=metric, reweight=rw, **kw)
+        b = solve(rule, f, 2.0, softness=tau, metric=metric, reweight=rw,
                       quad=ErmQuadrature(n_p=20, n_z=20, z_max=11.0), **kw)
         assert a.converged and b.converged
         assert abs(float(a.eps) - float(b.eps)) < 1e-6, (a.eps, b.eps)
@@ -206,7 +207,7 @@ def test_weighted_certificate_bounds_a_perturbed_point(learner):
     point is tiny and non-negative, and a point moved off it gets a bound covering its error."""
     kw = dict(theta_deg=15.0, learner=learner, lam=0.1, noise=0.1, softness=0.4,
               metric="signed", reweight=True)
-    r = solve_erm("easy", 0.3, 2.0, **kw)
+    r = solve("easy", 0.3, 2.0, **kw)
     assert r.converged and float(r.eps_bound) < 1e-6
     one = lambda v: np.array([v], dtype=float)
     pts = _policy_points("easy", learner, one(0.3), one(2.0), one(15.0), one(0.1), one(0.1),
@@ -226,13 +227,13 @@ def test_weighted_certificate_bounds_a_perturbed_point(learner):
 # ---------------------------------------------------------------- API
 
 def test_records_carry_the_policy_and_softness_broadcasts():
-    r = solve_erm("hard", 0.3, 2.0, theta_deg=10.0, learner="ridge", lam=0.1, noise=0.1,
+    r = solve("hard", 0.3, 2.0, theta_deg=10.0, learner="ridge", lam=0.1, noise=0.1,
                   softness=[[0.0], [0.2]], metric="signed", reweight=True)
     assert r.shape == (2, 1) and r.converged.all()
     recs = r.records()
     assert [x["softness"] for x in recs] == [0.0, 0.2]
     assert all(x["metric"] == "signed" and x["reweight"] is True for x in recs)
-    plain = solve_erm("hard", 0.3, 2.0, learner="ridge", lam=0.1).records()[0]
+    plain = solve("hard", 0.3, 2.0, learner="ridge", lam=0.1).records()[0]
     assert plain["softness"] == 0.0 and plain["metric"] == "abs" and plain["reweight"] is False
 
 
@@ -247,7 +248,7 @@ def test_records_carry_the_policy_and_softness_broadcasts():
 ])
 def test_bad_policy_input_is_one_line(kw, msg):
     with pytest.raises(InputError) as exc:
-        solve_erm("hard", 0.3, 2.0, learner="ridge", lam=0.1, **kw)
+        solve("hard", 0.3, 2.0, learner="ridge", lam=0.1, **kw)
     assert msg in str(exc.value) and "\n" not in str(exc.value)
 
 
@@ -258,11 +259,11 @@ def test_sharp_label_aware_logistic_kernel_matches_the_general_rule(monkeypatch)
 
     AT, E = np.meshgrid([20.0], [0.0, 0.3], indexing="ij")
     for rule in ("hard", "easy"):
-        fast = solve_erm(rule, 0.3, alpha_tot=AT, learner="logistic", lam=0.01, noise=E,
+        fast = solve(rule, 0.3, alpha_tot=AT, learner="logistic", lam=0.01, noise=E,
                          metric="signed")
         with monkeypatch.context() as m:
             m.setattr(law, "omega_kernel", lambda pts: False)
-            slow = solve_erm(rule, 0.3, alpha_tot=AT, learner="logistic", lam=0.01, noise=E,
+            slow = solve(rule, 0.3, alpha_tot=AT, learner="logistic", lam=0.01, noise=E,
                              metric="signed")
         assert fast.converged.all() and slow.converged.all()
         np.testing.assert_allclose(fast.eps, slow.eps, atol=1e-9)

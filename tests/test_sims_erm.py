@@ -11,9 +11,10 @@ import pytest
 
 from prunescale.errors import InputError
 from prunescale.sims._x64 import x64_context
+from prunescale import sims
 from prunescale.sims import erm as E
 from prunescale.theory import Pruning
-from prunescale.theory.erm import solve_erm
+from prunescale.theory import solve
 
 
 def _student_data(pruning, n, n_pool, students, noise=0.0, seed=0):
@@ -55,7 +56,7 @@ def test_weights_match_scikit_learn(learner):
     pytest.importorskip("sklearn")
     n, lam, noise = 60, 0.2, 0.15
     pr = Pruning("hard", 0.4)
-    res = E.simulate_erm(pr, 2.0, n, [3, 7], learner=learner, lam=lam, noise=noise, seed=0)
+    res = sims.simulate(pr, alpha_prune=2.0, n=n, seeds=[3, 7], learner=learner, lam=lam, noise=noise, seed=0)
     assert res.n_flagged == 0 and res.max_eps_err < 1e-6
     teacher, z, y, _ = _student_data(pr, n, res.n_pool, [3, 7], noise=noise)
     w, a, _ = _solve(z, y, lam, learner)
@@ -87,15 +88,15 @@ def test_certificate_of_a_perturbed_student_grows():
 def test_certificate_flags_a_solver_stopped_early():
     pr = Pruning("hard", 0.3)
     for learner, its in (("logistic", 1), ("hinge", 2)):
-        early = E.simulate_erm(pr, 2.0, 80, 4, learner=learner, lam=0.1, max_iter=its)
-        full = E.simulate_erm(pr, 2.0, 80, 4, learner=learner, lam=0.1)
+        early = sims.simulate(pr, alpha_prune=2.0, n=80, seeds=4, learner=learner, lam=0.1, max_iter=its)
+        full = sims.simulate(pr, alpha_prune=2.0, n=80, seeds=4, learner=learner, lam=0.1)
         assert early.flagged.all() and np.all(early.eps_err > 1e-6), learner
         assert early.n_flagged == 4 and np.isnan(early.eps_mean)  # never averaged in
         assert not full.flagged.any() and full.max_eps_err < 1e-6, learner
 
 
 def test_noise_half_gives_chance():
-    res = E.simulate_erm(Pruning("hard", 0.3), 2.0, 40, 96, learner="ridge", lam=0.1,
+    res = sims.simulate(Pruning("hard", 0.3), alpha_prune=2.0, n=40, seeds=96, learner="ridge", lam=0.1,
                          noise=0.5, progress=False)
     assert res.n_flagged == 0
     assert abs(res.eps_mean - 0.5) < 3 * res.eps_sem
@@ -104,7 +105,7 @@ def test_noise_half_gives_chance():
 
 def test_flip_fraction_is_binomial():
     eta = 0.2
-    res = E.simulate_erm(Pruning("random", 0.5), 2.0, 100, 16, learner="ridge", lam=1.0,
+    res = sims.simulate(Pruning("random", 0.5), alpha_prune=2.0, n=100, seeds=16, learner="ridge", lam=1.0,
                          noise=eta, progress=False)
     total = 16 * res.n_kept
     assert abs(res.flipped.mean() - eta) < 4 * np.sqrt(eta * (1 - eta) / total)
@@ -117,7 +118,7 @@ def test_flip_fraction_is_binomial():
 
 
 def test_summary_and_aggregates():
-    res = E.simulate_erm(Pruning("easy", 0.5), 2.0, 50, 3, learner="logistic", lam=0.5,
+    res = sims.simulate(Pruning("easy", 0.5), alpha_prune=2.0, n=50, seeds=3, learner="logistic", lam=0.5,
                          noise=0.1)
     s = res.summary()
     assert s["learner"] == "logistic" and s["lam"] == 0.5 and s["noise"] == 0.1
@@ -127,9 +128,9 @@ def test_summary_and_aggregates():
 
 
 def _z_score(learner, rule, f, alpha, lam, noise, theta, n, students, seed):
-    th = solve_erm(rule, f, alpha, theta_deg=theta, learner=learner, lam=lam, noise=noise,
+    th = solve(rule, f, alpha, theta_deg=theta, learner=learner, lam=lam, noise=noise,
                    strict=True)
-    res = E.simulate_erm(Pruning(rule, f, theta), alpha, n, students, learner=learner, lam=lam,
+    res = sims.simulate(Pruning(rule, f, theta), alpha_prune=alpha, n=n, seeds=students, learner=learner, lam=lam,
                          noise=noise, seed=seed, progress=False)
     assert res.n_flagged == 0, res.eps_err
     return (res.eps_mean - float(th.eps)) / res.eps_sem, res, float(th.eps)
@@ -172,10 +173,10 @@ def test_theory_against_simulation_n800(learner, rule, f, alpha, lam, noise, the
     ({"learner": "ridge", "lam": float("nan")}, "lam must be finite"),
     ({"learner": "ridge", "lam": 1.0, "noise": 0.7}, "noise must be in [0, 0.5]"),
     ({"learner": "ridge", "lam": 1.0, "noise": -0.1}, "noise must be in [0, 0.5]"),
-    ({"learner": "hinge", "lam": 1.0, "eps_tol": 0.0}, "eps_tol"),
+    ({"learner": "hinge", "lam": 1.0, "tol": 0.0}, "tol must be"),
 ])
 def test_bad_input_is_one_line(kw, needle):
     with pytest.raises(InputError) as exc:
-        E.simulate_erm(Pruning("hard", 0.3), 2.0, 50, 2, **kw)
+        sims.simulate(Pruning("hard", 0.3), alpha_prune=2.0, n=50, seeds=2, **kw)
     msg = str(exc.value)
     assert needle in msg and "\n" not in msg

@@ -24,9 +24,9 @@ def test_simulated_student_equals_exact_solution(rule, f, alpha, theta, n, exact
     pr = Pruning(rule, f, theta)
     seed, student = 3, 1
     # a tight certified gap (1e-12) makes the simulator's student exact to rounding
-    res = sims.simulate(pr, alpha, n, [student], seed=seed, progress=False, gap_tol=1e-12)
+    res = sims.simulate(pr, alpha_prune=alpha, n=n, seeds=[student], seed=seed, progress=False, tol=1e-12)
     assert not res.flagged.any()
-    loose = sims.simulate(pr, alpha, n, [student], seed=seed, progress=False)  # default 1e-6
+    loose = sims.simulate(pr, alpha_prune=alpha, n=n, seeds=[student], seed=seed, progress=False)  # default 1e-6
     key = jax.random.fold_in(jax.random.key(seed), student)
     teacher, ex = sims.sample_kept(key, pr, n, pool_size(n, alpha / f), "pool")
     x, y = np.asarray(ex.x), np.asarray(ex.y)
@@ -60,7 +60,7 @@ def test_import_leaves_jax_x64_flag_alone_and_still_computes_in_float64():
         "import prunescale.sims as s\n"
         "from prunescale.theory import Pruning\n"
         "assert not jax.config.jax_enable_x64\n"
-        "r = s.simulate(Pruning('hard', 0.5), 2.0, 20, 2, seed=0, progress=False)\n"
+        "r = s.simulate(Pruning('hard', 0.5), alpha_prune=2.0, n=20, seeds=2, seed=0, progress=False)\n"
         "assert r.eps.dtype.name == 'float64' and r.gap.max() <= 1e-6, (r.eps.dtype, r.gap)\n"
         "assert not jax.config.jax_enable_x64\n"
         "import jax.numpy as jnp\n"
@@ -76,9 +76,9 @@ def test_unrealisable_configuration_is_refused():
     from prunescale.errors import InputError
 
     with pytest.raises(InputError, match="alpha_tot \\* N"):
-        sims.simulate(Pruning("hard", 0.2), 0.001, 50, 2, progress=False)
+        sims.simulate(Pruning("hard", 0.2), alpha_prune=0.001, n=50, seeds=2, progress=False)
     with pytest.raises(InputError, match="realises f"):
-        sims.simulate(Pruning("hard", 0.2), 0.03, 50, 2, progress=False)  # pool 8, kept 2
+        sims.simulate(Pruning("hard", 0.2), alpha_prune=0.03, n=50, seeds=2, progress=False)  # pool 8, kept 2
 
 
 def test_run_that_cannot_fit_in_memory_is_refused():
@@ -86,7 +86,7 @@ def test_run_that_cannot_fit_in_memory_is_refused():
     from prunescale.sims import run
 
     with pytest.raises(InputError, match="GiB of memory"):
-        sims.simulate(Pruning("hard", 0.2), 3.0, 100_000, 1, progress=False)
+        sims.simulate(Pruning("hard", 0.2), alpha_prune=3.0, n=100_000, seeds=1, progress=False)
     need = run.estimate_memory(1000, 15000, 3000, 8, "pool")
     assert 8 * 8 * (6 * 3000 * 1000) < need < 2 * 8 * 8 * (6 * 3000 * 1000 + 4 * 1000**2)
     run.check_memory(need, available=need)  # exactly enough is fine

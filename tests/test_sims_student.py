@@ -52,11 +52,11 @@ def test_solver_matches_liblinear():
 def test_certificate_flags_unconverged_students():
     """Capping the IPM at 2 iterations leaves every student uncertified: all are flagged,
     counted and excluded (means are nan), none silently averaged in."""
-    res = sims.simulate(Pruning("hard", 0.2), 3.0, 30, 4, seed=0, max_iter=2)
+    res = sims.simulate(Pruning("hard", 0.2), alpha_prune=3.0, n=30, seeds=4, seed=0, max_iter=2)
     assert res.n_flagged == 4 and res.flagged.all()
     assert np.all(res.gap > 1e-6) and res.max_gap > 1e-6
     assert np.isnan(res.eps_mean) and np.isnan(res.kappa_mean)
-    good = sims.simulate(Pruning("hard", 0.2), 3.0, 30, 4, seed=0)
+    good = sims.simulate(Pruning("hard", 0.2), alpha_prune=3.0, n=30, seeds=4, seed=0)
     assert good.n_flagged == 0 and good.max_gap <= 1e-6
 
 
@@ -83,28 +83,28 @@ def test_kappa_convention_matches_theory_units():
     """kappa = min y w.x / |w| with unit-variance inputs is the theory's kappa:
     random f = 1, alpha = 10 has kappa = 0.099889 (notes' table); at N = 100 with 8 students
     the student-to-student sd of kappa is ~0.01, finite-size bias a few %, so 0.015 abs."""
-    res = sims.simulate(Pruning("random", 1.0), 10.0, 100, 8, seed=4)
+    res = sims.simulate(Pruning("random", 1.0), alpha_prune=10.0, n=100, seeds=8, seed=4)
     assert res.kappa_mean == pytest.approx(0.099889, abs=0.015)
 
 
 def test_reproducible_and_seed_dependent():
     pr = Pruning("easy", 0.5, 10.0)
-    a = sims.simulate(pr, 2.0, 25, 5, seed=11)
-    b = sims.simulate(pr, 2.0, 25, 5, seed=11)
-    c = sims.simulate(pr, 2.0, 25, 5, seed=12)
+    a = sims.simulate(pr, alpha_prune=2.0, n=25, seeds=5, seed=11)
+    b = sims.simulate(pr, alpha_prune=2.0, n=25, seeds=5, seed=11)
+    c = sims.simulate(pr, alpha_prune=2.0, n=25, seeds=5, seed=12)
     for name in ("eps", "R", "S", "kappa", "gap"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     assert not np.array_equal(a.eps, c.eps)
-    d = sims.simulate(pr, 2.0, 25, 5, key=jax.random.key(11))
+    d = sims.simulate(pr, alpha_prune=2.0, n=25, seeds=5, key=jax.random.key(11))
     np.testing.assert_array_equal(a.eps, d.eps)  # seed s == key(s)
     assert a.summary()["seed"] == 11 and a.summary()["student_seeds"] == [0, 1, 2, 3, 4]
     # a student is the same whatever chunk it is computed in (data bit-identical; the solver
     # may differ by rounding between batch sizes)
-    e = sims.simulate(pr, 2.0, 25, [3], seed=11)
+    e = sims.simulate(pr, alpha_prune=2.0, n=25, seeds=[3], seed=11)
     assert e.eps[0] == pytest.approx(a.eps[3], abs=1e-9)
 
 
 def test_small_alpha_all_support_vectors():
     """alpha < 1 (P < N): every example is a support vector; the solver still certifies."""
-    res = sims.simulate(Pruning("random", 1.0), 0.5, 40, 3, seed=0)
+    res = sims.simulate(Pruning("random", 1.0), alpha_prune=0.5, n=40, seeds=3, seed=0)
     assert res.n_flagged == 0 and res.n_kept == 20

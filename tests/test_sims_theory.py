@@ -42,7 +42,7 @@ def _theory(rule, f, alpha, theta):
 
 
 def _check(rule, f, alpha, theta, n, seeds, seed=0):
-    res = sims.simulate(Pruning(rule, f, theta), alpha, n, seeds, seed=seed)
+    res = sims.simulate(Pruning(rule, f, theta), alpha_prune=alpha, n=n, seeds=seeds, seed=seed)
     assert res.n_flagged == 0 and res.max_gap <= 1e-6
     eps, R, S, kappa = _theory(rule, f, alpha, theta)
     allow = C_FINITE / n
@@ -79,7 +79,7 @@ def test_sim_matches_theory_n400(rule, f, alpha, theta):
 
 def test_direct_sampling_matches_theory():
     """The N -> inf sampler gives the same learning curve (hard f = 0.2, alpha = 3)."""
-    res = sims.simulate(Pruning("hard", 0.2), 3.0, 200, 24, seed=5, direct=True)
+    res = sims.simulate(Pruning("hard", 0.2), alpha_prune=3.0, n=200, seeds=24, seed=5, direct=True)
     eps = _theory("hard", 0.2, 3.0, 0)[0]
     assert res.mode == "direct"
     assert abs(res.eps_mean - eps) <= 4 * res.eps_sem + C_FINITE / 200 * eps

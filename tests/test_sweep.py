@@ -113,7 +113,7 @@ def test_in_process_run_writes_each_task_and_matches_simulate(tmp_path):
     assert store.finished_tasks(tmp_path) == {t.id for t in tasks}
     df = store.load(tmp_path)
     assert len(df) == 6 and not df.duplicated(["rule", "student"]).any()
-    ref = sims.simulate(sims.Pruning("easy", 0.5, 10.0), 1.0, 8, 3, seed=5, alpha_tot=2.0,
+    ref = sims.simulate(sims.Pruning("easy", 0.5, 10.0), alpha_prune=1.0, n=8, seeds=3, seed=5, alpha_tot=2.0,
                         progress=False)
     got = df[df["rule"] == "easy"].sort_values("student")
     np.testing.assert_allclose(got["eps"], ref.eps, rtol=1e-10)

@@ -106,7 +106,7 @@ def _check_complete(folder, students):
     assert got == want
     # the students are the ones the simulator gives for these keys (none mixed up)
     for rule, theta, n in (("easy", 10.0, 8), ("hard", 0.0, 8)):
-        ref = sims.simulate(sims.Pruning(rule, 0.5, theta), 1.0, n, students, seed=3,
+        ref = sims.simulate(sims.Pruning(rule, 0.5, theta), alpha_prune=1.0, n=n, seeds=students, seed=3,
                             alpha_tot=2.0, progress=False)
         sel = df[(df.rule == rule) & (df.theta_deg == theta) & (df.n == n)]
         sel = sel.sort_values("student")

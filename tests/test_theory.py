@@ -29,7 +29,7 @@ CHECK_VALUES = [
 
 @pytest.mark.parametrize("theta,rule,f,alpha,eps,R,S,kappa", CHECK_VALUES)
 def test_check_values(theta, rule, f, alpha, eps, R, S, kappa):
-    r = solve(rule, f, alpha, theta)
+    r = solve(rule, f, alpha, theta_deg=theta)
     assert r.converged.item(), r.reason.item()
     # values are given to 6 decimals: agreement within rounding (5e-7) plus 1e-7
     for got, want in ((r.eps, eps), (r.R, R), (r.S, S), (r.kappa, kappa)):
@@ -41,7 +41,7 @@ def test_grid_equals_pointwise():
     f = np.array([0.05, 0.3, 1.0])
     a = np.array([0.3, 2.0, 15.0])
     F, A = np.meshgrid(f, a, indexing="ij")
-    grid = solve("hard", F, A, 0.0)
+    grid = solve("hard", F, A, theta_deg=0.0)
     assert grid.shape == (3, 3) and grid.converged.all()
     for i in range(3):
         for j in range(3):
@@ -88,12 +88,12 @@ def test_unpruned_small_alpha_limit():
 @pytest.mark.parametrize("theta", [0.0, 25.0])
 def test_hard_and_easy_coincide_at_f_one(theta):
     a = np.array([0.5, 3.0, 20.0])
-    h, e, r = solve("hard", 1.0, a, theta), solve("easy", 1.0, a, theta), solve("random", 1.0, a)
+    h, e, r = solve("hard", 1.0, a, theta_deg=theta), solve("easy", 1.0, a, theta_deg=theta), solve("random", 1.0, a)
     assert np.array_equal(h.eps, e.eps) and np.allclose(h.eps, r.eps, atol=1e-12)
 
 
 def test_random_pruning_ignores_f_and_theta():
-    a = solve("random", 0.1, 3.0, 40.0)
+    a = solve("random", 0.1, 3.0, theta_deg=40.0)
     b = solve("random", 1.0, 3.0)
     assert a.eps.item() == b.eps.item() and a.S.item() == 0.0
 
@@ -101,8 +101,8 @@ def test_random_pruning_ignores_f_and_theta():
 @pytest.mark.parametrize("rule", ["hard", "easy"])
 def test_theta_to_zero_is_continuous(rule):
     th = np.array([1e-3, 1e-2, 0.1])
-    r = solve(rule, 0.3, 4.0, th)
-    r0 = solve(rule, 0.3, 4.0, 0.0)
+    r = solve(rule, 0.3, 4.0, theta_deg=th)
+    r0 = solve(rule, 0.3, 4.0, theta_deg=0.0)
     d = np.abs(r.eps - r0.eps)
     assert r.converged.all() and d[0] < 1e-6 and np.all(np.diff(d) > 0)
 
@@ -112,7 +112,7 @@ def test_keep_easy_small_theta_is_probe_teacher_problem():
     # problem is the theta = 0 one with the probe as teacher (same kappa, and overlap with
     # the probe equals the theta = 0 R)
     r0 = solve("easy", 0.2, 6.0)
-    r = solve("easy", 0.2, 6.0, 10.0)
+    r = solve("easy", 0.2, 6.0, theta_deg=10.0)
     th = np.radians(10.0)
     assert abs(r.kappa.item() - r0.kappa.item()) < 1e-6
     assert abs(r.R.item() * np.cos(th) + r.S.item() * np.sin(th) - r0.R.item()) < 1e-6
@@ -135,7 +135,7 @@ def test_easy_beats_hard_small_pool_and_hard_wins_large_pool():
 
 
 def test_imperfect_metric_aggressive_keep_hard_breaks_down():
-    r = solve("hard", [0.2, 0.5], 3.0, 20.0)
+    r = solve("hard", [0.2, 0.5], 3.0, theta_deg=20.0)
     assert abs(r.eps[0] - 0.261) < 1e-3 and r.eps[0] > r.eps[1]
 
 
@@ -160,7 +160,7 @@ def test_spurious_root_is_refused():
 
 
 def test_certificate_rejects_nearby_non_solutions():
-    good = solve("hard", 0.2, 3.0, 20.0)
+    good = solve("hard", 0.2, 3.0, theta_deg=20.0)
     R, S, k = good.R.item(), good.S.item(), good.kappa.item()
     assert certify_point("hard", 0.2, 3.0, 20.0, R, S, k)[0]
     # a rotated student (S of the wrong sign) or a perturbed one is not the solution
@@ -182,7 +182,7 @@ def test_reference_solver_agrees_theta0():
 def test_reference_solver_agrees_theta_positive():
     quad = Quadrature(n=10, n_v=8)
     ref = solve_reference(Pruning("hard", 0.3, 15.0), 2.0, quad=quad, k_tol=1e-8, n_starts=5)
-    r = solve("hard", 0.3, 2.0, 15.0, quad=quad)
+    r = solve("hard", 0.3, 2.0, theta_deg=15.0, quad=quad)
     assert abs(ref.eps - r.eps.item()) < 1e-5
 
 
@@ -200,8 +200,8 @@ REFINE_POINTS = [
 def test_quadrature_refinement_changes_eps_below_1e7():
     worst = 0.0
     for rule, f, a, th in REFINE_POINTS:
-        base = solve(rule, f, a, th)
-        fine = solve(rule, f, a, th, quad=Quadrature().refined(2))
+        base = solve(rule, f, a, theta_deg=th)
+        fine = solve(rule, f, a, theta_deg=th, quad=Quadrature().refined(2))
         assert base.converged.item() and fine.converged.item(), (rule, f, a, th)
         worst = max(worst, abs(base.eps.item() - fine.eps.item()))
     assert worst < 1e-7, worst

@@ -1,12 +1,13 @@
-"""Replica theory of the max-margin perceptron trained on margin-pruned data.
+"""Replica theory of data pruning in the teacher-student perceptron, for every learner.
 
 Public API:
 
-* :class:`Pruning`, :data:`RULES`, :func:`threshold`, :func:`kept_range`: the pruning
-  specification shared with the simulator;
-* :func:`solve` and :class:`TheoryResult`: certified solutions ``(eps, R, S, kappa)``;
-* :class:`Quadrature`: quadrature resolution;
-* curves in :mod:`theory.curves`.
+* :func:`solve` and :class:`TheoryResult`: certified solutions at broadcast grids of model
+  points, for the max-margin student and the regularized learners (ridge, logistic, hinge);
+  the model point is a :class:`prunescale.model.Model` or the same fields as arguments;
+* :class:`Pruning`, :data:`RULES`, :func:`threshold`, :func:`kept_range`: the pruning rules;
+* :class:`Quadrature` (max-margin) and :class:`ErmQuadrature` (regularized): resolutions;
+* curves in :mod:`prunescale.theory.curves`, the capacity in :mod:`prunescale.theory.capacity`.
 
 References:
     B. Sorscher, R. Geirhos, S. Shekhar, S. Ganguli, A. S. Morcos, "Beyond neural scaling laws:
@@ -14,12 +15,21 @@ References:
 """
 
 from prunescale.theory._kept_law import Quadrature as Quadrature
+from prunescale.theory.engine import solve as solve
 from prunescale.theory.pruning import RULES as RULES
 from prunescale.theory.pruning import Pruning as Pruning
 from prunescale.theory.pruning import kept_range as kept_range
 from prunescale.theory.pruning import threshold as threshold
-from prunescale.theory.solver import TheoryResult as TheoryResult
-from prunescale.theory.solver import solve as solve
+from prunescale.theory.result import TheoryResult as TheoryResult
 
 
-__all__ = ["Pruning", "Quadrature", "RULES", "TheoryResult", "kept_range", "solve", "threshold"]
+def __getattr__(name):  # ErmQuadrature imports scipy: only when asked for
+    if name == "ErmQuadrature":
+        from prunescale.theory._erm_law import ErmQuadrature
+
+        return ErmQuadrature
+    raise AttributeError(f"module 'prunescale.theory' has no attribute {name!r}")
+
+
+__all__ = ["ErmQuadrature", "Pruning", "Quadrature", "RULES", "TheoryResult", "kept_range",
+           "solve", "threshold"]

@@ -31,9 +31,8 @@ from prunescale.errors import InputError
 from prunescale.theory import pruning as _pr
 from prunescale.theory._quadrature import normal_pdf, panel_rule
 
-METRICS = ("abs", "signed")
-#: largest softness accepted
-SOFTNESS_MAX = 10.0
+from prunescale.theory.pruning import (METRICS, SOFTNESS_MAX, check_metric,  # noqa: F401
+                                       check_reweight, check_softness)
 #: pi below this is treated as 0 (a kept-law density below 1e-280 contributes nothing)
 PI_FLOOR = 1e-280
 #: multiples of tau around the threshold where the rule of p is split
@@ -43,28 +42,6 @@ _LAB_BREAKS = np.array([0.3, 1.0, 3.0, 8.0])
 _FRACS = np.array([0.03, 0.08, 0.15, 0.25, 0.38, 0.55, 0.75])
 #: tail cut of p: phi(T) / phi(0) = exp(-40)
 P_TAIL = float(np.sqrt(80.0))
-
-
-def check_softness(softness) -> np.ndarray:
-    """Softness(es) ``tau``: finite, in ``[0, SOFTNESS_MAX]``."""
-    arr = _pr._check_finite("softness", softness, f"in [0, {SOFTNESS_MAX:g}]")
-    bad = (arr < 0) | (arr > SOFTNESS_MAX)
-    if bad.any():
-        raise InputError(f"softness must be in [0, {SOFTNESS_MAX:g}]; got "
-                         f"{float(arr[bad].flat[0])!r}")
-    return arr
-
-
-def check_metric(metric) -> str:
-    if not isinstance(metric, str) or metric not in METRICS:
-        raise InputError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
-    return metric
-
-
-def check_reweight(reweight) -> bool:
-    if not isinstance(reweight, (bool, np.bool_)):
-        raise InputError(f"reweight must be a bool (True or False); got {reweight!r}")
-    return bool(reweight)
 
 
 def keep_prob(rule: str, m, k, tau, f):

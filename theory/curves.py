@@ -19,7 +19,8 @@ import numpy as np
 
 from prunescale.theory import pruning as _pr
 from prunescale.theory._kept_law import Quadrature
-from prunescale.theory.solver import TheoryResult, solve
+from prunescale.theory.engine import solve
+from prunescale.theory.result import TheoryResult
 
 
 #: Default grid of kept fractions searched for the optimum (log-spaced, includes f = 1).
@@ -31,9 +32,11 @@ FRONTIER_F_FLOOR = 0.01
 
 
 def learning_curve(rule: str, f: float, alpha_prune, theta_deg: float = 0.0, *,
-                   quad: Quadrature = Quadrature()) -> TheoryResult:
-    """``eps`` against ``alpha_prune`` at fixed ``(rule, f, theta)`` (:func:`theory.solve`)."""
-    return solve(rule, f, np.asarray(alpha_prune, dtype=float), theta_deg, quad=quad)
+                   quad=None, **model) -> TheoryResult:
+    """``eps`` against ``alpha_prune`` at fixed ``(rule, f, theta)`` and any other model
+    fields (``learner``, ``lam``, ``noise``, ...), as :func:`prunescale.theory.solve`."""
+    return solve(rule, f, np.asarray(alpha_prune, dtype=float), theta_deg=theta_deg, quad=quad,
+                 **model)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +119,7 @@ def pareto_frontier(
     n_bad = 0
     unbracketed = np.zeros(n, bool)
     for rule in rules:
-        r = solve(rule, Fm, A, theta_deg, quad=quad)
+        r = solve(rule, Fm, A, theta_deg=theta_deg, quad=quad)
         eps = np.where(r.converged, r.eps, np.inf)
         n_bad += int((~r.converged).sum())
         i = np.argmin(eps, axis=1)
@@ -135,7 +138,7 @@ def pareto_frontier(
             rows, cols, y = rows[ok], cols[ok], y[ok]
             if rows.size:
                 lf = _parabola_vertex(np.log(fg[cols]), y)
-                r2 = solve(rule, np.exp(lf), alpha[rows], theta_deg, quad=quad)
+                r2 = solve(rule, np.exp(lf), alpha[rows], theta_deg=theta_deg, quad=quad)
                 better = r2.converged & (r2.eps < e_i[rows])
                 e_i[rows[better]] = r2.eps[better]
                 f_i[rows[better]] = r2.f[better]

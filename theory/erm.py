@@ -51,6 +51,7 @@ from prunescale.theory import pruning as _pr
 from prunescale.theory import _selection as _sel
 from prunescale.theory._erm_law import ErmQuadrature, Points, moments, nodes_per_point
 from prunescale.theory._erm_prox import LEARNERS
+from prunescale.theory.result import TheoryResult
 
 #: largest scaled fixed-point residual of a converged point
 RES_TOL = 1e-9
@@ -60,87 +61,8 @@ BOUND_TOL = 1e-5
 MAX_ITER = 80
 #: (p, z) nodes per vectorized evaluation
 _CHUNK_NODES = 2_000_000
-LAM_MAX = 1e6
+LAM_MAX = _pr.LAM_MAX
 
-
-@dataclasses.dataclass(frozen=True)
-class ErmResult:
-    """Solution of the ERM fixed point at a batch of points (arrays of a common shape).
-
-    Attributes:
-        rule, learner: strings shared by every point.
-        f, alpha_prune, alpha_tot, theta_deg, lam, noise: the parameters.
-        eps: error against the clean teacher, ``arccos(R)/pi`` (in ``[0, 1]``).
-        eps_noisy: error against noisy test labels, ``noise + (1 - 2 noise) eps``.
-        R, S: overlaps of the student direction with the teacher and with ``e2``.
-        Q, q0, m, s, V: order parameters (``Q = |w|^2/N``, ``q0`` its part outside the span).
-        converged: certified points (residual ``<= RES_TOL``, ``eps_bound <= bound_tol``).
-        residual: largest scaled fixed-point residual (kept where not converged).
-        gap: duality gap of the scalar problem under the solving rule (kept where not converged).
-        eps_bound: certified bound on ``|eps - eps*|`` (larger of solving and refined rules).
-        quad_err: the refined rule's bound alone.
-        reason: ``""`` where converged, else why not.
-        softness, metric, reweight: the selection policy (``docs/erm.md`` section 7):
-            softness ``tau`` per point, metric ``"abs"`` (``|p|``) or ``"signed"`` (``y p``),
-            and whether the kept examples carry the loss weights ``1/pi`` (normalised).
-
-    Where ``converged`` is False every answer field (``eps ... V``, ``eps_bound``,
-    ``quad_err``) is NaN.
-    """
-
-    rule: str
-    learner: str
-    f: np.ndarray
-    alpha_prune: np.ndarray
-    alpha_tot: np.ndarray
-    theta_deg: np.ndarray
-    lam: np.ndarray
-    noise: np.ndarray
-    eps: np.ndarray
-    eps_noisy: np.ndarray
-    R: np.ndarray
-    S: np.ndarray
-    Q: np.ndarray
-    q0: np.ndarray
-    m: np.ndarray
-    s: np.ndarray
-    V: np.ndarray
-    converged: np.ndarray
-    residual: np.ndarray
-    gap: np.ndarray
-    eps_bound: np.ndarray
-    quad_err: np.ndarray
-    reason: np.ndarray
-    softness: np.ndarray | None = None
-    metric: str = "abs"
-    reweight: bool = False
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.eps.shape
-
-    def records(self) -> list[dict]:
-        """One plain ``dict`` per point (JSON-ready; ``nan`` becomes ``None``)."""
-        keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "lam", "noise", "softness", "eps",
-                "eps_noisy", "R", "S", "Q", "q0", "m", "s", "V", "residual", "gap",
-                "eps_bound", "quad_err")
-        cols = []
-        for k in keys:
-            v = getattr(self, k)
-            x = np.ravel(np.zeros(self.shape) if v is None else v).astype(float)
-            col = x.tolist()
-            for i in np.flatnonzero(~np.isfinite(x)).tolist():
-                col[i] = None
-            cols.append(col)
-        cols.append(np.ravel(self.converged).astype(bool).tolist())
-        cols.append(np.ravel(self.reason).astype(str).tolist())
-        names = keys + ("converged", "reason")
-        return [{"rule": self.rule, "learner": self.learner, "metric": self.metric,
-                 "reweight": bool(self.reweight), **dict(zip(names, row))}
-                for row in zip(*cols)]
-
-
-# --------------------------------------------------------------------------- fixed point
 
 def _fixed_point_map(pts: Points, X, mo):
     """``F(X)``: the right-hand sides of the fixed-point equations (module docstring)."""
@@ -336,19 +258,13 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
 # --------------------------------------------------------------------------- public API
 
 def _check_learner(learner) -> str:
+    """One of the regularized learners (``ridge``, ``logistic``, ``hinge``), else one line."""
     if not isinstance(learner, str) or learner not in LEARNERS:
         raise InputError(f"learner must be one of {', '.join(LEARNERS)}; got {learner!r}")
     return learner
 
 
-def _check_lam(lam) -> np.ndarray:
-    arr = _pr._check_finite("lam", lam, f"in (0, {LAM_MAX:g}]")
-    bad = (arr <= 0) | (arr > LAM_MAX)
-    if bad.any():
-        raise InputError(f"lam must be in (0, {LAM_MAX:g}]; got {float(arr[bad].flat[0])!r}")
-    return arr
-
-
+_check_lam = _pr.check_lam
 _check_noise = _pr.check_noise
 
 
@@ -442,11 +358,12 @@ def _certify_chunks(pts: Points, X, quad: ErmQuadrature):
     return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
 
-def solve_erm(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *, learner: str,
-              lam, noise=0.0, softness=0.0, metric: str = "abs", reweight: bool = False,
-              quad: ErmQuadrature = ErmQuadrature(),
-              bound_tol: float = BOUND_TOL, strict: bool = False) -> ErmResult:
-    """Solve and certify the ERM fixed point at every point of the broadcast inputs.
+def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *,
+                      learner: str, lam, noise=0.0, softness=0.0, metric: str = "abs",
+                      reweight: bool = False, quad: ErmQuadrature = ErmQuadrature(),
+                      bound_tol: float = BOUND_TOL, strict: bool = False) -> TheoryResult:
+    """The regularized engine of :func:`prunescale.theory.solve`: solve and certify the ERM
+    fixed point at every point of the broadcast inputs.
 
     Args:
         rule: ``"hard"``, ``"easy"`` or ``"random"`` (:class:`~prunescale.theory.Pruning`).
@@ -473,11 +390,12 @@ def solve_erm(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *, 
         strict: raise :class:`~prunescale.errors.NotCertified` if a point is not certified.
 
     Returns:
-        :class:`ErmResult` of the broadcast shape; NaN answers and a ``reason`` where a point is
-        not certified.
+        :class:`~prunescale.theory.TheoryResult` of the broadcast shape (``kappa``,
+        ``alpha_c`` and ``gap_floor`` NaN); NaN answers and a ``reason`` where a point is not
+        certified.
 
     Example:
-        >>> r = solve_erm("random", 1.0, 2.0, learner="ridge", lam=0.1)
+        >>> r = solve_regularized("random", 1.0, 2.0, learner="ridge", lam=0.1)
         >>> round(float(r.eps), 6), bool(r.converged)
         (0.195533, True)
     """
@@ -537,15 +455,13 @@ def solve_erm(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *, 
     def shaped(x):
         return np.asarray(x).reshape(shape)
 
-    return ErmResult(
-        rule=rule, learner=learner, f=shaped(F), alpha_prune=shaped(AL),
-        alpha_tot=shaped(AL / F), theta_deg=shaped(TH), lam=shaped(LA), noise=shaped(NO),
+    return TheoryResult.build(
+        rule=rule, learner=learner, metric=metric, reweight=reweight, shape=shape, f=F,
+        alpha_prune=AL, alpha_tot=AL / F, theta_deg=TH, lam=LA, noise=NO, softness=TA,
         eps=answer(eps), eps_noisy=answer(NO + (1.0 - 2.0 * NO) * eps), R=answer(R),
         S=answer(S), Q=answer(Q), q0=answer(tau * tau), m=answer(m), s=answer(s),
-        V=answer(V), converged=shaped(converged), residual=shaped(res),
-        gap=shaped(cert["gap"]), eps_bound=answer(eps_bound),
-        quad_err=answer(cert_ref["eps_bound"]), reason=shaped(reason), softness=shaped(TA),
-        metric=metric, reweight=reweight)
+        V=answer(V), converged=converged, residual=res, gap=cert["gap"],
+        eps_bound=answer(eps_bound), quad_err=answer(cert_ref["eps_bound"]), reason=reason)
 
 
 def _solve_points(pts: Points, quad: ErmQuadrature):

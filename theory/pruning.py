@@ -132,6 +132,58 @@ def check_theta_deg(theta_deg) -> np.ndarray:
     return arr
 
 
+#: the students: the max-margin perceptron and the regularized learners (``docs/erm.md``)
+LEARNERS = ("max-margin", "ridge", "logistic", "hinge")
+#: the regularized learners, which take a penalty ``lam``
+REGULARIZED = ("ridge", "logistic", "hinge")
+#: largest penalty ``lam`` accepted
+LAM_MAX = 1e6
+#: selection metrics: ``|p|`` (label-free) or ``y p`` (label-aware)
+METRICS = ("abs", "signed")
+#: largest selection softness accepted
+SOFTNESS_MAX = 10.0
+
+
+def check_learner(learner) -> str:
+    """One of :data:`LEARNERS`, else a one-line :class:`~prunescale.errors.InputError`."""
+    if not isinstance(learner, str) or learner not in LEARNERS:
+        raise InputError(f"learner must be one of {', '.join(LEARNERS)}; got {learner!r}")
+    return learner
+
+
+def check_lam(lam) -> np.ndarray:
+    """Penalties ``lam`` of the regularized learners: finite, in ``(0, LAM_MAX]``."""
+    arr = _check_finite("lam", lam, f"in (0, {LAM_MAX:g}]")
+    bad = (arr <= 0) | (arr > LAM_MAX)
+    if bad.any():
+        raise InputError(f"lam must be in (0, {LAM_MAX:g}]; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_softness(softness) -> np.ndarray:
+    """Selection softness(es) ``tau``: finite, in ``[0, SOFTNESS_MAX]``."""
+    arr = _check_finite("softness", softness, f"in [0, {SOFTNESS_MAX:g}]")
+    bad = (arr < 0) | (arr > SOFTNESS_MAX)
+    if bad.any():
+        raise InputError(f"softness must be in [0, {SOFTNESS_MAX:g}]; got "
+                         f"{float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_metric(metric) -> str:
+    """One of :data:`METRICS`, else one line."""
+    if not isinstance(metric, str) or metric not in METRICS:
+        raise InputError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
+    return metric
+
+
+def check_reweight(reweight) -> bool:
+    """A bool, else one line."""
+    if not isinstance(reweight, (bool, np.bool_)):
+        raise InputError(f"reweight must be a bool (True or False); got {reweight!r}")
+    return bool(reweight)
+
+
 def _scalar(name: str, arr: np.ndarray, allowed: str) -> float:
     if arr.size != 1:
         raise InputError(f"{name} must be a single number {allowed}; got an array of shape "

@@ -51,6 +51,7 @@ from prunescale.theory._equations import (
 from prunescale.theory._kept_law import Policy, Quadrature, nodes_theta, nodes_theta0
 from prunescale.theory.capacity import load_capacity, minimise_margin_loss
 from prunescale.errors import InputError, NotCertified
+from prunescale.theory.result import TheoryResult
 
 #: Default bound on the relative duality gap of a certified point. The gap is quadratic in
 #: the distance to the solution, so 1e-12 bounds the error of eps by about 5e-7; in practice
@@ -68,95 +69,6 @@ _MIN_LOG_STEP = 1e-4
 _MAX_CONTINUATION = 20000
 #: Points per vectorized evaluation in the certification sweep.
 _CHUNK = 256
-
-
-@dataclasses.dataclass(frozen=True)
-class TheoryResult:
-    """Solution of the replica equations at a batch of points (arrays of a common shape).
-
-    Attributes:
-        rule: pruning rule (a string, the same for every point).
-        f, alpha_prune, alpha_tot, theta_deg: the parameters (``alpha_tot = alpha_prune / f``).
-        eps: generalisation error ``arccos(R) / pi``.
-        R, S: overlaps of the student with the teacher and with the probe's direction
-            orthogonal to the teacher (``S = 0`` at ``theta = 0`` and for random pruning).
-        kappa: the max-margin ``kappa``.
-        converged: ``True`` where the point is certified (see :mod:`theory.solver`).
-        residual: largest residual of the stationarity equations at the returned point,
-            ``max(|1 - alpha E[M2] / b^2|, |R - alpha (E[y t M1] + R P)|,
-            |S - alpha (E[y u M1] + S P)|)`` (Sorscher et al. 2022, App. A).
-        gap: relative duality gap ``(U - L) / U`` of the convex certificate.
-        eps_bound: bound on ``|eps - eps_exact|``: the larger of the convex-duality bounds of
-            the returned direction under the solving quadrature and under the refined one
-            (every node count doubled). Each is rigorous for its discretised problem; the
-            second also covers the difference between the two rules, which is the estimate
-            of the quadrature error (see ``docs/theory.md``).
-        reason: ``""`` where converged, else why the point is not certified; with label noise
-            beyond the capacity it starts with ``"not separable at this load"``.
-        gap_floor: the part of ``gap`` float64 rounding alone produces at the point.
-        quad_err: the refined rule's bound alone (the quadrature-error estimate).
-        noise: label-flip probability of the kept data (0: the paper's noiseless model).
-        alpha_c: the capacity, the largest separable ``alpha_prune`` at this ``(f, theta,
-            noise)`` (:mod:`theory.capacity`; ``inf`` without noise).
-        softness, metric: the selection policy (``0``, ``"abs"``: the sharp rule of the paper).
-
-    Where ``converged`` is False, ``eps, R, S, kappa, eps_bound, quad_err`` are NaN.
-    """
-
-    rule: str
-    f: np.ndarray
-    alpha_prune: np.ndarray
-    alpha_tot: np.ndarray
-    theta_deg: np.ndarray
-    eps: np.ndarray
-    R: np.ndarray
-    S: np.ndarray
-    kappa: np.ndarray
-    converged: np.ndarray
-    residual: np.ndarray
-    gap: np.ndarray
-    eps_bound: np.ndarray
-    reason: np.ndarray
-    gap_floor: np.ndarray
-    quad_err: np.ndarray
-    noise: np.ndarray | None = None
-    alpha_c: np.ndarray | None = None
-    softness: np.ndarray | None = None
-    metric: str = "abs"
-
-    def __post_init__(self):
-        for name in ("noise", "softness"):
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, np.zeros(np.shape(self.eps)))
-        if self.alpha_c is None:
-            object.__setattr__(self, "alpha_c", np.full(np.shape(self.eps), np.inf))
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.eps.shape
-
-    @property
-    def eps_noisy(self) -> np.ndarray:
-        """Error against noisy test labels, ``noise + (1 - 2 noise) eps``."""
-        return self.noise + (1.0 - 2.0 * self.noise) * self.eps
-
-    def records(self) -> list[dict]:
-        """One plain ``dict`` per point (JSON-ready; ``nan`` and ``inf`` become ``None``)."""
-        keys = ("f", "alpha_prune", "alpha_tot", "theta_deg", "noise", "softness", "eps",
-                "eps_noisy", "R", "S", "kappa", "alpha_c", "residual", "gap", "eps_bound",
-                "quad_err")
-        cols = []
-        for k in keys:
-            x = np.ravel(getattr(self, k)).astype(float)
-            col = x.tolist()
-            for i in np.flatnonzero(~np.isfinite(x)).tolist():
-                col[i] = None
-            cols.append(col)
-        cols.append(np.ravel(self.converged).astype(bool).tolist())
-        cols.append(np.ravel(self.reason).astype(str).tolist())
-        names = keys + ("converged", "reason")
-        return [{"rule": self.rule, "metric": self.metric, **dict(zip(names, row))}
-                for row in zip(*cols)]
 
 
 @dataclasses.dataclass
@@ -522,7 +434,7 @@ def _check_options(gap_tol, max_log_step, quad):
             raise InputError(f"quad.{name} must be a finite number in (0, 40]; got {v!r}")
 
 
-def solve(
+def solve_max_margin(
     rule: str,
     f,
     alpha_prune=None,
@@ -537,7 +449,8 @@ def solve(
     softness=0.0,
     metric: str = "abs",
 ) -> TheoryResult:
-    """Solve the replica equations at every point of the broadcast inputs.
+    """The max-margin engine of :func:`prunescale.theory.solve`: solve the replica equations
+    at every point of the broadcast inputs.
 
     Args:
         rule: ``"hard"``, ``"easy"`` or ``"random"``.
@@ -574,7 +487,7 @@ def solve(
         NotCertified: with ``strict=True``, when a point is not certified.
 
     Example:
-        >>> r = solve("hard", 0.2, 3.0)
+        >>> r = solve_max_margin("hard", 0.2, 3.0)
         >>> round(float(r.eps), 6), bool(r.converged)
         (0.034721, True)
     """
@@ -625,28 +538,15 @@ def solve(
 
     with np.errstate(over="ignore"):
         alpha_tot = AL / F
-    return TheoryResult(
-        rule=rule,
-        f=shaped(F),
-        alpha_prune=shaped(AL),
-        alpha_tot=shaped(alpha_tot),
-        theta_deg=shaped(TH),
-        eps=answer(p / np.pi),
-        R=answer(R),
-        S=answer(S),
-        kappa=answer(k),
-        converged=shaped(converged),
-        residual=shaped(out["resid"]),
-        gap=shaped(out["gap"]),
-        eps_bound=answer(out["eps_bound"]),
-        reason=shaped(reason.astype(str)),
-        gap_floor=shaped(out["gap_floor"]),
-        quad_err=answer(out["quad_err"]),
-        noise=shaped(NO),
-        alpha_c=shaped(out["alpha_c"]),
-        softness=shaped(TAU),
-        metric=metric,
-    )
+    eps = answer(p / np.pi)
+    return TheoryResult.build(
+        rule=rule, learner="max-margin", metric=metric, reweight=False, shape=shape,
+        f=F, alpha_prune=AL, alpha_tot=alpha_tot, theta_deg=TH, noise=NO, softness=TAU,
+        eps=eps, eps_noisy=NO.reshape(shape) + (1.0 - 2.0 * NO.reshape(shape)) * eps,
+        R=answer(R), S=answer(S), kappa=answer(k), alpha_c=out["alpha_c"],
+        converged=converged, residual=out["resid"], gap=out["gap"],
+        gap_floor=out["gap_floor"], eps_bound=answer(out["eps_bound"]),
+        quad_err=answer(out["quad_err"]), reason=reason.astype(str))
 
 
 def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, gap_tol, max_log_step, quad):

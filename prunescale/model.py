@@ -1,0 +1,202 @@
+"""One description of a model point: the data, the selection and the learner.
+
+A point of prunescale's model is three frozen, validated, hashable dataclasses:
+
+* :class:`Data`: the input law and the label channel. Inputs ``x ~ N(0, I_N)``; labels
+  ``y = sign(t)``, ``t = T.x / sqrt(N)`` the teacher field, each flipped independently with
+  probability ``noise`` (``0 <= noise <= 1/2``).
+* :class:`Selection`: how the pool of ``alpha_tot N`` examples is pruned to the kept
+  ``alpha_prune N = f alpha_tot N``: the rule (``hard``, ``easy``, ``random``), the kept
+  fraction ``f``, the probe angle ``theta_deg``, and the policy (``softness`` ``tau``, the
+  ``metric`` ``|p|`` or ``y p``, loss ``reweight``); see :class:`~prunescale.theory.Pruning`
+  and ``docs/erm.md`` section 7.
+* :class:`Learner`: the student, ``max-margin`` or a regularized learner
+  (``ridge``, ``logistic``, ``hinge``) with penalty ``lam`` (``docs/erm.md``).
+
+:class:`Model` holds one of each. The same object drives :func:`prunescale.theory.solve`,
+:func:`prunescale.sims.simulate`, the command line, the sweep store and the figure cache;
+its :meth:`Model.fields` (a flat ``dict``) and :meth:`Model.key` (canonical JSON) name it
+everywhere, so a field added here reaches every caller without touching them.
+
+Example:
+    >>> m = Model.from_fields(rule="hard", f=0.2, learner="ridge", lam=0.1)
+    >>> print(m)
+    hard f=0.2 ridge lam=0.1
+    >>> m.fields()["noise"]
+    0.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+from prunescale.errors import InputError
+from prunescale.theory import pruning as _pr
+from prunescale.theory.pruning import LEARNERS, REGULARIZED, Pruning
+
+__all__ = ["Data", "Learner", "Model", "Selection", "FIELDS", "LEARNERS"]
+
+
+def _scalar(name: str, value, check, allowed: str) -> float:
+    return _pr._scalar(name, check(value), allowed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    """Input law and label channel.
+
+    Attributes:
+        noise: probability ``eta`` in ``[0, 0.5]`` that a label ``sign(t)`` is flipped
+            (independently per example, pool and test alike).
+    """
+
+    noise: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "noise",
+                           _scalar("noise", self.noise, _pr.check_noise, "in [0, 0.5]"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection(Pruning):
+    """A pruning rule with its selection policy.
+
+    Attributes:
+        rule, f, theta_deg: as :class:`~prunescale.theory.Pruning` (``theta_deg`` in
+            ``[0, 90)``; irrelevant for ``random``).
+        softness: ``tau`` in ``[0, 10]``: each pool example is kept with probability
+            ``sigmoid((k - m)/tau)`` (hard) or ``sigmoid((m - k)/tau)`` (easy), ``k`` such that
+            the expected kept fraction is ``f``; ``0`` is the sharp rule.
+        metric: ``"abs"`` (``m = |p|``, label-free) or ``"signed"`` (``m = y p``).
+        reweight: weight each kept example's loss by ``1/pi(m)`` (regularized learners only).
+    """
+
+    softness: float = 0.0
+    metric: str = "abs"
+    reweight: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "softness", _scalar(
+            "softness", self.softness, _pr.check_softness, f"in [0, {_pr.SOFTNESS_MAX:g}]"))
+        _pr.check_metric(self.metric)
+        object.__setattr__(self, "reweight", _pr.check_reweight(self.reweight))
+
+    @property
+    def sharp(self) -> bool:
+        """Whether this is the paper's sharp ``|p|`` rule (no softness, no label, no weights)."""
+        return self.softness == 0 and self.metric == "abs" and not self.reweight
+
+
+@dataclasses.dataclass(frozen=True)
+class Learner:
+    """The student.
+
+    Attributes:
+        name: ``"max-margin"`` (the paper's perceptron: largest margin on separable data) or
+            ``"ridge"``, ``"logistic"``, ``"hinge"``, minimising
+            ``sum_mu loss(y_mu, w.x_mu / sqrt(N)) + lam |w|^2 / 2``.
+        lam: the penalty, in ``(0, 1e6]``, for the regularized learners; ``None`` for
+            max-margin (which has none).
+    """
+
+    name: str = "max-margin"
+    lam: float | None = None
+
+    def __post_init__(self):
+        _pr.check_learner(self.name)
+        if self.name == "max-margin":
+            if self.lam is not None and not (isinstance(self.lam, float) and math.isnan(self.lam)):
+                raise InputError(f"lam is for the regularized learners ({', '.join(REGULARIZED)});"
+                                 f" the max-margin student has no penalty; got lam = {self.lam!r}")
+            object.__setattr__(self, "lam", None)
+        else:
+            if self.lam is None:
+                raise InputError(f"learner {self.name} needs lam, the penalty in "
+                                 f"(0, {_pr.LAM_MAX:g}]")
+            object.__setattr__(self, "lam", _scalar("lam", self.lam, _pr.check_lam,
+                                                    f"in (0, {_pr.LAM_MAX:g}]"))
+
+    @property
+    def regularized(self) -> bool:
+        return self.name != "max-margin"
+
+
+#: the flat field names of a :class:`Model`, in order (what :meth:`Model.fields` returns)
+FIELDS = ("rule", "f", "theta_deg", "softness", "metric", "reweight", "learner", "lam", "noise")
+_DEFAULTS = {"theta_deg": 0.0, "softness": 0.0, "metric": "abs", "reweight": False,
+             "learner": "max-margin", "lam": None, "noise": 0.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """One model point: :class:`Selection`, :class:`Learner` and :class:`Data`.
+
+    Validated at construction (one-line :class:`~prunescale.errors.InputError`); frozen and
+    hashable. Loss reweighting is refused for the max-margin student (weights do not change
+    its solution).
+    """
+
+    selection: Selection
+    learner: Learner = Learner()
+    data: Data = Data()
+
+    def __post_init__(self):
+        for name, cls in (("selection", Selection), ("learner", Learner), ("data", Data)):
+            if not isinstance(getattr(self, name), cls):
+                raise InputError(f"{name} must be a prunescale.model.{cls.__name__}; got "
+                                 f"{getattr(self, name)!r}")
+        if self.selection.reweight and not self.learner.regularized:
+            raise InputError("reweight is for the regularized learners (hinge, logistic, ridge):"
+                             " weights do not change the max-margin solution")
+
+    @classmethod
+    def from_fields(cls, **fields) -> "Model":
+        """A model from flat fields (:data:`FIELDS`; ``rule`` and ``f`` required).
+
+        ``lam`` of ``0`` or ``None`` means no penalty (max-margin); unknown names are refused.
+        """
+        unknown = sorted(set(fields) - set(FIELDS))
+        if unknown:
+            raise InputError(f"unknown model field {unknown[0]!r}; the fields are "
+                             f"{', '.join(FIELDS)}")
+        for name in ("rule", "f"):
+            if fields.get(name) is None:
+                raise InputError(f"a model needs {name}")
+        v = {**_DEFAULTS, **{k: x for k, x in fields.items() if x is not None}}
+        lam = v["lam"]
+        if v["learner"] == "max-margin" and lam is not None and lam == 0:
+            lam = None  # stored sweeps write lam = 0 for max-margin
+        return cls(Selection(v["rule"], v["f"], v["theta_deg"], v["softness"], v["metric"],
+                             v["reweight"]),
+                   Learner(v["learner"], lam), Data(v["noise"]))
+
+    def fields(self) -> dict:
+        """The flat fields (:data:`FIELDS`), JSON-ready (``lam`` is ``None`` for max-margin)."""
+        s, le = self.selection, self.learner
+        return {"rule": s.rule, "f": s.f, "theta_deg": s.theta_deg, "softness": s.softness,
+                "metric": s.metric, "reweight": s.reweight, "learner": le.name, "lam": le.lam,
+                "noise": self.data.noise}
+
+    def replace(self, **fields) -> "Model":
+        """A copy with some flat fields changed (validated again)."""
+        return Model.from_fields(**{**self.fields(), **fields})
+
+    def key(self) -> str:
+        """Canonical JSON of :meth:`fields`: a stable name for task ids and cache keys."""
+        return json.dumps(self.fields(), sort_keys=True, separators=(",", ":"))
+
+    def __str__(self) -> str:
+        d = self.fields()
+        out = [d["rule"], f"f={d['f']:g}"]
+        for k in ("theta_deg", "softness", "metric", "reweight"):
+            if d[k] != _DEFAULTS[k]:
+                out.append(f"{k}={d[k]:g}" if isinstance(d[k], float) else f"{k}={d[k]}")
+        out.append(d["learner"])
+        if d["lam"] is not None:
+            out.append(f"lam={d['lam']:g}")
+        if d["noise"]:
+            out.append(f"noise={d['noise']:g}")
+        return " ".join(out)

@@ -1,0 +1,91 @@
+"""The one entry point of the simulations: :func:`simulate`, for every learner.
+
+:func:`simulate` reads a model point (a :class:`prunescale.model.Model`, or the same fields
+as keyword arguments, as :func:`prunescale.theory.solve` takes them), validates it once and
+runs the simulator of its learner: certified max-margin students
+(:func:`prunescale.sims.run.simulate_max_margin`) or certified ridge, logistic or hinge
+students (:func:`prunescale.sims.erm.simulate_regularized`). Both share the sampling,
+pruning and label-flip layer (:mod:`prunescale.sims.prune`) and return the one
+:class:`~prunescale.sims.SimResult`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from prunescale._threads import single_blas
+from prunescale.sims.result import SimResult
+from prunescale.theory.engine import check_tol, model_arguments
+
+
+@single_blas
+def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequence[int],
+             alpha_tot=None, theta_deg=None, learner=None, lam=None, noise=None,
+             softness=None, metric=None, reweight=None, seed: int | None = 0, key=None,
+             mode: str | None = None, direct: bool = False, tol: float | None = None,
+             chunk: int | None = None, max_iter: int | None = None,
+             progress: bool | None = None) -> SimResult:
+    """Simulate certified students of one model point on pruned Gaussian data.
+
+    Args:
+        rule, f, alpha_prune, alpha_tot, theta_deg, learner, lam, noise, softness, metric,
+            reweight: the model point, with the names and roles of
+            :func:`prunescale.theory.solve` (scalars here); ``rule`` may instead be a
+            :class:`prunescale.model.Model` (or a :class:`~prunescale.theory.Pruning`).
+            If both loads are given they must satisfy ``alpha_prune = f alpha_tot``.
+        n: input dimension ``N >= 1``.
+        seeds: number of students ``K`` (students ``0..K-1``) or explicit student indices.
+        seed: base seed (ignored if ``key`` is given); student ``i`` uses
+            ``jax.random.fold_in(jax.random.key(seed), i)``, and sees the same pool, teacher
+            and label flips under every learner.
+        key: base JAX PRNG key instead of ``seed``.
+        mode: ``"pool"`` (default: a finite pool of ``round(alpha_tot N)`` examples, pruned),
+            ``"direct"`` (the kept data drawn from the ``N -> inf`` kept law; also
+            ``direct=True``) or ``"materialize"`` (a literal pool, sharp rules only).
+        tol: flagging threshold of the learner's certificate: relative duality gap of a
+            max-margin student (default ``1e-6``), certified bound on ``|eps - eps*|`` of a
+            regularized one (default ``1e-6``). Flagged students are counted and excluded.
+        chunk: students per compiled block (the result does not depend on it).
+        max_iter: iteration cap of the solver (interior point or Newton).
+        progress: one line per block on stderr (default: when there is more than one).
+
+    Returns:
+        :class:`~prunescale.sims.SimResult`.
+
+    Raises:
+        InputError: bad arguments, a configuration a finite ``N`` cannot realise, or a run
+            that needs more memory than is available.
+
+    Example:
+        >>> r = simulate(rule="hard", f=0.5, alpha_prune=2.0, n=40, seeds=2, learner="ridge",
+        ...              lam=0.1)
+        >>> r.learner, r.seeds, bool(r.flagged.any())
+        ('ridge', 2, False)
+    """
+    m = model_arguments(rule, dict(f=f, theta_deg=theta_deg, learner=learner, lam=lam,
+                                   noise=noise, softness=softness, metric=metric,
+                                   reweight=reweight))
+    from prunescale.model import Model
+    from prunescale.theory.pruning import Pruning
+
+    model = Model.from_fields(**m)  # scalars: validated once, here
+    check_tol(tol, model.learner.name)
+    sel = model.selection
+    pruning = Pruning(sel.rule, sel.f, sel.theta_deg)
+    common = dict(seed=seed, key=key, alpha_tot=alpha_tot, direct=direct, mode=mode,
+                  chunk=chunk, progress=progress, noise=model.data.noise,
+                  softness=sel.softness, metric=sel.metric)
+    if not model.learner.regularized:
+        from prunescale.sims.run import simulate_max_margin
+
+        kw = {} if tol is None else {"gap_tol": tol}
+        return simulate_max_margin(pruning, alpha_prune, n, seeds,
+                                   max_iter=80 if max_iter is None else max_iter, **common,
+                                   **kw)
+    from prunescale.sims.erm import simulate_regularized
+
+    kw = {} if tol is None else {"eps_tol": tol}
+    return simulate_regularized(pruning, alpha_prune, n, seeds, learner=model.learner.name,
+                                lam=model.learner.lam, reweight=sel.reweight,
+                                max_iter=max_iter, **common, **kw)
+

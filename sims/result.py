@@ -1,0 +1,198 @@
+"""The one result type of :func:`prunescale.sims.simulate`, for every learner.
+
+Per-student arrays and their aggregates over the unflagged students. Both simulators (the
+max-margin one of :mod:`prunescale.sims.run` and the regularized one of
+:mod:`prunescale.sims.erm`) return a :class:`SimResult`; a measurement a learner does not
+define is NaN for every student (``kappa`` for the regularized learners, ``Q`` and ``flipped``
+... see the attributes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+#: per-student measurements whose mean and standard error :meth:`SimResult.summary` reports
+MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q")
+
+
+@dataclasses.dataclass(frozen=True)
+class SimResult:
+    """Certified students on pruned data: per-student arrays and aggregates.
+
+    Configuration: ``rule, f, theta_deg, softness, metric, reweight`` (selection),
+    ``learner, lam`` (``lam`` NaN for max-margin), ``noise`` (label flips), the loads
+    ``alpha_prune, alpha_tot``, the dimension ``n``, the realised pool and kept sizes
+    ``n_pool, n_kept``, the sampling ``mode``, the base ``seed`` and the ``student_seeds``,
+    and ``tol``, the flagging threshold (relative duality gap of a max-margin student; the
+    certified bound on ``|eps - eps*|`` of a regularized one).
+
+    Per-student arrays (length ``len(student_seeds)``): ``eps`` (against the clean teacher),
+    ``eps_noisy`` (``noise + (1 - 2 noise) eps``), ``R``, ``S``, ``kappa`` (max-margin
+    margin; NaN for the regularized learners), ``Q`` (``|w|^2 / N``; NaN for max-margin,
+    whose norm is arbitrary), ``gap``, ``eps_err`` (certified bound on ``|eps - eps*|``),
+    ``iterations``, ``flipped`` (fraction of kept labels flipped; NaN where not recorded),
+    ``kept`` (number of kept examples: random under a soft policy) and ``flagged``
+    (not certified within ``tol`` or a non-finite measurement; excluded from the aggregates).
+
+    Aggregates ``<name>_mean`` / ``<name>_sem`` (standard error, ``ddof=1``) of every
+    measurement are over unflagged students (NaN if fewer than 1 resp. 2, and NaN when the
+    run is not :attr:`complete`).
+    """
+
+    rule: str
+    f: float
+    theta_deg: float
+    alpha_prune: float
+    alpha_tot: float
+    n: int
+    n_pool: int
+    n_kept: int
+    mode: str
+    seed: int | None
+    student_seeds: np.ndarray
+    learner: str
+    lam: float
+    noise: float
+    softness: float
+    metric: str
+    reweight: bool
+    tol: float
+    eps: np.ndarray
+    eps_noisy: np.ndarray
+    R: np.ndarray
+    S: np.ndarray
+    kappa: np.ndarray
+    Q: np.ndarray
+    gap: np.ndarray
+    eps_err: np.ndarray
+    iterations: np.ndarray
+    flipped: np.ndarray
+    kept: np.ndarray
+    flagged: np.ndarray
+    seconds: float
+
+    @property
+    def model(self):
+        """The :class:`prunescale.model.Model` simulated."""
+        from prunescale.model import Model
+
+        return Model.from_fields(rule=self.rule, f=self.f, theta_deg=self.theta_deg,
+                                 softness=self.softness, metric=self.metric,
+                                 reweight=self.reweight, learner=self.learner,
+                                 lam=None if self.learner == "max-margin" else self.lam,
+                                 noise=self.noise)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the aggregates are defined. Always for the regularized learners and for
+        max-margin without label noise (flagged students are excluded); for max-margin with
+        noise only if every student has a certified solution, because a student left without
+        one most likely has non-separable data, and averaging over the separable draws alone
+        would be biased."""
+        return self.learner != "max-margin" or self.noise == 0 or not bool(self.flagged.any())
+
+    @property
+    def seeds(self) -> int:
+        """Number of students."""
+        return int(self.student_seeds.size)
+
+    @property
+    def f_eff(self) -> float:
+        """Realised kept fraction ``n_kept / n_pool``."""
+        return self.n_kept / self.n_pool
+
+    @property
+    def alpha_prune_eff(self) -> float:
+        """Realised load ``n_kept / n``."""
+        return self.n_kept / self.n
+
+    @property
+    def n_flagged(self) -> int:
+        return int(self.flagged.sum())
+
+    @property
+    def max_gap(self) -> float:
+        """Largest duality gap of any student (flagged ones included)."""
+        return float(np.max(self.gap)) if self.gap.size else float("nan")
+
+    @property
+    def max_eps_err(self) -> float:
+        """Largest certified bound on ``|eps - eps*|`` among unflagged students."""
+        ok = ~self.flagged
+        return float(np.max(self.eps_err[ok])) if ok.any() else float("nan")
+
+    def mean(self, name: str) -> float:
+        """Mean of measurement ``name`` over unflagged students (NaN if none, or if the run
+        is not :attr:`complete`)."""
+        ok = ~self.flagged
+        a = np.asarray(getattr(self, name))
+        return float(np.mean(a[ok])) if ok.any() and self.complete else float("nan")
+
+    def sem(self, name: str) -> float:
+        """Standard error of the mean of ``name`` (``ddof=1``; NaN below 2 students)."""
+        ok = ~self.flagged
+        k = int(ok.sum())
+        a = np.asarray(getattr(self, name))
+        return (float(np.std(a[ok], ddof=1) / math.sqrt(k)) if k >= 2 and self.complete
+                else float("nan"))
+
+    def __getattr__(self, name: str):
+        # eps_mean, eps_sem, R_mean, ...: the aggregates of MEASURED
+        for suffix, fn in (("_mean", SimResult.mean), ("_sem", SimResult.sem)):
+            if name.endswith(suffix) and name[: -len(suffix)] in MEASURED:
+                return fn(self, name[: -len(suffix)])
+        raise AttributeError(f"'SimResult' object has no attribute {name!r}")
+
+    def summary(self) -> dict:
+        """JSON-ready dict of the configuration, aggregates and per-student seeds."""
+        nan2none = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
+        out = {
+            "rule": self.rule, "learner": self.learner,
+            "lam": None if self.learner == "max-margin" else self.lam, "noise": self.noise,
+            "softness": self.softness, "metric": self.metric, "reweight": self.reweight,
+            "f": self.f, "alpha_prune": self.alpha_prune, "alpha_tot": self.alpha_tot,
+            "theta_deg": self.theta_deg, "n": self.n, "seeds": self.seeds, "seed": self.seed,
+            "n_pool": self.n_pool, "n_kept": self.n_kept, "f_eff": self.f_eff,
+            "alpha_prune_eff": self.alpha_prune_eff,
+            "kept_mean": float(np.mean(self.kept)) if self.kept.size else float(self.n_kept),
+            "mode": self.mode,
+        }
+        for name in MEASURED:
+            out[f"{name}_mean"] = self.mean(name)
+            out[f"{name}_sem"] = self.sem(name)
+        out.update({"max_gap": self.max_gap, "tol": self.tol, "n_flagged": self.n_flagged,
+                    "max_eps_err": self.max_eps_err, "seconds": self.seconds,
+                    "student_seeds": [int(s) for s in self.student_seeds]})
+        return {k: nan2none(v) for k, v in out.items()}
+
+    def to_pandas(self):
+        """One row per student: the configuration and every per-student array."""
+        import pandas as pd
+
+        k = self.seeds
+        cols = {name: [getattr(self, name)] * k for name in (
+            "rule", "learner", "lam", "noise", "softness", "metric", "reweight", "f",
+            "alpha_prune", "alpha_tot", "theta_deg", "n", "n_pool", "n_kept", "mode", "seed",
+            "tol")}
+        cols["student"] = np.asarray(self.student_seeds, dtype=np.int64)
+        for name in MEASURED + ("gap", "eps_err", "iterations", "flipped", "kept", "flagged"):
+            cols[name] = np.asarray(getattr(self, name))
+        return pd.DataFrame(cols)
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` over the dimension ``student`` (its seed index), every
+        per-student array a variable, the configuration as attributes."""
+        import xarray as xr
+
+        data = {name: ("student", np.asarray(getattr(self, name))) for name in
+                MEASURED + ("gap", "eps_err", "iterations", "flipped", "kept", "flagged")}
+        attrs = {name: getattr(self, name) for name in (
+            "rule", "learner", "lam", "noise", "softness", "metric", "f", "alpha_prune",
+            "alpha_tot", "theta_deg", "n", "n_pool", "n_kept", "mode", "tol")}
+        attrs["reweight"] = int(self.reweight)
+        attrs["seed"] = -1 if self.seed is None else int(self.seed)
+        return xr.Dataset(data, coords={"student": np.asarray(self.student_seeds)},
+                          attrs=attrs)

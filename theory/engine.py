@@ -1,0 +1,160 @@
+"""The one entry point of the replica theory: :func:`solve`, for every learner.
+
+:func:`solve` reads a model point (a :class:`prunescale.model.Model`, or the same fields as
+keyword arguments, any numeric one an array: they broadcast), validates it once and hands it to
+the engine of its learner: the max-margin solver (:func:`prunescale.theory.solver.solve_max_margin`,
+``docs/theory.md``) or the regularized fixed point
+(:func:`prunescale.theory.erm.solve_regularized`, ``docs/erm.md``). Both return the one
+:class:`~prunescale.theory.TheoryResult`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prunescale.errors import InputError
+from prunescale.theory import pruning as _pr
+from prunescale.theory.result import TheoryResult
+
+#: model fields :func:`solve` and :func:`prunescale.sims.simulate` take besides rule, f, loads
+MODEL_KEYWORDS = ("theta_deg", "learner", "lam", "noise", "softness", "metric", "reweight")
+DEFAULTS = {"theta_deg": 0.0, "learner": "max-margin", "lam": None, "noise": 0.0,
+            "softness": 0.0, "metric": "abs", "reweight": False}
+
+
+def model_arguments(rule, given: dict) -> dict:
+    """The model fields of a call: ``rule`` may be a :class:`prunescale.model.Model` (then
+    its fields fill in, and a field given again is refused) or a rule name; defaults fill the
+    rest. Shared by :func:`solve` and :func:`prunescale.sims.simulate`."""
+    from prunescale.model import Model, Selection
+
+    if isinstance(rule, _pr.Pruning):  # a Selection, or the bare (rule, f, theta) of one
+        if not isinstance(rule, Selection):
+            fields = {"rule": rule.rule, "f": rule.f, "theta_deg": rule.theta_deg}
+        else:
+            fields = {"rule": rule.rule, "f": rule.f, "theta_deg": rule.theta_deg,
+                      "softness": rule.softness, "metric": rule.metric,
+                      "reweight": rule.reweight}
+        twice = [k for k, v in given.items() if v is not None and k in fields]
+        if twice:
+            raise InputError(f"{twice[0]} is given twice: in the selection "
+                             f"({fields[twice[0]]!r}) and as an argument")
+        rule = fields.pop("rule")
+        given = {**given, **fields}
+    if isinstance(rule, Model):
+        fields = rule.fields()
+        twice = [k for k, v in given.items() if v is not None and k in fields]
+        if twice:
+            raise InputError(f"{twice[0]} is given twice: in the model ({fields[twice[0]]!r})"
+                             f" and as an argument")
+        out = {**fields, **{k: v for k, v in given.items() if v is not None}}
+    else:
+        out = {"rule": rule, **{k: (DEFAULTS.get(k) if v is None else v)
+                                for k, v in given.items()}}
+    for k, v in DEFAULTS.items():
+        out.setdefault(k, v)
+    if out["rule"] is None:
+        raise InputError("give rule (hard, easy or random) or a prunescale.model.Model")
+    _pr.check_rule(out["rule"])
+    learner = _pr.check_learner(out["learner"])
+    lam = out["lam"]
+    if learner == "max-margin":
+        if lam is not None and not np.all(np.isnan(np.asarray(lam, dtype=float))):
+            raise InputError("lam is for the regularized learners (hinge, logistic, ridge); "
+                             f"the max-margin student has no penalty; got lam = {lam!r}")
+        if _pr.check_reweight(out["reweight"]):
+            raise InputError("reweight is for the regularized learners (hinge, logistic, "
+                             "ridge): weights do not change the max-margin solution")
+        out["lam"] = None
+    elif lam is None:
+        raise InputError(f"learner {learner} needs lam, the penalty in (0, {_pr.LAM_MAX:g}]")
+    return out
+
+
+def check_tol(tol, learner: str) -> None:
+    """``tol``, the certification tolerance, is ``None`` (the learner's default) or in
+    ``(0, 1]`` for max-margin (a relative gap), ``(0, 0.5)`` for the others (a bound on eps)."""
+    if tol is not None:
+        if learner == "max-margin":
+            _pr.check_tol("tol", tol, 1.0, inclusive=True)
+        else:
+            _pr.check_tol("tol", tol, 0.5)
+
+
+def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None,
+          learner=None, lam=None, noise=None, softness=None, metric=None, reweight=None,
+          tol: float | None = None, quad=None, strict: bool = False,
+          max_log_step: float | None = None) -> TheoryResult:
+    """Solve and certify the replica theory at every point of the broadcast inputs.
+
+    Args:
+        rule: ``"hard"``, ``"easy"`` or ``"random"``, or a :class:`prunescale.model.Model`
+            whose fields fill in every model argument (then none of them may be given again).
+        f: kept fraction(s) in ``(0, 1]``.
+        alpha_prune: kept examples per dimension (give this or ``alpha_tot``).
+        alpha_tot: pool size per dimension; ``alpha_prune = f * alpha_tot``.
+        theta_deg: probe angle(s) in degrees, ``[0, 90)`` (default 0: the perfect metric).
+        learner: ``"max-margin"`` (default), ``"ridge"``, ``"logistic"`` or ``"hinge"``.
+        lam: penalty(ies) in ``(0, 1e6]`` of a regularized learner (not for max-margin).
+        noise: label-flip probability(ies) in ``[0, 0.5]``. The max-margin student exists
+            only up to the capacity of the noisy kept data: beyond it a point is not
+            certified, with the reason ``"not separable at this load ..."``.
+        softness: selection softness(es) ``tau`` in ``[0, 10]`` (0: the sharp rule).
+        metric: ``"abs"`` (``|p|``, label-free) or ``"signed"`` (``y p``).
+        reweight: weight the kept losses by ``1/pi`` (regularized learners only).
+        tol: certification tolerance of the learner's certificate: the largest relative
+            duality gap for max-margin (default ``1e-12``), the largest certified bound on
+            ``|eps - eps*|`` for the regularized learners (default ``1e-5``).
+        quad: quadrature resolution: a :class:`~prunescale.theory.Quadrature` for
+            max-margin, an :class:`~prunescale.theory.ErmQuadrature` for the others
+            (default: the engine's).
+        strict: raise :class:`~prunescale.errors.NotCertified` if a point is not certified
+            (by default it is returned with NaN answers and a ``reason``).
+        max_log_step: largest continuation step in ``log(alpha)`` (max-margin only).
+
+    Returns:
+        A :class:`~prunescale.theory.TheoryResult` of the broadcast shape.
+
+    Raises:
+        InputError: one line naming the bad parameter, its value and the allowed range.
+        NotCertified: with ``strict=True``, when a point is not certified.
+
+    Example:
+        >>> r = solve(rule="hard", f=0.2, alpha_prune=3.0)
+        >>> round(float(r.eps), 6), bool(r.converged)
+        (0.034721, True)
+        >>> r = solve(rule="random", f=1.0, alpha_prune=2.0, learner="ridge", lam=0.1)
+        >>> round(float(r.eps), 7)
+        0.1955327
+    """
+    m = model_arguments(rule, dict(f=f, theta_deg=theta_deg, learner=learner, lam=lam,
+                                   noise=noise, softness=softness, metric=metric,
+                                   reweight=reweight))
+    check_tol(tol, m["learner"])
+    if m["learner"] == "max-margin":
+        from prunescale.theory import solver
+
+        kw = {}
+        if tol is not None:
+            kw["gap_tol"] = tol
+        if quad is not None:
+            kw["quad"] = quad
+        if max_log_step is not None:
+            kw["max_log_step"] = max_log_step
+        return solver.solve_max_margin(
+            m["rule"], m["f"], alpha_prune, m["theta_deg"], alpha_tot=alpha_tot,
+            noise=m["noise"], softness=m["softness"], metric=m["metric"], strict=strict, **kw)
+    if max_log_step is not None:
+        raise InputError("max_log_step is an option of the max-margin engine; got "
+                         f"learner {m['learner']}")
+    from prunescale.theory import erm  # scipy: only for the regularized learners
+
+    kw = {}
+    if tol is not None:
+        kw["bound_tol"] = tol
+    if quad is not None:
+        kw["quad"] = quad
+    return erm.solve_regularized(
+        m["rule"], m["f"], alpha_prune, alpha_tot, m["theta_deg"], learner=m["learner"],
+        lam=m["lam"], noise=m["noise"], softness=m["softness"], metric=m["metric"],
+        reweight=m["reweight"], strict=strict, **kw)
