@@ -261,7 +261,7 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
     Returns a dict of ``[G]`` arrays: ``f2 = E[f^2]``, ``df = E[df/domega]``,
     ``ft = E[f t]``, ``fu = E[f u]``, ``fxi = E[f xi]``; with ``cert``: ``M = E[l(h) + V f^2/2]``
     (the Moreau envelope), ``lstar = E[l*(-f)] = E[-f h - l(h)]``, ``absM`` (scale for the
-    rounding allowances), ``absF`` (a bound on ``E[(|p| + |z| + 1)|f|]``, the summation scale of
+    rounding allowances) and, at the solving response (no ``V_eval``), ``absF`` (a bound on ``E[(|p| + |z| + 1)|f|]``, the summation scale of
     ``ft, fu, fxi``) and ``herr2``, an upper bound on ``E[(h - omega - V f)^2]`` (zero in exact
     arithmetic for ridge and hinge; the logistic root's residual otherwise), with a rounding
     allowance of a few ulp of ``|h| + |omega| + V |f|`` per node (``docs/erm.md`` section 4.4).
@@ -270,11 +270,12 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
     """
     m, s, tau, V, A, B, D = geometry(pts, X)
     Vp = V if V_eval is None else V_eval
+    extra = cert and V_eval is None  # absF and herr2: only the dual point's call needs them
     if omega_kernel(pts):
-        return _moments_kernel(pts, A, B, D, tau, Vp, cert, quad)
+        return _moments_kernel(pts, A, B, D, tau, Vp, cert, quad, extra)
     p, wp = _p_rule(pts, A, B, D, tau, V, quad)
     if analytic_z(pts):
-        return _moments_theta0(pts, p, wp, A, B, D, tau, Vp, cert)
+        return _moments_theta0(pts, p, wp, A, B, D, tau, Vp, cert, extra)
     z, wz = _z_rule(pts, p, A, B, D, tau, V, quad)
     W = wp[:, :, None] * wz
     P3 = p[:, :, None]
@@ -324,6 +325,7 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
         out["lstar"] = np.sum(W * (Pp * (-fp * hp - lp) + Pm * (-fm * hm - lm)), axis=(1, 2))
         out["absM"] = np.sum(W * (Pp * np.abs(Mp) + Pm * np.abs(Mm) + Pp * np.abs(fp * hp)
                                   + Pm * np.abs(fm * hm)), axis=(1, 2))
+    if extra:
         out["absF"] = np.sum(W * (P3 + np.abs(z) + 1.0) * (Pp * np.abs(fp) + Pm * np.abs(fm)),
                              axis=(1, 2))
         out["herr2"] = np.sum(W * (Pp * _herr2(hp, omega, V3, fp)
@@ -421,7 +423,7 @@ def _z_closed_form(learner, y, mu, D, V):
     return y * Eg, Ef2, Edf, Ezf, EM, -Eg
 
 
-def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert):
+def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
     """:func:`moments` at ``theta = 0`` for ridge and hinge: ``y`` depends on ``p`` only
     (``+1`` with probability ``1 - eta`` on ``p > 0``), and the ``z`` integral is closed-form."""
     mu = A[:, None] * p
@@ -447,12 +449,13 @@ def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert):
         out["M"] = np.sum(wp * acc["M"], axis=1)
         out["lstar"] = np.sum(wp * acc["l"], axis=1)
         out["absM"] = np.sum(wp * acc["absM"], axis=1)
+    if extra:
         out["absF"] = np.sum(wp * acc["absF"], axis=1)
         out["herr2"] = np.sum(wp * acc["herr2"], axis=1)
     return out
 
 
-def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature):
+def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature, extra=False):
     """:func:`moments` at ``theta = 0`` with the ``p`` integral in closed form.
 
     On the kept half-range ``p in [lo, hi]`` (density ``phi(p)/Z``), ``omega = A p + D z`` has
@@ -505,7 +508,9 @@ def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature):
         if cert:
             M = l + 0.5 * V2 * f * f
             ls = -f * h - l
-            vals.update(M=M, l=ls, absM=np.abs(M) + np.abs(f * h), herr2=_herr2(h, om, V2, f))
+            vals.update(M=M, l=ls, absM=np.abs(M) + np.abs(f * h))
+        if extra:
+            vals["herr2"] = _herr2(h, om, V2, f)
             # summation scale of ft, fu, fxi: |f| times the magnitudes of the kernels and of
             # the two terms of kz
             sums["absF"] = sums.get("absF", 0.0) + np.sum(
@@ -519,6 +524,7 @@ def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature):
     out = {"f2": sums["f2"], "df": sums["df"], "ft": sums["f_p"], "fu": (B / D) * sums["f_z"],
            "fxi": (tau / D) * sums["f_z"]}
     if cert:
-        out.update(M=sums["M"], lstar=sums["l"], absM=sums["absM"], absF=sums["absF"],
-                   herr2=sums["herr2"])
+        out.update(M=sums["M"], lstar=sums["l"], absM=sums["absM"])
+    if extra:
+        out.update(absF=sums["absF"], herr2=sums["herr2"])
     return out
