@@ -62,9 +62,9 @@ def run(args) -> int:
         if ext not in PLOT_FORMATS:
             raise CliError(f"--plot {args.plot!r}: the extension must be one of "
                            f"{', '.join(PLOT_FORMATS)}")
-        parent = os.path.dirname(os.path.abspath(args.plot))
-        if not os.path.isdir(parent):
-            raise CliError(f"--plot {args.plot!r}: folder {parent!r} does not exist")
+        from prunescale._output import check_writable_parent
+
+        check_writable_parent("--plot", args.plot)
     summary = store.summarize(store.load(args.dir))
     fits = fss.extrapolate(summary, quadratic=args.quadratic, theory=not args.no_theory)
     if args.plot is not None:

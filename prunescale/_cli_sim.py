@@ -216,7 +216,7 @@ SMALL_WORK = 1e10
 def _check_where(args):
     """Validate ``--out`` (file or folder), ``--workers``, ``--scheduler``, ``--task-students``;
     return ``(out_file, out_dir)``."""
-    from prunescale._output import FORMATS, check_out_file
+    from prunescale._output import FORMATS, check_out_file, check_writable_parent
 
     out_file = out_dir = None
     if args.out is not None:
@@ -230,9 +230,9 @@ def _check_where(args):
             if os.path.exists(out_dir) and not os.path.isdir(out_dir):
                 raise CliError(f"--out {out_dir!r} is a file, not a folder; give a folder for "
                                "the results (or a name ending in .csv or .json)")
-            parent = os.path.dirname(os.path.abspath(out_dir))
-            if not os.path.isdir(parent):
-                raise CliError(f"--out {out_dir!r}: folder {parent!r} does not exist")
+            # a file can be created in the folder (or beside it, before it exists)
+            check_writable_parent("--out", os.path.join(out_dir, "task.parquet")
+                                  if os.path.isdir(out_dir) else out_dir)
     if args.workers is not None:
         _check_int("--workers", args.workers, 1, 4096)
     if args.scheduler is not None:
