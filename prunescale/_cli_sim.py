@@ -128,7 +128,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "(default: the available cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the tasks on an existing Dask scheduler: its address (e.g. "
-                        "tcp://host:8786) or its --scheduler-file (a .json file)")
+                        "tcp://host:8786) or its --scheduler-file (a .json file); waits up to "
+                        "Dask's connect timeout (30 s; DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT)")
     p.add_argument("--task-students", type=int, default=None, metavar="M",
                    help="students per task (default 16); part of a task's identity")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per point")
@@ -239,8 +240,9 @@ def _check_where(args):
         if args.workers is not None:
             raise CliError("give --workers or --scheduler, not both (--scheduler uses the "
                            "workers of that cluster)")
-        if not args.scheduler.strip():
-            raise CliError("--scheduler is empty; give an address such as tcp://host:8786")
+        from prunescale.sims.sweep import check_scheduler
+
+        check_scheduler(args.scheduler)
     if args.task_students is not None:
         _check_int("--task-students", args.task_students, 1, MAX_SEEDS)
     return out_file, out_dir

@@ -47,3 +47,30 @@ def test_unwritable_output_refused_before_the_work(cmd, opt, name, where, a_file
     p = _cli(*cmd, opt, path)
     _one_line_error(p, opt, repr(path))
     assert p.stdout == ""  # nothing computed
+
+
+# -- --scheduler: one line, exit 2 --------------------------------------------------------------
+
+def _free_loopback_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("missing.json", ["no such scheduler file"]),
+    ("no-address.json", ["no \"address\""]),
+    ("garbage.json", ["not valid JSON"]),
+    ("unreachable", ["cannot connect", "Timed out"]),
+])
+def test_bad_scheduler_is_one_line(tmp_path, kind, words):
+    pytest.importorskip("distributed")
+    (tmp_path / "no-address.json").write_text('{"x": 1}')
+    (tmp_path / "garbage.json").write_text("garbage")
+    target = (f"tcp://127.0.0.1:{_free_loopback_port()}" if kind == "unreachable"
+              else str(tmp_path / kind))
+    p = _cli(*SIM, "--no-theory", "--scheduler", target, timeout=120,
+             env_extra={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
+    _one_line_error(p, "--scheduler", repr(target), *words)
