@@ -69,7 +69,8 @@ a number or not defined.
 alpha_tot, theta_deg, mode, gap_tol, learner, lam (0 for max-margin), noise, softness, metric,
 reweight, n, seed, student,
 eps, eps_noisy, R, S, kappa, Q, gap, flagged, seconds, version, task. Rerun the same command to resume: finished tasks are skipped, no
-student is stored twice. Read it with prunescale.sims.load(DIR); extrapolate N -> infinity
+student is stored twice; a damaged task file is set aside (renamed *.damaged, with a
+warning) and its task recomputed. Read it with prunescale.sims.load(DIR); extrapolate N -> infinity
 with 'prunescale fss DIR'. --out FILE.csv / FILE.json writes the table above instead.
 
 where it runs: tasks go to a Dask cluster, --scheduler ADDRESS (an existing one, e.g. started
@@ -396,7 +397,10 @@ def _gather(results, out_dir, tasks) -> dict:
     else:
         wanted = {k for t in tasks for k in t.row_keys()}
         for tid in sorted(store.finished_tasks(out_dir)):
-            cols = store.read_task(store.task_path(out_dir, tid)).to_pydict()
+            table = store.read_task_or_none(store.task_path(out_dir, tid))
+            if table is None:  # damaged: set aside with a warning, recomputed on a rerun
+                continue
+            cols = table.to_pydict()
             keep = [i for i, key in enumerate(zip(*(cols[k] for k in store.ROW_KEY)))
                     if key in wanted]
             if keep:

@@ -74,3 +74,61 @@ def test_bad_scheduler_is_one_line(tmp_path, kind, words):
     p = _cli(*SIM, "--no-theory", "--scheduler", target, timeout=120,
              env_extra={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
     _one_line_error(p, "--scheduler", repr(target), *words)
+
+
+# -- a damaged task file is set aside, never blocking the sweep ---------------------------------
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def test_damaged_task_file_is_set_aside_and_recomputed_on_resume(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("pandas")
+    from prunescale.sims import store, sweep
+
+    cfg = sweep.Config(rule="hard", f=0.5, alpha_prune=1.0, alpha_tot=2.0, theta_deg=0.0)
+    tasks = sweep.plan([cfg], [8], 4, 0, task_students=2)
+    assert not sweep.run(tasks, out=tmp_path, in_process=True, progress=False).failed
+    full = store.load(tmp_path)
+    bad = store.task_path(tmp_path, tasks[0].id)
+    _truncate(bad)
+    capsys.readouterr()
+    df = store.load(tmp_path)  # the rest still loads
+    err = capsys.readouterr().err
+    assert str(bad) in err and "damaged" in err and len(df) == len(full) - 2
+    assert not bad.exists() and bad.with_name(bad.name + ".damaged").exists()
+    todo, skipped = sweep.pending(tasks, tmp_path)  # resume: only the damaged task again
+    assert [t.id for t in todo] == [tasks[0].id] and skipped == 2
+    sweep.run(todo, out=tmp_path, in_process=True, progress=False)
+    again = store.load(tmp_path)
+    assert again[["student", "eps"]].equals(full[["student", "eps"]])
+
+
+def test_fss_warns_about_a_damaged_task_file_and_goes_on(tmp_path):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("pandas")
+    import dataclasses
+
+    import numpy as np
+
+    from prunescale.sims import store, sweep
+
+    cfg = sweep.Config(rule="hard", f=0.5, alpha_prune=1.0, alpha_tot=2.0, theta_deg=0.0)
+    paths = []
+    for n in (10, 20, 40, 80):
+        t = sweep.Task(cfg, n, 0, (0, 1, 2))
+        k = len(t.students)
+        eps = 0.25 + 1.0 / n + np.array([-0.01, 0.0, 0.01])
+        cols = {name: [v] * k for name, v in dataclasses.asdict(cfg).items()}
+        cols.update(n=[n] * k, seed=[0] * k, student=np.arange(k), eps=eps, eps_noisy=eps,
+                    R=np.cos(np.pi * eps), S=np.zeros(k), kappa=np.ones(k),
+                    Q=np.full(k, np.nan), gap=np.full(k, 1e-9), flagged=np.zeros(k, bool),
+                    seconds=np.full(k, 0.1), version=[t.version] * k, task=[t.id] * k)
+        paths.append(store.write_task(tmp_path, t.id, cols))
+    _truncate(paths[-1])
+    p = _cli("fss", str(tmp_path), "--no-theory", "--json")
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr and str(paths[-1]) in p.stderr
+    assert '"ns": [10, 20, 40]' in p.stdout
