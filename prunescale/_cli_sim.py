@@ -81,7 +81,8 @@ small job (at most 8 configurations x N and about 30 s of solving) runs in this 
 
 exit status: 0 every student and theory point certified; 1 some student flagged, some theory
 point not certified or some task failed (one summary line on stderr; rerun to retry failed
-tasks); 2 bad input; 130 interrupted (finished tasks are kept in --out DIR).
+tasks); 2 bad input; 130 interrupted, 143 terminated by SIGTERM (finished tasks are kept
+in --out DIR).
 """
 
 
@@ -146,6 +147,27 @@ MAX_N = 100_000
 MAX_SEEDS = 1_000_000
 MAX_SEED = 2**32 - 1
 MAX_POOL = 10**8
+
+
+#: Largest number of (configuration, N) points one ``prunescale sim`` call simulates (as
+#: ``prunescale theory`` solves at most this many points)
+MAX_POINTS = 1_000_000
+
+
+def _check_grid_size(args, thetas, ns) -> int:
+    """The number of (configuration, N) points requested, counted before any is validated
+    or built; one-line :class:`CliError` above :data:`MAX_POINTS`."""
+    lams, noises = check_learner_args(args)
+    n_learners = sum(noises.size * (1 if name == "max-margin" else lams.size)
+                     for name in args.learner)
+    sizes = [a.size for a in (args.alpha_prune, args.alpha_tot) if a is not None]
+    n_points = (len(args.rule) * n_learners * len(thetas) * np.asarray(args.f).size
+                * max(sizes, default=1) * check_softness_args(args).size * len(ns))
+    if n_points > MAX_POINTS:
+        raise CliError(f"the grid of --rule, --learner, --f, --alpha-prune/--alpha-tot, "
+                       f"--theta-deg, --lam, --noise, --softness and --n has {n_points} "
+                       f"points (configurations x N); at most {MAX_POINTS} per call")
+    return n_points
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
@@ -301,6 +323,7 @@ def run(args) -> int:
     if args.chunk is not None:
         _check_int("--chunk", args.chunk, 1)
     check_tol("--gap-tol", args.gap_tol)
+    _check_grid_size(args, thetas, ns)
     points = _points(args)
     for f, ap, at in points:
         for n in ns:

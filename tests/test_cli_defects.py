@@ -132,3 +132,41 @@ def test_fss_warns_about_a_damaged_task_file_and_goes_on(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr and str(paths[-1]) in p.stderr
     assert '"ns": [10, 20, 40]' in p.stdout
+
+
+# -- oversized simulated grids, SIGTERM ----------------------------------------------------------
+
+def test_sim_refuses_a_grid_of_millions_up_front():
+    # 2000 x 2000 configurations: refused at once, before one is built or validated
+    p = _cli("sim", "--rule", "hard", "--f", "0.1:0.9:2000", "--alpha-prune", "1:2:2000",
+             "--n", "8", "--seeds", "1", timeout=60)
+    _one_line_error(p, "4000000 points", "1000000")
+
+
+@pytest.mark.slow  # an embedded Dask cluster and one task solved first: ~20 s
+def test_sigterm_ends_sim_cleanly_with_143(tmp_path):
+    pytest.importorskip("distributed")
+    import signal
+    import time
+
+    out = tmp_path / "results"
+    env = dict(os.environ, PRUNESCALE_CACHE="", JAX_PLATFORMS="cpu")
+    p = subprocess.Popen([sys.executable, "-m", "prunescale.cli", "sim", "--rule", "hard",
+                          "--f", "0.5", "--alpha-prune", "1:3:8", "--n", "30", "--seeds", "32",
+                          "--no-theory", "--quiet", "--workers", "1", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 240
+    while not list(out.glob("task-*.parquet")) and time.time() < deadline and p.poll() is None:
+        time.sleep(0.1)
+    assert p.poll() is None, "the sweep ended before it could be terminated"
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == "prunescale: terminated (SIGTERM)", stderr
+    assert "leaked" not in stderr and "Traceback" not in stderr, stderr
+    assert list(out.glob("task-*.parquet"))  # finished tasks kept
+
+
+def test_cli_help_documents_sigterm():
+    p = _cli("--help")
+    assert "143 terminated" in " ".join(p.stdout.split())
