@@ -42,6 +42,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from prunescale._extras import require
+
+    require("prunescale figures", "figures")
     from prunescale.figures.run import run_all
 
     summary = run_all(args.out, full=args.full, only=args.only)

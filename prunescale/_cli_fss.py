@@ -55,6 +55,11 @@ PLOT_FORMATS = (".png", ".svg", ".pdf")
 
 
 def run(args) -> int:
+    from prunescale._extras import require
+
+    require("prunescale fss", "sweep", ("pyarrow", "pandas"))
+    if args.plot is not None:
+        require("prunescale fss --plot", "figures")
     from prunescale.sims import fss, store
 
     if args.plot is not None:

@@ -268,7 +268,20 @@ def _check_where(args):
         check_scheduler(args.scheduler)
     if args.task_students is not None:
         _check_int("--task-students", args.task_students, 1, MAX_SEEDS)
+    _require_sweep_extra(args, out_dir)
     return out_file, out_dir
+
+
+def _require_sweep_extra(args, out_dir) -> None:
+    """One line naming ``prunescale[sweep]`` if an option given needs it and it is absent."""
+    from prunescale._extras import require
+
+    given = [opt for opt, v in (("--out DIR", out_dir), ("--workers", args.workers),
+                                ("--scheduler", args.scheduler)) if v is not None]
+    if given:
+        require(f"prunescale sim {' / '.join(given)}", "sweep",
+                ("distributed", "pyarrow", "pandas") if out_dir is not None
+                else ("distributed",))
 
 
 def _learners(args):

@@ -170,3 +170,47 @@ def test_sigterm_ends_sim_cleanly_with_143(tmp_path):
 def test_cli_help_documents_sigterm():
     p = _cli("--help")
     assert "143 terminated" in " ".join(p.stdout.split())
+
+
+# -- the wheel without extras: each command names its extra --------------------------------------
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.slow  # builds the wheel and a fresh environment with numpy, scipy and jax: ~1-2 min
+def test_wheel_without_extras_names_the_extra_of_each_command(tmp_path):
+    import glob
+    import venv
+
+    wheels = tmp_path / "wheels"
+    b = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                        str(wheels), REPO], capture_output=True, text=True, timeout=600)
+    assert b.returncode == 0, b.stderr
+    (wheel,) = glob.glob(str(wheels / "prunescale-*.whl"))
+    env_dir = tmp_path / "env"
+    venv.create(env_dir, with_pip=True)
+    py = str(env_dir / "bin" / "python")
+    i = subprocess.run([py, "-m", "pip", "install", "-q", wheel], capture_output=True,
+                       text=True, timeout=900)
+    assert i.returncode == 0, i.stderr
+    exe = str(env_dir / "bin" / "prunescale")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(PRUNESCALE_CACHE="", JAX_PLATFORMS="cpu")
+
+    def run(*args):
+        return subprocess.run([exe, *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=300)
+
+    p = run("--help")
+    assert p.returncode == 0 and all(c in p.stdout for c in ("theory", "sim", "fss", "figures",
+                                                             "app")), p.stderr
+    p = run(*THEORY)
+    assert p.returncode == 0 and "hard" in p.stdout, p.stderr
+    p = run(*SIM, "--no-theory")
+    assert p.returncode == 0 and "seed 0" in p.stdout, p.stderr
+    for args, extra in [((*SIM, "--out", "results"), "sweep"), ((*SIM, "--workers", "1"), "sweep"),
+                        (("fss", "results"), "sweep"), (("figures", "--out", "figs"), "figures"),
+                        (("app", "--headless"), "app")]:
+        p = run(*args)
+        _one_line_error(p, f"pip install 'prunescale[{extra}]'")
+    assert not (tmp_path / "figs").exists() and not (tmp_path / "results").exists()
