@@ -106,9 +106,9 @@ def test_damaged_task_file_is_set_aside_and_recomputed_on_resume(tmp_path, capsy
     assert again[["student", "eps"]].equals(full[["student", "eps"]])
 
 
-def test_fss_warns_about_a_damaged_task_file_and_goes_on(tmp_path):
-    pytest.importorskip("pyarrow")
-    pytest.importorskip("pandas")
+def _synthetic_sweep(folder, ns):
+    """Task files of one configuration at each N, 3 students with synthetic errors (no
+    simulation); their paths."""
     import dataclasses
 
     import numpy as np
@@ -117,7 +117,7 @@ def test_fss_warns_about_a_damaged_task_file_and_goes_on(tmp_path):
 
     cfg = sweep.Config(rule="hard", f=0.5, alpha_prune=1.0, alpha_tot=2.0, theta_deg=0.0)
     paths = []
-    for n in (10, 20, 40, 80):
+    for n in ns:
         t = sweep.Task(cfg, n, 0, (0, 1, 2))
         k = len(t.students)
         eps = 0.25 + 1.0 / n + np.array([-0.01, 0.0, 0.01])
@@ -126,7 +126,14 @@ def test_fss_warns_about_a_damaged_task_file_and_goes_on(tmp_path):
                     R=np.cos(np.pi * eps), S=np.zeros(k), kappa=np.ones(k),
                     Q=np.full(k, np.nan), gap=np.full(k, 1e-9), flagged=np.zeros(k, bool),
                     seconds=np.full(k, 0.1), version=[t.version] * k, task=[t.id] * k)
-        paths.append(store.write_task(tmp_path, t.id, cols))
+        paths.append(store.write_task(folder, t.id, cols))
+    return paths
+
+
+def test_fss_warns_about_a_damaged_task_file_and_goes_on(tmp_path):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("pandas")
+    paths = _synthetic_sweep(tmp_path, (10, 20, 40, 80))
     _truncate(paths[-1])
     p = _cli("fss", str(tmp_path), "--no-theory", "--json")
     assert p.returncode == 0, p.stderr
@@ -214,3 +221,52 @@ def test_wheel_without_extras_names_the_extra_of_each_command(tmp_path):
         p = run(*args)
         _one_line_error(p, f"pip install 'prunescale[{extra}]'")
     assert not (tmp_path / "figs").exists() and not (tmp_path / "results").exists()
+
+
+# -- help texts and messages match the code ---------------------------------------------------
+
+def test_figures_help_offers_every_figure():
+    from prunescale.figures import FIGURES
+    from prunescale.figures.run import MODULES, SHORT
+
+    assert len(FIGURES) == len(MODULES) == len(SHORT)
+    text = " ".join(_cli("figures", "--help").stdout.split())
+    assert f"fig1..fig{len(MODULES)}" in text and "fig1..fig6" not in text
+    assert f"Draw the {len(MODULES)} perceptron figures" in text
+    for name in FIGURES:
+        assert name in text
+    for words in ("label noise", "selection policies", "theory vs simulation"):
+        assert words in text
+
+
+def test_fss_help_lists_every_json_key(tmp_path):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("pandas")
+    import json
+    import re
+
+    _synthetic_sweep(tmp_path, (10, 20))
+    p = _cli("fss", str(tmp_path), "--no-theory", "--json")
+    assert p.returncode == 0, p.stderr
+    keys = list(json.loads(p.stdout)[0])
+    text = " ".join(_cli("fss", "--help").stdout.split())
+    listed = text.split("--json prints a list", 1)[1].split("(null where", 1)[0]
+    missing = [k for k in keys if not re.search(rf"\b{k}\b", listed)]
+    assert not missing, missing
+
+
+def test_readme_sample_theory_output_matches_the_command():
+    readme = open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
+    cmd = "prunescale theory --rule hard,easy --f 0.2 --alpha-prune 3"
+    block = readme.split(f"$ {cmd}\n", 1)[1].split("```", 1)[0].splitlines()
+    p = _cli(*cmd.split()[1:])
+    assert p.returncode == 0, p.stderr
+    got = p.stdout.splitlines()
+    assert block[0] == got[0]  # the header, with every column
+    assert [line.split()[:4] for line in block[1:]] == [line.split()[:4] for line in got[1:]]
+
+
+def test_pool_too_large_names_the_options_given():
+    p = _cli(*THEORY[:3], "--f", "0.2", "--alpha-prune", "1e12")
+    line = _one_line_error(p, "alpha_prune = 1e+12", "f = 0.2", "5e+12")
+    assert "alpha_tot must" not in line
