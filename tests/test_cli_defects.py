@@ -270,3 +270,14 @@ def test_pool_too_large_names_the_options_given():
     p = _cli(*THEORY[:3], "--f", "0.2", "--alpha-prune", "1e12")
     line = _one_line_error(p, "alpha_prune = 1e+12", "f = 0.2", "5e+12")
     assert "alpha_tot must" not in line
+
+
+# -- the browser test's skip is visible ----------------------------------------------------------
+
+def test_skipped_browser_tests_are_named_in_the_summary(tmp_path):
+    env = dict(os.environ, PRUNESCALE_CHROMIUM=str(tmp_path / "no-such-chromium"))
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        os.path.join(REPO, "tests", "test_app_browser.py")],
+                       capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "of the app skipped: no Chromium installed" in p.stdout, p.stdout
