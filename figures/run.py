@@ -36,7 +36,7 @@ def check_out(out) -> Path:
     return out
 
 
-#: names accepted by ``--only``: ``fig1`` ... ``fig6``, the names of
+#: names accepted by ``--only``: ``fig1`` ... ``fig7``, the names of
 #: :data:`prunescale.figures.FIGURES` (``frontier``, ...) and the full file names
 SHORT = {m.NAME.split("_", 1)[0]: m.NAME for m in MODULES}
 ALIASES = {**SHORT, **{m.__name__.rsplit(".", 1)[1].removeprefix("fig_"): m.NAME for m in MODULES},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -58,9 +57,9 @@ def build_command(args) -> list[str]:
         raise InputError(f"--port must be in 1..65535; got {args.port}")
     if not str(args.host).strip():
         raise InputError("--host must not be empty")
-    if importlib.util.find_spec("marimo") is None:
-        raise InputError("the app needs marimo: pip install 'marimo>=0.25' "
-                         "(or reinstall prunescale)")
+    from prunescale._extras import require
+
+    require("prunescale app", "app")
     cmd = [sys.executable, "-m", "marimo", "edit" if args.edit else "run",
            str(notebook_path()), "--host", str(args.host)]
     if args.port is not None:

@@ -7,12 +7,15 @@ import sys
 
 
 def add_parser(sub):
+    from prunescale.figures import FIGURES  # names only: no plotting library imported
+
     p = sub.add_parser(
         "figures",
         help="draw all figures (theory lines with simulation markers)",
         description=(
-            "Draw the perceptron figures: learning curves, Pareto frontier, easy-vs-hard phase "
-            "diagram, imperfect metrics and theory vs simulation. Results are cached in "
+            f"Draw the {len(FIGURES)} perceptron figures: learning curves, Pareto frontier, "
+            "easy-vs-hard phase diagram, imperfect metrics, theory vs simulation, label noise "
+            "and selection policies. Results are cached in "
             "OUT/.cache by configuration and by the code that computes them: a rerun is "
             "instant and an interrupted run resumes."
         ),
@@ -33,9 +36,8 @@ def add_parser(sub):
                    help="publication sizes (larger N, more students, finer grids; slow)")
     p.add_argument("--only", type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
                    default=None, metavar="FIG",
-                   help="draw only these figures: a comma list of fig1..fig6 or of learning_curves, "
-                        "frontier, phase_diagram, imperfect, parity, label_noise, selection (default: "
-                        "all)")
+                   help=f"draw only these figures: a comma list of fig1..fig{len(FIGURES)} or "
+                        f"of {', '.join(FIGURES)} (default: all)")
     p.add_argument("--json", action="store_true",
                    help="print the run's summary (summary.json) on stdout")
     p.set_defaults(run=run)
@@ -43,6 +45,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from prunescale._extras import require
+
+    require("prunescale figures", "figures")
     from prunescale.figures.run import run_all
 
     summary = run_all(args.out, full=args.full, only=args.only)

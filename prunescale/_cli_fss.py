@@ -22,9 +22,10 @@ f, a_prune (alpha_prune), theta (degrees), Ns (dimensions fitted), eps_inf +-se 
 intercept at 1/N = 0 and its standard error), slope (a), chi2/dof, theory (replica eps; '-'
 where not certified), z = (eps_inf - theory) / se, eps(Nmax) +-sem and z_Nmax (the largest-N
 mean and its z, for comparison). --json prints a list, one object per configuration, with
-keys rule, f, alpha_prune, alpha_tot, theta_deg, mode, gap_tol, learner, lam, noise, ns,
-eps_inf, eps_inf_se, slope, slope_se, curvature, chi2, dof, eps_theory, theory_converged, z,
-eps_largest_n, sem_largest_n, z_largest_n, n_flagged, reason (null where not a number).
+keys rule, f, alpha_prune, alpha_tot, theta_deg, mode, gap_tol, learner, lam, noise,
+softness, metric, reweight (the selection policy), ns, eps_inf, eps_inf_se, slope, slope_se,
+curvature, chi2, dof, n_points, reason, eps_largest_n, sem_largest_n, n_flagged, eps_theory,
+theory_converged, z, z_largest_n (null where not a number).
 
 exit status: 0 every configuration fitted with a certified theory point and no flagged
 student; 1 otherwise (one summary line on stderr); 2 bad input; 130 interrupted.
@@ -55,6 +56,11 @@ PLOT_FORMATS = (".png", ".svg", ".pdf")
 
 
 def run(args) -> int:
+    from prunescale._extras import require
+
+    require("prunescale fss", "sweep", ("pyarrow", "pandas"))
+    if args.plot is not None:
+        require("prunescale fss --plot", "figures")
     from prunescale.sims import fss, store
 
     if args.plot is not None:
@@ -62,9 +68,9 @@ def run(args) -> int:
         if ext not in PLOT_FORMATS:
             raise CliError(f"--plot {args.plot!r}: the extension must be one of "
                            f"{', '.join(PLOT_FORMATS)}")
-        parent = os.path.dirname(os.path.abspath(args.plot))
-        if not os.path.isdir(parent):
-            raise CliError(f"--plot {args.plot!r}: folder {parent!r} does not exist")
+        from prunescale._output import check_writable_parent
+
+        check_writable_parent("--plot", args.plot)
     summary = store.summarize(store.load(args.dir))
     fits = fss.extrapolate(summary, quadratic=args.quadratic, theory=not args.no_theory)
     if args.plot is not None:

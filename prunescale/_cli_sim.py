@@ -70,7 +70,8 @@ a number or not defined.
 alpha_tot, theta_deg, mode, gap_tol, learner, lam (0 for max-margin), noise, softness, metric,
 reweight, n, seed, student,
 eps, eps_noisy, R, S, kappa, Q, gap, flagged, seconds, version, task. Rerun the same command to resume: finished tasks are skipped, no
-student is stored twice. Read it with prunescale.sims.load(DIR); extrapolate N -> infinity
+student is stored twice; a damaged task file is set aside (renamed *.damaged, with a
+warning) and its task recomputed. Read it with prunescale.sims.load(DIR); extrapolate N -> infinity
 with 'prunescale fss DIR'. --out FILE.csv / FILE.json writes the table above instead.
 
 where it runs: tasks go to a Dask cluster, --scheduler ADDRESS (an existing one, e.g. started
@@ -81,7 +82,8 @@ small job (at most 8 configurations x N and about 30 s of solving) runs in this 
 
 exit status: 0 every student and theory point certified; 1 some student flagged, some theory
 point not certified or some task failed (one summary line on stderr; rerun to retry failed
-tasks); 2 bad input; 130 interrupted (finished tasks are kept in --out DIR).
+tasks); 2 bad input; 130 interrupted, 143 terminated by SIGTERM (finished tasks are kept
+in --out DIR).
 """
 
 
@@ -129,7 +131,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "(default: the available cores)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the tasks on an existing Dask scheduler: its address (e.g. "
-                        "tcp://host:8786) or its --scheduler-file (a .json file)")
+                        "tcp://host:8786) or its --scheduler-file (a .json file); waits up to "
+                        "Dask's connect timeout (30 s; DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT)")
     p.add_argument("--task-students", type=int, default=None, metavar="M",
                    help="students per task (default 16); part of a task's identity")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per point")
@@ -145,6 +148,27 @@ MAX_N = 100_000
 MAX_SEEDS = 1_000_000
 MAX_SEED = 2**32 - 1
 MAX_POOL = 10**8
+
+
+#: Largest number of (configuration, N) points one ``prunescale sim`` call simulates (as
+#: ``prunescale theory`` solves at most this many points)
+MAX_POINTS = 1_000_000
+
+
+def _check_grid_size(args, thetas, ns) -> int:
+    """The number of (configuration, N) points requested, counted before any is validated
+    or built; one-line :class:`CliError` above :data:`MAX_POINTS`."""
+    lams, noises = check_learner_args(args)
+    n_learners = sum(noises.size * (1 if name == "max-margin" else lams.size)
+                     for name in args.learner)
+    sizes = [a.size for a in (args.alpha_prune, args.alpha_tot) if a is not None]
+    n_points = (len(args.rule) * n_learners * len(thetas) * np.asarray(args.f).size
+                * max(sizes, default=1) * check_softness_args(args).size * len(ns))
+    if n_points > MAX_POINTS:
+        raise CliError(f"the grid of --rule, --learner, --f, --alpha-prune/--alpha-tot, "
+                       f"--theta-deg, --lam, --noise, --softness and --n has {n_points} "
+                       f"points (configurations x N); at most {MAX_POINTS} per call")
+    return n_points
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
@@ -206,7 +230,7 @@ SMALL_WORK = 1e10
 def _check_where(args):
     """Validate ``--out`` (file or folder), ``--workers``, ``--scheduler``, ``--task-students``;
     return ``(out_file, out_dir)``."""
-    from prunescale._output import FORMATS, check_out_file
+    from prunescale._output import FORMATS, check_out_file, check_writable_parent
 
     out_file = out_dir = None
     if args.out is not None:
@@ -220,20 +244,34 @@ def _check_where(args):
             if os.path.exists(out_dir) and not os.path.isdir(out_dir):
                 raise CliError(f"--out {out_dir!r} is a file, not a folder; give a folder for "
                                "the results (or a name ending in .csv or .json)")
-            parent = os.path.dirname(os.path.abspath(out_dir))
-            if not os.path.isdir(parent):
-                raise CliError(f"--out {out_dir!r}: folder {parent!r} does not exist")
+            # a file can be created in the folder (or beside it, before it exists)
+            check_writable_parent("--out", os.path.join(out_dir, "task.parquet")
+                                  if os.path.isdir(out_dir) else out_dir)
     if args.workers is not None:
         _check_int("--workers", args.workers, 1, 4096)
     if args.scheduler is not None:
         if args.workers is not None:
             raise CliError("give --workers or --scheduler, not both (--scheduler uses the "
                            "workers of that cluster)")
-        if not args.scheduler.strip():
-            raise CliError("--scheduler is empty; give an address such as tcp://host:8786")
+        from prunescale.sims.sweep import check_scheduler
+
+        check_scheduler(args.scheduler)
     if args.task_students is not None:
         _check_int("--task-students", args.task_students, 1, MAX_SEEDS)
+    _require_sweep_extra(args, out_dir)
     return out_file, out_dir
+
+
+def _require_sweep_extra(args, out_dir) -> None:
+    """One line naming ``prunescale[sweep]`` if an option given needs it and it is absent."""
+    from prunescale._extras import require
+
+    given = [opt for opt, v in (("--out DIR", out_dir), ("--workers", args.workers),
+                                ("--scheduler", args.scheduler)) if v is not None]
+    if given:
+        require(f"prunescale sim {' / '.join(given)}", "sweep",
+                ("distributed", "pyarrow", "pandas") if out_dir is not None
+                else ("distributed",))
 
 
 def _learners(args):
@@ -288,6 +326,7 @@ def run(args) -> int:
     if args.chunk is not None:
         _check_int("--chunk", args.chunk, 1)
     check_tol("--gap-tol", args.gap_tol)
+    _check_grid_size(args, thetas, ns)
     points = _points(args)
     for f, ap, at in points:
         for n in ns:
@@ -384,7 +423,10 @@ def _gather(results, out_dir, tasks) -> dict:
     else:
         wanted = {k for t in tasks for k in t.row_keys()}
         for tid in sorted(store.finished_tasks(out_dir)):
-            cols = store.read_task(store.task_path(out_dir, tid)).to_pydict()
+            table = store.read_task_or_none(store.task_path(out_dir, tid))
+            if table is None:  # damaged: set aside with a warning, recomputed on a rerun
+                continue
+            cols = table.to_pydict()
             keep = [i for i, key in enumerate(zip(*(cols[k] for k in store.ROW_KEY)))
                     if key in wanted]
             if keep:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,9 +26,32 @@ def check_out_file(path: str | None) -> Path | None:
         raise InputError(f"--out {str(path)!r}: the extension must be .csv or .json")
     if p.is_dir():
         raise InputError(f"--out {str(path)!r} is a folder; give a file name")
-    if not p.parent.exists():
-        raise InputError(f"--out {str(path)!r}: folder {str(p.parent)!r} does not exist")
+    check_writable_parent("--out", path)
     return p
+
+
+def check_writable_parent(option: str, path) -> None:
+    """One-line :class:`InputError` unless a file can be created beside ``path`` (its folder
+    exists, is a folder and accepts a new file): checked before any work, so that a result is
+    never computed and then lost. A probe file is created there and removed at once."""
+    import tempfile
+
+    parent = Path(os.path.abspath(path)).parent
+    for up in (parent, *parent.parents):
+        if up.exists() or up.is_symlink():
+            if not up.is_dir():
+                raise InputError(f"{option} {str(path)!r}: {str(up)!r} is a file, not a folder")
+            if up != parent:
+                raise InputError(f"{option} {str(path)!r}: folder {str(parent)!r} does not "
+                                 "exist")
+            break
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".prunescale-write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{option} {str(path)!r}: cannot write in folder {str(parent)!r} "
+                         f"({exc.strerror or exc})") from None
 
 
 def write_records(path: Path, records: list[dict]) -> None:

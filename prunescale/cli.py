@@ -85,7 +85,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         prog="prunescale",
         description="Data-pruning scaling laws in the teacher-student perceptron.",
         epilog="exit status: 0 success; 1 some result not certified or flagged (or an internal "
-               "error, reported with its traceback); 2 bad input; 130 interrupted. Run 'prunescale COMMAND --help' for each command.",
+               "error, reported with its traceback); 2 bad input; 130 interrupted; 143 terminated "
+               "(SIGTERM; finished results are kept as for Ctrl-C). Run 'prunescale COMMAND "
+               "--help' for each command.",
     )
     parser.add_argument("--version", action="version", version=f"prunescale {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -105,6 +107,27 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: the run stops as for Ctrl-C (workers and clusters closed, finished
+    results kept), and the command line exits with status 143 (128 + SIGTERM)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _on_sigterm():
+    """Make SIGTERM raise :class:`Terminated` in the main thread; return the previous handler
+    (``None`` where it cannot be set: not the main thread, or no SIGTERM)."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is not threading.main_thread()
+            or not hasattr(signal, "SIGTERM")):
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default ``sys.argv[1:]``, which is never modified).
 
@@ -122,14 +145,23 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # bad usage (status 2) or --help / --version (status 0)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    previous = _on_sigterm()
     try:
         return int(args.run(args) or 0)
     except InputError as exc:
         print(f"prunescale: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("prunescale: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("prunescale: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
 
 
 def entry() -> None:
@@ -140,9 +172,10 @@ def entry() -> None:
 
     The process runs XLA's CPU Eigen and OpenBLAS single-threaded (:mod:`prunescale._xla`).
 
-    After an interruption the process ends with ``os._exit(130)``: every result was already
-    written atomically, and skipping the interpreter's teardown avoids crashes of native
-    threads (XLA's, matplotlib's) stopped mid-computation.
+    After an interruption the process ends with ``os._exit(130)`` (after SIGTERM,
+    ``os._exit(143)``): every result was already written atomically, and skipping the
+    interpreter's teardown avoids crashes of native threads (XLA's, matplotlib's) stopped
+    mid-computation.
     """
     from prunescale._xla import single_thread_blas, single_thread_eigen
 
@@ -157,10 +190,10 @@ def entry() -> None:
         print("prunescale: internal error (a bug in prunescale, not in your input); "
               "the traceback above says where", file=sys.stderr)
         code = 1
-    if code == 130:
+    if code in (130, 143):
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(130)
+        os._exit(code)
     sys.exit(code)
 
 

@@ -13,7 +13,9 @@ of one configuration at one ``N``), each with one row per student:
 
 A file appears only complete (temporary name in the same folder, ``fsync``, ``os.replace``,
 mode ``0o666 & ~umask``): a crash loses at most the tasks in flight, never leaves a half file
-under a final name. :func:`load` reads the folder as a pandas ``DataFrame`` (or, aggregated,
+under a final name. A file
+that is damaged anyway (a truncated copy) is renamed ``task-<id>.parquet.damaged`` with a
+warning when met, and its task counts as not done. :func:`load` reads the folder as a pandas ``DataFrame`` (or, aggregated,
 an xarray ``Dataset`` of per-configuration means and standard errors of the mean over the
 unflagged students, ``sem = std(ddof=1) / sqrt(k)``). pandas, pyarrow and xarray are imported
 only here, on use (the ``sweep`` extra).
@@ -52,12 +54,82 @@ def task_path(folder, task_id: str) -> Path:
 
 
 def finished_tasks(folder) -> set[str]:
-    """Ids of the tasks whose file is in ``folder`` (an absent folder has none)."""
+    """Ids of the tasks whose file is in ``folder`` (an absent folder has none).
+
+    A file whose Parquet footer cannot be read (truncated or damaged, for example by a disk
+    that filled up or a copy cut short) is set aside (:func:`set_aside`) with a warning and is
+    not counted: a rerun of the sweep recomputes its task."""
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
         return set()
-    return {m.group(1) for m in map(_FILE.match, names) if m}
+    out = set()
+    for name in names:
+        m = _FILE.match(name)
+        if m and _readable(Path(folder) / name):
+            out.add(m.group(1))
+    return out
+
+
+#: suffix of a damaged task file set aside (no longer matched as a finished task)
+DAMAGED = ".damaged"
+#: ``(path, size, mtime_ns)`` of task files whose footer was read (files are never rewritten
+#: in place: a new version is a new inode, size and time)
+_CHECKED: set = set()
+
+
+def _readable(path: Path) -> bool:
+    """Whether the task file ``path`` has a readable Parquet footer (else it is set aside)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key in _CHECKED:
+        return True
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except FileNotFoundError:
+        return False
+    except Exception as exc:  # pyarrow.ArrowException, OSError: damaged or truncated
+        set_aside(path, exc)
+        return False
+    _CHECKED.add(key)
+    return True
+
+
+def set_aside(path, reason) -> Path | None:
+    """Rename a damaged task file to ``<name>.damaged`` (replacing an earlier one) and warn on
+    stderr naming it; its task then counts as not done and a rerun recomputes it."""
+    import sys
+
+    path = Path(path)
+    target = path.with_name(path.name + DAMAGED)
+    why = " ".join(str(reason).split())[:200] or type(reason).__name__
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        print(f"prunescale: warning: damaged task file {str(path)!r} ({why}) could not be set "
+              f"aside ({exc.strerror or exc}); it is skipped", file=sys.stderr)
+        return None
+    print(f"prunescale: warning: damaged task file {str(path)!r} ({why}) set aside as "
+          f"{target.name!r}; rerun the sweep to recompute its students", file=sys.stderr)
+    return target
+
+
+def read_task_or_none(path, columns=None):
+    """:func:`read_task`, or ``None`` (the file set aside, with a warning) if it is damaged."""
+    try:
+        return read_task(path, columns)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # pyarrow.ArrowException, OSError: a damaged file
+        set_aside(path, exc)
+        return None
 
 
 def clean_stale_temporaries(folder) -> int:
@@ -158,8 +230,10 @@ def stored_keys(folder) -> set[tuple]:
         return set()
     out = set()
     for p in files:
-        t = read_task(p, columns=ROW_KEY).to_pydict()
-        out.update(zip(*(t[k] for k in ROW_KEY)))
+        t = read_task_or_none(p, columns=ROW_KEY)
+        if t is not None:
+            t = t.to_pydict()
+            out.update(zip(*(t[k] for k in ROW_KEY)))
     return out
 
 
@@ -181,7 +255,11 @@ def load(folder, aggregate: bool = False):
         raise InputError(f"{str(folder)!r} holds no sweep results (no task-*.parquet files)")
     import pandas as pd
 
-    df = pd.concat([read_task(p).to_pandas() for p in files], ignore_index=True)
+    tables = [t for t in map(read_task_or_none, files) if t is not None]
+    if not tables:
+        raise InputError(f"{str(folder)!r} holds no readable sweep results (every task file "
+                         "was damaged and set aside)")
+    df = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
     df = df.sort_values(list(CONFIG) + ["n", "seed", "student"], ignore_index=True)
     return to_dataset(summarize(df)) if aggregate else df
 

@@ -322,10 +322,8 @@ def run(tasks: Sequence[Task], *, out=None, scheduler: str | None = None,
         k = workers or default_workers()
         cluster = local_cluster(k)
         client = Client(cluster)
-    elif scheduler.endswith(".json") and os.path.isfile(scheduler):
-        client = Client(scheduler_file=scheduler, timeout=30)  # dask scheduler --scheduler-file
     else:
-        client = Client(scheduler, timeout=30)
+        client = connect(scheduler)
     futures = []
     try:
         rep.workers = len(client.scheduler_info(n_workers=-1)["workers"])
@@ -349,6 +347,57 @@ def run(tasks: Sequence[Task], *, out=None, scheduler: str | None = None,
         if cluster is not None:
             cluster.close()
     return rep
+
+
+def check_scheduler(scheduler: str) -> None:
+    """One-line :class:`~prunescale.errors.InputError` unless ``scheduler`` is an address or
+    a readable ``dask scheduler --scheduler-file`` (a ``.json`` file with an ``address``)."""
+    import json
+
+    from prunescale.errors import InputError
+
+    if not scheduler.strip():
+        raise InputError("--scheduler is empty; give an address such as tcp://host:8786")
+    if not scheduler.endswith(".json"):
+        return
+    what = f"--scheduler {scheduler!r}"
+    try:
+        with open(scheduler, encoding="utf-8") as fh:
+            info = json.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"{what}: no such scheduler file (the .json file written by 'dask "
+                         "scheduler --scheduler-file'); or give an address tcp://host:port"
+                         ) from None
+    except OSError as exc:
+        raise InputError(f"{what}: cannot read the scheduler file ({exc.strerror or exc})"
+                         ) from None
+    except ValueError as exc:
+        raise InputError(f"{what}: the scheduler file is not valid JSON "
+                         f"({str(exc).splitlines()[0]})") from None
+    if not (isinstance(info, dict) and isinstance(info.get("address"), str)
+            and info["address"].strip()):
+        raise InputError(f"{what}: the scheduler file has no \"address\" (not written by "
+                         "'dask scheduler --scheduler-file'?)")
+
+
+def connect(scheduler: str):
+    """A ``distributed.Client`` of the scheduler at ``scheduler`` (an address, or the JSON
+    file of ``dask scheduler --scheduler-file``), waiting up to Dask's connect timeout
+    (``distributed.comm.timeouts.connect``, 30 s by default); one-line
+    :class:`~prunescale.errors.InputError` if it cannot be reached or parsed."""
+    from distributed import Client
+
+    from prunescale.errors import InputError
+
+    check_scheduler(scheduler)
+    try:
+        if scheduler.endswith(".json"):  # dask scheduler --scheduler-file
+            return Client(scheduler_file=scheduler)
+        return Client(scheduler)
+    except (OSError, ValueError, TypeError, AssertionError) as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"--scheduler {scheduler!r}: cannot connect to the Dask scheduler "
+                         f"({msg[:300]})") from None
 
 
 def local_cluster(workers: int):

@@ -80,3 +80,21 @@ def start_app():
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say in the summary when the browser tests (tests/test_app_browser.py) were skipped and
+    why: a plain ``python -m pytest`` without Chromium installed otherwise only counts them
+    among the skips."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if "test_app_browser.py" in (getattr(r, "nodeid", "") or "")]
+    if not skipped:
+        return
+    reason = ""
+    longrepr = skipped[0].longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2]).removeprefix("Skipped: ")
+    terminalreporter.write_line(
+        f"prunescale: {len(skipped)} browser test{'s' if len(skipped) != 1 else ''} of the app "
+        "skipped"
+        + (f": {reason}" if reason else ""), yellow=True)

@@ -345,7 +345,7 @@ def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam, noise, softness=0.0
                          f"{np.shape(softness)}") from None
     shape = arrs[0].shape
     F, AL, TH, LA, NO, TA = (np.array(a, dtype=float).ravel() for a in arrs)
-    _pr.check_alpha("alpha_tot", AL / F)
+    _pr.check_pool(AL, F)  # the pool, alpha_prune / f, must be a load too
     return F, AL, TH, LA, NO, TA, shape
 
 

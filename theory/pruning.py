@@ -114,6 +114,23 @@ def check_alpha(name: str, alpha) -> np.ndarray:
     return arr
 
 
+def check_pool(alpha_prune, f) -> np.ndarray:
+    """The pool ``alpha_tot = alpha_prune / f`` of valid loads ``alpha_prune`` and fractions
+    ``f``; one-line error naming both (the user gave them, not ``alpha_tot``) when the pool
+    exceeds :data:`ALPHA_MAX`."""
+    alpha_prune, f = np.broadcast_arrays(np.asarray(alpha_prune, float), np.asarray(f, float))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        at = alpha_prune / f
+    bad = ~(at <= ALPHA_MAX)
+    if bad.any():
+        i = np.flatnonzero(bad.ravel())[0]
+        ap, ff, a = alpha_prune.ravel()[i], f.ravel()[i], at.ravel()[i]
+        raise InputError(f"alpha_prune = {ap:g} with f = {ff:g} needs a pool alpha_tot = "
+                         f"alpha_prune / f = {a:g}, above the largest load {ALPHA_MAX:g}; "
+                         "lower alpha_prune or raise f")
+    return at
+
+
 def check_noise(noise) -> np.ndarray:
     """Label-flip probabilities, each in ``[0, 0.5]`` (one-line error otherwise)."""
     arr = _check_finite("noise", noise, "in [0, 0.5]")

@@ -579,7 +579,7 @@ def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, gap_tol, max_log_step, q
             f"f, alpha_prune and theta_deg must broadcast to one shape; got shapes "
             f"{np.shape(f)}, {np.shape(alpha_prune)} and {np.shape(theta_deg)}") from None
     F, AL, TH = f.ravel(), alpha_prune.ravel(), theta_deg.ravel()
-    _pr.check_alpha("alpha_tot", AL / F)  # the pool, alpha_prune / f, must be a load too
+    _pr.check_pool(AL, F)  # the pool, alpha_prune / f, must be a load too
     return F, AL, TH, f.shape
 
 
