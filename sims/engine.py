@@ -28,11 +28,19 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
     """Simulate certified students of one model point on pruned Gaussian data.
 
     Args:
-        rule, f, alpha_prune, alpha_tot, theta_deg, learner, lam, noise, softness, metric,
-            reweight: the model point, with the names and roles of
-            :func:`prunescale.theory.solve` (scalars here); ``rule`` may instead be a
-            :class:`prunescale.model.Model` (or a :class:`~prunescale.theory.Pruning`).
-            If both loads are given they must satisfy ``alpha_prune = f alpha_tot``.
+        rule: ``"hard"``, ``"easy"`` or ``"random"``, or a :class:`prunescale.model.Model`
+            (or a :class:`~prunescale.theory.Pruning`) whose fields fill in the model.
+        f: kept fraction in ``(0, 1]``.
+        alpha_prune: kept examples per dimension (give this or ``alpha_tot``; if both, they
+            must satisfy ``alpha_prune = f alpha_tot``).
+        alpha_tot: pool size per dimension.
+        theta_deg: probe angle in degrees, ``[0, 90)``.
+        learner: ``"max-margin"`` (default), ``"ridge"``, ``"logistic"`` or ``"hinge"``.
+        lam: penalty of a regularized learner, in ``(0, 1e6]``.
+        noise: label-flip probability in ``[0, 0.5]``.
+        softness: selection softness in ``[0, 10]``.
+        metric: ``"abs"`` or ``"signed"``.
+        reweight: weight the kept losses by ``1/pi`` (regularized learners only).
         n: input dimension ``N >= 1``.
         seeds: number of students ``K`` (students ``0..K-1``) or explicit student indices.
         seed: base seed (ignored if ``key`` is given); student ``i`` uses

@@ -3,7 +3,9 @@
 Per configuration, the mean test error of the certified students at each dimension N,
 ``m(N) +- s(N)`` (standard error of the mean), is fitted by weighted least squares to
 
-.. math::  \\epsilon(N) = \\epsilon_\\infty + a / N \\quad (+\\, b / N^2 \\text{ with quadratic}),
+$$
+\\epsilon(N) = \\epsilon_\\infty + a / N \\quad (+\\, b / N^2 \\text{ with quadratic}),
+$$
 
 with weights ``1 / s(N)^2``: ``beta = (X^T W X)^{-1} X^T W m`` for the design ``X = [1, 1/N,
 (1/N^2)]``, and the covariance ``(X^T W X)^{-1}`` (the ``s(N)`` are measured errors, so the

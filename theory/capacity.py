@@ -7,13 +7,17 @@ largest ``k`` with ``max_{R,S} A(R, S; k) >= 0``, and ``A`` decreases in ``k``; 
 separable (``kappa > 0``) exactly while ``max A(R, S; 0) > 0``. At ``k = 0`` the exponent is
 homogeneous of degree two in ``x = (R, S, b)``:
 
-.. math::  A(x; 0) = b^2 - \\alpha F(x), \\qquad
-           F(x) = E\\big[(-y'(R t + S u) - b z)_+^2\\big] = E[M_2(-y'(R t + S u), b)],
+$$
+A(x; 0) = b^2 - \\alpha F(x), \\qquad
+F(x) = E\\big[(-y'(R t + S u) - b z)_+^2\\big] = E[M_2(-y'(R t + S u), b)],
+$$
 
 with ``y'`` the observed (possibly flipped) label, so ``max A(x; 0) > 0`` iff
 ``alpha < 1 / min_{R,S} F(R, S, 1)`` (put ``b = 1`` by homogeneity):
 
-.. math::  \\alpha_c = 1 \\big/ \\min_{R, S} F(R, S, 1).
+$$
+\\alpha_c = 1 \\big/ \\min_{R, S} F(R, S, 1).
+$$
 
 ``F(R, S, 1)`` is convex in ``(R, S)`` (the square of the positive part of an affine function,
 averaged), with gradient ``-2 (E[M_1 X_1], E[M_1 X_2])`` and Hessian ``2 E[Phi X_i X_j]``
@@ -140,7 +144,8 @@ def capacity(rule: str, f, theta_deg=0.0, *, noise, softness=0.0, metric: str = 
         f: kept fraction(s) in ``(0, 1]``.
         theta_deg: probe angle(s) in degrees, ``[0, 90)``.
         noise: label-flip probability(ies) in ``[0, 0.5]``.
-        softness, metric: the selection policy (:func:`theory.solve`).
+        softness: selection softness ``tau`` of the policy (:func:`theory.solve`).
+        metric: ``"abs"`` or ``"signed"``, the policy's metric (:func:`theory.solve`).
 
     Returns:
         :class:`CapacityResult` (``alpha_c = inf`` where ``noise = 0``).

@@ -90,8 +90,10 @@ def pareto_frontier(
 ) -> Frontier:
     """Minimum over the kept fraction ``f`` of ``eps(rule, f, alpha_prune, theta)``.
 
-    .. math::  \\varepsilon^*(\\alpha_{prune}) = \\min_{f,\\,\\mathrm{rule}}
-               \\varepsilon(\\mathrm{rule}, f, \\alpha_{prune}, \\theta)
+    $$
+    \\varepsilon^*(\\alpha_{prune}) = \\min_{f,\\,\\mathrm{rule}}
+    \\varepsilon(\\mathrm{rule}, f, \\alpha_{prune}, \\theta)
+    $$
 
     The pool is unlimited, so ``alpha_tot = alpha_prune / f`` follows ``f``. The minimum is
     taken on ``f_grid`` (log-spaced; the paper's frontier uses keep-hard), then refined by a
@@ -214,8 +216,10 @@ def phase_boundary(f, theta_deg: float = 0.0, *, alpha_tot_range=(1e-2, 1e4), n_
                    quad: Quadrature = Quadrature()) -> np.ndarray:
     r"""Pool size ``alpha_tot*(f)`` at which keep-easy and keep-hard give equal error.
 
-    .. math::  \varepsilon(\mathrm{easy}, f, f\alpha^*_{tot}) =
-               \varepsilon(\mathrm{hard}, f, f\alpha^*_{tot})
+    $$
+    \varepsilon(\mathrm{easy}, f, f\alpha^*_{tot}) =
+    \varepsilon(\mathrm{hard}, f, f\alpha^*_{tot})
+    $$
 
     Keep-easy wins below it (small pools), keep-hard above it. Found by a scan of
     ``log alpha_tot`` (``n_scan`` points over ``alpha_tot_range``, or the given ``scan`` grid
@@ -301,7 +305,9 @@ def f_min(theta_deg: float, *, alpha_prune=None, f_grid=None,
     that minimises the keep-hard error at budget ``alpha_prune`` with an unlimited pool (the
     Pareto-optimal fraction). Then
 
-    .. math::  f_{\\min}(\\theta) = \\min_{\\alpha_{prune}} f_{opt}(\\alpha_{prune}; \\theta),
+    $$
+    f_{\\min}(\\theta) = \\min_{\\alpha_{prune}} f_{opt}(\\alpha_{prune}; \\theta),
+    $$
 
     the smallest fraction that is ever optimal over the budgets searched (default
     ``0.5 <= alpha_prune <= 200``): keeping fewer examples than ``f_min`` is never the best use

@@ -211,7 +211,9 @@ def _scalar(name: str, arr: np.ndarray, allowed: str) -> float:
 def threshold(rule: str, f):
     """Threshold ``g`` on ``|t_p|`` of the N -> infinity pruning rule.
 
-    .. math::  f = 2\\Phi(g) - 1 \\ (\\text{hard}), \\qquad f = 2H(g) \\ (\\text{easy}).
+    $$
+    f = 2\\Phi(g) - 1 \\ (\\text{hard}), \\qquad f = 2H(g) \\ (\\text{easy}).
+    $$
 
     ``random`` has no threshold and returns ``nan``. Computed with ``ndtri`` on the smaller
     tail so that ``g`` keeps full relative precision as ``f -> 0`` and ``f -> 1``.
