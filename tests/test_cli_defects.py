@@ -256,7 +256,7 @@ def test_fss_help_lists_every_json_key(tmp_path):
 
 
 def test_readme_sample_theory_output_matches_the_command():
-    readme = open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
+    readme = open(os.path.join(REPO, "docs", "cli.md"), encoding="utf-8").read()
     cmd = "prunescale theory --rule hard,easy --f 0.2 --alpha-prune 3"
     block = readme.split(f"$ {cmd}\n", 1)[1].split("```", 1)[0].splitlines()
     p = _cli(*cmd.split()[1:])
