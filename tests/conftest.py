@@ -1,5 +1,10 @@
-"""Test configuration: float64 everywhere for JAX, a PRNG key fixture and an exact
-max-margin reference solver."""
+"""Test configuration: float64 everywhere for JAX, one XLA compilation cache for the whole run
+(shared by the pytest-xdist workers and every ``prunescale`` subprocess), a PRNG key fixture
+and an exact max-margin reference solver."""
+
+import os
+import shutil
+import tempfile
 
 from prunescale._xla import single_thread_blas, single_thread_eigen
 
@@ -13,6 +18,18 @@ from scipy import optimize  # noqa: E402
 
 
 jax.config.update("jax_enable_x64", True)
+
+
+def pytest_configure(config):
+    """``$PRUNESCALE_CACHE`` (the persistent XLA compilation cache of ``prunescale sim`` and the
+    sweeps, ``sims.sweep.enable_compile_cache``) is a fresh folder for this run unless set:
+    nothing is written to ``~/.cache``, and a program compiled once (by a worker or a
+    ``prunescale sim`` subprocess) is loaded, not recompiled, by the others. The pytest-xdist
+    workers start after this hook and inherit the variable."""
+    if "PRUNESCALE_CACHE" not in os.environ:
+        path = tempfile.mkdtemp(prefix="prunescale-test-xla-")
+        os.environ["PRUNESCALE_CACHE"] = path
+        config.add_cleanup(lambda: shutil.rmtree(path, ignore_errors=True))
 
 
 @pytest.fixture

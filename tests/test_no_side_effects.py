@@ -12,7 +12,7 @@ from prunescale.figures import _plot, _store
 
 
 def _run(*args, env_extra=None):
-    env = dict(os.environ, PRUNESCALE_CACHE="", **(env_extra or {}))
+    env = dict(os.environ, **(env_extra or {}))  # the run's XLA cache (conftest.py)
     return subprocess.run([sys.executable, "-m", "prunescale.cli", *args],
                           capture_output=True, text=True, env=env, timeout=300)
 

@@ -17,9 +17,16 @@ def _repo_root():
 
 def test_wheel_installs_exactly_one_top_level_name(tmp_path):
     """The built wheel holds ``prunescale/`` and its ``.dist-info`` and nothing else at the top."""
+    import shutil
+
+    # built from a copy: setuptools writes build/ and *.egg-info into the tree it builds, and
+    # the checkout is shared with the other test processes (pytest-xdist)
+    src = tmp_path / "src"
+    shutil.copytree(_repo_root(), src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".hypothesis", ".pytest_cache"))
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path),
-         str(_repo_root())],
+         str(src)],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -13,7 +13,7 @@ REQUIRED = {"rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "n", "seeds", 
 
 
 def _run(*args, env_extra=None):
-    env = dict(os.environ, PRUNESCALE_CACHE="")
+    env = dict(os.environ)  # the run's XLA cache (conftest.py)
     return subprocess.run([sys.executable, "-m", "prunescale.cli", "sim", *args],
                           capture_output=True, text=True, env=env, timeout=300)
 
@@ -117,7 +117,7 @@ def test_small_job_stays_in_process_and_out_csv_writes_the_table(tmp_path):
             "print(json.dumps([c, 'distributed' in sys.modules]))")
     p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "t.csv")],
                        capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, PRUNESCALE_CACHE=""))
+                       env=dict(os.environ))
     assert json.loads(p.stdout.strip().splitlines()[-1]) == [0, False], p.stderr
     lines = (tmp_path / "t.csv").read_text().splitlines()
     assert len(lines) == 2 and lines[0].startswith("rule,f,alpha_prune,alpha_tot,theta_deg,n")
