@@ -2,40 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import time
-
 import numpy as np
 
+from prunescale._progress import Progress
 from prunescale.figures._store import cached
-
-
-class Progress:
-    """Progress on stderr with elapsed time and an ETA: a bar redrawn in place on a terminal
-    (``[#####-----] 12/40 label  35 s, ~80 s left``), one line per step otherwise (logs, CI)."""
-
-    def __init__(self, total: int, stream=None, width: int = 30):
-        self.total, self.done, self.width = max(1, total), 0, width
-        self.stream = sys.stderr if stream is None else stream
-        self.t0 = time.perf_counter()
-        try:
-            self.tty = bool(self.stream.isatty())
-        except (AttributeError, ValueError):
-            self.tty = False
-
-    def step(self, label: str = "") -> None:
-        self.done += 1
-        el = time.perf_counter() - self.t0
-        left = el / self.done * max(0, self.total - self.done)
-        eta = f"~{left:.0f} s left" if self.done < self.total else "done"
-        if not self.tty:
-            self.stream.write(f"{self.done}/{self.total} {label}  {el:.0f} s, {eta}\n")
-        else:
-            k = int(self.width * min(self.done, self.total) / self.total)
-            end = "\n" if self.done >= self.total else ""
-            self.stream.write(f"\r[{'#' * k}{'-' * (self.width - k)}] {self.done}/{self.total} "
-                              f"{label[:40]:<40} {el:5.0f} s, {eta:<14}{end}")
-        self.stream.flush()
 
 
 def sim_point(cache, *, rule, f, alpha_prune, theta_deg, n, seeds, seed) -> dict:

@@ -8,16 +8,14 @@ carry no date and use a fixed hash salt, so identical runs write identical files
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from prunescale.figures._store import tmp_prefix, umask
+from prunescale._files import atomic_write
 
 
 STYLE = {
@@ -53,18 +51,9 @@ def save(fig, out, name: str) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.svg"]
-    for p in paths:
-        # a unique temporary name per writer: concurrent runs never clash, readers never
-        # see a partial image
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=tmp_prefix(p.name), suffix=".tmp")
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format=p.suffix[1:], metadata=METADATA.get(p.suffix))
-            os.chmod(tmp, 0o666 & ~umask())
-            os.replace(tmp, p)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    for p in paths:  # atomic: concurrent runs never clash, readers never see a partial image
+        atomic_write(p, lambda fh, p=p: fig.savefig(fh, format=p.suffix[1:],
+                                                    metadata=METADATA.get(p.suffix)))
     return paths
 
 
@@ -74,7 +63,7 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
     ``draw()`` returns the matplotlib figure. A sidecar ``.name.key`` holding the hash of
     the configuration is written after both image files, so an interrupted save is redrawn.
     """
-    from prunescale.figures._store import _atomic_write, config_key
+    from prunescale.figures._store import config_key
 
     out = Path(out)
     key = config_key({"figure": name, **config})
@@ -88,7 +77,7 @@ def render(out, name: str, config: dict, draw) -> list[Path]:
               f"in {out}", file=sys.stderr)
     with matplotlib.rc_context(STYLE):
         paths = save(draw(), out, name)
-    _atomic_write(stamp, lambda fh: fh.write(key.encode()))
+    atomic_write(stamp, lambda fh: fh.write(key.encode()))
     return paths
 
 

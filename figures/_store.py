@@ -15,14 +15,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from prunescale import __version__
+from prunescale import __version__, _files
 from prunescale.errors import InputError
 
 
@@ -50,66 +47,10 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def umask() -> int:
-    """The process's file-creation mask (new files get ``0o666 & ~umask()``)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def tmp_prefix(name: str) -> str:
-    """Prefix of this process's temporary files for ``name``: hidden, and carrying the pid so
-    that :func:`clean_stale_temporaries` can tell a dead writer's leftovers."""
-    return f".{name}.pid{os.getpid()}."
-
-
-_TMP = re.compile(r"^\..*\.pid(\d+)\.[^/]*\.tmp$")
-
-
 def clean_stale_temporaries(folder) -> int:
     """Remove temporary files left in ``folder`` by writers that no longer run (a killed
     run); return how many were removed. Files of live processes are left alone."""
-    removed = 0
-    for path in Path(folder).glob(".*.tmp"):
-        m = _TMP.match(path.name)
-        if m is None:
-            continue
-        pid = int(m.group(1))
-        if pid == os.getpid() or _alive(pid):
-            continue
-        try:
-            path.unlink()
-            removed += 1
-        except OSError:
-            pass
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but not ours
-        return True
-    return True
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write ``path`` through a temporary file and a rename (mode ``0o666 & ~umask``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=tmp_prefix(path.name), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    return _files.clean_stale_temporaries(folder)
 
 
 def cached(cache_dir, name: str, config: dict, compute) -> dict:
@@ -126,7 +67,7 @@ def cached(cache_dir, name: str, config: dict, compute) -> dict:
             pass  # unreadable or foreign: recompute
     data = {k: np.asarray(v) for k, v in compute().items()}
     blob = json.dumps(full, sort_keys=True, default=float)
-    _atomic_write(path, lambda fh: np.savez(fh, __config__=np.asarray(blob), **data))
+    _files.atomic_write(path, lambda fh: np.savez(fh, __config__=np.asarray(blob), **data))
     return data
 
 
@@ -148,4 +89,4 @@ def write_table(path, columns: dict, config: dict) -> None:
             row.append(repr(float(v)) if isinstance(v, (float, np.floating)) else str(v))
         lines.append(",".join(row))
     text = "\n".join(lines) + "\n"
-    _atomic_write(path, lambda fh: fh.write(text.encode()))
+    _files.atomic_write(path, lambda fh: fh.write(text.encode()))

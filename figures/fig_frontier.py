@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from prunescale.figures import _plot
-from prunescale.figures._data import Progress, theory_grid
+from prunescale._progress import Progress
+from prunescale.figures._data import theory_grid
 from prunescale.theory.curves import FRONTIER_F_FLOOR
 from prunescale.figures._store import cached, write_table
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from prunescale.figures import _plot
-from prunescale.figures._data import Progress
+from prunescale._progress import Progress
 from prunescale.theory.curves import FRONTIER_F_FLOOR, smallest_optimal_fraction
 from prunescale.figures._store import cached, write_table
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from prunescale.figures import _plot
-from prunescale.figures._data import Progress, sim_points, theory_grid
+from prunescale._progress import Progress
+from prunescale.figures._data import sim_points, theory_grid
 from prunescale.figures._store import write_table
 
 NAME = "fig1_learning_curves"

@@ -13,7 +13,8 @@ from matplotlib.ticker import NullFormatter
 import numpy as np
 
 from prunescale.figures import _plot, fig_learning_curves
-from prunescale.figures._data import Progress, sim_points
+from prunescale._progress import Progress
+from prunescale.figures._data import sim_points
 from prunescale.figures._store import write_table
 
 NAME = "fig5_theory_vs_simulation"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from prunescale.figures import _plot
-from prunescale.figures._data import Progress
+from prunescale._progress import Progress
 from prunescale.figures._store import cached, write_table
 
 NAME = "fig3_phase_diagram"

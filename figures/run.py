@@ -11,8 +11,9 @@ import numpy as np
 from prunescale.figures import (FIGURES, fig_frontier, fig_imperfect, fig_label_noise,
                                 fig_learning_curves, fig_parity, fig_phase_diagram,
                                 fig_selection)
-from prunescale.figures._data import Progress
-from prunescale.figures._store import _atomic_write, clean_stale_temporaries
+from prunescale._progress import Progress
+from prunescale._files import atomic_write
+from prunescale.figures._store import clean_stale_temporaries
 from prunescale.errors import InputError
 
 MODULES = (fig_learning_curves, fig_frontier, fig_phase_diagram, fig_imperfect, fig_parity,
@@ -103,7 +104,7 @@ def run_all(out="prunescale-figures", full: bool = False, only=None) -> dict:
             summary[key] = {**previous.get(key, {}), **summary[key]}
         summary = {**{k: v for k, v in previous.items() if k != "drawn"}, **summary}
     text = json.dumps(summary, indent=2)
-    _atomic_write(out / "summary.json", lambda fh: fh.write(text.encode()))
+    atomic_write(out / "summary.json", lambda fh: fh.write(text.encode()))
     return summary
 
 

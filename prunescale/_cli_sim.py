@@ -456,9 +456,9 @@ def _summary_row(args, cfg, n, size, st) -> dict:
            "f_eff": n_kept / n_pool, "alpha_prune_eff": n_kept / n, "mode": cfg.mode}
     flagged = np.zeros(0, bool) if st is None else st["flagged"].astype(bool)
     row["seeds"] = int(flagged.size)
-    # max-margin with noise: a flagged student most likely has non-separable data; the mean
-    # over the separable draws alone would be biased, so there is none (see SimResult.complete)
-    incomplete = mm and cfg.noise > 0 and bool(flagged.any())
+    from prunescale.sims.result import aggregates_defined
+
+    incomplete = not aggregates_defined(cfg.learner, cfg.noise, flagged)
     for q in ("eps", "eps_noisy", "R", "S", "kappa", "Q"):
         v = np.zeros(0) if st is None or incomplete else np.asarray(st[q], float)[~flagged]
         undefined = (q == "kappa" and not mm) or (q == "Q" and mm)

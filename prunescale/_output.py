@@ -56,7 +56,7 @@ def check_writable_parent(option: str, path) -> None:
 
 def write_records(path: Path, records: list[dict]) -> None:
     """Write ``records`` (dicts with the same keys) to ``path`` atomically, by extension."""
-    from prunescale.figures._store import _atomic_write
+    from prunescale._files import atomic_write
 
     if path.suffix.lower() == ".json":
         text = json.dumps(records, allow_nan=False) + "\n"
@@ -70,7 +70,7 @@ def write_records(path: Path, records: list[dict]) -> None:
         text = buf.getvalue()
     if path.exists():
         print(f"prunescale: replacing {path}", file=sys.stderr)
-    _atomic_write(path, lambda fh: fh.write(text.encode()))
+    atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
 def _cell(v):

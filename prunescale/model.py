@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 
 from prunescale.errors import InputError
 from prunescale.theory import pruning as _pr
-from prunescale.theory.pruning import LEARNERS, REGULARIZED, Pruning
+from prunescale.theory.pruning import LEARNERS, Pruning
 
 __all__ = ["Data", "Learner", "Model", "Selection", "FIELDS", "LEARNERS"]
 
@@ -107,17 +106,10 @@ class Learner:
 
     def __post_init__(self):
         _pr.check_learner(self.name)
-        if self.name == "max-margin":
-            if self.lam is not None and not (isinstance(self.lam, float) and math.isnan(self.lam)):
-                raise InputError(f"lam is for the regularized learners ({', '.join(REGULARIZED)});"
-                                 f" the max-margin student has no penalty; got lam = {self.lam!r}")
-            object.__setattr__(self, "lam", None)
-        else:
-            if self.lam is None:
-                raise InputError(f"learner {self.name} needs lam, the penalty in "
-                                 f"(0, {_pr.LAM_MAX:g}]")
-            object.__setattr__(self, "lam", _scalar("lam", self.lam, _pr.check_lam,
-                                                    f"in (0, {_pr.LAM_MAX:g}]"))
+        lam = _pr.check_penalty(self.name, self.lam)
+        if lam is not None:
+            lam = _scalar("lam", lam, _pr.check_lam, f"in (0, {_pr.LAM_MAX:g}]")
+        object.__setattr__(self, "lam", lam)
 
     @property
     def regularized(self) -> bool:
@@ -148,9 +140,7 @@ class Model:
             if not isinstance(getattr(self, name), cls):
                 raise InputError(f"{name} must be a prunescale.model.{cls.__name__}; got "
                                  f"{getattr(self, name)!r}")
-        if self.selection.reweight and not self.learner.regularized:
-            raise InputError("reweight is for the regularized learners (hinge, logistic, ridge):"
-                             " weights do not change the max-margin solution")
+        _pr.check_reweight_for(self.learner.name, self.selection.reweight)
 
     @classmethod
     def from_fields(cls, **fields) -> "Model":

@@ -42,8 +42,6 @@ noisy test labels, ``Q = |w|^2 / N`` (the theory's ``Q`` in its units).
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import sys
 import time
 from functools import partial

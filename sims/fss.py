@@ -110,7 +110,6 @@ def plot(fits: list[dict], summary, path) -> None:
     down to 1/N = 0, eps_inf +- se there, and the theory point (star); saved atomically to
     ``path`` (format by extension). matplotlib's object API with the Agg canvas (no pyplot)."""
     import os
-    import tempfile
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -153,21 +152,8 @@ def plot(fits: list[dict], summary, path) -> None:
         ax.tick_params(labelsize=7)
         ax.set_xlim(left=-0.04 * x.max())
     axes[0].legend(fontsize=6, loc="best")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    ext = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.pid{os.getpid()}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=ext.lstrip(".").lower() or "png", dpi=150)
-            fh.flush()
-            os.fsync(fh.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from prunescale._files import atomic_write
+
+    ext = os.path.splitext(os.fspath(path))[1]
+    atomic_write(path, lambda fh: fig.savefig(fh, format=ext.lstrip(".").lower() or "png",
+                                              dpi=150))

@@ -18,6 +18,15 @@ import numpy as np
 MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q")
 
 
+def aggregates_defined(learner: str, noise: float, flagged) -> bool:
+    """Whether means over the unflagged students estimate the model's error: always for the
+    regularized learners and for max-margin without label noise (flagged students are
+    excluded); for max-margin with noise only if no student is flagged, because a student
+    left without a certified solution most likely has non-separable data, and averaging over
+    the separable draws alone would be biased."""
+    return learner != "max-margin" or noise == 0 or not bool(np.any(flagged))
+
+
 @dataclasses.dataclass(frozen=True)
 class SimResult:
     """Certified students on pruned data: per-student arrays and aggregates.
@@ -87,12 +96,8 @@ class SimResult:
 
     @property
     def complete(self) -> bool:
-        """Whether the aggregates are defined. Always for the regularized learners and for
-        max-margin without label noise (flagged students are excluded); for max-margin with
-        noise only if every student has a certified solution, because a student left without
-        one most likely has non-separable data, and averaging over the separable draws alone
-        would be biased."""
-        return self.learner != "max-margin" or self.noise == 0 or not bool(self.flagged.any())
+        """Whether the aggregates are defined (:func:`aggregates_defined`)."""
+        return aggregates_defined(self.learner, self.noise, self.flagged)
 
     @property
     def seeds(self) -> int:

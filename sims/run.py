@@ -21,7 +21,6 @@ stays bounded; the same ``(seed, student index)`` always gives the same student.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import sys

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
+from prunescale import _files as _files_mod
 from prunescale.errors import InputError
 
 #: the configuration columns; with ``n`` they label one point of a sweep
@@ -133,43 +133,14 @@ def read_task_or_none(path, columns=None):
 
 
 def clean_stale_temporaries(folder) -> int:
-    """Remove the temporary files of writers that died mid-write (pid no longer running);
-    return how many. Temporaries of live processes (another sweep writing) are kept."""
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        return 0
-    removed = 0
-    for name in names:
-        m = _TMP.match(name)
-        if not m or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
-            continue
-        try:
-            os.unlink(Path(folder) / name)
-            removed += 1
-        except FileNotFoundError:
-            pass
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Remove the temporary task files of writers that died mid-write (pid no longer
+    running); return how many. Temporaries of live processes (another sweep writing) are
+    kept."""
+    return _files_mod.clean_stale_temporaries(folder, _TMP)
 
 
 def _files(folder) -> list[Path]:
     return sorted(task_path(folder, t) for t in finished_tasks(folder))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_task(folder, task_id: str, columns: dict) -> Path:
@@ -182,30 +153,8 @@ def write_task(folder, task_id: str, columns: dict) -> Path:
     import pyarrow.parquet as pq
 
     path = task_path(folder, task_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.table({k: columns[k] for k in COLUMNS})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.pid{os.getpid()}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-    return path
+    return _files_mod.atomic_write(path, lambda fh: pq.write_table(table, fh), sync_dir=True)
 
 
 def read_task(path, columns=None):

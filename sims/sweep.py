@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 import time
 from typing import Callable, Iterable, Sequence
 
@@ -238,35 +237,6 @@ def run_task(task: Task, chunk: int | None = None, max_iter: int = 80) -> dict:
             "id": task.id}
 
 
-class Progress:
-    """One progress bar over tasks with an ETA on ``stream``: redrawn in place on a terminal,
-    one line per finished task otherwise."""
-
-    def __init__(self, total: int, stream=None, width: int = 30, label: str = "sim"):
-        self.total, self.done, self.width, self.label = max(1, total), 0, width, label
-        self.stream = sys.stderr if stream is None else stream
-        self.t0 = time.perf_counter()
-        try:
-            self.tty = bool(self.stream.isatty())
-        except (AttributeError, ValueError):
-            self.tty = False
-
-    def step(self, what: str = "") -> None:
-        self.done += 1
-        el = time.perf_counter() - self.t0
-        left = el / self.done * max(0, self.total - self.done)
-        eta = f"~{left:.0f} s left" if self.done < self.total else "done"
-        if self.tty:
-            k = int(self.width * min(self.done, self.total) / self.total)
-            end = "\n" if self.done >= self.total else ""
-            self.stream.write(f"\r{self.label}: [{'#' * k}{'-' * (self.width - k)}] "
-                              f"{self.done}/{self.total} tasks {el:5.0f} s, {eta:<14}{end}")
-        else:
-            self.stream.write(f"{self.label}: {self.done}/{self.total} tasks {what}  "
-                              f"{el:.0f} s, {eta}\n")
-        self.stream.flush()
-
-
 @dataclasses.dataclass
 class SweepReport:
     """What :func:`run` did: results of the tasks it ran, failures, timings."""
@@ -293,7 +263,9 @@ def run(tasks: Sequence[Task], *, out=None, scheduler: str | None = None,
 
     by_id = {t.id: t for t in tasks}
     rep = SweepReport()
-    bar = Progress(len(by_id)) if progress and by_id else None
+    from prunescale._progress import Progress
+
+    bar = Progress(len(by_id), label="sim", unit=" tasks") if progress and by_id else None
 
     def finish(task, res):
         if out is not None:

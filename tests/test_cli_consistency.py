@@ -184,7 +184,7 @@ def test_the_parser_class_itself_refuses_repeats():
 def test_progress_is_one_line_per_step_off_a_terminal():
     import io
 
-    from prunescale.figures._data import Progress
+    from prunescale._progress import Progress
 
     log = io.StringIO()
     p = Progress(3, stream=log)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from prunescale import cli
+from prunescale import _files
 from prunescale.figures import _plot, _store
 
 
@@ -70,7 +71,7 @@ def test_stale_temporaries_of_dead_writers_are_cleaned(tmp_path):
                           capture_output=True, text=True).stdout.strip()
     stale = tmp_path / f".fig.png.pid{dead}.abc123.tmp"
     stale.write_bytes(b"")
-    mine = tmp_path / f"{_store.tmp_prefix('fig.svg')}xyz.tmp"
+    mine = tmp_path / f"{_files.tmp_prefix('fig.svg')}xyz.tmp"
     mine.write_bytes(b"")
     other = tmp_path / "keep.tmp"
     other.write_bytes(b"")

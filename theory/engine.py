@@ -10,64 +10,45 @@ the engine of its learner: the max-margin solver (:func:`prunescale.theory.solve
 
 from __future__ import annotations
 
-import numpy as np
-
 from prunescale.errors import InputError
 from prunescale.theory import pruning as _pr
 from prunescale.theory.result import TheoryResult
 
-#: model fields :func:`solve` and :func:`prunescale.sims.simulate` take besides rule, f, loads
-MODEL_KEYWORDS = ("theta_deg", "learner", "lam", "noise", "softness", "metric", "reweight")
+#: the model fields a call may leave out, and their values then
 DEFAULTS = {"theta_deg": 0.0, "learner": "max-margin", "lam": None, "noise": 0.0,
             "softness": 0.0, "metric": "abs", "reweight": False}
 
 
 def model_arguments(rule, given: dict) -> dict:
-    """The model fields of a call: ``rule`` may be a :class:`prunescale.model.Model` (then
-    its fields fill in, and a field given again is refused) or a rule name; defaults fill the
-    rest. Shared by :func:`solve` and :func:`prunescale.sims.simulate`."""
+    """The model fields of a call, for :func:`solve` and :func:`prunescale.sims.simulate`.
+
+    ``rule`` is a rule name, a :class:`prunescale.model.Model` or a
+    :class:`~prunescale.theory.Pruning` (a :class:`prunescale.model.Selection` with its
+    policy): the object's fields fill in, and a field given again as an argument is refused;
+    :data:`DEFAULTS` fill the rest. ``lam`` and ``reweight`` are checked against the learner
+    (the numeric fields, possibly arrays, are checked by the engines)."""
     from prunescale.model import Model, Selection
 
-    if isinstance(rule, _pr.Pruning):  # a Selection, or the bare (rule, f, theta) of one
-        if not isinstance(rule, Selection):
-            fields = {"rule": rule.rule, "f": rule.f, "theta_deg": rule.theta_deg}
-        else:
-            fields = {"rule": rule.rule, "f": rule.f, "theta_deg": rule.theta_deg,
-                      "softness": rule.softness, "metric": rule.metric,
-                      "reweight": rule.reweight}
-        twice = [k for k, v in given.items() if v is not None and k in fields]
-        if twice:
-            raise InputError(f"{twice[0]} is given twice: in the selection "
-                             f"({fields[twice[0]]!r}) and as an argument")
-        rule = fields.pop("rule")
-        given = {**given, **fields}
     if isinstance(rule, Model):
-        fields = rule.fields()
-        twice = [k for k, v in given.items() if v is not None and k in fields]
-        if twice:
-            raise InputError(f"{twice[0]} is given twice: in the model ({fields[twice[0]]!r})"
-                             f" and as an argument")
-        out = {**fields, **{k: v for k, v in given.items() if v is not None}}
+        fields, what = rule.fields(), "model"
+    elif isinstance(rule, _pr.Pruning):
+        fields, what = {"rule": rule.rule, "f": rule.f, "theta_deg": rule.theta_deg}, "selection"
+        if isinstance(rule, Selection):
+            fields.update(softness=rule.softness, metric=rule.metric, reweight=rule.reweight)
     else:
-        out = {"rule": rule, **{k: (DEFAULTS.get(k) if v is None else v)
-                                for k, v in given.items()}}
-    for k, v in DEFAULTS.items():
-        out.setdefault(k, v)
+        fields, what = {"rule": rule}, None
+    given = {k: v for k, v in given.items() if v is not None}
+    twice = [k for k in given if k in fields] if what else []
+    if twice:
+        raise InputError(f"{twice[0]} is given twice: in the {what} ({fields[twice[0]]!r}) "
+                         "and as an argument")
+    out = {**DEFAULTS, "f": None, **fields, **given}
     if out["rule"] is None:
         raise InputError("give rule (hard, easy or random) or a prunescale.model.Model")
     _pr.check_rule(out["rule"])
     learner = _pr.check_learner(out["learner"])
-    lam = out["lam"]
-    if learner == "max-margin":
-        if lam is not None and not np.all(np.isnan(np.asarray(lam, dtype=float))):
-            raise InputError("lam is for the regularized learners (hinge, logistic, ridge); "
-                             f"the max-margin student has no penalty; got lam = {lam!r}")
-        if _pr.check_reweight(out["reweight"]):
-            raise InputError("reweight is for the regularized learners (hinge, logistic, "
-                             "ridge): weights do not change the max-margin solution")
-        out["lam"] = None
-    elif lam is None:
-        raise InputError(f"learner {learner} needs lam, the penalty in (0, {_pr.LAM_MAX:g}]")
+    out["lam"] = _pr.check_penalty(learner, out["lam"])
+    _pr.check_reweight_for(learner, out["reweight"])
     return out
 
 

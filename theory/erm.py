@@ -41,7 +41,6 @@ and ``eps_bound`` is the larger.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np

@@ -177,6 +177,28 @@ def check_lam(lam) -> np.ndarray:
     return arr
 
 
+def check_penalty(learner: str, lam):
+    """``lam`` for ``learner``: ``None`` (or all NaN) for max-margin, which has no penalty, and
+    required for the regularized learners (checked as :func:`check_lam` where it is a number
+    or an array); else one line."""
+    if learner == "max-margin":
+        if lam is not None and not np.all(np.isnan(np.asarray(lam, dtype=float))):
+            raise InputError(f"lam is for the regularized learners ({', '.join(REGULARIZED)}); "
+                             f"the max-margin student has no penalty; got lam = {lam!r}")
+        return None
+    if lam is None:
+        raise InputError(f"learner {learner} needs lam, the penalty in (0, {LAM_MAX:g}]")
+    return lam
+
+
+def check_reweight_for(learner: str, reweight) -> bool:
+    """``reweight`` (a bool), refused for max-margin (weights do not change its solution)."""
+    if check_reweight(reweight) and learner == "max-margin":
+        raise InputError(f"reweight is for the regularized learners ({', '.join(REGULARIZED)}):"
+                         " weights do not change the max-margin solution")
+    return bool(reweight)
+
+
 def check_softness(softness) -> np.ndarray:
     """Selection softness(es) ``tau``: finite, in ``[0, SOFTNESS_MAX]``."""
     arr = _check_finite("softness", softness, f"in [0, {SOFTNESS_MAX:g}]")

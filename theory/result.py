@@ -125,10 +125,7 @@ class TheoryResult:
         """One row per point: the parameters, the answers and the certificate (``pandas``)."""
         import pandas as pd
 
-        n = int(np.prod(self.shape, dtype=int))
-        data = {k: np.full(n, getattr(self, k), dtype=object if k in ("rule", "learner",
-                                                                         "metric") else None)
-                for k in ("rule", "learner", "metric", "reweight")}
+        data = {k: getattr(self, k) for k in ("rule", "learner", "metric", "reweight")}
         for k in GRID + VALUES:
             data[k] = np.ravel(getattr(self, k))
         data["reason"] = data["reason"].astype(str)
