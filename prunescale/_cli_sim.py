@@ -448,10 +448,8 @@ def _summary_row(args, cfg, n, size, st) -> dict:
     ``z = (eps_mean - eps_theory) / eps_sem``; ``None`` without a certified theory point."""
     n_pool, n_kept = size
     mm = cfg.learner == "max-margin"
-    row = {"rule": cfg.rule, "f": cfg.f, "alpha_prune": cfg.alpha_prune,
-           "alpha_tot": cfg.alpha_tot, "theta_deg": cfg.theta_deg, "n": int(n),
-           "learner": cfg.learner, "lam": None if mm else cfg.lam, "noise": cfg.noise,
-           "softness": cfg.softness, "metric": cfg.metric, "reweight": cfg.reweight,
+    row = {**cfg.model.fields(),  # every model field (lam None for max-margin)
+           "alpha_prune": cfg.alpha_prune, "alpha_tot": cfg.alpha_tot, "n": int(n),
            "seeds": 0, "seed": int(args.seed), "n_pool": n_pool, "n_kept": n_kept,
            "f_eff": n_kept / n_pool, "alpha_prune_eff": n_kept / n, "mode": cfg.mode}
     flagged = np.zeros(0, bool) if st is None else st["flagged"].astype(bool)
