@@ -446,16 +446,20 @@ def _summary_row(args, cfg, n, size, st) -> dict:
     """One configuration at one N: aggregates over its certified students, beside the theory.
 
     ``z = (eps_mean - eps_theory) / eps_sem``; ``None`` without a certified theory point."""
-    n_pool, n_kept = size
-    mm = cfg.learner == "max-margin"
-    row = {**cfg.model.fields(),  # every model field (lam None for max-margin)
-           "alpha_prune": cfg.alpha_prune, "alpha_tot": cfg.alpha_tot, "n": int(n),
-           "seeds": 0, "seed": int(args.seed), "n_pool": n_pool, "n_kept": n_kept,
-           "f_eff": n_kept / n_pool, "alpha_prune_eff": n_kept / n, "mode": cfg.mode}
-    flagged = np.zeros(0, bool) if st is None else st["flagged"].astype(bool)
-    row["seeds"] = int(flagged.size)
     from prunescale.sims.result import aggregates_defined
 
+    n_pool, n_kept = size
+    mm = cfg.learner == "max-margin"
+    # every model field (lam None for max-margin), in the table's column order
+    model = cfg.model.fields()
+    row = {"rule": cfg.rule, "f": cfg.f, "alpha_prune": cfg.alpha_prune,
+           "alpha_tot": cfg.alpha_tot, "theta_deg": cfg.theta_deg, "n": int(n),
+           "learner": model["learner"], "lam": model["lam"], "noise": model["noise"]}
+    row.update({k: v for k, v in model.items() if k not in row})
+    row.update({"seeds": 0, "seed": int(args.seed), "n_pool": n_pool, "n_kept": n_kept,
+                "f_eff": n_kept / n_pool, "alpha_prune_eff": n_kept / n, "mode": cfg.mode})
+    flagged = np.zeros(0, bool) if st is None else st["flagged"].astype(bool)
+    row["seeds"] = int(flagged.size)
     incomplete = not aggregates_defined(cfg.learner, cfg.noise, flagged)
     for q in ("eps", "eps_noisy", "R", "S", "kappa", "Q"):
         v = np.zeros(0) if st is None or incomplete else np.asarray(st[q], float)[~flagged]
