@@ -23,10 +23,11 @@ def add_parser(sub):
             "Each figure is written as PNG, SVG and a tidy CSV (with n_uncertified, n_flagged "
             "and theory_converged), and OUT/summary.json summarises the run; uncertified theory "
             "points are left out of the lines and marked, flagged students are excluded from "
-            "the means, and a warning line on stderr counts both. Exit status: 0 figures drawn "
-            "(check the warning line or summary.json for what was left out); 2 bad input; 130 "
-            "interrupted. The figures are the main job: drawing them does not fail on a "
-            "point left out, while prunescale theory and sim exit 1 for it."
+            "the means, and a warning line on stderr counts both. Exit status: 0 every figure "
+            "drawn and everything in them certified; 1 a figure drawn by this run holds an "
+            "uncertified theory point or a flagged student (every figure is still written; "
+            "the warning line and summary.json say what was left out), as for prunescale "
+            "theory and sim; 2 bad input; 130 interrupted."
         ),
     )
     p.add_argument("--out", default="prunescale-figures",
@@ -63,4 +64,5 @@ def run(args) -> int:
         print("prunescale: warning: not everything certified (left out and marked): " + "; ".join(
             f"{k}: {v['n_uncertified']} theory points uncertified, {v['n_flagged']} students "
             "flagged" for k, v in bad.items()), file=sys.stderr)
+        return 1  # the figures are written; the status says that something was left out
     return 0

@@ -35,7 +35,8 @@ output columns: rule, learner, f, alpha_prune, alpha_tot, theta (degrees), lam, 
 noise + (1 - 2 noise) eps), R and S (overlaps with the teacher and with the probe's direction
 orthogonal to it), eps_bound (bound on |eps - eps_exact|: convex duality bound under the
 solving and the refined quadrature, see docs/theory.md and docs/erm.md), certified ('yes', or
-'NO:' and the reason; the numbers are then nan). --json prints one object per point with
+'NO:' and the reason; the numbers are then nan, except a regularized learner's eps_bound, which
+shows by how much it missed). --json prints one object per point with
 rule, learner, f, alpha_prune, alpha_tot, theta_deg, lam, noise, eps, eps_noisy, R, S,
 converged, gap, residual, eps_bound, quad_err, reason, and kappa and alpha_c (max-margin: the
 margin and the capacity, null without noise) or Q, q0, m, s, V (the regularized students'

@@ -47,7 +47,7 @@ def test_only_keeps_the_other_figures_in_the_summary(tmp_path, monkeypatch):
         fig_frontier.NAME, fig_phase_diagram.NAME}
 
 
-@pytest.mark.parametrize("bad, status", [(0, 0), (3, 0)])
+@pytest.mark.parametrize("bad, status", [(0, 0), (3, 1)])
 def test_figures_warn_when_a_point_is_not_certified(tmp_path, monkeypatch, capsys, bad, status):
     from prunescale.figures import fig_phase_diagram
 
@@ -57,6 +57,33 @@ def test_figures_warn_when_a_point_is_not_certified(tmp_path, monkeypatch, capsy
     assert f"{fig_phase_diagram.NAME}: " in cap.out  # where the figure went
     assert ("3 theory points uncertified" in cap.err) == bool(bad)
     assert ("prunescale: warning: not everything certified" in cap.err) == bool(bad)
+    # the figures are written either way; the summary records the count
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["certification"][fig_phase_diagram.NAME]["n_uncertified"] == bad
+
+
+def test_figures_exit_1_for_a_flagged_student_but_not_for_an_earlier_run(tmp_path, monkeypatch,
+                                                                         capsys):
+    """Status 1 when a figure drawn by this run flags a student; a later --only run of a clean
+    figure exits 0 even though summary.json still lists the earlier figure's flags."""
+    from prunescale.figures import fig_frontier, fig_phase_diagram
+
+    def flagged(quick=True, out=None, progress=None):
+        return {**_fake(fig_phase_diagram.NAME)(quick, out, progress), "n_flagged": 2}
+
+    monkeypatch.setattr(fig_phase_diagram, "main", flagged)
+    monkeypatch.setattr(fig_frontier, "main", _fake(fig_frontier.NAME, rates={"r": 1.0}))
+    assert cli.main(["figures", "--only", "phase_diagram", "--out", str(tmp_path)]) == 1
+    assert "2 students flagged" in capsys.readouterr().err
+    assert cli.main(["figures", "--only", "frontier", "--out", str(tmp_path)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_figures_help_states_the_exit_status(capsys):
+    assert cli.main(["figures", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "1 a figure drawn by this run holds an uncertified theory point or a flagged student" \
+        in text
 
 
 def test_negative_values_and_ranges_reach_the_validator(capsys):

@@ -32,7 +32,9 @@ def ridge_resolvent(alpha, lam, eta):
     Q = a^2 (1 - 2 lam G + lam^2 G2) + (1 - a^2)(G - lam G2), G2 = -dG/dlam."""
     a = (1 - 2 * eta) * math.sqrt(2 / math.pi)
     b = lam + alpha - 1
-    G = (-b + math.sqrt(b * b + 4 * lam)) / (2 * lam)
+    d = math.sqrt(b * b + 4 * lam)
+    # the root without cancellation (-b + d loses digits when b^2 >> lam)
+    G = 2 / (b + d) if b > 0 else (d - b) / (2 * lam)
     G2 = (G * G + G) / (2 * lam * G + b)
     m = a * (1 - lam * G)
     Q = a * a * (1 - 2 * lam * G + lam * lam * G2) + (1 - a * a) * (G - lam * G2)
@@ -49,6 +51,51 @@ def test_ridge_matches_resolvent_closed_form(alpha, lam, eta):
     assert abs(float(r.Q) - Q) < 1e-9
     assert abs(float(r.V) - G) < 1e-9  # the response is the resolvent trace
     assert abs(float(r.R) - m / math.sqrt(Q)) < 1e-9
+
+
+def test_ridge_closed_form_grid_is_certified_at_the_default_tolerance():
+    """Ridge at f = 1 over alpha x lambda x eta: equal to the closed form and certified at
+    BOUND_TOL (the certificate's old rounding floor left 32 of these 96 points uncertified)."""
+    A, L, E = np.meshgrid([0.5, 2.0, 50.0, 100.0], 10.0 ** np.arange(-5, 3), [0.0, 0.3, 0.49],
+                          indexing="ij")
+    r = solve("random", 1.0, A, learner="ridge", lam=L, noise=E)
+    assert r.converged.all(), [(a, l, e, b) for a, l, e, b in zip(
+        A[~r.converged], L[~r.converged], E[~r.converged], r.eps_bound[~r.converged])]
+    assert np.all(r.eps_bound <= 1e-5) and np.all(r.quad_err <= r.eps_bound)
+    for i in np.ndindex(A.shape):
+        m, Q, G = ridge_resolvent(A[i], L[i], E[i])
+        assert abs(r.eps[i] - math.acos(m / math.sqrt(Q)) / math.pi) < 1e-9, i
+        assert abs(r.m[i] - m) < 1e-9 and abs(r.Q[i] - Q) < 1e-9 * max(1.0, Q), i
+        assert abs(r.V[i] - G) < 1e-9 * max(1.0, G), i
+
+
+@pytest.mark.parametrize("alpha,lam,eta", [(100.0, 1e-5, 0.49), (100.0, 1e-5, 0.0),
+                                           (50.0, 1e-3, 0.3), (2.0, 1e-4, 0.3),
+                                           (0.5, 1e-5, 0.0), (100.0, 0.1, 0.49)])
+def test_certificate_covers_perturbed_ridge_points_at_small_lambda(alpha, lam, eta):
+    """Rigour of the lowered floor: at the exact fixed point (closed form) the bound is below
+    BOUND_TOL, and any state moved off it in a random direction gets a radius covering the
+    distance to the optimum and an eps bound covering the eps error, so no wrong point is
+    certified."""
+    rng = np.random.default_rng(7)
+    m, Q, G = ridge_resolvent(alpha, lam, eta)
+    tau = math.sqrt(Q - m * m)
+    x_star = np.array([m, 0.0, tau])
+    eps_star = math.acos(m / math.sqrt(Q)) / math.pi
+    pts = _points("random", "ridge", np.ones(1), np.array([alpha]), np.zeros(1),
+                  np.array([lam]), np.array([eta]))
+    exact = certificate(pts, np.array([[m, 0.0, tau, G]]), ErmQuadrature())
+    assert exact["eps_bound"][0] <= 1e-5
+    for d in (1e-11, 1e-9, 1e-7, 1e-5, 1e-3, 1e-1):
+        for _ in range(3):
+            X = np.array([[m, 0.0, tau, G]]) * (1.0 + d * rng.normal(size=4))
+            X[0, 1] = d * math.sqrt(Q) * rng.normal()
+            c = certificate(pts, X, ErmQuadrature())
+            mm, s, t = X[0, :3]
+            err = abs(math.acos(mm / math.sqrt(mm * mm + s * s + t * t)) / math.pi - eps_star)
+            assert c["rho"][0] >= np.linalg.norm(X[0, :3] - x_star), (d, c["rho"][0])
+            assert c["eps_bound"][0] >= err, (d, c["eps_bound"][0], err)
+            assert c["gap"][0] >= -c["floor"][0]
 
 
 # ---------------------------------------------------------------- limits
@@ -211,13 +258,50 @@ def test_tangent_envelope_bounds_a_concave_function():
 def test_uncertified_points_are_nan_with_a_reason():
     r = solve("hard", 0.5, [1.0, 2.0], learner="hinge", lam=[1e-1, 1e-6])
     assert r.converged[0] and not r.converged[1]
-    for k in ("eps", "eps_noisy", "R", "S", "Q", "q0", "m", "s", "V", "eps_bound"):
+    for k in ("eps", "eps_noisy", "R", "S", "Q", "q0", "m", "s", "V"):
         assert np.isnan(getattr(r, k)[1])
-    assert "bound" in r.reason[1]
+    # the bound itself stays visible: by how much the point missed bound_tol
+    assert 1e-5 < r.eps_bound[1] < 1e-3 and r.quad_err[1] <= r.eps_bound[1]
+    assert "bound" in r.reason[1] and f"{r.eps_bound[1]:.2g}" in r.reason[1]
+    assert "rounding floor" in r.reason[1]  # lambda -> 0: the float64 floor, not a real gap
     with pytest.raises(NotCertified, match="1 of 2 points not certified"):
         solve("hard", 0.5, [1.0, 2.0], learner="hinge", lam=[1e-1, 1e-6], strict=True)
     rec = r.records()
     assert rec[1]["eps"] is None and rec[1]["converged"] is False and rec[0]["learner"] == "hinge"
+    assert rec[1]["eps_bound"] == float(r.eps_bound[1])
+
+
+def test_uncertified_reason_tells_rounding_from_a_real_gap():
+    """Below the float64 floor the reason says so; a coarse solving rule, whose solution is not
+    the optimum of the refined rule's law, is a real duality gap and the reason says that."""
+    r = solve("random", 1.0, 2.0, learner="ridge", lam=0.1, tol=1e-13)
+    assert not r.converged and 1e-13 < r.eps_bound < 1e-9 and np.isnan(r.eps)
+    assert f"{float(r.eps_bound):.2g}" in str(r.reason) and "rounding floor" in str(r.reason)
+    r = solve("easy", 0.3, 2.0, theta_deg=15.0, learner="ridge", lam=0.1, noise=0.1,
+                  quad=ErmQuadrature(n_p=2, n_z=2, z_max=6))
+    assert not r.converged and 1e-5 < r.eps_bound < 0.1 and np.isnan(r.eps)
+    assert "duality gap" in str(r.reason)
+
+
+@pytest.mark.parametrize("kw,name,rng", [(dict(n_p=40), "n_p", "[2, 32]"),
+                                         (dict(n_z=33), "n_z", "[2, 32]"),
+                                         (dict(z_max=12), "z_max", "[6, 11]"),
+                                         (dict(z_max=11.5), "z_max", "[6, 11]")])
+def test_quadrature_is_refused_where_its_refined_rule_would_be_invalid(kw, name, rng):
+    with pytest.raises(InputError, match=rf"^{name} must be .*\{rng[:-1]}\].*got") as e:
+        ErmQuadrature(**kw)
+    assert "\n" not in str(e.value)
+
+
+def test_largest_quadrature_solves_and_refines():
+    q = ErmQuadrature(n_p=32, n_z=32, z_max=11.0)
+    fine = q.refined()
+    assert (fine.n_p, fine.n_z, fine.z_max) == (64, 64, 12.0)
+    r = solve("random", 1.0, 2.0, learner="ridge", lam=0.1, quad=q)
+    assert r.converged and abs(float(r.eps) - 0.195533) < 1e-6
+    # a refined rule can be refined once more only within the limits: refused up front
+    with pytest.raises(InputError, match="n_p must be an integer in \\[2, 64\\]"):
+        solve("random", 1.0, 2.0, learner="ridge", lam=0.1, quad=fine)
 
 
 def test_prox_maps_minimise_their_objective():

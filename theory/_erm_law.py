@@ -50,23 +50,42 @@ _TAIL_EXP = 40.0
 class ErmQuadrature:
     """Resolution of the ``(p, z)`` rule: Gauss-Legendre nodes per panel and the z cut-off.
 
-    :meth:`refined` doubles both node counts (the certificate is repeated there).
+    :meth:`refined` doubles both node counts and adds 1 to ``z_max`` (the certificate is
+    repeated there), so a rule is accepted only where its refined rule is valid too:
+    ``n_p, n_z`` in ``[2, 32]`` and ``z_max`` in ``[6, 11]`` (refined: up to 64 and 12).
     """
 
     n_p: int = 8
     n_z: int = 8
     z_max: float = 9.0
 
+    #: limits of a rule that can still be refined (``refined()`` doubles and adds 1)
+    _N_MAX, _Z_MAX = 32, 11.0
+
     def __post_init__(self):
         for name in ("n_p", "n_z"):
             v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 2 <= v <= 64:
-                raise InputError(f"{name} must be an integer in [2, 64]; got {v!r}")
-        if not (isinstance(self.z_max, (int, float)) and 6.0 <= self.z_max <= 12.0):
-            raise InputError(f"z_max must be a number in [6, 12]; got {self.z_max!r}")
+            if (not isinstance(v, (int, np.integer)) or isinstance(v, bool)
+                    or not 2 <= v <= self._N_MAX):
+                raise InputError(f"{name} must be an integer in [2, {self._N_MAX}] (the "
+                                 f"certificate's refined rule doubles it); got {v!r}")
+        z = self.z_max
+        if (not isinstance(z, (int, float, np.integer, np.floating)) or isinstance(z, bool)
+                or not 6.0 <= z <= self._Z_MAX):
+            raise InputError(f"z_max must be a number in [6, {self._Z_MAX:g}] (the certificate's "
+                             f"refined rule adds 1); got {z!r}")
 
     def refined(self) -> "ErmQuadrature":
-        return ErmQuadrature(n_p=2 * self.n_p, n_z=2 * self.n_z, z_max=self.z_max + 1.0)
+        """The certificate's second rule: node counts doubled, ``z_max + 1``."""
+        return _RefinedErmQuadrature(n_p=2 * self.n_p, n_z=2 * self.n_z, z_max=self.z_max + 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class _RefinedErmQuadrature(ErmQuadrature):
+    """A refined rule (:meth:`ErmQuadrature.refined`): node counts up to 64, ``z_max`` up to 12.
+    Refining it again is refused by the same check once a count would pass 64."""
+
+    _N_MAX, _Z_MAX = 64, 12.0
 
 
 @dataclasses.dataclass
@@ -241,17 +260,22 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
 
     Returns a dict of ``[G]`` arrays: ``f2 = E[f^2]``, ``df = E[df/domega]``,
     ``ft = E[f t]``, ``fu = E[f u]``, ``fxi = E[f xi]``; with ``cert``: ``M = E[l(h) + V f^2/2]``
-    (the Moreau envelope), ``lstar = E[l*(-f)] = E[-f h - l(h)]`` and ``absM`` (scale for the
-    rounding floor). ``V_eval`` overrides the response used in the proximal map (the
-    geometry, i.e. the quadrature panels, stays that of ``X``).
+    (the Moreau envelope), ``lstar = E[l*(-f)] = E[-f h - l(h)]``, ``absM`` (scale for the
+    rounding allowances) and, at the solving response (no ``V_eval``), ``absF`` (a bound on ``E[(|p| + |z| + 1)|f|]``, the summation scale of
+    ``ft, fu, fxi``) and ``herr2``, an upper bound on ``E[(h - omega - V f)^2]`` (zero in exact
+    arithmetic for ridge and hinge; the logistic root's residual otherwise), with a rounding
+    allowance of a few ulp of ``|h| + |omega| + V |f|`` per node (``docs/erm.md`` section 4.4).
+    ``V_eval`` overrides the response used in the proximal map (the geometry, i.e. the
+    quadrature panels, stays that of ``X``).
     """
     m, s, tau, V, A, B, D = geometry(pts, X)
     Vp = V if V_eval is None else V_eval
+    extra = cert and V_eval is None  # absF and herr2: only the dual point's call needs them
     if omega_kernel(pts):
-        return _moments_kernel(pts, A, B, D, tau, Vp, cert, quad)
+        return _moments_kernel(pts, A, B, D, tau, Vp, cert, quad, extra)
     p, wp = _p_rule(pts, A, B, D, tau, V, quad)
     if analytic_z(pts):
-        return _moments_theta0(pts, p, wp, A, B, D, tau, Vp, cert)
+        return _moments_theta0(pts, p, wp, A, B, D, tau, Vp, cert, extra)
     z, wz = _z_rule(pts, p, A, B, D, tau, V, quad)
     W = wp[:, :, None] * wz
     P3 = p[:, :, None]
@@ -301,7 +325,23 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
         out["lstar"] = np.sum(W * (Pp * (-fp * hp - lp) + Pm * (-fm * hm - lm)), axis=(1, 2))
         out["absM"] = np.sum(W * (Pp * np.abs(Mp) + Pm * np.abs(Mm) + Pp * np.abs(fp * hp)
                                   + Pm * np.abs(fm * hm)), axis=(1, 2))
+    if extra:
+        out["absF"] = np.sum(W * (P3 + np.abs(z) + 1.0) * (Pp * np.abs(fp) + Pm * np.abs(fm)),
+                             axis=(1, 2))
+        out["herr2"] = np.sum(W * (Pp * _herr2(hp, omega, V3, fp)
+                                   + Pm * _herr2(hm, omega, V3, fm)), axis=(1, 2))
     return out
+
+
+#: per-node rounding allowance of ``h - omega - V f``, in ulps of ``|h| + |omega| + V |f|``
+_HERR_ULP = 8.0 * np.finfo(float).eps
+
+
+def _herr2(h, omega, V, f):
+    """``(|h - omega - V f| + r)^2`` per node, ``r`` the rounding allowance: an upper bound on
+    the square of the exact-arithmetic value (used by the certificate, ``docs/erm.md`` 4.4)."""
+    r = _HERR_ULP * (np.abs(h) + np.abs(omega) + V * np.abs(f))
+    return (np.abs(h - omega - V * f) + r) ** 2
 
 
 def _policy_factors(pts: Points, p):
@@ -383,7 +423,7 @@ def _z_closed_form(learner, y, mu, D, V):
     return y * Eg, Ef2, Edf, Ezf, EM, -Eg
 
 
-def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert):
+def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
     """:func:`moments` at ``theta = 0`` for ridge and hinge: ``y`` depends on ``p`` only
     (``+1`` with probability ``1 - eta`` on ``p > 0``), and the ``z`` integral is closed-form."""
     mu = A[:, None] * p
@@ -392,8 +432,12 @@ def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert):
     acc = {}
     for y, Py in ((1.0, 1.0 - eta), (-1.0, eta)):
         Ef, Ef2, Edf, Ezf, EM, El = _z_closed_form(pts.learner, y, mu, D2, V2)
+        # h = omega + V f holds exactly in exact arithmetic for ridge and hinge: herr2 is the
+        # rounding allowance alone, (r)^2 <= 2 (8 ulp)^2 ((2|omega|)^2 + (2 V |f|)^2)
+        herr = 8.0 * _HERR_ULP ** 2 * (mu * mu + D2 * D2 + V2 * V2 * Ef2)
         for k, v in (("f", Ef), ("f2", Ef2), ("df", Edf), ("zf", Ezf), ("M", EM), ("l", El),
-                     ("absM", np.abs(EM) + np.abs(El))):
+                     ("absM", np.abs(EM) + np.abs(El)),
+                     ("absF", (p + 2.0) * np.sqrt(Ef2)), ("herr2", herr)):
             acc[k] = acc.get(k, 0.0) + Py * v
     out = {"f2": np.sum(wp * acc["f2"], axis=1), "df": np.sum(wp * acc["df"], axis=1)}
     fpp = np.sum(wp * p * acc["f"], axis=1)
@@ -405,10 +449,13 @@ def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert):
         out["M"] = np.sum(wp * acc["M"], axis=1)
         out["lstar"] = np.sum(wp * acc["l"], axis=1)
         out["absM"] = np.sum(wp * acc["absM"], axis=1)
+    if extra:
+        out["absF"] = np.sum(wp * acc["absF"], axis=1)
+        out["herr2"] = np.sum(wp * acc["herr2"], axis=1)
     return out
 
 
-def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature):
+def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature, extra=False):
     """:func:`moments` at ``theta = 0`` with the ``p`` integral in closed form.
 
     On the kept half-range ``p in [lo, hi]`` (density ``phi(p)/Z``), ``omega = A p + D z`` has
@@ -462,6 +509,13 @@ def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature):
             M = l + 0.5 * V2 * f * f
             ls = -f * h - l
             vals.update(M=M, l=ls, absM=np.abs(M) + np.abs(f * h))
+        if extra:
+            vals["herr2"] = _herr2(h, om, V2, f)
+            # summation scale of ft, fu, fxi: |f| times the magnitudes of the kernels and of
+            # the two terms of kz
+            sums["absF"] = sums.get("absF", 0.0) + np.sum(
+                Py * np.abs(f) * (k0 + np.abs(k1) + np.abs(kz) + np.abs(om * k0 / D2)
+                                  + np.abs(A2 * k1 / D2)), axis=1)
         for k, v in vals.items():
             for ker, suffix in ((k0, ""), (k1, "_p"), (kz, "_z")):
                 if suffix and k != "f":
@@ -471,4 +525,6 @@ def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature):
            "fxi": (tau / D) * sums["f_z"]}
     if cert:
         out.update(M=sums["M"], lstar=sums["l"], absM=sums["absM"])
+    if extra:
+        out.update(absF=sums["absF"], herr2=sums["herr2"])
     return out

@@ -181,7 +181,7 @@ def _phi(pts, X, quad, V):
 
 
 #: points (relative to c_hat = tau/V) where phi and its slope are evaluated for the bound
-_C_LADDER = np.array([1.0 - 1e-7, 1.0 + 1e-7, 2.0, 4.0, 16.0, 64.0, 1024.0, 1e5, 1e7])
+_C_LADDER = np.array([1.0 - 1e-7, 1.0, 1.0 + 1e-7, 2.0, 4.0, 16.0, 64.0, 1024.0, 1e5, 1e7])
 
 
 def tangent_envelope_max(c, phi, g, e_phi, e_g):
@@ -216,42 +216,88 @@ def tangent_envelope_max(c, phi, g, e_phi, e_g):
 def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     """Duality-gap certificate of the states ``X`` (module docstring; ``docs/erm.md`` sec. 4).
 
+    The gap ``P_up - D`` is assembled from two parts that are each small and computed without
+    subtracting the large totals ``P`` and ``D`` (``docs/erm.md`` section 4.4): with ``L_hat =
+    L(x_hat, u_hat)``, ``L_hat - D = (lambda/2)|x_hat - x_D|^2`` (a sum of squares) and
+    ``P_up - L_hat``, the tangent envelope of ``phi(c) - sup_c psi(c)``, whose values are bounded
+    per node by ``alpha E[(h - omega - V_c f)^2]/(2 V_c)`` minus a closed-form square.
+
     Returns ``gap`` (``P_up - D``), ``floor`` (its float64 rounding scale), ``rho`` (bound on
-    ``|x_hat - x*|``), ``eps_bound``, ``bracket`` (whether the primal upper bound is finite)
-    and ``consistent`` (``gap >= -floor``).
+    ``|x_hat - x*|``), ``eps_bound``, ``eps_floor`` (the part of ``eps_bound`` due to the
+    rounding allowance of ``x_D`` alone, ``~ 64 ulp alpha E[(|p| + |z| + 1)|f|] / (lambda
+    |x_hat|)``), ``bracket`` (whether the primal upper bound is finite) and ``consistent``
+    (``P_up - L_hat >= -floor``).
     """
     lam, a = pts.lam, pts.alpha
+    ulp = np.finfo(float).eps
     m, s, tau, V = X[:, 0], X[:, 1], X[:, 2], X[:, 3]
-    # dual value at u_hat = -f (solving V)
+    nx = np.sqrt(m * m + s * s + tau * tau)
+    # dual point: u_hat = -f at the solving V; L(x, u_hat) = (lambda/2)|x - x_D|^2 + const
     mo = moments(pts, X, quad, cert=True)
-    mstar = a * mo["ft"] / lam
-    sstar = a * mo["fu"] / lam
-    tstar = np.maximum(0.0, np.sqrt(a * mo["f2"]) + a * mo["fxi"]) / lam
-    dual = -a * mo["lstar"] - 0.5 * lam * (mstar ** 2 + sstar ** 2 + tstar ** 2)
-    # primal upper bound: phi is concave in c = tau/V; bound its maximum by tangent lines
+    S = a * mo["f2"]
+    sqS = np.sqrt(S)
+    mD = a * mo["ft"] / lam
+    sD = a * mo["fu"] / lam
+    tDu = (sqS + a * mo["fxi"]) / lam  # unconstrained; D takes tau_D = max(0, tDu)
+    # L_hat - D, each difference padded by the rounding of x_D (sums of ``alpha |f| (|p| + |z|
+    # + 1)`` terms divided by lambda) and of the subtraction
+    err_x = 64.0 * ulp * (nx + np.sqrt(mD * mD + sD * sD + tDu * tDu)
+                          + (a * mo["absF"] + sqS) / lam)
+    dm, ds = np.abs(m - mD) + err_x, np.abs(s - sD) + err_x
+    dt2 = np.where(tDu >= 0, (np.abs(tau - tDu) + err_x) ** 2,
+                   (tau + err_x) ** 2 + 2.0 * (tau + err_x) * (np.abs(tDu) + err_x))
+    gap_dual = 0.5 * lam * (dm * dm + ds * ds + dt2) * (1.0 + 8.0 * ulp)
+    # sup_c psi(c), psi(c) = alpha E[u_hat omega - l*(u_hat) - V_c u_hat^2/2] - tau c/2, V_c =
+    # tau/c: sup psi = alpha E[a_hat] - tau sqrt(S), with E[a_hat] = -E[f omega] - E[l*(-f)]
+    Ea = -(m * mo["ft"] + s * mo["fu"] + tau * mo["fxi"]) - mo["lstar"]
+    sup_psi = a * Ea - tau * sqS
+    e_sup = 1e-14 * (a * (mo["absM"] + nx * mo["absF"]) + tau * sqS)
+    herr = np.sqrt(mo["herr2"])
+    # primal: phi(c) - sup psi <= d_k + phi'(c_k)(c - c_k) (phi concave); d_k bounds
+    # phi(c_k) - sup psi from above, the smaller of two upper bounds
     c_hat = tau / V
-    cs, ph, gs, sc = [], [], [], []
+    cs, ds_, gs, sc, d0 = [], [], [], [], []
     for r in _C_LADDER:
         ck = c_hat * r
-        p_k, g_k, s_k = _phi(pts, X, quad, tau / ck)
-        cs.append(ck), ph.append(p_k), gs.append(g_k), sc.append(s_k)
-    cs, ph, gs, sc = (np.stack(v, axis=1) for v in (cs, ph, gs, sc))
-    # pairwise summation: error <= ~log2(n) ulp of the sum of |terms|
-    e_phi = 1e-14 * np.max(np.abs(sc), axis=1) + 1e-300
+        Vk = tau / ck
+        p_k, g_k, s_k = _phi(pts, X, quad, Vk)
+        # (1) per node, phi - psi = M_{V_k}(omega) - [u_hat omega - l*(u_hat) - V_k u_hat^2/2]
+        #     <= (h_hat - omega - V_k f_hat)^2/(2 V_k) (h_hat is a feasible prox point), and
+        #     psi(c_k) - sup psi = -(tau/(2 c_k))(c_k - sqrt(S))^2 exactly: no large terms
+        node = a * (herr + np.abs(V - Vk) * np.sqrt(mo["f2"])) ** 2 / (2.0 * Vk)
+        close = tau / (2.0 * ck) * (ck - sqS) ** 2
+        d1 = node - close
+        # (2) the difference of the totals (large terms: only useful far from c_hat)
+        d2 = p_k - sup_psi
+        e1, e2 = 1e-14 * (node + close), 1e-14 * np.abs(s_k) + e_sup
+        use1 = d1 + e1 <= d2 + e2
+        cs.append(ck), gs.append(g_k), sc.append(s_k)
+        ds_.append(np.where(use1, d1 + e1, d2 + e2)), d0.append(np.where(use1, d1, d2))
+    cs, dk, gs, sc, d0 = (np.stack(v, axis=1) for v in (cs, ds_, gs, sc, d0))
     e_g = 1e-14 * 0.5 * tau * (a * mo["f2"] * V * V / (tau * tau) + 1.0)
-    P_up = tangent_envelope_max(cs, ph, gs, e_phi, e_g)
-    bracket = np.isfinite(P_up)
-    scale = np.abs(dual) + a * mo["absM"] + np.max(np.abs(sc), axis=1)
-    primal = 0.5 * lam * (m * m + s * s + tau * tau) + P_up
-    gap = primal - dual
-    floor = 64.0 * np.finfo(float).eps * (scale + 0.5 * lam * (m * m + s * s + tau * tau))
+    zero = np.zeros_like(tau)
+    gap_primal = tangent_envelope_max(cs, dk, gs, zero, e_g)
+    # the same envelope without the rounding allowances (to tell rounding from a real gap)
+    gap_primal0 = tangent_envelope_max(cs, d0, gs, zero, zero)
+    bracket = np.isfinite(gap_primal)
+    gap = gap_primal + gap_dual
+    # exact arithmetic gives gap_primal >= 0 (P(x_hat) >= L_hat); a value below -floor means
+    # the allowances did not cover the rounding
+    i0 = int(np.argmin(np.abs(_C_LADDER - 1.0)))
+    floor = 64.0 * ulp * (np.abs(dk[:, i0]) + gap_dual) + 1e-300
     rho = np.sqrt(2.0 * np.maximum(gap, floor) / lam)
-    nx = np.sqrt(m * m + s * s + tau * tau)
     eps_bound = np.where(rho < nx, np.arcsin(np.minimum(rho / nx, 1.0)) / np.pi, 1.0)
-    consistent = gap >= -floor
+    consistent = gap_primal >= -floor
     eps_bound = np.where(bracket & consistent, eps_bound, np.inf)
+    # the part of the bound that the rounding allowances alone give: that of x_D and what the
+    # allowances add to the primal envelope (the slopes' e_g over a flat stretch of phi)
+    with np.errstate(invalid="ignore"):
+        extra = np.where(np.isfinite(gap_primal0), np.maximum(gap_primal - gap_primal0, 0.0),
+                         gap_primal)
+    rho_floor = np.sqrt(3.0) * err_x + np.sqrt(2.0 * extra / lam)
+    eps_floor = np.arcsin(np.minimum(rho_floor / nx, 1.0)) / np.pi
     return {"gap": gap, "floor": floor, "rho": rho, "eps_bound": eps_bound,
-            "bracket": bracket, "consistent": consistent}
+            "eps_floor": eps_floor, "bracket": bracket, "consistent": consistent}
 
 
 # --------------------------------------------------------------------------- public API
@@ -402,6 +448,7 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
     _pr.check_tol("bound_tol", bound_tol, 0.5)
     if not isinstance(quad, ErmQuadrature):
         raise InputError(f"quad must be an ErmQuadrature; got {quad!r}")
+    quad.refined()  # the certificate's second rule must be valid too (InputError otherwise)
     metric = _sel.check_metric(metric)
     reweight = _sel.check_reweight(reweight)
     F, AL, TH, LA, NO, TA, shape = _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam,
@@ -429,14 +476,24 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
     S = s / np.sqrt(Q)
     eps = np.arccos(R) / np.pi
     eps_bound = np.maximum(cert["eps_bound"], cert_ref["eps_bound"])
+    eps_floor = np.maximum(cert["eps_floor"], cert_ref["eps_floor"])
     reason = np.full(F.size, "", dtype=object)
     finite = np.all(np.isfinite(X), axis=1)
     reason[~(cert_ref["bracket"] & cert_ref["consistent"])] = (
         "refined-quadrature certificate failed (no tangent bracket or dual above primal)")
-    reason[~(eps_bound <= bound_tol)] = np.where(
-        np.isfinite(eps_bound[~(eps_bound <= bound_tol)]),
-        f"certified eps bound above bound_tol = {bound_tol:g}",
-        "certificate failed (no tangent bracket or dual above primal)")
+    for i in np.flatnonzero(~(eps_bound <= bound_tol)):
+        if not np.isfinite(eps_bound[i]):
+            reason[i] = "certificate failed (no tangent bracket or dual above primal)"
+        elif eps_bound[i] >= 1.0:
+            reason[i] = (f"certified eps bound above tol = {bound_tol:g}: the certified "
+                         "ball around the solution contains the origin (no angular bound)")
+        elif eps_floor[i] > 0.5 * bound_tol:
+            reason[i] = (f"certified eps bound {eps_bound[i]:.2g} above tol = "
+                         f"{bound_tol:g}: float64 rounding floor ({eps_floor[i]:.2g}, growing "
+                         "as lambda -> 0; docs/erm.md 4.4): lambda or bound_tol too small")
+        else:
+            reason[i] = (f"certified eps bound {eps_bound[i]:.2g} above tol = "
+                         f"{bound_tol:g}: duality gap (solution or quadrature not accurate enough)")
     reason[~(res <= RES_TOL)] = f"fixed-point residual above {RES_TOL:g} (Newton did not converge)"
     reason[~finite] = "fixed-point iteration diverged"
     reason = reason.astype(str)
@@ -454,13 +511,16 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
     def shaped(x):
         return np.asarray(x).reshape(shape)
 
+    def bound(x):  # kept where not converged; NaN only where no bound could be computed
+        return np.where(np.isfinite(x) & finite, x, np.nan).reshape(shape)
+
     return TheoryResult.build(
         rule=rule, learner=learner, metric=metric, reweight=reweight, shape=shape, f=F,
         alpha_prune=AL, alpha_tot=AL / F, theta_deg=TH, lam=LA, noise=NO, softness=TA,
         eps=answer(eps), eps_noisy=answer(NO + (1.0 - 2.0 * NO) * eps), R=answer(R),
         S=answer(S), Q=answer(Q), q0=answer(tau * tau), m=answer(m), s=answer(s),
         V=answer(V), converged=converged, residual=res, gap=cert["gap"],
-        eps_bound=answer(eps_bound), quad_err=answer(cert_ref["eps_bound"]), reason=reason)
+        eps_bound=bound(eps_bound), quad_err=bound(cert_ref["eps_bound"]), reason=reason)
 
 
 def _solve_points(pts: Points, quad: ErmQuadrature):

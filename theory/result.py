@@ -46,6 +46,8 @@ class TheoryResult:
         gap_floor: the part of ``gap`` float64 rounding alone produces (max-margin; NaN for
             the regularized learners).
         eps_bound: certified bound on ``|eps - eps_exact|`` (solving and refined quadrature).
+            For the regularized learners it is kept where a point is not certified (the
+            bound that failed the tolerance; NaN only where none could be computed).
         quad_err: the refined rule's bound alone (the quadrature-error estimate).
         reason: ``""`` where converged, else why the point is not certified.
 
