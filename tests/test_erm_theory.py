@@ -236,6 +236,49 @@ def test_certificate_bounds_the_error_of_a_perturbed_point(learner):
         assert cert["eps_bound"][0] > 10 * float(r.eps_bound)
 
 
+def test_hinge_theta0_deep_tail_keeps_the_certificate_finite():
+    """Hinge keep-easy at theta = 0: deep in the tail a node's closed-form E_z[f^2] rounds to a
+    tiny negative number (-2e-317); its scales (absF, herr2) stay finite and the curve certifies
+    (it read 'no tangent bracket or dual above primal' from alpha ~ 17 to 84)."""
+    alpha = np.array([17.0125428, 28.94266125, 49.23882632, 83.76776401])
+    r = solve_erm("easy", 0.2, alpha, learner="hinge", lam=0.1, noise=0.2)
+    assert np.all(r.converged), r.reason
+    pts = _points("easy", "hinge", np.full(4, 0.2), alpha, np.zeros(4), np.full(4, 0.1),
+                  np.full(4, 0.2))
+    X = np.stack([r.m, r.s, np.sqrt(r.q0), r.V], axis=1)
+    mo = moments(pts, X, ErmQuadrature(), cert=True)
+    assert np.all(np.isfinite(mo["absF"])) and np.all(np.isfinite(mo["herr2"]))
+
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_certificate_falls_back_to_the_totals_bound(learner, monkeypatch):
+    """Where the per-node bound cannot be formed (here: absF forced to NaN) the
+    difference-of-totals bound is used; it still certifies the solution and covers the error of
+    a perturbed point."""
+    import prunescale.theory.erm as erm_mod
+    r = solve_erm("easy", 0.3, 2.0, theta_deg=15.0, learner=learner, lam=0.1, noise=0.1)
+    pts = _points("easy", learner, np.array([0.3]), np.array([2.0]), np.array([15.0]),
+                  np.array([0.1]), np.array([0.1]))
+    X = np.array([[float(r.m), float(r.s), math.sqrt(float(r.q0)), float(r.V)]])
+    real = erm_mod.moments
+
+    def no_absF(*a, **k):
+        out = real(*a, **k)
+        if "absF" in out:
+            out["absF"] = np.full_like(out["absF"], np.nan)
+        return out
+
+    monkeypatch.setattr(erm_mod, "moments", no_absF)
+    c0 = certificate(pts, X, ErmQuadrature())
+    assert c0["totals"][0] and c0["eps_bound"][0] <= 1e-5
+    for d in (1e-4, 1e-2):
+        Xp = X * np.array([1 + d, 1 - d, 1 + 0.5 * d, 1 - d])
+        cert = certificate(pts, Xp, ErmQuadrature())
+        m, s, tau = Xp[0, :3]
+        eps_p = math.acos(m / math.sqrt(m * m + s * s + tau * tau)) / math.pi
+        assert cert["eps_bound"][0] >= abs(eps_p - float(r.eps))
+
+
 def test_tangent_envelope_bounds_a_concave_function():
     phi = lambda c: -(c - 1.3) ** 2 + 0.7 * np.minimum(c, 1.0)
     dphi = lambda c: -2 * (c - 1.3) + 0.7 * (c < 1.0)

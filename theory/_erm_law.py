@@ -434,10 +434,13 @@ def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
         Ef, Ef2, Edf, Ezf, EM, El = _z_closed_form(pts.learner, y, mu, D2, V2)
         # h = omega + V f holds exactly in exact arithmetic for ridge and hinge: herr2 is the
         # rounding allowance alone, (r)^2 <= 2 (8 ulp)^2 ((2|omega|)^2 + (2 V |f|)^2)
-        herr = 8.0 * _HERR_ULP ** 2 * (mu * mu + D2 * D2 + V2 * V2 * Ef2)
+        # Ef2 is a difference of closed-form pieces: deep in the tail (hinge) it can round to
+        # a tiny negative number (seen: -2e-317), so the scales below use |Ef2| (never NaN)
+        aEf2 = np.abs(Ef2)
+        herr = 8.0 * _HERR_ULP ** 2 * (mu * mu + D2 * D2 + V2 * V2 * aEf2)
         for k, v in (("f", Ef), ("f2", Ef2), ("df", Edf), ("zf", Ezf), ("M", EM), ("l", El),
                      ("absM", np.abs(EM) + np.abs(El)),
-                     ("absF", (p + 2.0) * np.sqrt(Ef2)), ("herr2", herr)):
+                     ("absF", (p + 2.0) * np.sqrt(aEf2)), ("herr2", herr)):
             acc[k] = acc.get(k, 0.0) + Py * v
     out = {"f2": np.sum(wp * acc["f2"], axis=1), "df": np.sum(wp * acc["df"], axis=1)}
     fpp = np.sum(wp * p * acc["f"], axis=1)

@@ -225,8 +225,10 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     Returns ``gap`` (``P_up - D``), ``floor`` (its float64 rounding scale), ``rho`` (bound on
     ``|x_hat - x*|``), ``eps_bound``, ``eps_floor`` (the part of ``eps_bound`` due to the
     rounding allowance of ``x_D`` alone, ``~ 64 ulp alpha E[(|p| + |z| + 1)|f|] / (lambda
-    |x_hat|)``), ``bracket`` (whether the primal upper bound is finite) and ``consistent``
-    (``P_up - L_hat >= -floor``).
+    |x_hat|)``), ``bracket`` (whether a primal upper bound is finite), ``consistent``
+    (``P_up - L_hat >= -floor``, or the totals bound valid) and ``totals``: where the
+    difference-of-totals bound (``docs/erm.md`` 4.2-4.3, rigorous on its own) was used
+    instead, because the split bound failed or was larger (the smaller valid ``rho`` is kept).
     """
     lam, a = pts.lam, pts.alpha
     ulp = np.finfo(float).eps
@@ -256,7 +258,7 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     # primal: phi(c) - sup psi <= d_k + phi'(c_k)(c - c_k) (phi concave); d_k bounds
     # phi(c_k) - sup psi from above, the smaller of two upper bounds
     c_hat = tau / V
-    cs, ds_, gs, sc, d0 = [], [], [], [], []
+    cs, ds_, gs, sc, d0, ph = [], [], [], [], [], []
     for r in _C_LADDER:
         ck = c_hat * r
         Vk = tau / ck
@@ -270,10 +272,11 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
         # (2) the difference of the totals (large terms: only useful far from c_hat)
         d2 = p_k - sup_psi
         e1, e2 = 1e-14 * (node + close), 1e-14 * np.abs(s_k) + e_sup
-        use1 = d1 + e1 <= d2 + e2
-        cs.append(ck), gs.append(g_k), sc.append(s_k)
+        # the smaller of the two, a NaN one never taken over a finite one
+        use1 = np.isnan(d2 + e2) | (d1 + e1 <= d2 + e2)
+        cs.append(ck), gs.append(g_k), sc.append(s_k), ph.append(p_k)
         ds_.append(np.where(use1, d1 + e1, d2 + e2)), d0.append(np.where(use1, d1, d2))
-    cs, dk, gs, sc, d0 = (np.stack(v, axis=1) for v in (cs, ds_, gs, sc, d0))
+    cs, dk, gs, sc, d0, ph = (np.stack(v, axis=1) for v in (cs, ds_, gs, sc, d0, ph))
     e_g = 1e-14 * 0.5 * tau * (a * mo["f2"] * V * V / (tau * tau) + 1.0)
     zero = np.zeros_like(tau)
     gap_primal = tangent_envelope_max(cs, dk, gs, zero, e_g)
@@ -286,18 +289,37 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     i0 = int(np.argmin(np.abs(_C_LADDER - 1.0)))
     floor = 64.0 * ulp * (np.abs(dk[:, i0]) + gap_dual) + 1e-300
     rho = np.sqrt(2.0 * np.maximum(gap, floor) / lam)
-    eps_bound = np.where(rho < nx, np.arcsin(np.minimum(rho / nx, 1.0)) / np.pi, 1.0)
     consistent = gap_primal >= -floor
-    eps_bound = np.where(bracket & consistent, eps_bound, np.inf)
+    ok = bracket & consistent & np.isfinite(gap)
     # the part of the bound that the rounding allowances alone give: that of x_D and what the
     # allowances add to the primal envelope (the slopes' e_g over a flat stretch of phi)
     with np.errstate(invalid="ignore"):
         extra = np.where(np.isfinite(gap_primal0), np.maximum(gap_primal - gap_primal0, 0.0),
                          gap_primal)
     rho_floor = np.sqrt(3.0) * err_x + np.sqrt(2.0 * extra / lam)
+    # the difference-of-totals bound (docs/erm.md 4.3), rigorous on its own: P_up from the
+    # phi values themselves, D from x_D. Its rounding floor ~ sqrt(ulp |P| / lambda) is
+    # higher, but it needs neither absF nor herr2 nor the per-node square bound; the smaller
+    # valid bound of the two is taken (both bound |x_hat - x*|, so their minimum does)
+    tD = np.maximum(0.0, tDu)
+    dual_t = -a * mo["lstar"] - 0.5 * lam * (mD * mD + sD * sD + tD * tD)
+    e_phi = 1e-14 * np.max(np.abs(sc), axis=1) + 1e-300
+    P_up = tangent_envelope_max(cs, ph, gs, e_phi, e_g)
+    gap_t = 0.5 * lam * nx * nx + P_up - dual_t
+    floor_t = 64.0 * ulp * (np.abs(dual_t) + a * mo["absM"] + np.max(np.abs(sc), axis=1)
+                            + 0.5 * lam * nx * nx)
+    ok_t = np.isfinite(P_up) & (gap_t >= -floor_t) & np.isfinite(gap_t)
+    rho_t = np.sqrt(2.0 * np.maximum(gap_t, floor_t) / lam)
+    use_t = ok_t & ~(ok & (rho <= rho_t))
+    gap, floor, rho = (np.where(use_t, b, n) for n, b in ((gap, gap_t), (floor, floor_t),
+                                                           (rho, rho_t)))
+    rho_floor = np.where(use_t, np.sqrt(2.0 * floor_t / lam), rho_floor)
+    eps_bound = np.where(rho < nx, np.arcsin(np.minimum(rho / nx, 1.0)) / np.pi, 1.0)
+    eps_bound = np.where(ok | ok_t, eps_bound, np.inf)
     eps_floor = np.arcsin(np.minimum(rho_floor / nx, 1.0)) / np.pi
     return {"gap": gap, "floor": floor, "rho": rho, "eps_bound": eps_bound,
-            "eps_floor": eps_floor, "bracket": bracket, "consistent": consistent}
+            "eps_floor": eps_floor, "bracket": bracket | np.isfinite(P_up),
+            "consistent": ok | ok_t, "totals": use_t}
 
 
 # --------------------------------------------------------------------------- public API
