@@ -241,7 +241,7 @@ def test_hinge_theta0_deep_tail_keeps_the_certificate_finite():
     tiny negative number (-2e-317); its scales (absF, herr2) stay finite and the curve certifies
     (it read 'no tangent bracket or dual above primal' from alpha ~ 17 to 84)."""
     alpha = np.array([17.0125428, 28.94266125, 49.23882632, 83.76776401])
-    r = solve_erm("easy", 0.2, alpha, learner="hinge", lam=0.1, noise=0.2)
+    r = solve("easy", 0.2, alpha, learner="hinge", lam=0.1, noise=0.2)
     assert np.all(r.converged), r.reason
     pts = _points("easy", "hinge", np.full(4, 0.2), alpha, np.zeros(4), np.full(4, 0.1),
                   np.full(4, 0.2))
@@ -256,7 +256,7 @@ def test_certificate_falls_back_to_the_totals_bound(learner, monkeypatch):
     difference-of-totals bound is used; it still certifies the solution and covers the error of
     a perturbed point."""
     import prunescale.theory.erm as erm_mod
-    r = solve_erm("easy", 0.3, 2.0, theta_deg=15.0, learner=learner, lam=0.1, noise=0.1)
+    r = solve("easy", 0.3, 2.0, theta_deg=15.0, learner=learner, lam=0.1, noise=0.1)
     pts = _points("easy", learner, np.array([0.3]), np.array([2.0]), np.array([15.0]),
                   np.array([0.1]), np.array([0.1]))
     X = np.array([[float(r.m), float(r.s), math.sqrt(float(r.q0)), float(r.V)]])
