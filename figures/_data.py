@@ -18,8 +18,8 @@ def sim_point(cache, *, rule, f, alpha_prune, theta_deg, n, seeds, seed) -> dict
         from prunescale import sims
         from prunescale.theory import Pruning, solve
 
-        r = sims.simulate(Pruning(rule, f, theta_deg), alpha_prune=alpha_prune, n=n, seeds=seeds, seed=seed,
-                          progress=False)
+        r = sims.simulate(Pruning(rule, f, theta_deg), alpha_prune=alpha_prune, n=n,
+                          seeds=seeds, seed=seed, progress=False)
         th = solve(rule, f, alpha_prune, theta_deg=theta_deg)
         return {"eps_mean": r.eps_mean, "eps_sem": r.eps_sem, "R_mean": r.R_mean,
                 "kappa_mean": r.kappa_mean, "max_gap": r.max_gap, "n_flagged": r.n_flagged,

@@ -111,8 +111,8 @@ def sim_point(cache, *, rule, f, alpha_prune, noise, learner, lam, n, seeds, see
         from prunescale.theory import Pruning
         from prunescale.theory import solve
 
-        r = sims.simulate(Pruning(rule, f), alpha_prune=alpha_prune, n=n, seeds=seeds, learner=learner, lam=lam,
-                         noise=noise, seed=seed, progress=False)
+        r = sims.simulate(Pruning(rule, f), alpha_prune=alpha_prune, n=n, seeds=seeds,
+                          learner=learner, lam=lam, noise=noise, seed=seed, progress=False)
         th = solve(rule, f, alpha_prune, learner=learner, lam=lam, noise=noise)
         return {"eps_mean": r.eps_mean, "eps_sem": r.eps_sem, "n_flagged": r.n_flagged,
                 "max_eps_err": r.max_eps_err, "eps_theory": float(th.eps.item()),

@@ -134,9 +134,9 @@ def sim_point(cache, *, rule, f, alpha_tot, noise, softness, reweight, learner, 
         from prunescale import sims
         from prunescale.theory import Pruning
 
-        r = sims.simulate(Pruning(rule, f), alpha_prune=None, n=n, seeds=seeds, alpha_tot=alpha_tot, seed=seed,
-                         progress=False, learner=learner, lam=lam, noise=noise,
-                         softness=softness, reweight=reweight)
+        r = sims.simulate(Pruning(rule, f), n=n, seeds=seeds, alpha_tot=alpha_tot, seed=seed,
+                          progress=False, learner=learner, lam=lam, noise=noise,
+                          softness=softness, reweight=reweight)
         return {"eps_mean": r.eps_mean, "eps_sem": r.eps_sem, "n_flagged": r.n_flagged}
 
     return {k: v.item() for k, v in cached(cache, "selection-sim", cfg, compute).items()}

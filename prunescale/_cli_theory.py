@@ -1,9 +1,9 @@
 """``prunescale theory``: solve the replica equations on a grid of points.
 
-Learners: ``max-margin`` (:func:`prunescale.theory.solve`; with label noise only up to the
-capacity of the noisy kept data) and the regularized ``hinge``, ``logistic`` and ``ridge``
-students (:func:`prunescale.theory.solve`). ``--noise`` flips labels. Every grid option takes a number, a comma list or
-``start:stop:num``; every combination is solved.
+Every learner through :func:`prunescale.theory.solve`: ``max-margin`` (with label noise only
+up to the capacity of the noisy kept data) and the regularized ``hinge``, ``logistic`` and
+``ridge`` students. ``--noise`` flips labels. Every grid option takes a number, a comma list
+or ``start:stop:num``; every combination is solved.
 """
 
 from __future__ import annotations

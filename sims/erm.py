@@ -398,8 +398,8 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
     """The regularized simulator of :func:`prunescale.sims.simulate`: certified ridge,
     logistic or hinge students on pruned, noisy Gaussian data.
 
-    Args as :func:`prunescale.sims.run.simulate_max_margin`, plus ``learner`` (``"ridge"``, ``"logistic"``,
-    ``"hinge"``), ``lam`` (ridge penalty in ``(0, 1e6]``), ``noise`` (label-flip probability in
+    Args as :func:`prunescale.sims.run.simulate_max_margin`, plus ``learner``
+    (``"ridge"``, ``"logistic"``, ``"hinge"``), ``lam`` (ridge penalty in ``(0, 1e6]``), ``noise`` (label-flip probability in
     ``[0, 0.5]``) and ``eps_tol`` (flag students whose certified bound on ``|eps - eps*|``
     exceeds it). Student ``i`` sees exactly the data of the max-margin simulator's student
     ``i`` before the label flips.

@@ -15,8 +15,8 @@ A file appears only complete (temporary name in the same folder, ``fsync``, ``os
 mode ``0o666 & ~umask``): a crash loses at most the tasks in flight, never leaves a half file
 under a final name. A file
 that is damaged anyway (a truncated copy) is renamed ``task-<id>.parquet.damaged`` with a
-warning when met, and its task counts as not done. :func:`load` reads the folder as a pandas ``DataFrame`` (or, aggregated,
-an xarray ``Dataset`` of per-configuration means and standard errors of the mean over the
+warning when met, and its task counts as not done. :func:`load` reads the folder as a pandas
+``DataFrame`` (or, aggregated, an xarray ``Dataset`` of per-configuration means and standard errors of the mean over the
 unflagged students, ``sem = std(ddof=1) / sqrt(k)``). pandas, pyarrow and xarray are imported
 only here, on use (the ``sweep`` extra).
 """
