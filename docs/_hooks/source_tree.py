@@ -41,6 +41,9 @@ def build_tree() -> Path:
     return TREE
 
 
-def on_config(config, **kwargs):
+def on_startup(**kwargs):
+    """Write the tree before any plugin reads its configuration: mkdocstrings resolves its
+    ``paths`` in its own ``on_config``, which runs before a hook's, and a ``paths`` entry that
+    does not exist yet sends griffe to the installed package, whose mapped subpackages it
+    cannot see (a fresh clone's first build then fails to find ``prunescale.theory``)."""
     build_tree()
-    return config
