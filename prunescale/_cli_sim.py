@@ -1,7 +1,7 @@
 """``prunescale sim``: certified students on pruned data, compared with the theory.
 
     prunescale sim --rule R --f F --alpha-prune A [--alpha-tot B] [--theta-deg T]
-                   --n N --seeds K [--seed S] [--direct] [--gap-tol G] [--json] [--quiet]
+                   --n N --seeds K [--seed S] [--direct] [--tol G] [--json] [--quiet]
                    [--out FILE.csv|FILE.json|DIR] [--workers W | --scheduler ADDRESS]
                    [--task-students M] [--learner L --lam LAM] [--noise ETA]
 
@@ -43,7 +43,7 @@ left empty, since the student does not exist for every draw) and the regularized
 hinge (LinearSVC(loss="hinge", C=1/lam)), logistic (LogisticRegression(C=1/lam)) and ridge
 (Ridge(alpha=lam)), all without intercept on inputs x/sqrt(N); --lam is required for them and
 refused for max-margin; --noise ETA flips each label with probability ETA in [0, 0.5].
-A max-margin student is flagged when its certified relative duality gap exceeds --gap-tol, a
+A max-margin student is flagged when its certified relative duality gap exceeds --tol, a
 regularized one when its certified bound on |eps - eps*| (from the duality gap of its
 lam-strongly convex objective) does.
 
@@ -116,10 +116,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="base seed >= 0 (default 0)")
     p.add_argument("--direct", action="store_true",
                    help="sample kept data from the N -> infinity law instead of a finite pool")
-    p.add_argument("--gap-tol", type=float, default=1e-6,
-                   help="flag max-margin students whose certified relative duality gap, and "
-                   "regularized students whose certified bound on |eps - eps*|, exceeds this "
-                   "(default 1e-6)")
+    p.add_argument("--tol", "--gap-tol", dest="tol", type=float, default=1e-6,
+                   help="certification tolerance (the API's tol): flag max-margin students "
+                   "whose certified relative duality gap, and regularized students whose "
+                   "certified bound on |eps - eps*|, exceeds this (default 1e-6; stored as "
+                   "gap_tol; --gap-tol is the former name)")
     p.add_argument("--chunk", type=int, default=None,
                    help="students per compiled block (default: 8, fewer if memory requires)")
     p.add_argument("--out", default=None, metavar="FILE|DIR",
@@ -298,7 +299,7 @@ def _configs(args, points, thetas, ns):
     softs = check_softness_args(args)
     for rule, (learner, lam, noise), theta, (f, ap, at), tau in itertools.product(
             args.rule, _learners(args), thetas, points, softs):
-        cfg = Config(rule, f, ap, at, theta, mode, float(args.gap_tol), learner, lam, noise,
+        cfg = Config(rule, f, ap, at, theta, mode, float(args.tol), learner, lam, noise,
                      float(tau), args.metric[0], bool(args.reweight) and learner != "max-margin")
         if cfg in seen:
             continue
@@ -325,7 +326,7 @@ def run(args) -> int:
     _check_int("--seed", args.seed, 0, MAX_SEED)
     if args.chunk is not None:
         _check_int("--chunk", args.chunk, 1)
-    check_tol("--gap-tol", args.gap_tol)
+    check_tol("--tol", args.tol)
     _check_grid_size(args, thetas, ns)
     points = _points(args)
     for f, ap, at in points:

@@ -189,12 +189,11 @@ def stored_keys(folder) -> set[tuple]:
 def load(folder, aggregate: bool = False):
     """The students stored in ``folder``: a pandas ``DataFrame``, one row per student.
 
-    With ``aggregate=True``, an xarray ``Dataset`` over the dimensions
-    ``(rule, learner, f, alpha_prune, theta_deg, lam, noise, softness, metric, reweight, n)``
-    with ``eps_mean, eps_sem,
-    R_mean, R_sem, ...``,
-    ``students`` (unflagged students averaged), ``n_flagged`` and ``max_gap``; combinations
-    not simulated are NaN. Students of every base seed and code version are pooled.
+    With ``aggregate=True``, an xarray ``Dataset`` of ``eps_mean, eps_sem, R_mean, R_sem, ...``,
+    ``students`` (unflagged students averaged), ``n_flagged`` and ``max_gap`` (see
+    :func:`to_dataset`): one dimension per configuration field that takes several values in
+    the folder, and ``n``; combinations not simulated are NaN. Students of every base seed and
+    code version are pooled.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -237,9 +236,13 @@ def summarize(df):
 
 
 def to_dataset(summary):
-    """xarray ``Dataset`` of :func:`summarize`'s table on ``(rule, learner, f, alpha_prune,
-    theta_deg, lam, noise, softness, metric, reweight, n)``; refuses a table mixing modes or gap tolerances (select one
-    first)."""
+    """xarray ``Dataset`` of :func:`summarize`'s table.
+
+    Its dimensions are ``n`` and the configuration fields (``rule, learner, f, alpha_prune,
+    theta_deg, lam, noise, softness, metric, reweight``) that take more than one value; a field
+    with a single value is kept as a scalar coordinate (``ds.rule``, ``ds.attrs`` untouched), so
+    a sweep over ``f`` and ``n`` is a two-dimensional dataset. Refuses a table mixing modes or
+    gap tolerances (select one first)."""
     for col in ("mode", "gap_tol"):
         if summary[col].nunique() > 1:
             raise InputError(f"the results mix several {col} values "
@@ -247,4 +250,6 @@ def to_dataset(summary):
                              "select one before aggregating")
     dims = ["rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "softness",
             "metric", "reweight", "n"]
-    return summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()
+    ds = summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()
+    single = [d for d in dims if d != "n" and ds.sizes[d] == 1]
+    return ds.squeeze(single)
