@@ -32,9 +32,11 @@ from prunescale.errors import InputError
 
 #: the configuration columns; with ``n`` they label one point of a sweep
 CONFIG = ("rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "mode", "gap_tol", "learner",
-          "lam", "noise", "softness", "metric", "reweight")
+          "lam", "noise", "softness", "metric", "reweight", "power_exp", "probe_scale",
+          "random_share")
 #: values of the selection columns in files written before selection policies existed
-POLICY_DEFAULTS = {"softness": 0.0, "metric": "abs", "reweight": False}
+POLICY_DEFAULTS = {"softness": 0.0, "metric": "abs", "reweight": False, "power_exp": 0.0,
+                   "probe_scale": 1.0, "random_share": 0.0}
 #: the measured columns, one value per student
 MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap")
 #: the measured quantities averaged per configuration
@@ -246,5 +248,5 @@ def to_dataset(summary):
                              f"({', '.join(map(str, sorted(summary[col].unique())))}); "
                              "select one before aggregating")
     dims = ["rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "softness",
-            "metric", "reweight", "n"]
+            "metric", "reweight", "power_exp", "probe_scale", "random_share", "n"]
     return summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()
