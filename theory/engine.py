@@ -10,6 +10,8 @@ the engine of its learner: the max-margin solver (:func:`prunescale.theory.solve
 
 from __future__ import annotations
 
+import numpy as np
+
 from prunescale.errors import InputError
 from prunescale.theory import pruning as _pr
 from prunescale.theory.result import TheoryResult
@@ -126,6 +128,14 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
                                    probe_scale=probe_scale, random_share=random_share))
     check_tol(tol, m["learner"])
     fam = {k: m[k] for k in ("power_exp", "probe_scale", "random_share")}
+    shapes = [np.shape(v) for v in fam.values() if np.ndim(v)]
+    if shapes and m["f"] is not None and not isinstance(m["f"], (str, bytes)):
+        try:  # the family parameters broadcast with the other inputs, like f itself
+            m["f"] = np.broadcast_to(np.asarray(m["f"]),
+                                     np.broadcast_shapes(np.shape(m["f"]), *shapes))
+        except ValueError:
+            raise InputError(f"power_exp, probe_scale and random_share must broadcast with f; "
+                             f"got shapes {shapes} and {np.shape(m['f'])}") from None
     if m["learner"] == "max-margin":
         from prunescale.theory import solver
 
