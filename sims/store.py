@@ -249,4 +249,9 @@ def to_dataset(summary):
                              "select one before aggregating")
     dims = ["rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "softness",
             "metric", "reweight", "power_exp", "probe_scale", "random_share", "n"]
-    return summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()
+    # the policy-family fields are dimensions where they vary, else scalar coordinates
+    fixed = {c: summary[c].iloc[0] for c in ("power_exp", "probe_scale", "random_share")
+             if summary[c].nunique() <= 1}
+    dims = [d for d in dims if d not in fixed]
+    ds = summary.drop(columns=["mode", "gap_tol", *fixed]).set_index(dims).to_xarray()
+    return ds.assign_coords(fixed)
