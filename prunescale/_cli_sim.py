@@ -32,9 +32,10 @@ import sys
 import numpy as np
 
 from prunescale._args import CliError, names_type, values_type
-from prunescale._cli_theory import add_learner_args, check_learner_args, check_softness_args
+from prunescale._cli_theory import (add_learner_args, check_family_args, check_learner_args,
+                                   check_softness_args)
 
-RULES = ("hard", "easy", "random")
+RULES = ("hard", "easy", "random", "power")
 
 EPILOG = """\
 learners: max-margin (default; it needs separable data: with --noise, a student whose noisy
@@ -49,7 +50,11 @@ lam-strongly convex objective) does.
 
 selection policies: --softness TAU (number, list or range), --metric abs|signed and --reweight
 as for 'prunescale theory' (a soft policy keeps a random number of examples per student, about
-f * pool; --reweight only for the regularized learners).
+f * pool; --reweight only for the regularized learners). The policy families --rule power
+--power-exp A --probe-scale B and --random-share R (with --rule hard or easy) as for
+'prunescale theory': each pool example is kept independently with probability pi, the
+normaliser c (threshold k) taken from the N -> infinity law (the theory's), so the realised
+kept fraction fluctuates around f.
 
 output columns (one row per configuration and N): rule, learner, (lam, noise, tau, metric,
 rw,) f, a_prune
@@ -58,7 +63,8 @@ students, against the clean teacher) +-sem, theory (replica eps; '-' where it is
 certified), z = (eps - theory) / sem ('-' without a certified theory), R, S, kappa (max-margin)
 or Q = |w|^2/N (regularized), max_gap (largest relative duality gap), flag (students flagged,
 excluded from the means). --json prints a list, one object per configuration and N, with keys
-rule, learner, lam, noise, softness, metric, reweight, f, alpha_prune, alpha_tot, theta_deg,
+rule, learner, lam, noise, softness, metric, reweight, power_exp, probe_scale, random_share,
+f, alpha_prune, alpha_tot, theta_deg,
 n, seeds, seed, eps_mean,
 eps_sem, eps_noisy_mean, eps_noisy_sem (error against noisy test labels), eps_theory, z,
 theory_converged, n_flagged, max_gap, R/S/kappa/Q _mean and _sem, n_pool, n_kept, f_eff,
@@ -68,7 +74,7 @@ a number or not defined.
 --out DIR (a path without .csv/.json) is a results folder: one Parquet file per finished task
 (task-<id>.parquet, written atomically), one row per student with rule, f, alpha_prune,
 alpha_tot, theta_deg, mode, gap_tol, learner, lam (0 for max-margin), noise, softness, metric,
-reweight, n, seed, student,
+reweight, power_exp, probe_scale, random_share, n, seed, student,
 eps, eps_noisy, R, S, kappa, Q, gap, flagged, seconds, version, task. Rerun the same command to resume: finished tasks are skipped, no
 student is stored twice; a damaged task file is set aside (renamed *.damaged, with a
 warning) and its task recomputed. Read it with prunescale.sims.load(DIR); extrapolate N -> infinity
@@ -163,7 +169,8 @@ def _check_grid_size(args, thetas, ns) -> int:
     n_learners = sum(noises.size * (1 if name == "max-margin" else lams.size)
                      for name in args.learner)
     sizes = [a.size for a in (args.alpha_prune, args.alpha_tot) if a is not None]
-    n_points = (len(args.rule) * n_learners * len(thetas) * np.asarray(args.f).size
+    n_points = (sum(len(v) for v in check_family_args(args).values()) * n_learners
+                * len(thetas) * np.asarray(args.f).size
                 * max(sizes, default=1) * check_softness_args(args).size * len(ns))
     if n_points > MAX_POINTS:
         raise CliError(f"the grid of --rule, --learner, --f, --alpha-prune/--alpha-tot, "
@@ -297,10 +304,13 @@ def _configs(args, points, thetas, ns):
     configs, sizes, work = [], {}, 0.0
     seen = set()
     softs = check_softness_args(args)
-    for rule, (learner, lam, noise), theta, (f, ap, at), tau in itertools.product(
-            args.rule, _learners(args), thetas, points, softs):
+    families = check_family_args(args)
+    combos = ((rule, fam) for rule in args.rule for fam in families[rule])
+    for (rule, fam), (learner, lam, noise), theta, (f, ap, at), tau in itertools.product(
+            combos, _learners(args), thetas, points, softs):
         cfg = Config(rule, f, ap, at, theta, mode, float(args.tol), learner, lam, noise,
-                     float(tau), args.metric[0], bool(args.reweight) and learner != "max-margin")
+                     float(tau), args.metric[0], bool(args.reweight) and learner != "max-margin",
+                     *fam)
         if cfg in seen:
             continue
         seen.add(cfg)
@@ -488,6 +498,7 @@ def _fmt(v, spec):
 def _table(rows, seed):
     noisy = any(r["learner"] != "max-margin" or r["noise"] for r in rows)  # lam, noise columns
     pol = any(r["softness"] or r["metric"] != "abs" or r["reweight"] for r in rows)
+    fam = any(r["power_exp"] or r["probe_scale"] != 1 or r["random_share"] for r in rows)
     erm = any(r["learner"] != "max-margin" for r in rows)
     mm = any(r["learner"] == "max-margin" for r in rows)
     head = f"{'rule':6} {'learner':10} "
@@ -495,6 +506,8 @@ def _table(rows, seed):
         head += f"{'lam':>7} {'noise':>5} "
     if pol:
         head += f"{'tau':>5} {'metric':>6} {'rw':>3} "
+    if fam:
+        head += f"{'A':>5} {'B':>5} {'R':>4} "
     head += (f"{'f':>6} {'a_prune':>8} {'a_tot':>8} {'theta':>6} {'N':>6} {'K':>5} "
              f"{'eps':>9} {'+-sem':>8} {'theory':>9} {'z':>6} {'R':>8} {'S':>8} ")
     head += f"{'kappa':>8} " if mm else ""
@@ -508,6 +521,9 @@ def _table(rows, seed):
         if pol:
             learner += (f"{r['softness']:5.3g} {r['metric']:>6} "
                         f"{'yes' if r['reweight'] else 'no':>3} ")
+        if fam:
+            learner += (f"{r['power_exp']:5.3g} {r['probe_scale']:5.3g} "
+                        f"{r['random_share']:4.2g} ")
         opt = ""
         if mm:
             opt += f"{_fmt(r['kappa_mean'], '8.5f'):>8} "

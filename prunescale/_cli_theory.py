@@ -17,7 +17,7 @@ import numpy as np
 from prunescale._args import CliError, names_type, values_type
 from prunescale.theory.pruning import check_noise
 
-RULES = ("hard", "easy", "random")
+RULES = ("hard", "easy", "random", "power")
 LEARNERS = ("max-margin", "hinge", "logistic", "ridge")
 METRICS = ("abs", "signed")
 
@@ -48,7 +48,14 @@ kept fraction is f (TAU = 0: the sharp rule); --metric abs ranks by |probe margi
 signed by observed label * probe margin (a mislabeled example the probe gets right looks
 hardest); --reweight weighs each kept loss by 1/pi, normalised to mean 1 (unbiased
 selection; regularized learners only: the max-margin solution would not change). --json
-objects add softness, metric, reweight.
+objects add softness, metric, reweight, power_exp, probe_scale, random_share.
+
+policy families (docs/erm.md section 7): --rule power --power-exp A --probe-scale B keeps each
+pool example with probability min(c sigma'(B p)^A, 1), sigma'(z) = sigma(z)(1 - sigma(z)), p
+the probe margin, c such that the kept fraction is f (A > 0: hard examples, A < 0: easy, 0:
+random; |A| <= 50, B > 0; label-free, so --metric abs only). --random-share R in [0, 1] with
+--rule hard or easy keeps with probability R f + (1 - R) pi_rule (0: the rule, 1: random).
+A, B and R are grid options like --f.
 
 exit status: 0 every point certified; 1 some point not certified (one summary line on
 stderr); 2 bad input; 130 interrupted.
@@ -109,6 +116,14 @@ def add_learner_args(p) -> None:
     p.add_argument("--reweight", action="store_true",
                    help="weigh each kept example's loss by 1/pi (normalised to mean 1): "
                         "unbiased selection (regularized learners only)")
+    p.add_argument("--power-exp", type=values_type("--power-exp"), default=None,
+                   help="exponent(s) A in [-50, 50] of --rule power: keep with probability "
+                        "min(c sigma'(B p)^A, 1) (A > 0 hard, A < 0 easy, 0 random; default 0)")
+    p.add_argument("--probe-scale", type=values_type("--probe-scale"), default=None,
+                   help="scale(s) B > 0 of --rule power (default 1)")
+    p.add_argument("--random-share", type=values_type("--random-share"), default=None,
+                   help="share(s) R in [0, 1] of random selection mixed into --rule hard or "
+                        "easy: keep with probability R f + (1 - R) pi_rule (default 0)")
 
 
 def check_learner_args(args) -> tuple[np.ndarray | None, np.ndarray]:
@@ -145,12 +160,49 @@ def check_softness_args(args) -> np.ndarray:
     return np.unique(soft.ravel())
 
 
+def check_family_args(args) -> dict:
+    """Validated policy-family grids per rule: ``{rule: [(A, B, R), ...]}`` (one-line
+    :class:`CliError` for an option given to a rule that has no such parameter)."""
+    from prunescale.theory import pruning as _pr
+
+    rules = list(args.rule)
+    given = {o: getattr(args, o.lstrip("-").replace("-", "_")) is not None
+             for o in ("--power-exp", "--probe-scale", "--random-share")}
+    for opt in ("--power-exp", "--probe-scale"):
+        if given[opt] and "power" not in rules:
+            raise CliError(f"{opt} is a parameter of --rule power; got --rule {','.join(rules)}")
+    if given["--random-share"]:
+        other = [r for r in rules if r in ("random", "power")]
+        if other:
+            raise CliError(f"--random-share mixes random selection into --rule hard or easy; "
+                           f"not for --rule {other[0]}")
+    if "power" in rules and args.metric == ["signed"]:
+        raise CliError("--metric signed is not for --rule power: sigma'(B p) is even in p, so "
+                       "the policy is label-free; use --metric abs")
+
+    def vals(v, default, check):
+        return np.unique(check(np.zeros(1) + default if v is None else v).ravel())
+
+    A = vals(args.power_exp, 0.0, _pr.check_power_exp)
+    B = vals(args.probe_scale, 1.0, _pr.check_probe_scale)
+    R = vals(args.random_share, 0.0, _pr.check_random_share)
+    out = {}
+    for rule in rules:
+        if rule == "power":
+            out[rule] = [(float(a), float(b), 0.0) for a in A for b in B]
+        elif rule == "random":
+            out[rule] = [(0.0, 1.0, 0.0)]
+        else:
+            out[rule] = [(0.0, 1.0, float(r)) for r in R]
+    return out
+
+
 def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot=False,
-                  softness=np.zeros(1), metric="abs", reweight=False):
+                  softness=np.zeros(1), metric="abs", reweight=False, families=None):
     """JSON-ready records (:meth:`prunescale.theory.TheoryResult.records`: every field, None
     where a learner does not define it) of every combination (rule, learner, f, alpha,
-    theta, lam, noise, softness) with one metric; ``lam`` and ``reweight`` apply to the
-    regularized learners."""
+    theta, lam, noise, softness and the rule's ``families``, :func:`check_family_args`) with one
+    metric; ``lam`` and ``reweight`` apply to the regularized learners."""
     from prunescale.theory import solve
     from prunescale.theory.pruning import REGULARIZED
 
@@ -160,11 +212,13 @@ def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot
         for learner in learners:
             reg = learner in REGULARIZED
             la = lams if reg else np.array([np.nan])
-            F, AL, TH, LA, NO, TA = np.meshgrid(f, alphas, thetas, la, noises, softness,
-                                                indexing="ij")
+            fam = np.asarray((families or {}).get(rule, [(0.0, 1.0, 0.0)]), float)
+            F, AL, TH, LA, NO, TA, FI = np.meshgrid(f, alphas, thetas, la, noises, softness,
+                                                    np.arange(len(fam)), indexing="ij")
             recs += solve(rule, F, theta_deg=TH, learner=learner, lam=LA, noise=NO,
                           softness=TA, metric=metric, reweight=bool(reweight) and reg,
-                          **{key: AL}).records()
+                          power_exp=fam[FI, 0], probe_scale=fam[FI, 1],
+                          random_share=fam[FI, 2], **{key: AL}).records()
     return recs
 
 
@@ -175,18 +229,21 @@ def run(args) -> int:
     alphas = args.alpha_prune if args.alpha_prune is not None else args.alpha_tot
     lams, noises = check_learner_args(args)
     softs = check_softness_args(args)
+    families = check_family_args(args)
     n_erm = sum(1 for name in args.learner if name != "max-margin")
     per_learner = args.f.size * alphas.size * args.theta_deg.size * softs.size
-    n_points = len(args.rule) * per_learner * (
+    n_points = sum(len(v) for v in families.values()) * per_learner * (
         (len(args.learner) - n_erm + n_erm * (0 if lams is None else lams.size)) * noises.size)
     if n_points > MAX_POINTS:
         raise CliError(f"the grid of --rule, --learner, --f, --alpha-prune/--alpha-tot, "
-                       f"--theta-deg, --lam, --noise and --softness has {n_points} points; "
+                       f"--theta-deg, --lam, --noise, --softness and the policy families has "
+                       f"{n_points} points; "
                        "at most "
                        f"{MAX_POINTS} per call")
     recs = solve_records(args.rule, args.learner, args.f, alphas, args.theta_deg, lams, noises,
                          alpha_is_tot=args.alpha_prune is None, softness=softs,
-                         metric=args.metric[0], reweight=bool(args.reweight))
+                         metric=args.metric[0], reweight=bool(args.reweight),
+                         families=families)
     if out is not None:
         write_records(out, recs)
     if args.json:
@@ -211,12 +268,15 @@ def _table(recs):
     erm = any(r["learner"] != "max-margin" or r["noise"] for r in recs)
     mm = any(r["learner"] == "max-margin" for r in recs)
     pol = any(r["softness"] or r["metric"] != "abs" or r["reweight"] for r in recs)
+    fam = any(r["power_exp"] or r["probe_scale"] != 1 or r["random_share"] for r in recs)
     head = (f"{'rule':<6} {'learner':<10} {'f':>8} {'alpha_prune':>11} {'alpha_tot':>10} "
             f"{'theta':>6} ")
     if erm:
         head += f"{'lam':>8} {'noise':>6} "
     if pol:
         head += f"{'tau':>6} {'metric':>6} {'rw':>3} "
+    if fam:
+        head += f"{'A':>6} {'B':>6} {'R':>5} "
     head += f"{'eps':>12} "
     if erm:
         head += f"{'eps_noisy':>10} "
@@ -235,6 +295,9 @@ def _table(recs):
         if pol:
             line += (f"{_fmt(r['softness'], '6.3g')} {r['metric']:>6} "
                      f"{'yes' if r['reweight'] else 'no':>3} ")
+        if fam:
+            line += (f"{_fmt(r['power_exp'], '6.3g')} {_fmt(r['probe_scale'], '6.3g')} "
+                     f"{_fmt(r['random_share'], '5.3g')} ")
         line += f"{_fmt(r['eps'], '12.7g')} "
         if erm:
             line += f"{_fmt(r['eps_noisy'], '10.6f')} "

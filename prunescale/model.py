@@ -6,10 +6,11 @@ A point of prunescale's model is three frozen, validated, hashable dataclasses:
   ``y = sign(t)``, ``t = T.x / sqrt(N)`` the teacher field, each flipped independently with
   probability ``noise`` (``0 <= noise <= 1/2``).
 * :class:`Selection`: how the pool of ``alpha_tot N`` examples is pruned to the kept
-  ``alpha_prune N = f alpha_tot N``: the rule (``hard``, ``easy``, ``random``), the kept
-  fraction ``f``, the probe angle ``theta_deg``, and the policy (``softness`` ``tau``, the
-  ``metric`` ``|p|`` or ``y p``, loss ``reweight``); see :class:`~prunescale.theory.Pruning`
-  and ``docs/erm.md`` section 7.
+  ``alpha_prune N = f alpha_tot N``: the rule (``hard``, ``easy``, ``random``, ``power``), the
+  kept fraction ``f``, the probe angle ``theta_deg``, and the policy (``softness`` ``tau``, the
+  ``metric`` ``|p|`` or ``y p``, loss ``reweight``, the power policy's ``power_exp`` and
+  ``probe_scale``, a mixed policy's ``random_share``); see
+  :class:`~prunescale.theory.Pruning` and ``docs/erm.md`` section 7.
 * :class:`Learner`: the student, ``max-margin`` or a regularized learner
   (``ridge``, ``logistic``, ``hinge``) with penalty ``lam`` (``docs/erm.md``).
 
@@ -70,11 +71,20 @@ class Selection(Pruning):
             the expected kept fraction is ``f``; ``0`` is the sharp rule.
         metric: ``"abs"`` (``m = |p|``, label-free) or ``"signed"`` (``m = y p``).
         reweight: weight each kept example's loss by ``1/pi(m)`` (regularized learners only).
+        power_exp, probe_scale: ``A`` in ``[-50, 50]`` and ``B > 0`` of ``rule = "power"``:
+            each pool example kept with probability ``min(c sigma'(B p)^A, 1)``,
+            ``sigma'(z) = sigma(z)(1 - sigma(z))``, ``c`` such that the expected kept fraction
+            is ``f`` (``A > 0``: hard examples, ``A < 0``: easy, ``A = 0``: random). Label-free.
+        random_share: ``R`` in ``[0, 1]``, with ``hard`` or ``easy``: keep with probability
+            ``R f + (1 - R) pi_rule(m)`` (``R = 0``: the rule, ``R = 1``: random).
     """
 
     softness: float = 0.0
     metric: str = "abs"
     reweight: bool = False
+    power_exp: float = 0.0
+    probe_scale: float = 1.0
+    random_share: float = 0.0
 
     def __post_init__(self):
         super().__post_init__()
@@ -82,11 +92,18 @@ class Selection(Pruning):
             "softness", self.softness, _pr.check_softness, f"in [0, {_pr.SOFTNESS_MAX:g}]"))
         _pr.check_metric(self.metric)
         object.__setattr__(self, "reweight", _pr.check_reweight(self.reweight))
+        ex, sc, sh = _pr.check_family(self.rule, self.metric, self.power_exp, self.probe_scale,
+                                      self.random_share)
+        for name, arr, allowed in (("power_exp", ex, "in [-50, 50]"),
+                                   ("probe_scale", sc, "> 0"), ("random_share", sh, "in [0, 1]")):
+            object.__setattr__(self, name, _pr._scalar(name, arr, allowed))
 
     @property
     def sharp(self) -> bool:
-        """Whether this is the paper's sharp ``|p|`` rule (no softness, no label, no weights)."""
-        return self.softness == 0 and self.metric == "abs" and not self.reweight
+        """Whether this is the paper's sharp ``|p|`` rule (no softness, no label, no weights,
+        no random share; ``random`` and ``power`` are never sharp rank rules)."""
+        return (self.rule in ("hard", "easy", "random") and self.softness == 0
+                and self.metric == "abs" and not self.reweight and self.random_share == 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,9 +134,13 @@ class Learner:
 
 
 #: the flat field names of a :class:`Model`, in order (what :meth:`Model.fields` returns)
-FIELDS = ("rule", "f", "theta_deg", "softness", "metric", "reweight", "learner", "lam", "noise")
+FIELDS = ("rule", "f", "theta_deg", "softness", "metric", "reweight", "learner", "lam", "noise",
+          "power_exp", "probe_scale", "random_share")
+#: the policy-family fields, left out of :meth:`Model.key` at their defaults (so the names of
+#: model points stored before the families existed do not change)
+FAMILY = {"power_exp": 0.0, "probe_scale": 1.0, "random_share": 0.0}
 _DEFAULTS = {"theta_deg": 0.0, "softness": 0.0, "metric": "abs", "reweight": False,
-             "learner": "max-margin", "lam": None, "noise": 0.0}
+             "learner": "max-margin", "lam": None, "noise": 0.0, **FAMILY}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,7 +181,8 @@ class Model:
         if v["learner"] == "max-margin" and lam is not None and lam == 0:
             lam = None  # stored sweeps write lam = 0 for max-margin
         return cls(Selection(v["rule"], v["f"], v["theta_deg"], v["softness"], v["metric"],
-                             v["reweight"]),
+                             v["reweight"], v["power_exp"], v["probe_scale"],
+                             v["random_share"]),
                    Learner(v["learner"], lam), Data(v["noise"]))
 
     def fields(self) -> dict:
@@ -168,20 +190,24 @@ class Model:
         s, le = self.selection, self.learner
         return {"rule": s.rule, "f": s.f, "theta_deg": s.theta_deg, "softness": s.softness,
                 "metric": s.metric, "reweight": s.reweight, "learner": le.name, "lam": le.lam,
-                "noise": self.data.noise}
+                "noise": self.data.noise, "power_exp": s.power_exp, "probe_scale": s.probe_scale,
+                "random_share": s.random_share}
 
     def replace(self, **fields) -> "Model":
         """A copy with some flat fields changed (validated again)."""
         return Model.from_fields(**{**self.fields(), **fields})
 
     def key(self) -> str:
-        """Canonical JSON of :meth:`fields`: a stable name for task ids and cache keys."""
-        return json.dumps(self.fields(), sort_keys=True, separators=(",", ":"))
+        """Canonical JSON of :meth:`fields`: a stable name for task ids and cache keys (the
+        :data:`FAMILY` fields only where they differ from their defaults)."""
+        d = {k: v for k, v in self.fields().items() if k not in FAMILY or v != FAMILY[k]}
+        return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     def __str__(self) -> str:
         d = self.fields()
         out = [d["rule"], f"f={d['f']:g}"]
-        for k in ("theta_deg", "softness", "metric", "reweight"):
+        for k in ("theta_deg", "softness", "metric", "reweight", "power_exp", "probe_scale",
+                  "random_share"):
             if d[k] != _DEFAULTS[k]:
                 out.append(f"{k}={d[k]:g}" if isinstance(d[k], float) else f"{k}={d[k]}")
         out.append(d["learner"])

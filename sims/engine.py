@@ -21,7 +21,8 @@ from prunescale.theory.engine import check_tol, model_arguments
 @single_blas
 def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequence[int],
              alpha_tot=None, theta_deg=None, learner=None, lam=None, noise=None,
-             softness=None, metric=None, reweight=None, seed: int | None = 0, key=None,
+             softness=None, metric=None, reweight=None, power_exp=None, probe_scale=None,
+             random_share=None, seed: int | None = 0, key=None,
              mode: str | None = None, direct: bool = False, tol: float | None = None,
              chunk: int | None = None, max_iter: int | None = None,
              progress: bool | None = None) -> SimResult:
@@ -41,6 +42,11 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
         softness: selection softness in ``[0, 10]``.
         metric: ``"abs"`` or ``"signed"``.
         reweight: weight the kept losses by ``1/pi`` (regularized learners only).
+        power_exp, probe_scale, random_share: the power (``rule = "power"``) and mixed policy
+            families, as :func:`prunescale.theory.solve`. Every pool example is kept
+            independently with probability ``pi``; the normaliser ``c`` (threshold ``k``) is
+            the theory's, from the ``N -> inf`` law, so the realised kept fraction fluctuates
+            around ``f`` (Binomial).
         n: input dimension ``N >= 1``.
         seeds: number of students ``K`` (students ``0..K-1``) or explicit student indices.
         seed: base seed (ignored if ``key`` is given); student ``i`` uses
@@ -72,7 +78,8 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
     """
     m = model_arguments(rule, dict(f=f, theta_deg=theta_deg, learner=learner, lam=lam,
                                    noise=noise, softness=softness, metric=metric,
-                                   reweight=reweight))
+                                   reweight=reweight, power_exp=power_exp,
+                                   probe_scale=probe_scale, random_share=random_share))
     from prunescale.model import Model
     from prunescale.theory.pruning import Pruning
 
@@ -82,7 +89,8 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
     pruning = Pruning(sel.rule, sel.f, sel.theta_deg)
     common = dict(seed=seed, key=key, alpha_tot=alpha_tot, direct=direct, mode=mode,
                   chunk=chunk, progress=progress, noise=model.data.noise,
-                  softness=sel.softness, metric=sel.metric)
+                  softness=sel.softness, metric=sel.metric, power_exp=sel.power_exp,
+                  probe_scale=sel.probe_scale, random_share=sel.random_share)
     if not model.learner.regularized:
         from prunescale.sims.run import simulate_max_margin
 

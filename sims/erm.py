@@ -55,12 +55,12 @@ from jax.scipy.linalg import cho_factor, cho_solve
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
 from prunescale.sims.result import SimResult
-from prunescale.sims.prune import MODES, policy_sizes, sample_kept, sample_policy
+from prunescale.sims.prune import MODES, policy_shape, policy_sizes, sample_kept, sample_policy
 from prunescale.sims.run import (FLIP, _base_key, _check_args, block_size, check_memory,
                                  estimate_memory, flip_labels, realised_sizes, resolve_alphas)
 from prunescale.theory.erm import _check_learner, _check_lam, _check_noise
 from prunescale.theory import _selection as _sel
-from prunescale.theory.pruning import _scalar, check_tol
+from prunescale.theory.pruning import _scalar, check_family, check_tol
 
 #: default bound on |eps - eps*| above which a student is flagged
 EPS_TOL = 1e-6
@@ -389,7 +389,9 @@ MAX_ITER = {"ridge": 1, "logistic": 100, "hinge": 100}
 def simulate_regularized(pruning, alpha_prune: float | None, n: int,
                          seeds: int | Sequence[int], *, learner: str, lam: float,
                          noise: float = 0.0, softness: float = 0.0, metric: str = "abs",
-                         reweight: bool = False, seed: int | None = 0,
+                         reweight: bool = False, power_exp: float = 0.0,
+                         probe_scale: float = 1.0, random_share: float = 0.0,
+                         seed: int | None = 0,
                          key: jax.Array | None = None, alpha_tot: float | None = None,
                          direct: bool = False, mode: str | None = None,
                          eps_tol: float = EPS_TOL, chunk: int | None = None,
@@ -412,6 +414,9 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
     independently with probability ``pi(m)`` (a random count, padded with weight-0 rows;
     ``softness = 0`` with ``signed`` keeps exactly ``P`` by rank of ``y p``), ``direct`` mode
     draws ``P`` i.i.d. examples of the kept law by rejection. ``materialize`` is refused there.
+    The power and mixed families (``power_exp``, ``probe_scale``, ``random_share``) are such
+    policies; ``pi`` uses the theory's normaliser ``c`` (or threshold ``k``), so the realised
+    kept fraction fluctuates around ``f``.
 
     Returns:
         :class:`~prunescale.sims.SimResult` (``kappa`` NaN).
@@ -433,19 +438,18 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     n_pool, n_kept = realised_sizes(pruning, n, alpha_prune, alpha_tot)
-    if pruning.rule == "random":
-        policy = reweight
-    else:
-        policy = softness > 0 or metric == "signed"
+    fam = [float(a) for a in check_family(pruning.rule, metric, power_exp, probe_scale,
+                                              random_share)]
+    policy = bool(_sel.weighs_line(pruning.rule, softness, metric, fam[0], fam[2], reweight))
     if policy:
         if mode == "materialize":
             raise InputError("mode must be pool or direct for a selection policy (softness > 0, "
-                             "metric signed or a reweighted random selection); got "
-                             "'materialize'")
-        sharp_rank = mode == "pool" and softness == 0 and pruning.rule != "random"
+                             "metric signed, rule power, a random share or a reweighted "
+                             "random selection); got 'materialize'")
+        sharp_rank = mode == "pool" and _sel.is_step(pruning.rule, softness, fam[2])
         n_cand, n_rows = policy_sizes(pruning.f, n_pool, n_kept, mode, sharp_rank)
         k_thr = float(_sel.threshold(pruning.rule, pruning.f, softness, metric, noise,
-                                     pruning.theta))
+                                     pruning.theta, exp=fam[0], scale=fam[1]))
         if pruning.rule == "random":
             k_thr = 0.0
     if chunk is None:
@@ -468,7 +472,8 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
         keys = fold(key, jnp.asarray(padded[b * chunk:(b + 1) * chunk], dtype=jnp.uint32))
         if policy:
             res = _policy_block(keys, np.float64(k_thr), noise, lam, pruning, n,
-                                (n_cand, n_rows, n_kept), float(softness), metric, reweight,
+                                (n_cand, n_rows, n_kept), policy_shape(softness, *fam), metric,
+                                reweight,
                                 mode, learner, np.int64(max_iter))
         else:
             res = _block(keys, noise, lam, pruning, n, n_pool, mode, learner,
@@ -488,7 +493,8 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
         alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
         n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds, learner=learner,
         lam=float(lam), noise=float(noise), softness=float(softness), metric=metric,
-        reweight=reweight, tol=float(eps_tol), eps=eps,
+        reweight=reweight, tol=float(eps_tol), eps=eps, power_exp=fam[0], probe_scale=fam[1],
+        random_share=fam[2],
         eps_noisy=noise + (1.0 - 2.0 * noise) * eps, R=R, S=S, kappa=np.full(k, np.nan), Q=Q,
         gap=gap, eps_err=eps_err, iterations=its, flipped=flipped,
         kept=np.minimum(kept, n_rows if policy else n_kept).astype(float),

@@ -121,16 +121,36 @@ SELECT = 0x73656C65
 FLIP = 0x6E6F6973
 
 
-def keep_prob(rule: str, m, k, tau, f):
+def policy_shape(tau=0.0, power_exp=0.0, probe_scale=1.0, random_share=0.0) -> tuple:
+    """The static shape ``(tau, A, B, R)`` of a policy's ``pi`` (softness, power exponent and
+    scale, random share), as :func:`keep_prob` and :func:`sample_policy` take it."""
+    return (float(tau), float(power_exp), float(probe_scale), float(random_share))
+
+
+def _shape(shape) -> tuple:
+    return policy_shape(shape) if not isinstance(shape, tuple) else shape
+
+
+def keep_prob(rule: str, m, k, shape, f):
     """``pi(m)`` of a selection policy in JAX (:func:`prunescale.theory._selection.keep_prob`):
     ``sigmoid((k - m)/tau)`` (hard), ``sigmoid((m - k)/tau)`` (easy), ``f`` (random); the step
-    ``1{m <= k}`` / ``1{m >= k}`` at ``tau = 0``."""
+    ``1{m <= k}`` / ``1{m >= k}`` at ``tau = 0``; mixed with random, ``R f + (1 - R) pi``;
+    ``power``: ``min(exp(k + A log sigma'(B m)), 1)``, ``k = log c``. ``shape``:
+    :func:`policy_shape` (a bare number is the softness)."""
+    tau, a, b, r = _shape(shape)
     if rule == "random":
         return jnp.full_like(m, f)
+    if rule == "power":
+        if a == 0:  # the constant exp(k) = f: random
+            return jnp.exp(jnp.minimum(k, 0.0)) * jnp.ones_like(m)
+        z = jnp.abs(b * m)
+        return jnp.exp(jnp.minimum(k + a * (-z - 2.0 * jnp.log1p(jnp.exp(-z))), 0.0))
     d = (k - m) if rule == "hard" else (m - k)
     if tau == 0:
-        return jnp.where(d >= 0, 1.0, 0.0).astype(m.dtype)
-    return jax.nn.sigmoid(d / tau)
+        pi = jnp.where(d >= 0, 1.0, 0.0).astype(m.dtype)
+    else:
+        pi = jax.nn.sigmoid(d / tau)
+    return pi if r == 0 else r * f + (1.0 - r) * pi
 
 
 def policy_sizes(f: float, n_pool: int, n_kept: int, mode: str, sharp_rank: bool):
@@ -152,7 +172,7 @@ def policy_sizes(f: float, n_pool: int, n_kept: int, mode: str, sharp_rank: bool
 
 @float64
 def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows: int,
-                  n_kept: int, k, tau: float, noise, metric: str, reweight: bool,
+                  n_kept: int, k, tau, noise, metric: str, reweight: bool,
                   mode: str):
     """Teacher and the kept examples of one student under a selection policy
     (``docs/erm.md`` section 7).
@@ -165,6 +185,12 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     to ``n_rows`` with weight 0. At ``tau = 0`` (``sharp``) exactly ``n_kept`` are kept by rank
     of ``m``. ``direct`` mode: the first ``n_kept`` accepted of ``n_cand`` i.i.d. candidates,
     an exact sample of ``n_kept`` i.i.d. examples of the kept law (rejection sampling).
+    ``tau``: the softness, or the policy's :func:`policy_shape` ``(tau, A, B, R)`` (the power
+    and mixed families). The threshold ``k`` (``log c`` of the power policy) is the theory's,
+    from the ``N -> inf`` law (:func:`prunescale.theory._selection.threshold`), not refitted
+    to the realised pool: each pool example is kept independently with probability ``pi``, so
+    the kept count is Binomial(``P_tot``, ``f``) and the realised fraction fluctuates around
+    ``f`` by ``sqrt(f (1 - f) / P_tot)``.
     Only the kept rows' inputs are drawn: ``x = g - (g.j) j - (g.e) e + p j + r e`` with
     ``j``, ``e`` the unit probe and in-span orthogonal directions, so ``J_p.x/sqrt(N) = p`` and
     ``T.x/sqrt(N) = cos(theta) p - sin(theta) r`` exactly in law.
@@ -185,8 +211,10 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     y0 = jnp.where(t >= 0, 1.0, -1.0)
     y = jnp.where(flip, -y0, y0)
     m = jnp.abs(p) if metric == "abs" else y * p
-    pi = keep_prob(pruning.rule, m, k, tau, pruning.f)
-    sharp_rank = mode == "pool" and tau == 0 and pruning.rule != "random"
+    shape = _shape(tau)
+    pi = keep_prob(pruning.rule, m, k, shape, pruning.f)
+    step = pruning.rule in ("hard", "easy") and shape[0] == 0 and shape[3] == 0
+    sharp_rank = mode == "pool" and step
     if sharp_rank:
         idx = jax.lax.top_k(-m if pruning.rule == "hard" else m, n_rows)[1]
         count = jnp.asarray(n_rows)
@@ -211,7 +239,7 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     x = x * vf[:, None]
     yk = jnp.where(valid, yk, 1.0)
     nv = jnp.maximum(jnp.sum(vf), 1.0)
-    if reweight and tau > 0 and pruning.rule != "random":
+    if reweight and not step and pruning.rule != "random":
         inv = jnp.where(valid, 1.0 / jnp.where(valid, pik, 1.0), 0.0)
         cw = inv / (jnp.sum(inv) / nv)
     elif reweight and pruning.rule == "random":

@@ -31,7 +31,8 @@ def aggregates_defined(learner: str, noise: float, flagged) -> bool:
 class SimResult:
     """Certified students on pruned data: per-student arrays and aggregates.
 
-    Configuration: ``rule, f, theta_deg, softness, metric, reweight`` (selection),
+    Configuration: ``rule, f, theta_deg, softness, metric, reweight, power_exp, probe_scale,
+    random_share`` (selection),
     ``learner, lam`` (``lam`` NaN for max-margin), ``noise`` (label flips), the loads
     ``alpha_prune, alpha_tot``, the dimension ``n``, the realised pool and kept sizes
     ``n_pool, n_kept``, the sampling ``mode``, the base ``seed`` and the ``student_seeds``,
@@ -82,6 +83,9 @@ class SimResult:
     kept: np.ndarray
     flagged: np.ndarray
     seconds: float
+    power_exp: float = 0.0
+    probe_scale: float = 1.0
+    random_share: float = 0.0
 
     @property
     def model(self):
@@ -92,7 +96,8 @@ class SimResult:
                                  softness=self.softness, metric=self.metric,
                                  reweight=self.reweight, learner=self.learner,
                                  lam=None if self.learner == "max-margin" else self.lam,
-                                 noise=self.noise)
+                                 noise=self.noise, power_exp=self.power_exp,
+                                 probe_scale=self.probe_scale, random_share=self.random_share)
 
     @property
     def complete(self) -> bool:
@@ -158,7 +163,8 @@ class SimResult:
             "rule": self.rule, "learner": self.learner,
             "lam": None if self.learner == "max-margin" else self.lam, "noise": self.noise,
             "softness": self.softness, "metric": self.metric, "reweight": self.reweight,
-            "f": self.f, "alpha_prune": self.alpha_prune, "alpha_tot": self.alpha_tot,
+            "power_exp": self.power_exp, "probe_scale": self.probe_scale,
+            "random_share": self.random_share, "f": self.f, "alpha_prune": self.alpha_prune, "alpha_tot": self.alpha_tot,
             "theta_deg": self.theta_deg, "n": self.n, "seeds": self.seeds, "seed": self.seed,
             "n_pool": self.n_pool, "n_kept": self.n_kept, "f_eff": self.f_eff,
             "alpha_prune_eff": self.alpha_prune_eff,
@@ -179,9 +185,9 @@ class SimResult:
 
         k = self.seeds
         cols = {name: [getattr(self, name)] * k for name in (
-            "rule", "learner", "lam", "noise", "softness", "metric", "reweight", "f",
-            "alpha_prune", "alpha_tot", "theta_deg", "n", "n_pool", "n_kept", "mode", "seed",
-            "tol")}
+            "rule", "learner", "lam", "noise", "softness", "metric", "reweight", "power_exp",
+            "probe_scale", "random_share", "f", "alpha_prune", "alpha_tot", "theta_deg", "n",
+            "n_pool", "n_kept", "mode", "seed", "tol")}
         cols["student"] = np.asarray(self.student_seeds, dtype=np.int64)
         for name in MEASURED + ("gap", "eps_err", "iterations", "flipped", "kept", "flagged"):
             cols[name] = np.asarray(getattr(self, name))
@@ -195,7 +201,8 @@ class SimResult:
         data = {name: ("student", np.asarray(getattr(self, name))) for name in
                 MEASURED + ("gap", "eps_err", "iterations", "flipped", "kept", "flagged")}
         attrs = {name: getattr(self, name) for name in (
-            "rule", "learner", "lam", "noise", "softness", "metric", "f", "alpha_prune",
+            "rule", "learner", "lam", "noise", "softness", "metric", "power_exp", "probe_scale",
+            "random_share", "f", "alpha_prune",
             "alpha_tot", "theta_deg", "n", "n_pool", "n_kept", "mode", "tol")}
         attrs["reweight"] = int(self.reweight)
         attrs["seed"] = -1 if self.seed is None else int(self.seed)

@@ -37,8 +37,8 @@ from prunescale.theory.pruning import (Pruning, _scalar, check_alpha, check_int,
 
 from prunescale.sims.certify import certify
 from prunescale.sims.data import Examples
-from prunescale.sims.prune import (FLIP, MODES, policy_sizes, pool_size, sample_kept,
-                                   sample_policy)
+from prunescale.sims.prune import (FLIP, MODES, policy_shape, policy_sizes, pool_size,
+                                   sample_kept, sample_policy)
 from prunescale.sims.student import solve_max_margin
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
@@ -139,7 +139,8 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
              alpha_tot: float | None = None, direct: bool = False, mode: str | None = None,
              gap_tol: float = 1e-6, chunk: int | None = None, max_iter: int = 80,
              progress: bool | None = None, noise: float = 0.0, softness: float = 0.0,
-             metric: str = "abs") -> SimResult:
+             metric: str = "abs", power_exp: float = 0.0, probe_scale: float = 1.0,
+             random_share: float = 0.0) -> SimResult:
     """The max-margin simulator of :func:`prunescale.sims.simulate`: certified max-margin
     students on pruned Gaussian data.
 
@@ -176,6 +177,10 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
             probability ``pi(m)``, so the kept count is random; sharp ``signed``: the ``P``
             of smallest or largest ``y p``; ``direct``: the kept law by rejection). The
             sharp ``abs`` rule keeps the samplers above (the same students as before).
+        power_exp, probe_scale, random_share: the power and mixed policy families (as
+            :func:`prunescale.theory.solve`), sampled by the same Bernoulli keeps over the
+            pool with the theory's normaliser ``c`` or threshold ``k`` (the realised kept
+            fraction fluctuates around ``f``).
 
     Returns:
         :class:`SimResult`. The same ``(seed or key, student indices, arguments)`` gives the
@@ -196,19 +201,23 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
         raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     n_pool, n_kept = realised_sizes(pruning, n, alpha_prune, alpha_tot)
     policy = None
-    if pruning.rule != "random" and (metric != "abs" or softness != 0):
-        from prunescale.theory import _selection as _sel
+    from prunescale.theory import _selection as _sel
+    from prunescale.theory.pruning import check_family
 
+    fam = [float(a) for a in check_family(pruning.rule, metric, power_exp, probe_scale,
+                                          random_share)]
+    if pruning.rule != "random" and (metric != "abs" or softness != 0
+                                     or _sel.weighs_line(pruning.rule, 0.0, metric, *fam[::2])):
         softness = _scalar("softness", _sel.check_softness(softness), "in [0, 10]")
         metric = _sel.check_metric(metric)
         if mode == "materialize":
-            raise InputError("mode must be pool or direct for a selection policy (softness > 0 "
-                             "or metric signed); got 'materialize'")
-        sharp_rank = mode == "pool" and softness == 0
+            raise InputError("mode must be pool or direct for a selection policy (softness > 0, "
+                             "metric signed, rule power or a random share); got 'materialize'")
+        sharp_rank = mode == "pool" and _sel.is_step(pruning.rule, softness, fam[2])
         n_cand, n_rows = policy_sizes(pruning.f, n_pool, n_kept, mode, sharp_rank)
         k_thr = float(_sel.threshold(pruning.rule, pruning.f, softness, metric, noise,
-                                     pruning.theta))
-        policy = (k_thr, (n_cand, n_rows, n_kept), float(softness), metric)
+                                     pruning.theta, exp=fam[0], scale=fam[1]))
+        policy = (k_thr, (n_cand, n_rows, n_kept), policy_shape(softness, *fam), metric)
     elif metric not in ("abs", "signed"):
         raise InputError(f"metric must be one of abs, signed; got {metric!r}")
     if chunk is None:
@@ -229,7 +238,8 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
         n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds,
         learner="max-margin", lam=float("nan"), noise=noise,
         softness=float(softness) if policy else 0.0, metric=metric if policy else "abs",
-        reweight=False, tol=float(gap_tol), eps=eps,
+        reweight=False, tol=float(gap_tol), eps=eps, power_exp=fam[0], probe_scale=fam[1],
+        random_share=fam[2],
         eps_noisy=noise + (1.0 - 2.0 * noise) * eps, R=R, S=S, kappa=kappa, Q=nan, gap=gap,
         eps_err=eps_err, iterations=its, flipped=nan,
         kept=np.full(k, float(n_kept) if policy is None else np.nan),  # policy: not recorded

@@ -91,6 +91,9 @@ class Config:
     softness: float = 0.0  # selection policy (docs/erm.md section 7); 0, abs: the sharp rule
     metric: str = "abs"
     reweight: bool = False
+    power_exp: float = 0.0     # the power policy (rule power); 0 elsewhere
+    probe_scale: float = 1.0   # the power policy's B; 1 elsewhere
+    random_share: float = 0.0  # a mixed hard/easy policy's R; 0 elsewhere
 
     def key(self) -> tuple:
         return dataclasses.astuple(self)
@@ -112,11 +115,15 @@ class Config:
                    gap_tol=float(gap_tol), **d)
 
     def ident(self) -> list:
-        """What a task id hashes: :meth:`key`, without the selection fields when they are the
-        defaults (so that sweeps stored before policies existed keep their task ids)."""
+        """What a task id hashes: :meth:`key`, without the policy-family fields
+        (``power_exp, probe_scale, random_share``) when they are the defaults, and then without
+        the selection fields when they are the defaults too (so that sweeps stored before
+        policies and families existed keep their task ids)."""
         k = list(self.key())
-        if (self.softness, self.metric, self.reweight) == (0.0, "abs", False):
+        if (self.power_exp, self.probe_scale, self.random_share) == (0.0, 1.0, 0.0):
             k = k[:-3]
+            if (self.softness, self.metric, self.reweight) == (0.0, "abs", False):
+                k = k[:-3]
         return k
 
 

@@ -114,13 +114,17 @@ def test_fss_reference_changes_with_every_model_field():
             "metric": "abs", "reweight": False, "learner": "ridge", "lam": 0.1, "noise": 0.05}
     variants = {"rule": "easy", "f": 0.5, "theta_deg": 20.0, "softness": 1.0,
                 "metric": "signed", "reweight": True, "learner": "logistic", "lam": 1.0,
-                "noise": 0.2}
-    assert set(variants) == set(FIELDS)
-    ref, ok = theory_eps(base)
-    assert ok and ref is not None
-    for name, value in variants.items():
-        eps, ok = theory_eps({**base, name: value})
-        assert ok and abs(eps - ref) > 1e-4, (name, eps, ref)
+                "noise": 0.2, "random_share": 0.4}
+    # the power family's parameters vary around a power-policy point
+    power = {**base, "rule": "power", "softness": 0.0, "power_exp": 1.0, "probe_scale": 2.0}
+    power_variants = {"power_exp": -1.0, "probe_scale": 4.0}
+    assert set(variants) | set(power_variants) == set(FIELDS)
+    for point, changes in ((base, variants), (power, power_variants)):
+        ref, ok = theory_eps(point)
+        assert ok and ref is not None
+        for name, value in changes.items():
+            eps, ok = theory_eps({**point, name: value})
+            assert ok and abs(eps - ref) > 1e-4, (name, eps, ref)
 
 
 def test_stored_configurations_carry_every_model_field():

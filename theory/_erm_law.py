@@ -109,10 +109,13 @@ class Points:
     k: np.ndarray | None = None
     tau: np.ndarray | None = None
     f: np.ndarray | None = None
+    #: the policy's ``pi``, split points and weights (:class:`theory._kept_law.Policy`)
+    kept: object = None
 
     def take(self, idx) -> "Points":
         sel = {k: (None if getattr(self, k) is None else getattr(self, k)[idx])
                for k in ("k", "tau", "f")}
+        sel["kept"] = None if self.kept is None else self.kept.take(idx)
         return Points(self.learner, *(getattr(self, k)[idx] for k in
                                        ("lo", "hi", "c", "sn", "eta", "alpha", "lam")),
                       policy=self.policy, metric=self.metric, reweight=self.reweight, **sel)
@@ -141,7 +144,7 @@ def sharp_signed(pts: Points) -> bool:
     """Whether the points are a sharp (``tau = 0``) label-aware policy: at ``theta = 0`` each
     observed label then keeps an interval of ``p`` (:func:`_label_ranges`)."""
     return (pts.policy in ("hard", "easy") and pts.metric == "signed"
-            and pts.tau is not None and not np.any(pts.tau > 0))
+            and pts.tau is not None and pts.kept.step)
 
 
 def omega_kernel(pts: Points) -> bool:
@@ -185,8 +188,7 @@ def _p_rule(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
     L = hi - lo
     breaks = [lo[:, None] + L[:, None] * _P_FRACS]
     if pts.policy:
-        breaks.append(_sel.p_breaks(pts.k, pts.tau, pts.c, pts.sn, pts.metric, label=False,
-                                    fixed=False))
+        breaks.append(pts.kept.breaks(pts.c, pts.sn))
     with np.errstate(divide="ignore", invalid="ignore"):
         if np.any(pts.sn > 0):
             tan = pts.sn / pts.c
@@ -348,13 +350,13 @@ def _policy_factors(pts: Points, p):
     """``(pi(m(p, +1)), pi(m(p, -1)), c(p, +1), c(p, -1))`` at the ``p >= 0`` nodes, shaped
     ``[G, Np, 1]`` (``m = p`` for both labels with the ``abs`` metric, ``m = y p`` with
     ``signed``; ``c = 1`` unless ``pts.reweight``)."""
-    k, tau, f = (a[:, None] for a in (pts.k, pts.tau, pts.f))
-    sp = _sel.keep_prob(pts.policy, p, k, tau, f)
-    sm = sp if pts.metric == "abs" else _sel.keep_prob(pts.policy, -p, k, tau, f)
+    rows = np.arange(p.shape[0])[:, None]
+    sp = pts.kept.pi(p, rows)
+    sm = sp if pts.metric == "abs" else pts.kept.pi(-p, rows)
     sp = np.where(sp > _sel.PI_FLOOR, sp, 0.0)
     sm = np.where(sm > _sel.PI_FLOOR, sm, 0.0)
     if pts.reweight:
-        cp, cm = _sel.weight_c(pts.policy, sp, tau, f), _sel.weight_c(pts.policy, sm, tau, f)
+        cp, cm = pts.kept.weights(sp, rows), pts.kept.weights(sm, rows)
     else:
         cp = cm = np.ones_like(sp)
     return sp[..., None], sm[..., None], cp[..., None], cm[..., None]

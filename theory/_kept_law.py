@@ -83,26 +83,82 @@ def _density_weights(x, w, f):
 @dataclasses.dataclass(frozen=True)
 class Policy:
     """A selection policy's keep probability ``pi(m)`` on the nodes (``docs/erm.md`` section 7):
-    ``rule``, per-point threshold ``k`` and softness ``tau``, and the metric (``"abs"``:
-    ``m = |t_p|``; ``"signed"``: ``m = y' t_p`` with ``y'`` the observed label). The kept law
-    is ``phi(t_p) pi(m) / f`` on the whole line instead of a range."""
+    ``rule``, per-point threshold ``k`` (``log c`` for ``power``) and softness ``tau``, and the
+    metric (``"abs"``: ``m = |t_p|``; ``"signed"``: ``m = y' t_p`` with ``y'`` the observed
+    label); the family parameters ``exp`` (``A``) and ``scale`` (``B``) of the power policy,
+    ``share`` (``R``) of a mixed one and the kept fraction ``f`` (``None``: the defaults). The
+    kept law is ``phi(t_p) pi(m) / f`` on the whole line instead of a range. The engines see a
+    policy only through :meth:`pi`, :meth:`breaks` and :meth:`weights`: every family is written
+    once, in :mod:`prunescale.theory._selection`."""
 
     rule: str
     k: np.ndarray
     tau: np.ndarray
     metric: str
+    exp: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    share: np.ndarray | None = None
+    f: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, rule, f, tau, metric, eta, theta_rad, exp=None, scale=None,
+           share=None) -> "Policy":
+        """The policy at fractions ``f`` (arrays of one shape), its threshold (or ``log c``)
+        from :func:`prunescale.theory._selection.threshold`."""
+        from prunescale.theory._selection import FAMILY_DEFAULTS, threshold
+
+        f = np.asarray(f, float)
+
+        def arr(x, name):
+            return np.broadcast_to(np.asarray(FAMILY_DEFAULTS[name] if x is None else x,
+                                              float), f.shape).copy()
+
+        exp, scale, share = (arr(exp, "power_exp"), arr(scale, "probe_scale"),
+                             arr(share, "random_share"))
+        tau = arr(tau, "power_exp")  # (default 0, like the exponent)
+        k = threshold(rule, f, tau, metric, eta, theta_rad, exp=exp, scale=scale)
+        return cls(rule, np.asarray(k, float), tau, metric, exp, scale, share, f.copy())
 
     def take(self, idx) -> "Policy":
-        return Policy(self.rule, self.k[idx], self.tau[idx], self.metric)
+        def t(a):
+            return None if a is None else a[idx]
+
+        return Policy(self.rule, self.k[idx], self.tau[idx], self.metric, t(self.exp),
+                      t(self.scale), t(self.share), t(self.f))
+
+    def _fam(self, owner):
+        def g(a, d):
+            return d if a is None else a[owner]
+
+        return dict(exp=g(self.exp, 0.0), scale=g(self.scale, 1.0), share=g(self.share, 0.0))
 
     def pi(self, m, owner):
         from prunescale.theory._selection import keep_prob
 
-        return keep_prob(self.rule, m, self.k[owner], self.tau[owner], 1.0)
+        f = 1.0 if self.f is None else self.f[owner]
+        return keep_prob(self.rule, m, self.k[owner], self.tau[owner], f, **self._fam(owner))
+
+    def weights(self, pi, owner):
+        """Loss weights ``c(m)`` of a reweighted policy (``f/pi`` where ``pi > 0`` on the
+        whole line, else 1), :func:`prunescale.theory._selection.weight_c`."""
+        from prunescale.theory._selection import weight_c
+
+        f = 1.0 if self.f is None else self.f[owner]
+        return weight_c(self.rule, pi, self.tau[owner], f,
+                        0.0 if self.share is None else self.share[owner])
+
+    @property
+    def step(self) -> bool:
+        """Whether ``pi`` is a step in ``m`` (sharp ``hard``/``easy``, no random share)."""
+        from prunescale.theory._selection import is_step
+
+        return is_step(self.rule, self.tau, 0.0 if self.share is None else self.share)
 
     def breaks(self, cth, sth):
-        from prunescale.theory._selection import p_breaks
+        from prunescale.theory._selection import p_breaks, power_breaks
 
+        if self.rule == "power":
+            return power_breaks(self.k, self.exp, self.scale)
         return p_breaks(self.k, self.tau, cth, sth, self.metric, label=False, fixed=False)
 
 

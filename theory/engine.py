@@ -10,13 +10,16 @@ the engine of its learner: the max-margin solver (:func:`prunescale.theory.solve
 
 from __future__ import annotations
 
+import numpy as np
+
 from prunescale.errors import InputError
 from prunescale.theory import pruning as _pr
 from prunescale.theory.result import TheoryResult
 
 #: the model fields a call may leave out, and their values then
 DEFAULTS = {"theta_deg": 0.0, "learner": "max-margin", "lam": None, "noise": 0.0,
-            "softness": 0.0, "metric": "abs", "reweight": False}
+            "softness": 0.0, "metric": "abs", "reweight": False, "power_exp": 0.0,
+            "probe_scale": 1.0, "random_share": 0.0}
 
 
 def model_arguments(rule, given: dict) -> dict:
@@ -34,7 +37,9 @@ def model_arguments(rule, given: dict) -> dict:
     elif isinstance(rule, _pr.Pruning):
         fields, what = {"rule": rule.rule, "f": rule.f, "theta_deg": rule.theta_deg}, "selection"
         if isinstance(rule, Selection):
-            fields.update(softness=rule.softness, metric=rule.metric, reweight=rule.reweight)
+            fields.update(softness=rule.softness, metric=rule.metric, reweight=rule.reweight,
+                          power_exp=rule.power_exp, probe_scale=rule.probe_scale,
+                          random_share=rule.random_share)
     else:
         fields, what = {"rule": rule}, None
     given = {k: v for k, v in given.items() if v is not None}
@@ -44,11 +49,13 @@ def model_arguments(rule, given: dict) -> dict:
                          "and as an argument")
     out = {**DEFAULTS, "f": None, **fields, **given}
     if out["rule"] is None:
-        raise InputError("give rule (hard, easy or random) or a prunescale.model.Model")
+        raise InputError("give rule (hard, easy, random or power) or a prunescale.model.Model")
     _pr.check_rule(out["rule"])
     learner = _pr.check_learner(out["learner"])
     out["lam"] = _pr.check_penalty(learner, out["lam"])
     _pr.check_reweight_for(learner, out["reweight"])
+    _pr.check_family(out["rule"], out["metric"], out["power_exp"], out["probe_scale"],
+                     out["random_share"])
     return out
 
 
@@ -64,12 +71,13 @@ def check_tol(tol, learner: str) -> None:
 
 def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None,
           learner=None, lam=None, noise=None, softness=None, metric=None, reweight=None,
-          tol: float | None = None, quad=None, strict: bool = False,
+          power_exp=None, probe_scale=None, random_share=None, tol: float | None = None, quad=None, strict: bool = False,
           max_log_step: float | None = None) -> TheoryResult:
     """Solve and certify the replica theory at every point of the broadcast inputs.
 
     Args:
-        rule: ``"hard"``, ``"easy"`` or ``"random"``, or a :class:`prunescale.model.Model`
+        rule: ``"hard"``, ``"easy"``, ``"random"`` or ``"power"``, or a
+            :class:`prunescale.model.Model`
             whose fields fill in every model argument (then none of them may be given again).
         f: kept fraction(s) in ``(0, 1]``.
         alpha_prune: kept examples per dimension (give this or ``alpha_tot``).
@@ -83,6 +91,12 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
         softness: selection softness(es) ``tau`` in ``[0, 10]`` (0: the sharp rule).
         metric: ``"abs"`` (``|p|``, label-free) or ``"signed"`` (``y p``).
         reweight: weight the kept losses by ``1/pi`` (regularized learners only).
+        power_exp: exponent(s) ``A`` in ``[-50, 50]`` of the ``power`` policy
+            ``pi = min(c sigma'(B p)^A, 1)`` (``A > 0`` keeps hard examples, ``A < 0`` easy
+            ones, ``0`` is random; ``docs/erm.md`` section 7).
+        probe_scale: scale(s) ``B > 0`` of the ``power`` policy.
+        random_share: share(s) ``R`` in ``[0, 1]`` of random selection mixed into a ``hard``
+            or ``easy`` policy: ``pi = R f + (1 - R) pi_rule``.
         tol: certification tolerance of the learner's certificate: the largest relative
             duality gap for max-margin (default ``1e-12``), the largest certified bound on
             ``|eps - eps*|`` for the regularized learners (default ``1e-5``).
@@ -110,8 +124,18 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
     """
     m = model_arguments(rule, dict(f=f, theta_deg=theta_deg, learner=learner, lam=lam,
                                    noise=noise, softness=softness, metric=metric,
-                                   reweight=reweight))
+                                   reweight=reweight, power_exp=power_exp,
+                                   probe_scale=probe_scale, random_share=random_share))
     check_tol(tol, m["learner"])
+    fam = {k: m[k] for k in ("power_exp", "probe_scale", "random_share")}
+    shapes = [np.shape(v) for v in fam.values() if np.ndim(v)]
+    if shapes and m["f"] is not None and not isinstance(m["f"], (str, bytes)):
+        try:  # the family parameters broadcast with the other inputs, like f itself
+            m["f"] = np.broadcast_to(np.asarray(m["f"]),
+                                     np.broadcast_shapes(np.shape(m["f"]), *shapes))
+        except ValueError:
+            raise InputError(f"power_exp, probe_scale and random_share must broadcast with f; "
+                             f"got shapes {shapes} and {np.shape(m['f'])}") from None
     if m["learner"] == "max-margin":
         from prunescale.theory import solver
 
@@ -124,7 +148,8 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
             kw["max_log_step"] = max_log_step
         return solver.solve_max_margin(
             m["rule"], m["f"], alpha_prune, m["theta_deg"], alpha_tot=alpha_tot,
-            noise=m["noise"], softness=m["softness"], metric=m["metric"], strict=strict, **kw)
+            noise=m["noise"], softness=m["softness"], metric=m["metric"], strict=strict, **fam,
+            **kw)
     if max_log_step is not None:
         raise InputError("max_log_step is an option of the max-margin engine; got "
                          f"learner {m['learner']}")
@@ -138,4 +163,4 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
     return erm.solve_regularized(
         m["rule"], m["f"], alpha_prune, alpha_tot, m["theta_deg"], learner=m["learner"],
         lam=m["lam"], noise=m["noise"], softness=m["softness"], metric=m["metric"],
-        reweight=m["reweight"], strict=strict, **kw)
+        reweight=m["reweight"], strict=strict, **fam, **kw)

@@ -370,23 +370,27 @@ def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam, noise, softness=0.0
     return F, AL, TH, LA, NO, TA, shape
 
 
-def _policy_mask(rule, TA, metric, reweight):
+def _policy_mask(rule, TA, metric, reweight, fam=None):
     """Points that need the selection-policy rule (``docs/erm.md`` section 7); the others are
     the sharp ``|p|`` rules of :mod:`prunescale.theory.pruning`, solved exactly as before
     (softness 0 with ``abs``, where reweighting is a no-op; ``random`` without reweighting,
     where softness and metric are irrelevant)."""
-    if rule == "random":
-        return np.full(TA.shape, bool(reweight))
-    return (TA > 0) | (metric == "signed")
+    ex, _, sh = (0.0, 1.0, 0.0) if fam is None else fam
+    return _sel.weighs_line(rule, TA, metric, ex, sh, reweight)
 
 
-def _policy_points(rule, learner, F, AL, TH, LA, NO, TA, metric, reweight) -> Points:
-    """Points of a selection policy: ``p`` on ``[0, T]``, ``pi`` applied per label."""
+def _policy_points(rule, learner, F, AL, TH, LA, NO, TA, metric, reweight,
+                   fam=(None, None, None)) -> Points:
+    """Points of a selection policy: ``p`` on ``[0, T]``, ``pi`` applied per label
+    (:class:`prunescale.theory._kept_law.Policy`; ``fam``: the family parameters)."""
+    from prunescale.theory._kept_law import Policy
+
     th = np.zeros_like(TH) if rule == "random" else np.radians(TH)
-    k = _sel.threshold(rule, F, TA, metric, NO, th)
+    kept = Policy.of(rule, F, TA, metric, NO, th, *fam)
     lo, hi = np.zeros_like(F), np.full_like(F, np.inf)
     return Points(learner, lo, hi, np.cos(th), np.sin(th), NO, AL, LA, policy=rule,
-                  metric=metric, reweight=bool(reweight), k=k, tau=TA.copy(), f=F.copy())
+                  metric=metric, reweight=bool(reweight), k=kept.k, tau=TA.copy(), f=F.copy(),
+                  kept=kept)
 
 
 def _points(rule, learner, F, AL, TH, LA, NO) -> Points:
@@ -427,7 +431,8 @@ def _certify_chunks(pts: Points, X, quad: ErmQuadrature):
 
 def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=0.0, *,
                       learner: str, lam, noise=0.0, softness=0.0, metric: str = "abs",
-                      reweight: bool = False, quad: ErmQuadrature = ErmQuadrature(),
+                      reweight: bool = False, power_exp=0.0, probe_scale=1.0,
+                      random_share=0.0, quad: ErmQuadrature = ErmQuadrature(),
                       bound_tol: float = BOUND_TOL, strict: bool = False) -> TheoryResult:
     """The regularized engine of :func:`prunescale.theory.solve`: solve and certify the ERM
     fixed point at every point of the broadcast inputs.
@@ -452,6 +457,8 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
             observed, possibly flipped, label).
         reweight: weight each kept example's loss by ``1/pi(m)``, normalised to mean 1 over
             the kept law (a no-op for the sharp rules and for ``random``).
+        power_exp, probe_scale, random_share: the power and mixed policy families, as
+            :func:`prunescale.theory.solve`.
         quad: quadrature resolution (:class:`ErmQuadrature`).
         bound_tol: largest certified ``eps_bound`` of a converged point.
         strict: raise :class:`~prunescale.errors.NotCertified` if a point is not certified.
@@ -475,7 +482,10 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
     reweight = _sel.check_reweight(reweight)
     F, AL, TH, LA, NO, TA, shape = _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, lam,
                                            noise, softness)
-    pol = _policy_mask(rule, TA, metric, reweight)
+    from prunescale.theory.solver import _family
+
+    fam = _family(rule, metric, shape, power_exp, probe_scale, random_share)
+    pol = _policy_mask(rule, TA, metric, reweight, fam)
     X = np.empty((F.size, 4))
     res = np.empty(F.size)
     cert, cert_ref = {}, {}
@@ -485,7 +495,8 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
             continue
         args = (F[idx], AL[idx], TH[idx], LA[idx], NO[idx])
         if mask is pol:
-            pts = _policy_points(rule, learner, *args, TA[idx], metric, reweight)
+            pts = _policy_points(rule, learner, *args, TA[idx], metric, reweight,
+                                 tuple(a[idx] for a in fam))
         else:
             pts = _points(rule, learner, *args)
         X[idx], res[idx], c1, c2 = _solve_points(pts, quad)
@@ -539,6 +550,7 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
     return TheoryResult.build(
         rule=rule, learner=learner, metric=metric, reweight=reweight, shape=shape, f=F,
         alpha_prune=AL, alpha_tot=AL / F, theta_deg=TH, lam=LA, noise=NO, softness=TA,
+        power_exp=fam[0], probe_scale=fam[1], random_share=fam[2],
         eps=answer(eps), eps_noisy=answer(NO + (1.0 - 2.0 * NO) * eps), R=answer(R),
         S=answer(S), Q=answer(Q), q0=answer(tau * tau), m=answer(m), s=answer(s),
         V=answer(V), converged=converged, residual=res, gap=cert["gap"],

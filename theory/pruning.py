@@ -31,8 +31,9 @@ from prunescale.theory import _special as special
 from prunescale.errors import InputError
 
 
-RULES = ("hard", "easy", "random")
-Rule = Literal["hard", "easy", "random"]
+RULES = ("hard", "easy", "random", "power")
+Rule = Literal["hard", "easy", "random", "power"]
+#: the rules that rank by the probe margin (a threshold ``g``); ``power`` weighs every example
 
 #: Largest probe angle accepted, in degrees (exclusive): theta = 90 is a probe orthogonal to
 #: the teacher, which carries no information about the labels.
@@ -159,6 +160,8 @@ LAM_MAX = 1e6
 METRICS = ("abs", "signed")
 #: largest selection softness accepted
 SOFTNESS_MAX = 10.0
+#: largest ``|A|`` of the power policy accepted
+POWER_EXP_MAX = 50.0
 
 
 def check_learner(learner) -> str:
@@ -221,6 +224,61 @@ def check_reweight(reweight) -> bool:
     if not isinstance(reweight, (bool, np.bool_)):
         raise InputError(f"reweight must be a bool (True or False); got {reweight!r}")
     return bool(reweight)
+
+
+def check_power_exp(power_exp) -> np.ndarray:
+    """Exponent(s) ``A`` of the power policy: finite, ``|A| <= POWER_EXP_MAX``."""
+    arr = _check_finite("power_exp", power_exp, f"in [-{POWER_EXP_MAX:g}, {POWER_EXP_MAX:g}]")
+    bad = np.abs(arr) > POWER_EXP_MAX
+    if bad.any():
+        raise InputError(f"power_exp must be in [-{POWER_EXP_MAX:g}, {POWER_EXP_MAX:g}]; got "
+                         f"{float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_probe_scale(probe_scale) -> np.ndarray:
+    """Probe scale(s) ``B`` of the power policy: finite and ``> 0``."""
+    arr = _check_finite("probe_scale", probe_scale, "> 0")
+    bad = arr <= 0
+    if bad.any():
+        raise InputError(f"probe_scale must be finite and > 0; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_random_share(random_share) -> np.ndarray:
+    """Random share(s) ``R`` of a mixed policy: in ``[0, 1]``."""
+    arr = _check_finite("random_share", random_share, "in [0, 1]")
+    bad = (arr < 0) | (arr > 1)
+    if bad.any():
+        raise InputError(f"random_share must be in [0, 1]; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_family(rule: str, metric: str, power_exp=0.0, probe_scale=1.0, random_share=0.0):
+    """The policy-family parameters ``(A, B, R)`` of ``rule``, validated together (one line
+    else): ``power_exp`` and ``probe_scale`` belong to ``rule = "power"`` (elsewhere they must
+    be the defaults ``0`` and ``1``), which is label-free (``metric = "abs"``: ``sigma'`` is
+    even); ``random_share`` mixes ``hard`` or ``easy`` with random (elsewhere it must be 0)."""
+    ex, sc, sh = check_power_exp(power_exp), check_probe_scale(probe_scale), \
+        check_random_share(random_share)
+    if rule == "power":
+        if metric == "signed":
+            raise InputError("metric signed is not for the power policy: sigma'(B p) is even in "
+                             "p, so the policy is label-free; use metric abs")
+        if np.any(sh != 0):
+            raise InputError("random_share mixes random selection into the hard and easy rules; "
+                             f"rule power has none (got random_share = {float(sh.flat[0])!r})")
+    else:
+        if np.any(ex != 0) or np.any(sc != 1):
+            name, v = ("power_exp", ex[ex != 0]) if np.any(ex != 0) else \
+                ("probe_scale", sc[sc != 1])
+            raise InputError(f"{name} is a parameter of rule power; got {name} = "
+                             f"{float(v.flat[0])!r} with rule {rule}")
+        if rule == "random" and np.any(sh != 0):
+            raise InputError("random_share mixes random selection into the hard and easy rules; "
+                             f"rule random is random already (got random_share = "
+                             f"{float(sh[sh != 0].flat[0])!r})")
+    return ex, sc, sh
 
 
 def _scalar(name: str, arr: np.ndarray, allowed: str) -> float:

@@ -12,7 +12,10 @@ import dataclasses
 import numpy as np
 
 #: the broadcast grid parameters, in the order tried when naming an axis in :meth:`to_xarray`
-GRID = ("f", "alpha_prune", "alpha_tot", "theta_deg", "lam", "noise", "softness")
+GRID = ("f", "alpha_prune", "alpha_tot", "theta_deg", "lam", "noise", "softness", "power_exp",
+        "probe_scale", "random_share")
+#: the grid parameters an engine may leave out, and their values then (the families' defaults)
+GRID_DEFAULTS = {"power_exp": 0.0, "probe_scale": 1.0, "random_share": 0.0}
 #: the per-point answers and certificate fields
 VALUES = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "q0", "m", "s", "V", "alpha_c",
           "converged", "residual", "gap", "gap_floor", "eps_bound", "quad_err", "reason")
@@ -29,6 +32,8 @@ class TheoryResult:
             kept losses are reweighted (always ``False`` for max-margin).
         f, alpha_prune, alpha_tot, theta_deg, lam, noise, softness: the parameters
             (``alpha_tot = alpha_prune / f``; ``lam`` NaN for max-margin).
+        power_exp, probe_scale, random_share: the policy families' ``A``, ``B`` and ``R``
+            (``docs/erm.md`` section 7; ``0``, ``1``, ``0`` when not used).
         eps: error against the clean teacher, ``arccos(R) / pi``.
         eps_noisy: error against noisy test labels, ``noise + (1 - 2 noise) eps``.
         R, S: overlaps of the student direction with the teacher and with the probe's
@@ -66,6 +71,9 @@ class TheoryResult:
     lam: np.ndarray
     noise: np.ndarray
     softness: np.ndarray
+    power_exp: np.ndarray
+    probe_scale: np.ndarray
+    random_share: np.ndarray
     eps: np.ndarray
     eps_noisy: np.ndarray
     R: np.ndarray
@@ -96,6 +104,8 @@ class TheoryResult:
                 raise TypeError("converged is required")
             elif name == "reason":
                 out[name] = np.full(shape, "", dtype=str)
+            elif name in GRID_DEFAULTS:
+                out[name] = np.full(shape, GRID_DEFAULTS[name])
             else:
                 out[name] = np.full(shape, np.nan)
         if arrays:

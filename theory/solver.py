@@ -362,20 +362,22 @@ def _from_log(z, dim):
 
 
 def _batch_for(rule: str, f, theta_rad, dim: int, quad: Quadrature, eta=None, tau=None,
-               metric: str = "abs") -> _Batch:
+               metric: str = "abs", fam=None) -> _Batch:
     """Curves of ``rule`` at fractions ``f``, angles ``theta_rad``, label noise ``eta`` and
     selection softness ``tau`` (arrays; ``eta = None``: noiseless; ``tau = None`` with
     ``metric = "abs"``: the sharp rule). A soft or ``signed`` policy keeps the whole line with
     the weights ``pi(m)`` (:class:`theory._kept_law.Policy`, threshold from
-    :func:`theory._selection.threshold`)."""
+    :func:`theory._selection.threshold`). ``fam``: ``(exp, scale, share)`` arrays of the
+    power and mixed families (``None``: the defaults)."""
     f = np.asarray(f, dtype=float)
-    if rule != "random" and (metric != "abs" or (tau is not None and np.any(tau > 0))):
-        from prunescale.theory._selection import threshold
-
+    ex, sc, sh = (None, None, None) if fam is None else fam
+    if rule != "random" and (rule == "power" or metric != "abs"
+                             or (tau is not None and np.any(tau > 0))
+                             or (sh is not None and np.any(sh > 0))):
         th = np.asarray(theta_rad, float)
         e = np.zeros_like(f) if eta is None else np.asarray(eta, float)
         t = np.zeros_like(f) if tau is None else np.asarray(tau, float)
-        pol = Policy(rule, threshold(rule, f, t, metric, e, th), t, metric)
+        pol = Policy.of(rule, f, t, metric, e, th, ex, sc, sh)
         full = f == 1.0  # pi = 1 everywhere: the whole Gaussian
         b = _batch_for("random", np.ones_like(f), th, dim, quad, eta)
         return dataclasses.replace(b, fnorm=np.where(full, 1.0, f),
@@ -448,6 +450,9 @@ def solve_max_margin(
     noise=0.0,
     softness=0.0,
     metric: str = "abs",
+    power_exp=0.0,
+    probe_scale=1.0,
+    random_share=0.0,
 ) -> TheoryResult:
     """The max-margin engine of :func:`prunescale.theory.solve`: solve the replica equations
     at every point of the broadcast inputs.
@@ -476,6 +481,9 @@ def solve_max_margin(
         metric: ``"abs"`` (``m = |t_p|``, label-free) or ``"signed"`` (``m = y t_p`` with ``y``
             the observed label). Loss reweighting does not exist for the max-margin student
             (it has no loss to weight: its solution would not change).
+        power_exp, probe_scale: ``A`` and ``B`` of the ``power`` policy
+            ``pi = min(c sigma'(B p)^A, 1)``; random_share: ``R`` of a mixed ``hard``/``easy``
+            policy ``R f + (1 - R) pi_rule`` (``docs/erm.md`` section 7).
 
     Returns:
         A :class:`TheoryResult` whose arrays have the broadcast shape of the inputs. Where a
@@ -508,12 +516,13 @@ def solve_max_margin(
         except ValueError:
             raise InputError(f"softness must broadcast to the shape {shape} of the other "
                              f"inputs; got shape {np.shape(softness)}") from None
+    fam = _family(rule, metric, shape, power_exp, probe_scale, random_share)
     n = F.size
     # A kept slab narrower than F_SOLVABLE is below what float64 quadrature resolves: such
     # points are reported as not certified (solved at a placeholder f, then discarded).
     too_small = (F < F_SOLVABLE) & (rule != "random")
     F_orig, F = F, np.where(too_small, 0.5, F)
-    out, newton_ok = _solve_curves(rule, F, AL, TH, quad, max_log_step, NO, TAU, metric)
+    out, newton_ok = _solve_curves(rule, F, AL, TH, quad, max_log_step, NO, TAU, metric, fam)
 
     p, q, k = out["p"], out["q"], out["k"]
     R = np.cos(p)
@@ -542,7 +551,7 @@ def solve_max_margin(
     return TheoryResult.build(
         rule=rule, learner="max-margin", metric=metric, reweight=False, shape=shape,
         f=F, alpha_prune=AL, alpha_tot=alpha_tot, theta_deg=TH, noise=NO, softness=TAU,
-        eps=eps, eps_noisy=NO.reshape(shape) + (1.0 - 2.0 * NO.reshape(shape)) * eps,
+        power_exp=fam[0], probe_scale=fam[1], random_share=fam[2], eps=eps, eps_noisy=NO.reshape(shape) + (1.0 - 2.0 * NO.reshape(shape)) * eps,
         R=answer(R), S=answer(S), kappa=answer(k), alpha_c=out["alpha_c"],
         converged=converged, residual=out["resid"], gap=out["gap"],
         gap_floor=out["gap_floor"], eps_bound=answer(out["eps_bound"]),
@@ -583,7 +592,20 @@ def _inputs(rule, f, alpha_prune, alpha_tot, theta_deg, gap_tol, max_log_step, q
     return F, AL, TH, f.shape
 
 
-def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric="abs"):
+def _family(rule, metric, shape, power_exp, probe_scale, random_share):
+    """Flat ``(exp, scale, share)`` arrays of the policy families, validated
+    (:func:`prunescale.theory.pruning.check_family`) and broadcast to ``shape``."""
+    ex, sc, sh = _pr.check_family(rule, metric, power_exp, probe_scale, random_share)
+    try:
+        return tuple(np.broadcast_to(a, shape).ravel().astype(float) for a in (ex, sc, sh))
+    except ValueError:
+        raise InputError(f"power_exp, probe_scale and random_share must broadcast to the shape "
+                         f"{shape} of the other inputs; got shapes {np.shape(ex)}, "
+                         f"{np.shape(sc)}, {np.shape(sh)}") from None
+
+
+def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric="abs",
+                  fam=None):
     """Step 2 of :func:`solve`: group the points into curves of equal ``(f, theta, noise)``,
     march each curve through its separable loads (:func:`_march`; with noise only those below
     the capacity, :mod:`theory.capacity`), and certify every point under the solving and the
@@ -591,12 +613,17 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric
     n = F.size
     NO = np.zeros(n) if NO is None else NO
     TAU = np.zeros(n) if TAU is None else TAU
+    EX, SC, SH = (np.zeros(n), np.ones(n), np.zeros(n)) if fam is None else fam
     # Curves: random pruning is the unpruned problem at alpha_prune (f, theta and the policy
     # irrelevant); f = 1: no pruning at all.
     if rule == "random":
-        keys = np.stack([np.zeros(n), np.zeros(n), NO, np.zeros(n)], -1)
+        keys = np.stack([np.zeros(n), np.zeros(n), NO, np.zeros(n), np.zeros(n), np.ones(n),
+                         np.zeros(n)], -1)
     else:
-        keys = np.stack([F, np.where(F == 1.0, 0.0, TH), NO, np.where(F == 1.0, 0.0, TAU)], -1)
+        full = F == 1.0
+        keys = np.stack([F, np.where(full, 0.0, TH), NO, np.where(full, 0.0, TAU),
+                         np.where(full, 0.0, EX), np.where(full, 1.0, SC),
+                         np.where(full, 0.0, SH)], -1)
     ukeys, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.ravel()
 
@@ -607,14 +634,15 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric
     signed = metric == "signed" and rule != "random"
     for dim, pol in ((1, False), (2, False), (1, True), (2, True)):
         # the sharp |t_p| rule (tau = 0, abs) keeps its range; other policies weigh the line
-        gsel = np.flatnonzero(((ukeys[:, 1] > 0) == (dim == 2))
-                              & (((ukeys[:, 3] > 0) | signed) == pol))
+        weighs = (ukeys[:, 3] > 0) | signed | (ukeys[:, 6] > 0) | (rule == "power")
+        gsel = np.flatnonzero(((ukeys[:, 1] > 0) == (dim == 2)) & (weighs == pol))
         if gsel.size == 0:
             continue
         gf, gth, geta = ukeys[gsel, 0], np.radians(ukeys[gsel, 1]), ukeys[gsel, 2]
         gtau = ukeys[gsel, 3] if pol else None
+        gfam = (ukeys[gsel, 4], ukeys[gsel, 5], ukeys[gsel, 6]) if pol else None
         met = metric if pol else "abs"
-        batch = _batch_for(rule, gf, gth, dim, quad, geta, gtau, met)
+        batch = _batch_for(rule, gf, gth, dim, quad, geta, gtau, met, gfam)
         cap = np.full(gsel.size, np.inf)
         if batch.eta is not None:
             noisy = np.flatnonzero(geta > 0)
@@ -633,6 +661,7 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric
             continue
         batch, gf, gth, geta = batch.take(live), gf[live], gth[live], geta[live]
         gtau = None if gtau is None else gtau[live]
+        gfam = None if gfam is None else tuple(a[live] for a in gfam)
         targets, members = [targets[i] for i in live], [members[i] for i in live]
         ys, convs, _ = _march(batch, targets, max_log_step)
         for gi, (pts, tg, pos) in enumerate(members):
@@ -649,7 +678,7 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric
                      -1)
         cert = _certify(batch.take(grp), AL[pts], y)
         fine = _certify(_batch_for(rule, gf, gth, dim, quad.refined(), geta, gtau,
-                                   met).take(grp), AL[pts], y)
+                                   met, gfam).take(grp), AL[pts], y)
         out["k"][pts] = np.where(np.isfinite(cert.kappa), cert.kappa, y[:, -1])
         out["resid"][pts] = cert.residual
         out["gap"][pts] = cert.gap
