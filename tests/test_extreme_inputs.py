@@ -103,8 +103,9 @@ def test_extreme_cli_output_has_no_nan_and_flags_are_explicit():
 
 @pytest.mark.parametrize("n", [1, 2])
 @pytest.mark.parametrize("rule,f,alpha,theta", [
-    ("hard", 0.2, 3.0, 0.0), ("easy", 0.001, 1000.0, 89.0), ("random", 1.0, 0.02, 0.0),
-    ("hard", 0.001, 0.5, 45.0),
+    ("hard", 0.2, 3.0, 0.0), ("random", 1.0, 0.02, 0.0), ("hard", 0.001, 0.5, 45.0),
+    # a pool of 10^6 N examples: slow
+    pytest.param("easy", 0.001, 1000.0, 89.0, marks=pytest.mark.slow),
 ])
 def test_simulator_tiny_dimension(n, rule, f, alpha, theta):
     from prunescale import sims

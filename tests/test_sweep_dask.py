@@ -115,6 +115,7 @@ def _check_complete(folder, students):
     return df
 
 
+@pytest.mark.slow  # an external scheduler with two worker processes: CI's slow stage
 def test_sweep_through_an_external_scheduler(cluster, tmp_path):
     addr, _, _ = cluster
     out = tmp_path / "res"
@@ -158,6 +159,7 @@ def test_killed_worker_loses_no_row_and_duplicates_none(cluster, tmp_path):
     assert len(store.finished_tasks(out)) == 32
 
 
+@pytest.mark.slow  # a second Dask cluster and a sweep run twice: CI's slow stage
 def test_sigkilled_sweep_resumes_without_recomputing(tmp_path):
     out = tmp_path / "res"
     args = [*SWEEP, "--seeds", "6", "--task-students", "1", "--workers", "1", "--out",
