@@ -9,7 +9,6 @@ or ``start:stop:num``; every combination is solved.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
@@ -223,7 +222,7 @@ def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot
 
 
 def run(args) -> int:
-    from prunescale._output import check_out_file, write_records
+    from prunescale._output import check_out_file, json_text, write_records
 
     out = check_out_file(args.out)
     alphas = args.alpha_prune if args.alpha_prune is not None else args.alpha_tot
@@ -247,7 +246,7 @@ def run(args) -> int:
     if out is not None:
         write_records(out, recs)
     if args.json:
-        sys.stdout.write(json.dumps(recs) + "\n")  # one-shot: the C encoder
+        sys.stdout.write(json_text(recs) + "\n")
     else:
         _table(recs)
     bad = sum(1 for r in recs if not r["converged"])
