@@ -310,7 +310,7 @@ def _configs(args, points, thetas, ns):
             combos, _learners(args), thetas, points, softs):
         cfg = Config(rule, f, ap, at, theta, mode, float(args.tol), learner, lam, noise,
                      float(tau), args.metric[0], bool(args.reweight) and learner != "max-margin",
-                     *fam)
+                     *fam, labels=args.labels or "")
         if cfg in seen:
             continue
         seen.add(cfg)

@@ -104,8 +104,11 @@ def add_learner_args(p) -> None:
     p.add_argument("--lam", type=values_type("--lam"), default=None,
                    help="ridge penalty lambda > 0 of hinge, logistic and ridge (required for "
                         "them, refused for max-margin)")
-    p.add_argument("--noise", type=values_type("--noise"), default=np.zeros(1),
+    p.add_argument("--noise", type=values_type("--noise"), default=None,
                    help="label-flip probability eta in [0, 0.5] (default 0)")
+    p.add_argument("--labels", default=None, metavar="SPEC",
+                   help="label channel P(y=+1 | t), one of flip:ETA, logistic:BETA, "
+                        "probit:BETA, binned:E1,...,Ek:P0,...,Pk (not with --noise)")
     p.add_argument("--softness", type=values_type("--softness"), default=np.zeros(1),
                    help="selection softness tau in [0, 10]: keep each pool example with "
                         "probability sigmoid(+-(k - m)/tau) (default 0: the sharp rule)")
@@ -128,6 +131,20 @@ def add_learner_args(p) -> None:
 def check_learner_args(args) -> tuple[np.ndarray | None, np.ndarray]:
     """Validated ``(lams, noises)`` for ``args.learner`` (one-line :class:`CliError` else)."""
     erm = [name for name in args.learner if name != "max-margin"]
+    from prunescale.theory.labels import parse
+
+    first = not getattr(args, "labels_checked", False)
+    args.labels_checked = True
+    if first and args.labels is not None and args.noise is not None:
+        raise CliError("give --noise or --labels, not both")
+    if first and args.labels is not None:
+        ch = parse(args.labels)
+        if ch.is_flip:
+            args.noise, args.labels = np.array([ch.eta]), None
+        else:
+            args.labels = str(ch)
+    if args.noise is None:
+        args.noise = np.zeros(1)
     noises = np.unique(check_noise(args.noise).ravel())
     if len(args.metric) != 1:
         raise CliError(f"--metric takes one of {', '.join(METRICS)}; got "
@@ -197,7 +214,8 @@ def check_family_args(args) -> dict:
 
 
 def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot=False,
-                  softness=np.zeros(1), metric="abs", reweight=False, families=None):
+                  softness=np.zeros(1), metric="abs", reweight=False, families=None,
+                  labels=None):
     """JSON-ready records (:meth:`prunescale.theory.TheoryResult.records`: every field, None
     where a learner does not define it) of every combination (rule, learner, f, alpha,
     theta, lam, noise, softness and the rule's ``families``, :func:`check_family_args`) with one
@@ -217,7 +235,7 @@ def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot
             recs += solve(rule, F, theta_deg=TH, learner=learner, lam=LA, noise=NO,
                           softness=TA, metric=metric, reweight=bool(reweight) and reg,
                           power_exp=fam[FI, 0], probe_scale=fam[FI, 1],
-                          random_share=fam[FI, 2], **{key: AL}).records()
+                          random_share=fam[FI, 2], labels=labels, **{key: AL}).records()
     return recs
 
 
@@ -242,7 +260,7 @@ def run(args) -> int:
     recs = solve_records(args.rule, args.learner, args.f, alphas, args.theta_deg, lams, noises,
                          alpha_is_tot=args.alpha_prune is None, softness=softs,
                          metric=args.metric[0], reweight=bool(args.reweight),
-                         families=families)
+                         families=families, labels=getattr(args, "labels", None))
     if out is not None:
         write_records(out, recs)
     if args.json:

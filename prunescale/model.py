@@ -4,7 +4,8 @@ A point of prunescale's model is three frozen, validated, hashable dataclasses:
 
 * :class:`Data`: the input law and the label channel. Inputs ``x ~ N(0, I_N)``; labels
   ``y = sign(t)``, ``t = T.x / sqrt(N)`` the teacher field, each flipped independently with
-  probability ``noise`` (``0 <= noise <= 1/2``).
+  probability ``noise`` (``0 <= noise <= 1/2``), or drawn from a label channel
+  ``P(y = +1 | t)`` (``labels``, :mod:`prunescale.theory.labels`).
 * :class:`Selection`: how the pool of ``alpha_tot N`` examples is pruned to the kept
   ``alpha_prune N = f alpha_tot N``: the rule (``hard``, ``easy``, ``random``, ``power``), the
   kept fraction ``f``, the probe angle ``theta_deg``, and the policy (``softness`` ``tau``, the
@@ -50,13 +51,43 @@ class Data:
     Attributes:
         noise: probability ``eta`` in ``[0, 0.5]`` that a label ``sign(t)`` is flipped
             (independently per example, pool and test alike).
+        labels: a label channel ``P(y = +1 | t)`` (:mod:`prunescale.theory.labels`, a channel
+            or its spec such as ``"probit:2"``), or ``None`` (the flip ``noise``). ``flip:ETA``
+            is stored as ``noise = ETA``; any other channel needs ``noise = 0``.
     """
 
     noise: float = 0.0
+    labels: object = None
 
     def __post_init__(self):
+        from prunescale.theory.labels import as_channel
+
         object.__setattr__(self, "noise",
                            _scalar("noise", self.noise, _pr.check_noise, "in [0, 0.5]"))
+        ch = as_channel(self.labels)
+        if ch is not None and ch.is_flip:  # flip:ETA is the noise ETA (one canonical form)
+            if self.noise not in (0.0, ch.eta):
+                raise InputError(f"give noise or labels, not both; got noise = {self.noise!r} "
+                                 f"and labels {ch}")
+            object.__setattr__(self, "noise", ch.eta)
+            ch = None
+        elif ch is not None and self.noise != 0.0:
+            raise InputError(f"give noise or labels, not both; got noise = {self.noise!r} and "
+                             f"labels {ch}")
+        object.__setattr__(self, "labels", ch)
+
+    @property
+    def channel(self):
+        """The label channel (:mod:`prunescale.theory.labels`): ``Flip(noise)`` unless a
+        non-flip channel was given."""
+        from prunescale.theory.labels import Flip
+
+        return Flip(self.noise) if self.labels is None else self.labels
+
+    @property
+    def labels_spec(self) -> str:
+        """The channel as its spec string (``flip:ETA`` for the flip noise)."""
+        return str(self.channel)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,10 +166,10 @@ class Learner:
 
 #: the flat field names of a :class:`Model`, in order (what :meth:`Model.fields` returns)
 FIELDS = ("rule", "f", "theta_deg", "softness", "metric", "reweight", "learner", "lam", "noise",
-          "power_exp", "probe_scale", "random_share")
+          "power_exp", "probe_scale", "random_share", "labels")
 #: the policy-family fields, left out of :meth:`Model.key` at their defaults (so the names of
 #: model points stored before the families existed do not change)
-FAMILY = {"power_exp": 0.0, "probe_scale": 1.0, "random_share": 0.0}
+FAMILY = {"power_exp": 0.0, "probe_scale": 1.0, "random_share": 0.0, "labels": None}
 _DEFAULTS = {"theta_deg": 0.0, "softness": 0.0, "metric": "abs", "reweight": False,
              "learner": "max-margin", "lam": None, "noise": 0.0, **FAMILY}
 
@@ -177,13 +208,15 @@ class Model:
             if fields.get(name) is None:
                 raise InputError(f"a model needs {name}")
         v = {**_DEFAULTS, **{k: x for k, x in fields.items() if x is not None}}
+        if v["labels"] == "":  # the stored sweeps' "no channel" (the flip noise)
+            v["labels"] = None
         lam = v["lam"]
         if v["learner"] == "max-margin" and lam is not None and lam == 0:
             lam = None  # stored sweeps write lam = 0 for max-margin
         return cls(Selection(v["rule"], v["f"], v["theta_deg"], v["softness"], v["metric"],
                              v["reweight"], v["power_exp"], v["probe_scale"],
                              v["random_share"]),
-                   Learner(v["learner"], lam), Data(v["noise"]))
+                   Learner(v["learner"], lam), Data(v["noise"], v["labels"]))
 
     def fields(self) -> dict:
         """The flat fields (:data:`FIELDS`), JSON-ready (``lam`` is ``None`` for max-margin)."""
@@ -191,7 +224,8 @@ class Model:
         return {"rule": s.rule, "f": s.f, "theta_deg": s.theta_deg, "softness": s.softness,
                 "metric": s.metric, "reweight": s.reweight, "learner": le.name, "lam": le.lam,
                 "noise": self.data.noise, "power_exp": s.power_exp, "probe_scale": s.probe_scale,
-                "random_share": s.random_share}
+                "random_share": s.random_share,
+                "labels": None if self.data.labels is None else str(self.data.labels)}
 
     def replace(self, **fields) -> "Model":
         """A copy with some flat fields changed (validated again)."""
@@ -215,4 +249,6 @@ class Model:
             out.append(f"lam={d['lam']:g}")
         if d["noise"]:
             out.append(f"noise={d['noise']:g}")
+        if d["labels"] is not None:
+            out.append(f"labels={d['labels']}")
         return " ".join(out)

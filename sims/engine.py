@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from prunescale._threads import single_blas
+from prunescale.errors import InputError
 from prunescale.sims.result import SimResult
 from prunescale.theory.engine import check_tol, model_arguments
 
@@ -22,7 +23,7 @@ from prunescale.theory.engine import check_tol, model_arguments
 def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequence[int],
              alpha_tot=None, theta_deg=None, learner=None, lam=None, noise=None,
              softness=None, metric=None, reweight=None, power_exp=None, probe_scale=None,
-             random_share=None, seed: int | None = 0, key=None,
+             random_share=None, labels=None, seed: int | None = 0, key=None,
              mode: str | None = None, direct: bool = False, tol: float | None = None,
              chunk: int | None = None, max_iter: int | None = None,
              progress: bool | None = None) -> SimResult:
@@ -39,6 +40,10 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
         learner: ``"max-margin"`` (default), ``"ridge"``, ``"logistic"`` or ``"hinge"``.
         lam: penalty of a regularized learner, in ``(0, 1e6]``.
         noise: label-flip probability in ``[0, 0.5]``.
+        labels: a label channel (:mod:`prunescale.theory.labels`, e.g. ``"probit:2"``; not
+            with a nonzero ``noise``): labels drawn with ``P(y = +1 | t)`` on the pool (or the
+            direct candidates), from the same uniforms as the flips (key
+            ``fold_in(key, FLIP)``). Max-margin learner only, for now.
         softness: selection softness in ``[0, 10]``.
         metric: ``"abs"`` or ``"signed"``.
         reweight: weight the kept losses by ``1/pi`` (regularized learners only).
@@ -79,7 +84,8 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
     m = model_arguments(rule, dict(f=f, theta_deg=theta_deg, learner=learner, lam=lam,
                                    noise=noise, softness=softness, metric=metric,
                                    reweight=reweight, power_exp=power_exp,
-                                   probe_scale=probe_scale, random_share=random_share))
+                                   probe_scale=probe_scale, random_share=random_share,
+                                   labels=labels))
     from prunescale.model import Model
     from prunescale.theory.pruning import Pruning
 
@@ -97,7 +103,10 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
         kw = {} if tol is None else {"gap_tol": tol}
         return simulate_max_margin(pruning, alpha_prune, n, seeds,
                                    max_iter=80 if max_iter is None else max_iter, **common,
-                                   **kw)
+                                   labels=model.data.labels, **kw)
+    if model.data.labels is not None:
+        raise InputError(f"labels {model.data.labels}: the regularized learners' simulator takes "
+                         "flip channels only so far; use the max-margin learner")
     from prunescale.sims.erm import simulate_regularized
 
     kw = {} if tol is None else {"eps_tol": tol}

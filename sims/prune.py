@@ -173,7 +173,7 @@ def policy_sizes(f: float, n_pool: int, n_kept: int, mode: str, sharp_rank: bool
 @float64
 def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows: int,
                   n_kept: int, k, tau, noise, metric: str, reweight: bool,
-                  mode: str):
+                  mode: str, labels=None):
     """Teacher and the kept examples of one student under a selection policy
     (``docs/erm.md`` section 7).
 
@@ -207,7 +207,11 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     teacher = teacher_from_normals(a, b, pruning.theta)
     cth, sth = math.cos(pruning.theta), math.sin(pruning.theta)
     t = cth * p - sth * r
-    flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, (n_cand,))
+    if labels is None:
+        flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, (n_cand,))
+    else:  # a label channel (prunescale.theory.labels): P(y != sign(t) | t)
+        flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), labels.flip_prob(t, jnp),
+                                    (n_cand,))
     y0 = jnp.where(t >= 0, 1.0, -1.0)
     y = jnp.where(flip, -y0, y0)
     m = jnp.abs(p) if metric == "abs" else y * p

@@ -86,6 +86,7 @@ class SimResult:
     power_exp: float = 0.0
     probe_scale: float = 1.0
     random_share: float = 0.0
+    labels: str | None = None
 
     @property
     def model(self):
@@ -171,6 +172,8 @@ class SimResult:
             "kept_mean": float(np.mean(self.kept)) if self.kept.size else float(self.n_kept),
             "mode": self.mode,
         }
+        if self.labels is not None:
+            out["labels"] = self.labels
         for name in MEASURED:
             out[f"{name}_mean"] = self.mean(name)
             out[f"{name}_sem"] = self.sem(name)

@@ -72,11 +72,24 @@ def flip_labels(key, y, noise):
     return jnp.where(flip, -y, y), flip
 
 
-@partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode"))
-def _sample_chunk(keys, noise, pruning, n, n_pool, mode):
+def channel_labels(key, t, y, noise, labels=None):
+    """Observed labels of clean labels ``y = sign(t)``: flipped with probability ``noise``
+    (:func:`flip_labels`, the same draws) or, under a label channel ``labels``
+    (:mod:`prunescale.theory.labels`), with probability ``P(y != sign(t) | t)`` (the same
+    uniforms, key ``fold_in(key, FLIP)``); returns ``(labels, flipped)``."""
+    if labels is None:
+        return flip_labels(key, y, noise)
+    q = labels.flip_prob(t, jnp)
+    flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), q, y.shape)
+    return jnp.where(flip, -y, y), flip
+
+
+@partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode", "labels"))
+def _sample_chunk(keys, noise, pruning, n, n_pool, mode, labels=None):
     def one(k):
         teacher, ex = sample_kept(k, pruning, n, n_pool, mode)
-        return teacher, ex._replace(y=flip_labels(k, ex.y, noise)[0])
+        t = ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) if labels else None
+        return teacher, ex._replace(y=channel_labels(k, t, ex.y, noise, labels)[0])
 
     teacher, ex = jax.vmap(one)(keys)
     z = ex.y[..., None] * ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
@@ -84,8 +97,9 @@ def _sample_chunk(keys, noise, pruning, n, n_pool, mode):
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
-                                   "metric", "mode"))
-def _sample_policy_chunk(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, mode):
+                                   "metric", "mode", "labels"))
+def _sample_policy_chunk(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, mode,
+                         labels=None):
     """A block of students' kept sets under a selection policy
     (:func:`prunescale.sims.prune.sample_policy`). The rows beyond a student's random kept
     count repeat its first kept example: a repeated constraint leaves the max-margin solution
@@ -93,7 +107,8 @@ def _sample_policy_chunk(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau
 
     def one(key):
         teacher, x, y, _, valid, _, _, bad = sample_policy(
-            key, pruning, n, n_cand, n_rows, n_kept, k, tau, noise, metric, False, mode)
+            key, pruning, n, n_cand, n_rows, n_kept, k, tau, noise, metric, False, mode,
+            labels)
         x = jnp.where(valid[:, None], x, x[0])
         y = jnp.where(valid, y, y[0])
         return teacher, Examples(x, y, jnp.zeros_like(y)), bad
@@ -108,19 +123,20 @@ def _measure_chunk(teacher, ex, w, lam, n):
     return jax.vmap(partial(_measure, n=n))(teacher, ex, w, lam)
 
 
-def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0, policy=None):
+def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0, policy=None,
+           labels=None):
     """Sample, solve, measure one chunk. Three separately compiled pieces, so that the solver
     (the expensive compilation) is shared by every configuration with the same ``(B, P, N)``.
     ``policy``: ``(k, (n_cand, n_rows, n_kept), tau, metric)`` of a selection policy."""
     bad = jnp.zeros(keys.shape[0], bool)
     if policy is None:
         teacher, ex, z = _sample_chunk(keys, jnp.asarray(noise, jnp.float64), pruning, n,
-                                       n_pool, mode)
+                                       n_pool, mode, labels)
     else:
         k, (n_cand, n_rows, n_kept), tau, metric = policy
         teacher, ex, z, bad = _sample_policy_chunk(
             keys, jnp.float64(k), jnp.asarray(noise, jnp.float64), pruning, n, n_cand, n_rows,
-            n_kept, tau, metric, mode)
+            n_kept, tau, metric, mode, labels)
     sol = solve_max_margin(z, gap_tol / 10.0, max_iter=max_iter)
     eps, R, S, kappa, gap, eps_err = _measure_chunk(teacher, ex, sol.w, sol.lam, n)
     gap = jnp.where(bad, jnp.inf, gap)  # an overflowing draw is flagged
@@ -140,7 +156,7 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
              gap_tol: float = 1e-6, chunk: int | None = None, max_iter: int = 80,
              progress: bool | None = None, noise: float = 0.0, softness: float = 0.0,
              metric: str = "abs", power_exp: float = 0.0, probe_scale: float = 1.0,
-             random_share: float = 0.0) -> SimResult:
+             random_share: float = 0.0, labels=None) -> SimResult:
     """The max-margin simulator of :func:`prunescale.sims.simulate`: certified max-margin
     students on pruned Gaussian data.
 
@@ -193,6 +209,11 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
     """
     student_seeds = _check_args(pruning, n, seeds, gap_tol, chunk, max_iter)
     noise = _scalar("noise", check_noise(noise), "in [0, 0.5]")
+    from prunescale.theory.labels import as_channel
+
+    labels = as_channel(labels)
+    if labels is not None and labels.is_flip:
+        noise, labels = labels.eta, None
     n = int(n)
     alpha_prune, alpha_tot = resolve_alphas(pruning.f, alpha_prune, alpha_tot)
     if mode is None:
@@ -215,7 +236,8 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
                              "metric signed, rule power or a random share); got 'materialize'")
         sharp_rank = mode == "pool" and _sel.is_step(pruning.rule, softness, fam[2])
         n_cand, n_rows = policy_sizes(pruning.f, n_pool, n_kept, mode, sharp_rank)
-        k_thr = float(_sel.threshold(pruning.rule, pruning.f, softness, metric, noise,
+        k_thr = float(_sel.threshold(pruning.rule, pruning.f, softness, metric,
+                                     noise if labels is None else labels,
                                      pruning.theta, exp=fam[0], scale=fam[1]))
         policy = (k_thr, (n_cand, n_rows, n_kept), policy_shape(softness, *fam), metric)
     elif metric not in ("abs", "signed"):
@@ -227,7 +249,8 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
     key, seed = _base_key(key, seed)
     t0 = time.perf_counter()
     outs = _run_blocks(key, student_seeds, int(chunk), pruning, n, n_pool, n_kept, mode,
-                       float(gap_tol), max_iter, alpha_prune, progress, t0, noise, policy)
+                       float(gap_tol), max_iter, alpha_prune, progress, t0, noise, policy,
+                       labels)
     k = student_seeds.size
     eps, R, S, kappa, gap, eps_err, its = (np.concatenate(a)[:k] for a in zip(*outs))
     gap = np.where(np.isnan(gap), np.inf, gap)
@@ -240,7 +263,9 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
         softness=float(softness) if policy else 0.0, metric=metric if policy else "abs",
         reweight=False, tol=float(gap_tol), eps=eps, power_exp=fam[0], probe_scale=fam[1],
         random_share=fam[2],
-        eps_noisy=noise + (1.0 - 2.0 * noise) * eps, R=R, S=S, kappa=kappa, Q=nan, gap=gap,
+        eps_noisy=(noise + (1.0 - 2.0 * noise) * eps if labels is None
+                   else labels.eps_noisy(eps)), labels=None if labels is None else str(labels),
+        R=R, S=S, kappa=kappa, Q=nan, gap=gap,
         eps_err=eps_err, iterations=its, flipped=nan,
         kept=np.full(k, float(n_kept) if policy is None else np.nan),  # policy: not recorded
         flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0)
@@ -366,7 +391,8 @@ def _base_key(key, seed):
 
 
 def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap_tol,
-                max_iter, alpha_prune, progress, t0, noise=0.0, policy=None) -> list:
+                max_iter, alpha_prune, progress, t0, noise=0.0, policy=None,
+                labels=None) -> list:
     """Sample, solve and certify the students in blocks of exactly ``chunk`` (the last block
     padded with copies of its last student, dropped afterwards)."""
     n_chunks = -(-student_seeds.size // chunk)
@@ -379,7 +405,7 @@ def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap
     for c in range(n_chunks):
         idx = padded[c * chunk:(c + 1) * chunk]
         keys = fold(key, jnp.asarray(idx, dtype=jnp.uint32))
-        res = _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise, policy)
+        res = _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise, policy, labels)
         outs.append([np.asarray(a) for a in res])
         if progress:
             el = time.perf_counter() - t0

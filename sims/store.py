@@ -33,10 +33,10 @@ from prunescale.errors import InputError
 #: the configuration columns; with ``n`` they label one point of a sweep
 CONFIG = ("rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "mode", "gap_tol", "learner",
           "lam", "noise", "softness", "metric", "reweight", "power_exp", "probe_scale",
-          "random_share")
+          "random_share", "labels")
 #: values of the selection columns in files written before selection policies existed
 POLICY_DEFAULTS = {"softness": 0.0, "metric": "abs", "reweight": False, "power_exp": 0.0,
-                   "probe_scale": 1.0, "random_share": 0.0}
+                   "probe_scale": 1.0, "random_share": 0.0, "labels": ""}
 #: the measured columns, one value per student
 MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap")
 #: the measured quantities averaged per configuration
@@ -241,7 +241,8 @@ def to_dataset(summary):
     """xarray ``Dataset`` of :func:`summarize`'s table.
 
     Its dimensions are ``n`` and the configuration fields (``rule, learner, f, alpha_prune,
-    theta_deg, lam, noise, softness, metric, reweight, power_exp, probe_scale, random_share``)
+    theta_deg, lam, noise, softness, metric, reweight, power_exp, probe_scale, random_share,
+    labels``)
     that take more than one value; a field
     with a single value is kept as a scalar coordinate (``ds.rule``, ``ds.attrs`` untouched), so
     a sweep over ``f`` and ``n`` is a two-dimensional dataset. Refuses a table mixing modes or
@@ -252,7 +253,7 @@ def to_dataset(summary):
                              f"({', '.join(map(str, sorted(summary[col].unique())))}); "
                              "select one before aggregating")
     dims = ["rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "softness",
-            "metric", "reweight", "power_exp", "probe_scale", "random_share", "n"]
+            "metric", "reweight", "power_exp", "probe_scale", "random_share", "labels", "n"]
     ds = summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()
     single = [d for d in dims if d != "n" and ds.sizes[d] == 1]
     return ds.squeeze(single)

@@ -94,6 +94,7 @@ class Config:
     power_exp: float = 0.0     # the power policy (rule power); 0 elsewhere
     probe_scale: float = 1.0   # the power policy's B; 1 elsewhere
     random_share: float = 0.0  # a mixed hard/easy policy's R; 0 elsewhere
+    labels: str = ""           # a label channel other than a flip (prunescale.theory.labels)
 
     def key(self) -> tuple:
         return dataclasses.astuple(self)
@@ -111,15 +112,21 @@ class Config:
         """The configuration of ``model`` at these loads."""
         d = model.fields()
         d["lam"] = 0.0 if d["lam"] is None else d["lam"]
+        d["labels"] = "" if d["labels"] is None else d["labels"]
         return cls(alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), mode=mode,
                    gap_tol=float(gap_tol), **d)
 
     def ident(self) -> list:
         """What a task id hashes: :meth:`key`, without the policy-family fields
-        (``power_exp, probe_scale, random_share``) when they are the defaults, and then without
+        (``power_exp, probe_scale, random_share``) when they are the defaults and there is no
+        label channel (``labels = ""``), and then without
         the selection fields when they are the defaults too (so that sweeps stored before
         policies and families existed keep their task ids)."""
         k = list(self.key())
+        if self.labels == "":  # the flip channel (noise): no labels field
+            k = k[:-1]
+        else:
+            return k
         if (self.power_exp, self.probe_scale, self.random_share) == (0.0, 1.0, 0.0):
             k = k[:-3]
             if (self.softness, self.metric, self.reweight) == (0.0, "abs", False):

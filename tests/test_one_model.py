@@ -118,8 +118,11 @@ def test_fss_reference_changes_with_every_model_field():
     # the power family's parameters vary around a power-policy point
     power = {**base, "rule": "power", "softness": 0.0, "power_exp": 1.0, "probe_scale": 2.0}
     power_variants = {"power_exp": -1.0, "probe_scale": 4.0}
-    assert set(variants) | set(power_variants) == set(FIELDS)
-    for point, changes in ((base, variants), (power, power_variants)):
+    # the label channel varies around a max-margin point
+    mm = {**base, "learner": "max-margin", "lam": None, "noise": 0.0, "softness": 0.0}
+    mm_variants = {"labels": "probit:2"}
+    assert set(variants) | set(power_variants) | set(mm_variants) == set(FIELDS)
+    for point, changes in ((base, variants), (power, power_variants), (mm, mm_variants)):
         ref, ok = theory_eps(point)
         assert ok and ref is not None
         for name, value in changes.items():

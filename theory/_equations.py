@@ -99,6 +99,10 @@ class ProbeNodes:
         eta: label-flip probability at the nodes (``None``: noiseless labels).
         pi_pm: a label-aware selection policy's keep probabilities ``(pi(t_p), pi(-t_p))`` of
             the observed labels ``+1`` and ``-1`` (``None``: already in ``W``).
+        channel: a label channel whose agreement ``a(|t|)`` is not constant
+            (:mod:`prunescale.theory.labels`; ``None``: ``eta``).
+        sig: for a smooth channel, ``(sigma, omega)`` of shape ``[N, M]``: the nodes and
+            weights ``w a'(sigma)`` of the rule in ``sigma = |t|`` (:func:`_channel_sum`).
     """
 
     tp: np.ndarray
@@ -110,6 +114,8 @@ class ProbeNodes:
     quad_v: tuple[int, float] = (10, 10.0)
     eta: np.ndarray | None = None
     pi_pm: tuple | None = None
+    channel: object = None
+    sig: tuple | None = None
 
 
 def moments(nodes: Nodes | ProbeNodes, R, S, b, k, *, certificate_only: bool = False) -> Moments:
@@ -222,26 +228,74 @@ def _probe_values(nodes: ProbeNodes, R, S, b, k, quad_v):
     phi_v0 = normal_pdf(v0)
     out = 0.0
     eta = nodes.eta
-    flips = (1.0,) if eta is None else (1.0, -1.0)
+    ch = nodes.channel
+    flips = (1.0,) if eta is None and ch is None else (1.0, -1.0)
     for sg in (1.0, -1.0):
         h = sg * v0
         for fl in flips:  # fl = -1: the observed label is -sg (flipped)
             a0 = k - fl * sg * c1 * tp
             cc = fl * c2
             x1, x2 = (fl * sg * c * tp, -fl * s), (fl * sg * s * tp, fl * c)
-            J, K, G, L = _side_moments(h, phi_v0, a0, cc, b, D)
-            vals = _side_values(J, K, G, L, a0, cc, b, x1, x2)
-            thin = _thin(h, a0, cc, b)
-            if thin.any():
-                i = np.flatnonzero(thin)
-                vals[:, i] = _sliver_values(h[i], a0[i], cc[i], b[i], (x1[0][i], x1[1][i]),
-                                            (x2[0][i], x2[1][i]), *quad_v)
+            if ch is not None:
+                vals = _channel_sum(nodes, fl, h, a0, cc, b, D, x1, x2, quad_v)
+            else:
+                vals = _side(h, phi_v0, a0, cc, b, D, x1, x2, quad_v)
             if eta is not None:
                 vals = vals * (1.0 - eta if fl > 0 else eta)
             if nodes.pi_pm is not None:  # observed label fl * sg: m = fl sg t_p
                 vals = vals * nodes.pi_pm[0 if fl * sg > 0 else 1]
             out = out + vals
     return out
+
+
+def _side(h, phi_h, a0, cc, b, D, x1, x2, quad_v):
+    """The :class:`Moments` integrands of one side ``u' < h`` (closed form; thin slivers by
+    Gauss-Legendre)."""
+    J, K, G, L = _side_moments(h, phi_h, a0, cc, b, D)
+    vals = _side_values(J, K, G, L, a0, cc, b, x1, x2)
+    thin = _thin(h, a0, cc, b)
+    if thin.any():
+        i = np.flatnonzero(thin)
+        vals[:, i] = _sliver_values(h[i], a0[i], cc[i], b[i], (x1[0][i], x1[1][i]),
+                                    (x2[0][i], x2[1][i]), *quad_v)
+    return vals
+
+
+def _channel_sum(nodes: ProbeNodes, fl, h, a0, cc, b, D, x1, x2, quad_v):
+    """One side under a label channel whose agreement ``a(|t|)`` varies
+    (:mod:`prunescale.theory.labels`).
+
+    On the side, ``|t| = sin(theta) (h - u')``, so ``{|t| >= sigma}`` is the side
+    ``u' < h - sigma / sin(theta)``. Writing ``F(H)`` for the side integral up to ``H``
+    (:func:`_side`, exact in ``u'``) and ``a(s) = a(0) + int_0^s a'``:
+    ``E[a(|t|) ...] = a(0) F(h) + sum_j da_j F(h - e_j / s)`` for a step ``a`` (jumps ``da_j``
+    at ``e_j``: exact) and ``a(0) F(h) + int_0^inf a'(sigma) F(h - sigma / s) d sigma`` for a
+    smooth one (Gauss-Legendre in ``sigma``, ``nodes.sig``). The flipped label (``fl = -1``)
+    carries ``1 - a``: ``(1 - a(0)) F(h) - (...)``.
+    """
+    ch = nodes.channel
+    s = nodes.sin
+    j = ch.jumps()
+    a_0 = j[0] if j is not None else float(ch.agree(0.0))
+    base = _side(h, normal_pdf(h), a0, cc, b, D, x1, x2, quad_v)
+    out = (a_0 if fl > 0 else 1.0 - a_0) * base
+    if j is not None:
+        for e, d in zip(j[1], j[2]):
+            H = h - e / s
+            out = out + (fl * d) * _side(H, normal_pdf(H), a0, cc, b, D, x1, x2, quad_v)
+        return out
+    sig, om = nodes.sig
+    m = sig.shape[1]
+    H = (h[:, None] - sig / s[:, None]).ravel()
+
+    def rep(z):
+        return np.repeat(z, m)
+
+    vals = _side(H, normal_pdf(H), rep(a0), rep(cc), rep(b), rep(D),
+                 (rep(x1[0]), x1[1] if np.ndim(x1[1]) == 0 else rep(x1[1])),
+                 (rep(x2[0]), x2[1] if np.ndim(x2[1]) == 0 else rep(x2[1])), quad_v)
+    vals = vals.reshape(vals.shape[0], -1, m)
+    return out + fl * np.einsum("rnm,nm->rn", vals, om)
 
 
 #: A side whose support ``u' in (u* - 8 b / |c2|, h)`` is shorter than this is a thin sliver.

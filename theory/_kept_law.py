@@ -162,13 +162,18 @@ class Policy:
         return p_breaks(self.k, self.tau, cth, sth, self.metric, label=False, fixed=False)
 
 
-def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature, eta=None, policy=None) -> Nodes:
+def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature, eta=None, policy=None,
+                 channel=None) -> Nodes:
     """Nodes for ``theta = 0`` (``f`` is the normalisation: 1 for random pruning).
 
     With label noise ``eta`` (flip probability per point, or ``None``) every node ``x = |t|``
     appears twice: ``X1 = x`` with weight ``(1 - eta) W`` (label kept) and ``X1 = -x`` with
     weight ``eta W`` (label flipped, ``y' t = -|t|``); the flipped copy's kink sits at
     ``x = -k / R`` and gets panels of its own where it reaches the kept range.
+
+    ``channel``: a label channel whose agreement ``a(x)`` varies with ``x = |t|``
+    (:mod:`prunescale.theory.labels`): the same two copies with node weights ``a(x) W`` and
+    ``(1 - a(x)) W``, the panels split at the channel's jumps (or its scale ``1 / beta``).
     """
     hi = np.minimum(hi, lo + quad.tail)
     b = np.abs(b)
@@ -176,7 +181,10 @@ def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature, eta=None, policy=None) ->
         center = np.where(R > 0, k / R, np.inf)
         width = b / R
     parts = [_kink_breaks(center, width), lo[:, None] + _TAIL_BREAKS]
-    noisy = eta is not None and np.any(np.asarray(eta) > 0)
+    noisy = (eta is not None and np.any(np.asarray(eta) > 0)) or channel is not None
+    if channel is not None:
+        cb = channel.s_breaks()
+        parts.append(np.broadcast_to(cb, (len(lo), len(cb))))
     if noisy or policy is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             parts.append(_kink_breaks(np.where(R > 0, -k / R, np.nan), width))
@@ -186,7 +194,10 @@ def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature, eta=None, policy=None) ->
     W = _density_weights(pn.x, pn.w, f[pn.owner])
     if not noisy and policy is None:
         return Nodes(X1=pn.x, X2=None, W=W, owner=pn.owner, starts=pn.starts)
-    e = np.asarray(eta, float)[pn.owner] if noisy else np.zeros_like(W)
+    if channel is not None:
+        e = 1.0 - channel.agree(pn.x)
+    else:
+        e = np.asarray(eta, float)[pn.owner] if noisy else np.zeros_like(W)
     W_kept, W_flip = (1.0 - e) * W, e * W
     if policy is not None:  # the observed label is sign(t) (m = |t|) or flipped (m = -|t|)
         W_kept = W_kept * policy.pi(pn.x, pn.owner)
@@ -197,12 +208,15 @@ def nodes_theta0(lo, hi, f, R, b, k, quad: Quadrature, eta=None, policy=None) ->
 
 
 def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature, eta=None,
-                policy=None) -> ProbeNodes:
+                policy=None, channel=None) -> ProbeNodes:
     """Nodes for ``theta > 0``: ``t_p`` panels, ``v`` exact (see the module docstring).
 
     ``eta``: label-flip probability per point (``None``: noiseless). A flipped side's kink and
     corner sit at the same ``t_p`` as the unflipped side's of the other label, so the panels
-    are the same.
+    are the same. ``channel``: a label channel with a varying agreement ``a(|t|)``
+    (:func:`theory._equations._channel_sum`); a smooth one gets a Gauss-Legendre rule in
+    ``sigma = |t|`` (``quad.n // 2`` nodes per panel, split at the channel's scale and at
+    multiples of ``sin(theta)``), weighted by ``a'(sigma)``.
     """
     hi = np.minimum(hi, lo + quad.tail)
     b = np.abs(b)
@@ -223,6 +237,10 @@ def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature, eta=None,
         )
     if policy is not None:
         breaks = np.concatenate([breaks, policy.breaks(c, s)], -1)
+    j = None if channel is None else channel.jumps()
+    if j is not None and len(j[1]):  # a jump of a(|t|) at |t| = e crosses t_p = e / cos
+        breaks = np.concatenate([breaks] + [_kink_breaks(e / c, s / c, _SHORT_OFFSETS)
+                                            for e in j[1]], -1)
     pn = panels(lo, hi, breaks, quad.n)
     o = pn.owner
     noisy = eta is not None and np.any(np.asarray(eta) > 0)
@@ -232,9 +250,21 @@ def nodes_theta(lo, hi, f, theta, R, S, b, k, quad: Quadrature, eta=None,
         W = W * policy.pi(pn.x, o)
     elif policy is not None:  # signed: the weight depends on the observed label
         pi_pm = (policy.pi(pn.x, o), policy.pi(-pn.x, o))
+    sig = None
+    if channel is not None and channel.jumps() is None:
+        so = s[o]
+        smax = channel.S_MAX * channel.scale()
+        cb = channel.s_breaks()
+        br = np.concatenate([np.broadcast_to(cb, (len(so), len(cb))),
+                             so[:, None] * np.array([0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0])],
+                            -1)
+        sg, wg = panel_rule(np.zeros(len(so)), np.full(len(so), smax), br,
+                            max(4, quad.n // 2))
+        sig = (sg, wg * channel.derivative(sg))
     return ProbeNodes(tp=pn.x, W=W, cos=c[o], sin=s[o],
                       owner=o, starts=pn.starts, quad_v=(quad.n_v, quad.v_max),
-                      eta=np.asarray(eta, float)[o] if noisy else None, pi_pm=pi_pm)
+                      eta=np.asarray(eta, float)[o] if noisy else None, pi_pm=pi_pm,
+                      channel=channel, sig=sig)
 
 
 def nodes_theta_tensor(lo, hi, f, theta, R, S, b, k, quad: Quadrature) -> Nodes:

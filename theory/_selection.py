@@ -133,7 +133,14 @@ def weight_c(rule: str, pi, tau, f, share=0.0):
 
 
 def label_plus(p, cth, sth, eta):
-    """``P(y = +1 | p)`` under the pool law: ``t | p ~ N(c p, s^2)``, flip probability ``eta``."""
+    """``P(y = +1 | p)`` under the pool law: ``t | p ~ N(c p, s^2)``, flip probability ``eta``
+    (or ``eta`` a label channel, :mod:`prunescale.theory.labels`: ``E[A(t) | p]`` of its
+    symmetrised form, which is all a label-aware policy of an odd student sees)."""
+    from prunescale.theory.labels import Channel
+
+    if isinstance(eta, Channel):
+        p, cth, sth = (np.asarray(a, dtype=float) for a in (p, cth, sth))
+        return eta.mean_odd_agree(cth * p, sth)
     p, cth, sth, eta = (np.asarray(a, dtype=float) for a in (p, cth, sth, eta))
     with np.errstate(divide="ignore", invalid="ignore"):
         arg = np.where(sth > 0, cth * p / np.where(sth > 0, sth, 1.0),
@@ -206,7 +213,11 @@ def power_breaks(k, exp, scale):
 def kept_fraction(rule: str, k, tau, metric: str, eta, cth, sth, f=None, n: int = 16,
                   exp=0.0, scale=1.0, share=0.0):
     """``E[pi(m)]`` over the pool law at thresholds ``k`` (arrays broadcast; ``power``: at
-    ``k = log c``; ``share`` needs ``f``)."""
+    ``k = log c``; ``share`` needs ``f``; ``eta`` may be a label channel)."""
+    from prunescale.theory.labels import Channel
+
+    ch = eta if isinstance(eta, Channel) else None
+    eta = 0.0 if ch is not None else eta
     k, tau, eta, cth, sth, exp, scale, share = np.broadcast_arrays(
         *(np.asarray(a, dtype=float) for a in (k, tau, eta, cth, sth, exp, scale, share)))
     if rule == "random":
@@ -221,7 +232,7 @@ def kept_fraction(rule: str, k, tau, metric: str, eta, cth, sth, f=None, n: int 
         return np.sum(w * keep_prob(rule, x, k[..., None], 0.0, 1.0, exp[..., None],
                                     scale[..., None]), axis=-1)
     if np.any(share != 0):
-        pure = kept_fraction(rule, k, tau, metric, eta, cth, sth, n=n)
+        pure = kept_fraction(rule, k, tau, metric, eta if ch is None else ch, cth, sth, n=n)
         return share * np.asarray(f, float) + (1.0 - share) * pure
     x, w = panel_rule(lo, hi, p_breaks(k, tau, cth, sth, metric), n)
     w = 2.0 * w * normal_pdf(x)
@@ -230,7 +241,7 @@ def kept_fraction(rule: str, k, tau, metric: str, eta, cth, sth, f=None, n: int 
     if metric == "abs":
         return np.sum(w * pp, axis=-1)
     pm = keep_prob(rule, -x, K, T, 1.0)
-    lp = label_plus(x, cth[..., None], sth[..., None], eta[..., None])
+    lp = label_plus(x, cth[..., None], sth[..., None], eta[..., None] if ch is None else ch)
     return np.sum(w * (lp * pp + (1.0 - lp) * pm), axis=-1)
 
 
@@ -245,8 +256,11 @@ def threshold(rule: str, f, tau, metric: str, eta, theta_rad, iters: int = 200, 
     """
     if rule == "power":
         return power_log_c(f, exp, scale, iters)
+    from prunescale.theory.labels import Channel
+
+    ch = eta if isinstance(eta, Channel) else None
     f, tau, eta, th = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in
-                                            (f, tau, eta, theta_rad)))
+                                            (f, tau, 0.0 if ch else eta, theta_rad)))
     if rule == "random":
         return np.full(f.shape, np.nan)
     cth, sth = np.cos(th), np.sin(th)
@@ -256,7 +270,7 @@ def threshold(rule: str, f, tau, metric: str, eta, theta_rad, iters: int = 200, 
     lo, hi = -B, B.copy()
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
-        val = kept_fraction(rule, mid, tau, metric, eta, cth, sth)
+        val = kept_fraction(rule, mid, tau, metric, eta if ch is None else ch, cth, sth)
         up = val < f if rule == "hard" else val > f  # hard: E[pi] increases with k
         lo = np.where(up, mid, lo)
         hi = np.where(up, hi, mid)

@@ -19,7 +19,7 @@ from prunescale.theory.result import TheoryResult
 #: the model fields a call may leave out, and their values then
 DEFAULTS = {"theta_deg": 0.0, "learner": "max-margin", "lam": None, "noise": 0.0,
             "softness": 0.0, "metric": "abs", "reweight": False, "power_exp": 0.0,
-            "probe_scale": 1.0, "random_share": 0.0}
+            "probe_scale": 1.0, "random_share": 0.0, "labels": None}
 
 
 def model_arguments(rule, given: dict) -> dict:
@@ -56,7 +56,26 @@ def model_arguments(rule, given: dict) -> dict:
     _pr.check_reweight_for(learner, out["reweight"])
     _pr.check_family(out["rule"], out["metric"], out["power_exp"], out["probe_scale"],
                      out["random_share"])
+    out["labels"] = _channel(out["labels"], out["noise"])
+    if out["labels"] is not None and out["labels"].is_flip:
+        out["noise"], out["labels"] = out["labels"].eta, None
     return out
+
+
+def _channel(labels, noise):
+    """The label channel of a call (``None``: the flip ``noise``); ``labels`` with a nonzero
+    ``noise`` is refused (``flip:ETA`` with the same ``noise = ETA`` is accepted)."""
+    from prunescale.theory.labels import as_channel
+
+    ch = as_channel(labels)
+    if ch is None:
+        return None
+    nz = np.asarray(noise, float) if not isinstance(noise, (str, bytes)) else np.nan
+    same = ch.is_flip and np.all(nz == ch.eta)
+    if not same and not np.all(nz == 0):
+        raise InputError(f"give noise or labels, not both; got noise = {noise!r} and labels "
+                         f"{ch}")
+    return ch
 
 
 def check_tol(tol, learner: str) -> None:
@@ -71,7 +90,8 @@ def check_tol(tol, learner: str) -> None:
 
 def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None,
           learner=None, lam=None, noise=None, softness=None, metric=None, reweight=None,
-          power_exp=None, probe_scale=None, random_share=None, tol: float | None = None, quad=None, strict: bool = False,
+          power_exp=None, probe_scale=None, random_share=None, labels=None,
+          tol: float | None = None, quad=None, strict: bool = False,
           max_log_step: float | None = None) -> TheoryResult:
     """Solve and certify the replica theory at every point of the broadcast inputs.
 
@@ -97,6 +117,11 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
         probe_scale: scale(s) ``B > 0`` of the ``power`` policy.
         random_share: share(s) ``R`` in ``[0, 1]`` of random selection mixed into a ``hard``
             or ``easy`` policy: ``pi = R f + (1 - R) pi_rule``.
+        labels: a label channel ``P(y = +1 | t)`` (:mod:`prunescale.theory.labels`), as an
+            object or its spec (``"flip:0.1"``, ``"logistic:2"``, ``"probit:2"``,
+            ``"binned:-0.1,0,0.1:0.3,0.05,0.95,0.7"``); ``flip:ETA`` is ``noise = ETA``. Not
+            together with a nonzero ``noise``. ``eps`` is the error against the clean teacher,
+            ``eps_noisy`` against labels drawn from the channel.
         tol: certification tolerance of the learner's certificate: the largest relative
             duality gap for max-margin (default ``1e-12``), the largest certified bound on
             ``|eps - eps*|`` for the regularized learners (default ``1e-5``).
@@ -125,7 +150,8 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
     m = model_arguments(rule, dict(f=f, theta_deg=theta_deg, learner=learner, lam=lam,
                                    noise=noise, softness=softness, metric=metric,
                                    reweight=reweight, power_exp=power_exp,
-                                   probe_scale=probe_scale, random_share=random_share))
+                                   probe_scale=probe_scale, random_share=random_share,
+                                   labels=labels))
     check_tol(tol, m["learner"])
     fam = {k: m[k] for k in ("power_exp", "probe_scale", "random_share")}
     shapes = [np.shape(v) for v in fam.values() if np.ndim(v)]
@@ -148,19 +174,34 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
             kw["max_log_step"] = max_log_step
         return solver.solve_max_margin(
             m["rule"], m["f"], alpha_prune, m["theta_deg"], alpha_tot=alpha_tot,
-            noise=m["noise"], softness=m["softness"], metric=m["metric"], strict=strict, **fam,
+            noise=m["noise"], softness=m["softness"], metric=m["metric"], strict=strict,
+            labels=m["labels"], **fam,
             **kw)
     if max_log_step is not None:
         raise InputError("max_log_step is an option of the max-margin engine; got "
                          f"learner {m['learner']}")
     from prunescale.theory import erm  # scipy: only for the regularized learners
 
+    ch, noise = m["labels"], m["noise"]
+    if ch is not None:  # a non-flip channel: only those with a constant agreement, for now
+        j = ch.jumps()
+        if j is None or len(j[1]) or not 0.5 <= j[0] <= 1.0:
+            raise InputError(f"labels {ch}: the regularized learners ({m['learner']}) take "
+                             "flip channels only so far (flip:ETA, or binned with a constant "
+                             "agreement); use the max-margin learner for this channel")
+        noise = 1.0 - j[0]
     kw = {}
     if tol is not None:
         kw["bound_tol"] = tol
     if quad is not None:
         kw["quad"] = quad
-    return erm.solve_regularized(
+    res = erm.solve_regularized(
         m["rule"], m["f"], alpha_prune, alpha_tot, m["theta_deg"], learner=m["learner"],
-        lam=m["lam"], noise=m["noise"], softness=m["softness"], metric=m["metric"],
+        lam=m["lam"], noise=noise, softness=m["softness"], metric=m["metric"],
         reweight=m["reweight"], strict=strict, **fam, **kw)
+    if ch is not None:
+        import dataclasses
+
+        res = dataclasses.replace(res, noise=np.zeros_like(res.noise),
+                                  eps_noisy=ch.eps_noisy(res.eps), labels=str(ch))
+    return res

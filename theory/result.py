@@ -35,7 +35,8 @@ class TheoryResult:
         power_exp, probe_scale, random_share: the policy families' ``A``, ``B`` and ``R``
             (``docs/erm.md`` section 7; ``0``, ``1``, ``0`` when not used).
         eps: error against the clean teacher, ``arccos(R) / pi``.
-        eps_noisy: error against noisy test labels, ``noise + (1 - 2 noise) eps``.
+        eps_noisy: error against noisy test labels, ``noise + (1 - 2 noise) eps`` (under a
+            label channel, ``P(y != sign(w.x))`` for a fresh example labelled by it).
         R, S: overlaps of the student direction with the teacher and with the probe's
             direction orthogonal to the teacher.
         kappa: the max-margin ``kappa`` (NaN for the regularized learners).
@@ -55,6 +56,8 @@ class TheoryResult:
             bound that failed the tolerance; NaN only where none could be computed).
         quad_err: the refined rule's bound alone (the quadrature-error estimate).
         reason: ``""`` where converged, else why the point is not certified.
+        labels: the label channel's spec (:mod:`prunescale.theory.labels`) when it is not a
+            flip, one for every point; ``None`` for the flip ``noise``.
 
     Where ``converged`` is False the answer fields (``eps`` to ``V``) are NaN: an uncertified
     point never carries a plausible number.
@@ -92,9 +95,11 @@ class TheoryResult:
     eps_bound: np.ndarray
     quad_err: np.ndarray
     reason: np.ndarray
+    labels: str | None = None
 
     @classmethod
-    def build(cls, *, rule, learner, metric="abs", reweight=False, shape, **arrays):
+    def build(cls, *, rule, learner, metric="abs", reweight=False, shape, labels=None,
+              **arrays):
         """A result of ``shape`` from flat or shaped arrays; missing value fields are NaN."""
         out = {}
         for name in GRID + VALUES:
@@ -110,7 +115,8 @@ class TheoryResult:
                 out[name] = np.full(shape, np.nan)
         if arrays:
             raise TypeError(f"unknown fields {sorted(arrays)}")
-        return cls(rule=rule, learner=learner, metric=metric, reweight=bool(reweight), **out)
+        return cls(rule=rule, learner=learner, metric=metric, reweight=bool(reweight),
+                   labels=None if labels is None else str(labels), **out)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -131,6 +137,8 @@ class TheoryResult:
         names = tuple(floats) + ("converged", "reason")
         head = {"rule": self.rule, "learner": self.learner, "metric": self.metric,
                 "reweight": bool(self.reweight)}
+        if self.labels is not None:
+            head["labels"] = self.labels
         return [{**head, **dict(zip(names, row))} for row in zip(*cols)]
 
     def to_pandas(self):
@@ -138,6 +146,8 @@ class TheoryResult:
         import pandas as pd
 
         data = {k: getattr(self, k) for k in ("rule", "learner", "metric", "reweight")}
+        if self.labels is not None:
+            data["labels"] = self.labels
         for k in GRID + VALUES:
             data[k] = np.ravel(getattr(self, k))
         data["reason"] = data["reason"].astype(str)
@@ -192,4 +202,5 @@ class TheoryResult:
             data[k] = (dims, a.astype(str) if k == "reason" else a)
         return xr.Dataset(data, coords=coords,
                           attrs={"rule": self.rule, "learner": self.learner,
-                                 "metric": self.metric, "reweight": int(self.reweight)})
+                                 "metric": self.metric, "reweight": int(self.reweight),
+                                 **({} if self.labels is None else {"labels": self.labels})})

@@ -83,18 +83,24 @@ class _Batch:
     quad: Quadrature
     eta: np.ndarray | None = None  # label-flip probability of each curve (None: noiseless)
     policy: Policy | None = None  # soft or label-aware selection (None: the sharp |t_p| rule)
+    channel: object = None  # a label channel with a varying agreement a(|t|) (theory.labels)
+
+    @property
+    def noisy(self) -> bool:
+        """Whether the kept labels are noisy (then the kept data have a capacity)."""
+        return self.eta is not None or self.channel is not None
 
     def take(self, idx) -> "_Batch":
         return _Batch(self.lo[idx], self.hi[idx], self.fnorm[idx], self.theta[idx], self.dim,
                       self.quad, None if self.eta is None else self.eta[idx],
-                      None if self.policy is None else self.policy.take(idx))
+                      None if self.policy is None else self.policy.take(idx), self.channel)
 
     def nodes(self, R, S, b, k):
         if self.dim == 1:
             return nodes_theta0(self.lo, self.hi, self.fnorm, R, b, k, self.quad, self.eta,
-                                self.policy)
+                                self.policy, self.channel)
         return nodes_theta(self.lo, self.hi, self.fnorm, self.theta, R, S, b, k, self.quad,
-                           self.eta, self.policy)
+                           self.eta, self.policy, self.channel)
 
 
 def _unpack(y, dim):
@@ -362,7 +368,7 @@ def _from_log(z, dim):
 
 
 def _batch_for(rule: str, f, theta_rad, dim: int, quad: Quadrature, eta=None, tau=None,
-               metric: str = "abs", fam=None) -> _Batch:
+               metric: str = "abs", fam=None, channel=None) -> _Batch:
     """Curves of ``rule`` at fractions ``f``, angles ``theta_rad``, label noise ``eta`` and
     selection softness ``tau`` (arrays; ``eta = None``: noiseless; ``tau = None`` with
     ``metric = "abs"``: the sharp rule). A soft or ``signed`` policy keeps the whole line with
@@ -377,9 +383,9 @@ def _batch_for(rule: str, f, theta_rad, dim: int, quad: Quadrature, eta=None, ta
         th = np.asarray(theta_rad, float)
         e = np.zeros_like(f) if eta is None else np.asarray(eta, float)
         t = np.zeros_like(f) if tau is None else np.asarray(tau, float)
-        pol = Policy.of(rule, f, t, metric, e, th, ex, sc, sh)
+        pol = Policy.of(rule, f, t, metric, e if channel is None else channel, th, ex, sc, sh)
         full = f == 1.0  # pi = 1 everywhere: the whole Gaussian
-        b = _batch_for("random", np.ones_like(f), th, dim, quad, eta)
+        b = _batch_for("random", np.ones_like(f), th, dim, quad, eta, channel=channel)
         return dataclasses.replace(b, fnorm=np.where(full, 1.0, f),
                                    policy=None if full.all() else pol)
     if rule == "random":
@@ -391,7 +397,7 @@ def _batch_for(rule: str, f, theta_rad, dim: int, quad: Quadrature, eta=None, ta
     lo, hi = np.where(full, 0.0, lo), np.where(full, np.inf, hi)
     eta = None if eta is None or not np.any(np.asarray(eta) > 0) else np.asarray(eta, float)
     return _Batch(lo, hi, np.where(full, 1.0, fnorm), np.asarray(theta_rad, float), dim, quad,
-                  eta)
+                  eta, channel=channel)
 
 
 def certify_point(
@@ -453,6 +459,7 @@ def solve_max_margin(
     power_exp=0.0,
     probe_scale=1.0,
     random_share=0.0,
+    labels=None,
 ) -> TheoryResult:
     """The max-margin engine of :func:`prunescale.theory.solve`: solve the replica equations
     at every point of the broadcast inputs.
@@ -484,6 +491,8 @@ def solve_max_margin(
         power_exp, probe_scale: ``A`` and ``B`` of the ``power`` policy
             ``pi = min(c sigma'(B p)^A, 1)``; random_share: ``R`` of a mixed ``hard``/``easy``
             policy ``R f + (1 - R) pi_rule`` (``docs/erm.md`` section 7).
+        labels: a label channel (:mod:`prunescale.theory.labels`, not a flip: that is
+            ``noise``) for every point; ``eps_noisy`` is then measured against its labels.
 
     Returns:
         A :class:`TheoryResult` whose arrays have the broadcast shape of the inputs. Where a
@@ -517,12 +526,28 @@ def solve_max_margin(
             raise InputError(f"softness must broadcast to the shape {shape} of the other "
                              f"inputs; got shape {np.shape(softness)}") from None
     fam = _family(rule, metric, shape, power_exp, probe_scale, random_share)
+    from prunescale.theory.labels import as_channel
+
+    channel = as_channel(labels)
+    ETA = NO
+    if channel is not None:
+        if channel.is_flip:
+            NO = ETA = np.full(F.size, channel.eta)
+            channel = None
+        elif np.any(NO != 0):
+            raise InputError(f"give noise or labels, not both; got labels {channel}")
+        else:
+            j = channel.jumps()
+            if j is not None and len(j[1]) == 0:  # a constant agreement: a flip in disguise
+                ETA = np.full(F.size, 1.0 - j[0])
+    solver_channel = channel if channel is not None and not np.any(ETA != NO) else None
     n = F.size
     # A kept slab narrower than F_SOLVABLE is below what float64 quadrature resolves: such
     # points are reported as not certified (solved at a placeholder f, then discarded).
     too_small = (F < F_SOLVABLE) & (rule != "random")
     F_orig, F = F, np.where(too_small, 0.5, F)
-    out, newton_ok = _solve_curves(rule, F, AL, TH, quad, max_log_step, NO, TAU, metric, fam)
+    out, newton_ok = _solve_curves(rule, F, AL, TH, quad, max_log_step, ETA, TAU, metric, fam,
+                                   solver_channel)
 
     p, q, k = out["p"], out["q"], out["k"]
     R = np.cos(p)
@@ -551,7 +576,10 @@ def solve_max_margin(
     return TheoryResult.build(
         rule=rule, learner="max-margin", metric=metric, reweight=False, shape=shape,
         f=F, alpha_prune=AL, alpha_tot=alpha_tot, theta_deg=TH, noise=NO, softness=TAU,
-        power_exp=fam[0], probe_scale=fam[1], random_share=fam[2], eps=eps, eps_noisy=NO.reshape(shape) + (1.0 - 2.0 * NO.reshape(shape)) * eps,
+        power_exp=fam[0], probe_scale=fam[1], random_share=fam[2], eps=eps,
+        eps_noisy=(NO.reshape(shape) + (1.0 - 2.0 * NO.reshape(shape)) * eps
+                   if channel is None else channel.eps_noisy(eps)),
+        labels=channel,
         R=answer(R), S=answer(S), kappa=answer(k), alpha_c=out["alpha_c"],
         converged=converged, residual=out["resid"], gap=out["gap"],
         gap_floor=out["gap_floor"], eps_bound=answer(out["eps_bound"]),
@@ -605,7 +633,7 @@ def _family(rule, metric, shape, power_exp, probe_scale, random_share):
 
 
 def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric="abs",
-                  fam=None):
+                  fam=None, channel=None):
     """Step 2 of :func:`solve`: group the points into curves of equal ``(f, theta, noise)``,
     march each curve through its separable loads (:func:`_march`; with noise only those below
     the capacity, :mod:`theory.capacity`), and certify every point under the solving and the
@@ -642,10 +670,10 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric
         gtau = ukeys[gsel, 3] if pol else None
         gfam = (ukeys[gsel, 4], ukeys[gsel, 5], ukeys[gsel, 6]) if pol else None
         met = metric if pol else "abs"
-        batch = _batch_for(rule, gf, gth, dim, quad, geta, gtau, met, gfam)
+        batch = _batch_for(rule, gf, gth, dim, quad, geta, gtau, met, gfam, channel)
         cap = np.full(gsel.size, np.inf)
-        if batch.eta is not None:
-            noisy = np.flatnonzero(geta > 0)
+        if batch.noisy:
+            noisy = np.flatnonzero((geta > 0) | (channel is not None))
             Fmin, _, cap_ok = minimise_margin_loss(batch.take(noisy))
             cap[noisy] = load_capacity(Fmin, cap_ok)
         targets, members = [], []
@@ -678,7 +706,7 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric
                      -1)
         cert = _certify(batch.take(grp), AL[pts], y)
         fine = _certify(_batch_for(rule, gf, gth, dim, quad.refined(), geta, gtau,
-                                   met, gfam).take(grp), AL[pts], y)
+                                   met, gfam, channel).take(grp), AL[pts], y)
         out["k"][pts] = np.where(np.isfinite(cert.kappa), cert.kappa, y[:, -1])
         out["resid"][pts] = cert.residual
         out["gap"][pts] = cert.gap
