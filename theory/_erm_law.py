@@ -133,8 +133,10 @@ def n_z_panels(learner: str, policy: bool = False) -> int:
 
 
 def analytic_z(pts: Points) -> bool:
-    """Whether the z integral is done in closed form (ridge and hinge at theta = 0)."""
-    return pts.learner in ("ridge", "hinge") and not np.any(pts.sn > 0) and not pts.policy
+    """Whether the z integral is done in closed form (ridge and hinge at theta = 0, sharp
+    rules and selection policies alike: given ``p`` the label, ``pi`` and the loss weight
+    ``c`` are fixed, and ``omega`` is Gaussian)."""
+    return pts.learner in ("ridge", "hinge") and not np.any(pts.sn > 0)
 
 
 def sharp_signed(pts: Points) -> bool:
@@ -371,10 +373,10 @@ def _weighted_prox(learner, y, omega, V, c):
 def nodes_per_point(learner: str, quad: ErmQuadrature, theta0: bool = False,
                     policy: bool = False) -> int:
     """Upper bound on the ``(p, z)`` nodes of one point (for chunking)."""
+    if theta0 and learner in ("ridge", "hinge"):
+        return n_p_panels(learner, policy) * quad.n_p * 8
     if policy:
         return n_p_panels(learner, True) * quad.n_p * n_z_panels(learner, True) * quad.n_z
-    if theta0 and learner in ("ridge", "hinge"):
-        return n_p_panels(learner) * quad.n_p * 8
     if theta0:
         return 40 * quad.n_z * 8
     return n_p_panels(learner) * quad.n_p * n_z_panels(learner) * quad.n_z
@@ -425,13 +427,27 @@ def _z_closed_form(learner, y, mu, D, V):
 
 def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
     """:func:`moments` at ``theta = 0`` for ridge and hinge: ``y`` depends on ``p`` only
-    (``+1`` with probability ``1 - eta`` on ``p > 0``), and the ``z`` integral is closed-form."""
+    (``+1`` with probability ``1 - eta`` on ``p > 0``), and the ``z`` integral is closed-form.
+
+    A selection policy multiplies the label weights by ``pi(m(p, y))`` (then normalised) and
+    weights the loss by ``c(p, y)``: the prox of ``c l`` is that of ``l`` at response ``V c``,
+    and ``f, df, M, l*`` scale by ``c`` (``f^2`` by ``c^2``; :func:`_weighted_prox`)."""
     mu = A[:, None] * p
     D2, V2 = D[:, None], V[:, None]
     eta = pts.eta[:, None]
+    labels = [(1.0, 1.0 - eta, 1.0), (-1.0, eta, 1.0)]
+    if pts.policy:
+        sp, sm, cp, cm = (a[..., 0] for a in _policy_factors(pts, p))
+        Pp, Pm = (1.0 - eta) * sp, eta * sm
+        Z = np.sum(wp * (Pp + Pm), axis=1, keepdims=True)
+        labels = [(1.0, Pp / Z, cp), (-1.0, Pm / Z, cm)]
     acc = {}
-    for y, Py in ((1.0, 1.0 - eta), (-1.0, eta)):
-        Ef, Ef2, Edf, Ezf, EM, El = _z_closed_form(pts.learner, y, mu, D2, V2)
+    for y, Py, cy in labels:
+        Vc = V2 * cy
+        Ef, Ef2, Edf, Ezf, EM, El = _z_closed_form(pts.learner, y, mu, D2, Vc)
+        if pts.policy and pts.reweight:
+            Ef, Ef2, Edf, Ezf, EM, El = (cy * Ef, cy * cy * Ef2, cy * Edf, cy * Ezf, cy * EM,
+                                         cy * El)
         # h = omega + V f holds exactly in exact arithmetic for ridge and hinge: herr2 is the
         # rounding allowance alone, (r)^2 <= 2 (8 ulp)^2 ((2|omega|)^2 + (2 V |f|)^2)
         # Ef2 is a difference of closed-form pieces: deep in the tail (hinge) it can round to
