@@ -35,7 +35,7 @@ from scipy.special import ndtr
 
 from prunescale.theory import _selection as _sel
 from prunescale.theory._erm_prox import prox
-from prunescale.theory._quadrature import normal_pdf, panel_rule
+from prunescale.theory._quadrature import bvn_cdf, normal_pdf, panel_rule
 from prunescale.errors import InputError
 
 #: fixed z panel edges (standard normal variable)
@@ -273,8 +273,8 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
     m, s, tau, V, A, B, D = geometry(pts, X)
     Vp = V if V_eval is None else V_eval
     extra = cert and V_eval is None  # absF and herr2: only the dual point's call needs them
-    if omega_kernel(pts):
-        return _moments_kernel(pts, A, B, D, tau, Vp, cert, quad, extra)
+    if omega_kernel(pts) or omega_kernel_theta(pts):
+        return _moments_kernel(pts, A, B, D, tau, V, Vp, cert, quad, extra)
     p, wp = _p_rule(pts, A, B, D, tau, V, quad)
     if analytic_z(pts):
         return _moments_theta0(pts, p, wp, A, B, D, tau, Vp, cert, extra)
@@ -377,9 +377,7 @@ def nodes_per_point(learner: str, quad: ErmQuadrature, theta0: bool = False,
         return n_p_panels(learner, policy) * quad.n_p * 8
     if policy:
         return n_p_panels(learner, True) * quad.n_p * n_z_panels(learner, True) * quad.n_z
-    if theta0:
-        return 40 * quad.n_z * 8
-    return n_p_panels(learner) * quad.n_p * n_z_panels(learner) * quad.n_z
+    return 80 * quad.n_z * 8  # the omega-outer rule (sharp rules, theta = 0 or not)
 
 
 def _gauss_pieces(a, b):
@@ -474,43 +472,84 @@ def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
     return out
 
 
-def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature, extra=False):
-    """:func:`moments` at ``theta = 0`` with the ``p`` integral in closed form.
+def omega_kernel_theta(pts: Points) -> bool:
+    """Whether the points take the omega-outer rule at ``theta > 0``
+    (:func:`_kernels_theta`): the sharp ``|p|`` rules, every learner."""
+    return bool(np.any(pts.sn > 0)) and not pts.policy
+
+
+def _compact(x, w):
+    """Drop the nodes of zero weight (empty panels of a dense rule) from ``[G, N]`` arrays,
+    keeping the order of the others; rows are padded with zero-weight nodes to the longest."""
+    empty = ~(w > 0)
+    order = np.argsort(empty, axis=1, kind="stable")
+    n = max(1, int(np.max(np.sum(~empty, axis=1))))
+    order = order[:, :n]
+    return np.take_along_axis(x, order, axis=1), np.take_along_axis(w, order, axis=1)
+
+
+def _phi_diff(a, b):
+    """``Phi(b) - Phi(a)`` from the nearer tail (``a <= b``, infinities allowed)."""
+    return np.where(a > 0, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
+
+
+def _kept_tail(lo, hi):
+    span = -lo + np.sqrt(lo * lo + 2.0 * _TAIL_EXP)
+    return np.minimum(hi, lo + span)
+
+
+#: offsets, in units of the kernel's width D, of the omega rule's breaks around its features
+_OM_DZ = np.array([-6.0, -4.0, -2.5, -1.2, -0.4, 0.0, 0.4, 1.2, 2.5, 4.0, 6.0])
+_OM_LOSS = {"logistic": np.array([0.0, -2.0, 2.0, -5.0, 5.0, -10.0, 10.0]),
+            "ridge": np.array([0.0]), "hinge": np.array([0.0])}
+
+
+def _omega_rule(pts, A, D, V, ranges, quad, extra_breaks=()):
+    """Composite rule in ``omega`` covering ``A p + D z`` for ``p`` in each live ``[lo, hi]``
+    of ``ranges`` and ``|z| <= z_max``: split at the ends ``A lo, A hi`` (plus multiples of
+    ``D``), at fixed fractions of ``A (hi - lo)``, at the loss's kinks or scales and at
+    ``extra_breaks``; empty panels dropped (:func:`_compact`). Weights are the rule's own
+    (no density)."""
+    zm = quad.z_max
+    G = A.size
+    parts = [np.broadcast_to(_OM_LOSS[pts.learner], (G, len(_OM_LOSS[pts.learner])))]
+    if pts.learner == "hinge":
+        kinks = np.stack([np.ones_like(V), 1.0 - V], axis=1)
+        parts.append(np.concatenate([kinks, -kinks], axis=1))
+    w_lo, w_hi = np.full(G, np.inf), np.full(G, -np.inf)
+    for lo, hi, live in ranges:
+        e_lo, e_hi = np.minimum(A * lo, A * hi), np.maximum(A * lo, A * hi)
+        w_lo = np.where(live, np.minimum(w_lo, e_lo - zm * D), w_lo)
+        w_hi = np.where(live, np.maximum(w_hi, e_hi + zm * D), w_hi)
+        for e in (e_lo, e_hi):
+            parts.append(np.where(live[:, None], e[:, None] + D[:, None] * _OM_DZ, np.nan))
+        parts.append(np.where(live[:, None], (A * lo)[:, None]
+                              + (A * (hi - lo))[:, None] * _P_FRACS, np.nan))
+    parts.extend(extra_breaks)
+    br = np.concatenate(parts, axis=1)
+    br = np.where(np.isfinite(br), br, np.nan)
+    om, wo = panel_rule(w_lo, w_hi, br, quad.n_z)
+    return _compact(om, wo)
+
+
+def _kernels_theta0(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
+    """Omega rule and per-label kernels at ``theta = 0`` (sharp rules; section 3.3).
 
     On the kept half-range ``p in [lo, hi]`` (density ``phi(p)/Z``), ``omega = A p + D z`` has
     the density ``K0(omega) = phi(omega/sig)/sig * (Phi(b) - Phi(a)) / Z`` and
     ``K1(omega) = E[p 1{.}; omega] = phi(omega/sig)/sig * (mu (Phi(b) - Phi(a)) + s (phi(a) -
     phi(b))) / Z`` with ``sig^2 = A^2 + D^2``, ``mu = A omega/sig^2``, ``s = D/sig``,
-    ``a, b = (lo - mu)/s, (hi - mu)/s`` (``docs/erm.md`` section 3.3). Then
-    ``E[g] = int g K0``, ``E[g p] = int g K1`` and ``E[g z] = int g (omega K0 - A K1)/D``,
-    one composite Gauss-Legendre rule in ``omega`` split at ``A lo, A hi`` plus multiples of
-    ``D`` and at the loss's scale.
-    """
-    labels = []
-    for y, lo, hi, wy in _label_ranges(pts):
-        span = -lo + np.sqrt(lo * lo + 2.0 * _TAIL_EXP)
-        labels.append((y, lo, np.minimum(hi, lo + span), wy))
-    zm = quad.z_max
-    dz = np.array([-6.0, -4.0, -2.5, -1.2, -0.4, 0.0, 0.4, 1.2, 2.5, 4.0, 6.0])
-    parts = [np.broadcast_to(np.array([0.0, -2.0, 2.0, -5.0, 5.0, -10.0, 10.0]), (A.size, 7))]
-    w_lo, w_hi = np.full(A.size, np.inf), np.full(A.size, -np.inf)
-    for _, lo, hi, wy in labels:
-        live = np.broadcast_to(wy, A.shape) > 0  # a label with no kept p adds no panels
-        e_lo, e_hi = np.minimum(A * lo, A * hi), np.maximum(A * lo, A * hi)
-        w_lo = np.where(live, np.minimum(w_lo, e_lo - zm * D), w_lo)
-        w_hi = np.where(live, np.maximum(w_hi, e_hi + zm * D), w_hi)
-        for e in (e_lo, e_hi):
-            parts.append(np.where(live[:, None], e[:, None] + D[:, None] * dz, np.nan))
-        parts.append(np.where(live[:, None], (A * lo)[:, None]
-                              + (A * (hi - lo))[:, None] * _P_FRACS, np.nan))
-    br = np.concatenate(parts, axis=1)
-    om, wo = panel_rule(w_lo, w_hi, br, quad.n_z)
-    A2, D2, V2 = A[:, None], D[:, None], V[:, None]
+    ``a, b = (lo - mu)/s, (hi - mu)/s``. Returns ``(om, [(y, k0, k1, kz, ke)])`` with the
+    kernels of ``1, p, z, eta'`` (``ke = None``: the label does not depend on ``eta'``)."""
+    labels = [(y, lo, _kept_tail(lo, hi), wy) for y, lo, hi, wy in _label_ranges(pts)]
+    ranges = [(lo, hi, np.broadcast_to(wy, A.shape) > 0) for _, lo, hi, wy in labels]
+    om, wo = _omega_rule(pts, A, D, V, ranges, quad)
+    A2, D2 = A[:, None], D[:, None]
     sig = np.sqrt(A2 * A2 + D2 * D2)
     mu = A2 * om / (sig * sig)
     sd = D2 / sig
     dens = normal_pdf(om / sig) / sig * wo
-    sums = {}
+    out = []
     for y, lo, hi, wy in labels:
         a = (lo[:, None] - mu) / sd
         b = (hi[:, None] - mu) / sd
@@ -520,28 +559,140 @@ def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature, ext
         Z = np.sum(k0, axis=1, keepdims=True)  # normalises the discrete law exactly
         Py = np.broadcast_to(wy, A.shape)[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
-            k0, k1 = np.where(Py > 0, k0 / Z, 0.0), np.where(Py > 0, k1 / Z, 0.0)
-        kz = (om * k0 - A2 * k1) / D2
-        h, f, df, l = prox("logistic", y, om, V2)
-        vals = {"f": f, "f2": f * f, "df": df}
+            k0 = np.where(Py > 0, Py * k0 / Z, 0.0)
+            k1 = np.where(Py > 0, Py * k1 / Z, 0.0)
+        out.append((y, k0, k1, (om * k0 - A2 * k1) / D2, None))
+    return om, out
+
+
+def _kernels_theta(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
+    """Omega rule and per-label kernels at ``theta > 0`` for the sharp ``|p|`` rules
+    (``docs/erm.md`` section 3.4): the ``p`` integral given ``omega`` in closed form.
+
+    Given ``omega``, ``p = mu + sd x`` with ``x ~ N(0, 1)`` (before the kept range ``x in
+    [xl, xh]``), and the clean label's variable is ``k = a + b x`` (``k = (c p D - s_th B
+    z)/(s_th tau)``, ``z = (omega - A p)/D``), so with ``P0 = int phi(x) Phi(a + b x)``,
+    ``P1 = int x phi(x) Phi(a + b x)`` and ``E0 = int phi(x) phi(a + b x)`` over ``[xl, xh]``:
+    ``P0`` is a difference of bivariate normal distribution functions, ``P1 = [-phi Phi]`` at
+    the ends ``+ b E0`` and ``E0 = phi(a/q)/q [Phi(q x + a b/q)]`` at the ends, ``q^2 = 1 +
+    b^2``. Label ``+1`` has weight ``eta + (1 - 2 eta) Phi(k)``, and ``E[eta' 1{y = +-1}] =
+    -+(1 - 2 eta) phi(k)``."""
+    lo, hi = pts.lo, _kept_tail(pts.lo, pts.hi)
+    c, sn, eta = pts.c, pts.sn, pts.eta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # where the clean label flips at the ends of the kept range: omega = p (c D^2 +
+        # s_th A B)/(s_th B), over a width D tau/|B| in omega
+        slope = (c * D * D + sn * A * B) / (sn * B)
+        wl = D * tau / np.abs(B)
+        extra = [np.where(np.isfinite(e)[:, None], e[:, None] + wl[:, None] * _OM_DZ, np.nan)
+                 for e in (lo * slope, hi * slope)]
+    live = np.ones(A.shape, bool)
+    om, wo = _omega_rule(pts, A, D, V, [(lo, hi, live)], quad, extra)
+    A2, B2, D2, t2 = A[:, None], B[:, None], D[:, None], tau[:, None]
+    c2, s2, e2 = c[:, None], sn[:, None], eta[:, None]
+    sig = np.sqrt(A2 * A2 + D2 * D2)
+    mu = A2 * om / (sig * sig)
+    sd = D2 / sig
+    dens = normal_pdf(om / sig) / sig * wo
+    xl = (lo[:, None] - mu) / sd
+    xh = (hi[:, None] - mu) / sd
+    M0, M1, _ = _gauss_pieces(xl, xh)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        kp = (c2 * D2 * D2 + s2 * A2 * B2) / (D2 * np.where(s2 > 0, s2, 1.0) * t2)
+        a = -B2 * om / (D2 * t2) + kp * mu
+        b = kp * sd
+        q = np.sqrt(1.0 + b * b)
+        P0 = _bvn_strip(xh, a, b, q) - _bvn_strip(xl, a, b, q)
+        E0 = normal_pdf(a / q) / q * _phi_diff(q * xl + a * b / q, q * xh + a * b / q)
+        ends = (np.where(np.isfinite(xl), normal_pdf(xl) * ndtr(a + b * xl), 0.0)
+                - np.where(np.isfinite(xh), normal_pdf(xh) * ndtr(a + b * xh), 0.0))
+    P1 = ends + b * E0
+    # theta = 0 rows of a mixed batch: the clean label is +1 on the whole kept half-range
+    flat = ~(s2 > 0)
+    P0 = np.where(flat, M0, np.clip(P0, 0.0, M0))
+    P1 = np.where(flat, M1, P1)
+    E0 = np.where(flat, 0.0, E0)
+    g = 1.0 - 2.0 * e2
+    out = []
+    for y, m0, m1, sgn in ((1.0, P0, P1, -1.0), (-1.0, M0 - P0, M1 - P1, 1.0)):
+        k0 = dens * np.maximum(e2 * M0 + g * m0, 0.0)
+        kx = dens * (e2 * M1 + g * m1)
+        out.append([y, k0, mu * k0 + sd * kx, dens * sgn * g * E0])
+    Z = np.sum(out[0][1] + out[1][1], axis=1, keepdims=True)
+    res = []
+    for y, k0, k1, ke in out:
+        k0, k1, ke = k0 / Z, k1 / Z, ke / Z
+        res.append((y, k0, k1, (om * k0 - A2 * k1) / D2, ke))
+    return om, res
+
+
+def _bvn_strip(x, a, b, q):
+    """``F(x) = int_{-inf}^x phi(u) Phi(a + b u) du = Phi_2(x, a/q; -b/q)``, ``q^2 = 1 + b^2``
+    (``F(-inf) = 0``, ``F(inf) = Phi(a/q)``), by :func:`bvn_cdf` with its ratios in the stable
+    forms ``(a + b x)/x`` and ``(q^2 x + a b)/a``."""
+    fin = np.isfinite(x)
+    xs = np.where(fin, x, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = bvn_cdf(xs, a / q, (a + b * xs) / xs, (q * q * xs + a * b) / a)
+    return np.where(fin, v, np.where(x > 0, ndtr(a / q), 0.0))
+
+
+_KERNEL_CACHE: list = []
+
+
+def _kernels(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
+    """The omega rule and kernels of :func:`_kernels_theta0` or :func:`_kernels_theta`,
+    remembered for the last geometry: they do not depend on the response at which the prox
+    is evaluated (the certificate's ladder evaluates eleven responses on one geometry)."""
+    build = _kernels_theta if omega_kernel_theta(pts) else _kernels_theta0
+    key_arrays = (A, B, D, tau) + ((V,) if pts.learner == "hinge" else ())
+    key = (id(pts), quad, build, b"".join(np.ascontiguousarray(k).tobytes() for k in key_arrays))
+    for ent in _KERNEL_CACHE:
+        if ent[0] is pts and ent[1] == key:
+            return ent[2]
+    val = build(pts, A, B, D, tau, V, quad)
+    _KERNEL_CACHE[:] = [(pts, key, val)]
+    return val
+
+
+def _moments_kernel(pts: Points, A, B, D, tau, V, Vp, cert, quad: ErmQuadrature, extra=False):
+    """:func:`moments` by the omega-outer rule: per label, kernels of ``1, p, z, eta'``
+    on a 1-d rule in ``omega`` (:func:`_kernels`), and the prox at those nodes only.
+    ``V`` is the response of the geometry (the rule), ``Vp`` the one of the prox."""
+    om, labels = _kernels(pts, A, B, D, tau, V, quad)
+    A2, D2, V2 = A[:, None], D[:, None], Vp[:, None]
+    sums = {}
+
+    def add(k, v):
+        sums[k] = sums.get(k, 0.0) + np.sum(v, axis=1)
+
+    for y, k0, k1, kz, ke in labels:
+        h, f, df, l = prox(pts.learner, y, om, V2)
+        add("f2", f * f * k0)
+        add("df", df * k0)
+        add("f_p", f * k1)
+        add("f_z", f * kz)
+        if ke is not None:
+            add("f_e", f * ke)
         if cert:
             M = l + 0.5 * V2 * f * f
             ls = -f * h - l
-            vals.update(M=M, l=ls, absM=np.abs(M) + np.abs(f * h))
+            add("M", M * k0)
+            add("l", ls * k0)
+            add("absM", (np.abs(M) + np.abs(f * h)) * k0)
         if extra:
-            vals["herr2"] = _herr2(h, om, V2, f)
+            add("herr2", _herr2(h, om, V2, f) * k0)
             # summation scale of ft, fu, fxi: |f| times the magnitudes of the kernels and of
             # the two terms of kz
-            sums["absF"] = sums.get("absF", 0.0) + np.sum(
-                Py * np.abs(f) * (k0 + np.abs(k1) + np.abs(kz) + np.abs(om * k0 / D2)
-                                  + np.abs(A2 * k1 / D2)), axis=1)
-        for k, v in vals.items():
-            for ker, suffix in ((k0, ""), (k1, "_p"), (kz, "_z")):
-                if suffix and k != "f":
-                    continue
-                sums[k + suffix] = sums.get(k + suffix, 0.0) + np.sum(Py * v * ker, axis=1)
-    out = {"f2": sums["f2"], "df": sums["df"], "ft": sums["f_p"], "fu": (B / D) * sums["f_z"],
-           "fxi": (tau / D) * sums["f_z"]}
+            sc = k0 + np.abs(k1) + np.abs(kz) + np.abs(om * k0 / D2) + np.abs(A2 * k1 / D2)
+            if ke is not None:
+                sc = sc + np.abs(ke)
+            add("absF", np.abs(f) * sc)
+    za, fpp = sums["f_z"], sums["f_p"]
+    bb = sums.get("f_e", 0.0)
+    fr = (B / D) * za + (tau / D) * bb
+    out = {"f2": sums["f2"], "df": sums["df"], "ft": pts.c * fpp - pts.sn * fr,
+           "fu": pts.sn * fpp + pts.c * fr, "fxi": (tau / D) * za - (B / D) * bb}
     if cert:
         out.update(M=sums["M"], lstar=sums["l"], absM=sums["absM"])
     if extra:
