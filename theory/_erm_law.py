@@ -132,6 +132,13 @@ def n_z_panels(learner: str, policy: bool = False) -> int:
         7 if learner == "logistic" else 0) + (2 if learner == "hinge" and policy else 0)
 
 
+def ridge_closed(pts: Points) -> bool:
+    """Whether the points take the ridge rule of :func:`_moments_ridge` (ridge at ``theta >
+    0``, sharp rules and policies alike: ``f`` is affine in ``z``, so the ``z`` integral
+    against the label's probit weight is closed-form)."""
+    return pts.learner == "ridge" and bool(np.any(pts.sn > 0))
+
+
 def analytic_z(pts: Points) -> bool:
     """Whether the z integral is done in closed form (ridge and hinge at theta = 0, sharp
     rules and selection policies alike: given ``p`` the label, ``pi`` and the loss weight
@@ -276,6 +283,8 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
     if omega_kernel(pts) or omega_kernel_theta(pts):
         return _moments_kernel(pts, A, B, D, tau, V, Vp, cert, quad, extra)
     p, wp = _p_rule(pts, A, B, D, tau, V, quad)
+    if ridge_closed(pts):
+        return _moments_ridge(pts, p, wp, A, B, D, tau, Vp, cert, extra)
     if analytic_z(pts):
         return _moments_theta0(pts, p, wp, A, B, D, tau, Vp, cert, extra)
     z, wz = _z_rule(pts, p, A, B, D, tau, V, quad)
@@ -423,6 +432,78 @@ def _z_closed_form(learner, y, mu, D, V):
     return y * Eg, Ef2, Edf, Ezf, EM, -Eg
 
 
+def _moments_ridge(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
+    """:func:`moments` of ridge at any ``theta`` (``docs/erm.md`` section 3.2): a 1-d rule in
+    ``p`` and the ``z`` integral in closed form.
+
+    Given ``p``, ``omega = mu + D z`` (``mu = A p``), the clean label is ``+1`` with
+    probability ``Phi(k)``, ``k = a + b z`` (``a = c p D/(s_th tau)``, ``b = -B/tau``), and
+    ``E[eta' 1{y = +-1} | p, z] = -+(1 - 2 eta) phi(k)``. With ``q^2 = 1 + b^2`` and
+    ``k0 = a/q``: ``E[Phi(k)] = Phi(k0)``, ``E[z Phi(k)] = b phi(k0)/q``, ``E[z^2 Phi(k)] =
+    Phi(k0) - a b^2 phi(k0)/q^3``, ``E[phi(k)] = phi(k0)/q``, ``E[z phi(k)] = -a b
+    phi(k0)/q^3``; ``f = (y - omega)/(1 + V c)`` times ``c`` is affine in ``z``. ``theta = 0``
+    rows (``k = +inf``) and selection policies (``pi(m(p, y))``, loss weights ``c``) included.
+    """
+    mu = A[:, None] * p
+    D2, V2, B2, t2 = D[:, None], V[:, None], B[:, None], tau[:, None]
+    c2, s2, eta = pts.c[:, None], pts.sn[:, None], pts.eta[:, None]
+    flat = ~(s2 > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(flat, np.inf, c2 * p * D2 / (np.where(flat, 1.0, s2) * t2))
+        b = np.where(flat, 0.0, -B2 / t2) * np.ones_like(p)
+        q = np.sqrt(1.0 + b * b)
+        k0 = a / q
+        pk = normal_pdf(k0)
+        ab = np.where(np.isfinite(a), a * b, 0.0)
+    Phi_p, Phi_m = ndtr(k0), ndtr(-k0)
+    g = 1.0 - 2.0 * eta
+    one = np.ones_like(p)
+    # E_z of w, z w, z^2 w for the two labels' weights w = eta + (1 - 2 eta) Phi(+-k), and of
+    # E[eta' 1{y}] = -+(1 - 2 eta) phi(k) (times 1, z)
+    Pk0, Pk1, Pk2 = Phi_p, b * pk / q, Phi_p - ab * b * pk / q ** 3
+    Mk0, Mk1, Mk2 = Phi_m, -b * pk / q, Phi_m + ab * b * pk / q ** 3
+    T0, T1 = g * pk / q, -g * ab * pk / q ** 3
+    labels = [(1.0, eta * one + g * Pk0, g * Pk1, eta * one + g * Pk2, -T0, -T1, one),
+              (-1.0, eta * one + g * Mk0, g * Mk1, eta * one + g * Mk2, T0, T1, one)]
+    if pts.policy:
+        sp, sm, cp, cm = (x[..., 0] for x in _policy_factors(pts, p))
+        labels = [(y, S0 * pi, S1 * pi, S2 * pi, E0 * pi, E1 * pi, cy) for
+                  (y, S0, S1, S2, E0, E1, _), pi, cy in zip(labels, (sp, sm), (cp, cm))]
+    Z = np.sum(wp * (labels[0][1] + labels[1][1]), axis=1, keepdims=True)
+    W = wp / Z
+    acc = {}
+    for y, S0, S1, S2, E0, E1, cy in labels:
+        den = 1.0 + V2 * cy
+        e = cy * (y - mu) / den
+        gz = cy * D2 / den
+        Ef = e * S0 - gz * S1
+        Ef2 = e * e * S0 - 2.0 * e * gz * S1 + gz * gz * S2
+        aEf2 = np.abs(Ef2)
+        vals = {"pf": p * Ef, "f2": Ef2, "df": -cy * S0 / den, "zf": e * S1 - gz * S2,
+                "ef": e * E0 - gz * E1}
+        if cert:
+            # M = c l(h) + V f^2/2 = (1 + V c) f^2/(2 c); l* = (c l)*(-f) = f^2/(2c) - y f
+            EM = den * Ef2 / (2.0 * cy)
+            El = Ef2 / (2.0 * cy) - y * Ef
+            vals.update(M=EM, l=El, absM=np.abs(EM) + np.abs(El))
+        if extra:
+            vals["absF"] = (p + 2.0) * np.sqrt(aEf2 * np.maximum(S0, 0.0)) + np.abs(
+                (e + gz) * E0) + np.abs(gz * E1)
+            vals["herr2"] = 8.0 * _HERR_ULP ** 2 * ((mu * mu + D2 * D2) * S0
+                                                    + V2 * V2 * aEf2)
+        for k, v in vals.items():
+            acc[k] = acc.get(k, 0.0) + np.sum(W * v, axis=1)
+    fpp, za, bb = acc["pf"], acc["zf"], acc["ef"]
+    fr = (B / D) * za + (tau / D) * bb
+    out = {"f2": acc["f2"], "df": acc["df"], "ft": pts.c * fpp - pts.sn * fr,
+           "fu": pts.sn * fpp + pts.c * fr, "fxi": (tau / D) * za - (B / D) * bb}
+    if cert:
+        out.update(M=acc["M"], lstar=acc["l"], absM=acc["absM"])
+    if extra:
+        out.update(absF=acc["absF"], herr2=acc["herr2"])
+    return out
+
+
 def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
     """:func:`moments` at ``theta = 0`` for ridge and hinge: ``y`` depends on ``p`` only
     (``+1`` with probability ``1 - eta`` on ``p > 0``), and the ``z`` integral is closed-form.
@@ -474,8 +555,9 @@ def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
 
 def omega_kernel_theta(pts: Points) -> bool:
     """Whether the points take the omega-outer rule at ``theta > 0``
-    (:func:`_kernels_theta`): the sharp ``|p|`` rules, every learner."""
-    return bool(np.any(pts.sn > 0)) and not pts.policy
+    (:func:`_kernels_theta`): the sharp ``|p|`` rules of logistic and hinge (ridge takes
+    :func:`_moments_ridge`)."""
+    return bool(np.any(pts.sn > 0)) and not pts.policy and pts.learner != "ridge"
 
 
 def _compact(x, w):
