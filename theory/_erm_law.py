@@ -35,7 +35,7 @@ from scipy.special import ndtr
 
 from prunescale.theory import _selection as _sel
 from prunescale.theory._erm_prox import prox
-from prunescale.theory._quadrature import bvn_cdf, normal_pdf, panel_rule
+from prunescale.theory._quadrature import bvn_cdf, gauss_legendre, normal_pdf, panel_rule
 from prunescale.errors import InputError
 
 #: fixed z panel edges (standard normal variable)
@@ -280,7 +280,7 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
     m, s, tau, V, A, B, D = geometry(pts, X)
     Vp = V if V_eval is None else V_eval
     extra = cert and V_eval is None  # absF and herr2: only the dual point's call needs them
-    if omega_kernel(pts) or omega_kernel_theta(pts):
+    if omega_kernel(pts) or omega_kernel_theta(pts) or omega_kernel_policy(pts):
         return _moments_kernel(pts, A, B, D, tau, V, Vp, cert, quad, extra)
     p, wp = _p_rule(pts, A, B, D, tau, V, quad)
     if ridge_closed(pts):
@@ -382,8 +382,10 @@ def _weighted_prox(learner, y, omega, V, c):
 def nodes_per_point(learner: str, quad: ErmQuadrature, theta0: bool = False,
                     policy: bool = False) -> int:
     """Upper bound on the ``(p, z)`` nodes of one point (for chunking)."""
-    if theta0 and learner in ("ridge", "hinge"):
+    if learner == "ridge" or (theta0 and learner == "hinge"):
         return n_p_panels(learner, policy) * quad.n_p * 8
+    if policy and theta0 and learner == "logistic":  # omega rule times the inner x rule
+        return 80 * quad.n_z * (len(_Z_EDGES) + 1 + 2 * len(_sel._TAU_BREAKS)) * quad.n_p
     if policy:
         return n_p_panels(learner, True) * quad.n_p * n_z_panels(learner, True) * quad.n_z
     return 80 * quad.n_z * 8  # the omega-outer rule (sharp rules, theta = 0 or not)
@@ -570,6 +572,26 @@ def _compact(x, w):
     return np.take_along_axis(x, order, axis=1), np.take_along_axis(w, order, axis=1)
 
 
+def _panel_rule_compact(lo, hi, breaks, n: int):
+    """:func:`~prunescale.theory._quadrature.panel_rule` for ``[R]`` intervals with
+    ``[R, m]`` breaks, the empty panels dropped first (rows padded with zero-width panels to
+    the longest): the same nodes of positive weight, fewer of zero weight."""
+    lo = np.asarray(lo, float)
+    hi = np.asarray(hi, float)
+    br = np.clip(np.where(np.isnan(breaks), lo[:, None], breaks), lo[:, None], hi[:, None])
+    edges = np.concatenate([lo[:, None], np.sort(br, axis=1), hi[:, None]], axis=1)
+    left, width = edges[:, :-1], np.diff(edges, axis=1)
+    order = np.argsort(~(width > 0), axis=1, kind="stable")
+    k = max(1, int(np.max(np.sum(width > 0, axis=1))))
+    order = order[:, :k]
+    left = np.take_along_axis(left, order, axis=1)[..., None]
+    width = np.take_along_axis(width, order, axis=1)[..., None]
+    gx, gw = gauss_legendre(n)
+    x = (left + width * gx).reshape(lo.size, -1)
+    w = (width * gw).reshape(lo.size, -1)
+    return x, w
+
+
 def _phi_diff(a, b):
     """``Phi(b) - Phi(a)`` from the nearer tail (``a <= b``, infinities allowed)."""
     return np.where(a > 0, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
@@ -708,6 +730,72 @@ def _kernels_theta(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
     return om, res
 
 
+def omega_kernel_policy(pts: Points) -> bool:
+    """Whether the points take the omega-outer rule of a selection policy at ``theta = 0``
+    (:func:`_kernels_policy0`): logistic (ridge and hinge integrate ``z`` in closed form
+    instead), without reweighting (whose loss weight would tie the prox to ``p``)."""
+    return (pts.learner == "logistic" and bool(pts.policy) and not pts.reweight
+            and not np.any(pts.sn > 0))
+
+
+def _kernels_policy0(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
+    """Omega rule and per-label kernels of a selection policy at ``theta = 0``.
+
+    As :func:`_kernels_theta0` with the kept law ``phi(p) P(y | p) pi(m(p, y))`` on ``p in [0,
+    T]``: given ``omega``, ``p = mu + sd x`` (``x ~ N(0, 1)``) and the kernels of ``1`` and
+    ``p`` are ``int phi(x) P(y) pi(m(mu + sd x, y)) {1, p} dx``, a composite Gauss-Legendre
+    rule in ``x`` split at the fixed Gaussian panels and at the policy's own bends
+    (:meth:`~prunescale.theory._kept_law.Policy.breaks`, mapped to ``x``). ``pi`` enters
+    through :meth:`~prunescale.theory._kept_law.Policy.pi` only; the prox is evaluated on
+    the 1-d ``omega`` rule."""
+    from prunescale.theory._kept_law import Policy
+
+    pol = Policy(pts.policy, pts.k, pts.tau, pts.metric)
+    G = A.size
+    lo = np.zeros(G)
+    hi = _kept_tail(lo, np.full(G, np.inf))
+    pb = np.asarray(pol.breaks(pts.c, pts.sn), float).reshape(G, -1)
+    with np.errstate(invalid="ignore"):
+        om_br = A[:, None] * pb
+    live = np.ones(G, bool)
+    om, wo = _omega_rule(pts, A, D, V, [(lo, hi, live)], quad, [om_br])
+    A2, D2 = A[:, None], D[:, None]
+    sig = np.sqrt(A2 * A2 + D2 * D2)
+    mu = A2 * om / (sig * sig)
+    sd = D2 / sig
+    dens = normal_pdf(om / sig) / sig * wo
+    zx = quad.z_max
+    xl = np.maximum((lo[:, None] - mu) / sd, -zx)
+    xh = np.maximum(np.minimum((hi[:, None] - mu) / sd, zx), xl)
+    mu3, sd3 = mu[..., None], sd[..., None]
+    with np.errstate(invalid="ignore"):
+        br = np.concatenate([np.broadcast_to(_Z_EDGES, om.shape + (len(_Z_EDGES),)),
+                             (pb[:, None, :] - mu3) / sd3], axis=-1)
+    br = np.where(np.isfinite(br), br, np.nan)
+    No = om.shape[1]
+    x, wx = _panel_rule_compact(xl.ravel(), xh.ravel(), br.reshape(G * No, -1), quad.n_p)
+    x, wx = x.reshape(G, No, -1), wx.reshape(G, No, -1)
+    wx = wx * normal_pdf(x)
+    p = mu3 + sd3 * x
+    owner = np.arange(G)[:, None, None]
+    sp = pol.pi(p, owner)
+    sm = sp if pts.metric == "abs" else pol.pi(-p, owner)
+    sp = np.where(sp > _sel.PI_FLOOR, sp, 0.0)
+    sm = np.where(sm > _sel.PI_FLOOR, sm, 0.0)
+    eta = pts.eta[:, None, None]
+    out = []
+    for y, wy in ((1.0, (1.0 - eta) * sp), (-1.0, eta * sm)):
+        k0 = dens * np.sum(wx * wy, axis=-1)
+        kx = dens * np.sum(wx * wy * x, axis=-1)
+        out.append([y, k0, mu * k0 + sd * kx])
+    Z = np.sum(out[0][1] + out[1][1], axis=1, keepdims=True)
+    res = []
+    for y, k0, k1 in out:
+        k0, k1 = k0 / Z, k1 / Z
+        res.append((y, k0, k1, (om * k0 - A2 * k1) / D2, None))
+    return om, res
+
+
 def _bvn_strip(x, a, b, q):
     """``F(x) = int_{-inf}^x phi(u) Phi(a + b u) du = Phi_2(x, a/q; -b/q)``, ``q^2 = 1 + b^2``
     (``F(-inf) = 0``, ``F(inf) = Phi(a/q)``), by :func:`bvn_cdf` with its ratios in the stable
@@ -726,7 +814,8 @@ def _kernels(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
     """The omega rule and kernels of :func:`_kernels_theta0` or :func:`_kernels_theta`,
     remembered for the last geometry: they do not depend on the response at which the prox
     is evaluated (the certificate's ladder evaluates eleven responses on one geometry)."""
-    build = _kernels_theta if omega_kernel_theta(pts) else _kernels_theta0
+    build = (_kernels_theta if omega_kernel_theta(pts) else _kernels_policy0
+             if omega_kernel_policy(pts) else _kernels_theta0)
     key_arrays = (A, B, D, tau) + ((V,) if pts.learner == "hinge" else ())
     key = (id(pts), quad, build, b"".join(np.ascontiguousarray(k).tobytes() for k in key_arrays))
     for ent in _KERNEL_CACHE:
