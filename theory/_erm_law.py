@@ -29,6 +29,7 @@ rule is an exact expectation under a discrete mixture law (what the certificate 
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 from scipy.special import ndtr
@@ -807,22 +808,37 @@ def _bvn_strip(x, a, b, q):
     return np.where(fin, v, np.where(x > 0, ndtr(a / q), 0.0))
 
 
-_KERNEL_CACHE: list = []
+_KERNEL_CACHE = threading.local()  # one cache per thread (the app solves in several)
+#: geometries remembered by :func:`_kernels` (the Newton step's response column and the
+#: certificate's ladder reuse the last few)
+_KERNEL_CACHE_SIZE = 4
 
 
 def _kernels(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
-    """The omega rule and kernels of :func:`_kernels_theta0` or :func:`_kernels_theta`,
-    remembered for the last geometry: they do not depend on the response at which the prox
-    is evaluated (the certificate's ladder evaluates eleven responses on one geometry)."""
+    """The omega rule and kernels of :func:`_kernels_theta0`, :func:`_kernels_theta` or
+    :func:`_kernels_policy0`, remembered for the last few geometries: they do not depend on
+    the response at which the prox is evaluated (the certificate's ladder evaluates eleven
+    responses on one geometry, a Newton step's response column one more). The key is the
+    content of every input the kernels read."""
     build = (_kernels_theta if omega_kernel_theta(pts) else _kernels_policy0
              if omega_kernel_policy(pts) else _kernels_theta0)
-    key_arrays = (A, B, D, tau) + ((V,) if pts.learner == "hinge" else ())
-    key = (id(pts), quad, build, b"".join(np.ascontiguousarray(k).tobytes() for k in key_arrays))
-    for ent in _KERNEL_CACHE:
-        if ent[0] is pts and ent[1] == key:
-            return ent[2]
+    arrays = [A, B, D, tau, pts.lo, pts.hi, pts.c, pts.sn, pts.eta]
+    arrays += [a for a in (pts.k, pts.tau, pts.f) if a is not None]
+    if pts.learner == "hinge":
+        arrays.append(V)
+    key = (build, quad, pts.learner, pts.policy, pts.metric, pts.reweight,
+           tuple(np.shape(a) for a in arrays),
+           b"".join(np.ascontiguousarray(a, dtype=float).tobytes() for a in arrays))
+    cache = getattr(_KERNEL_CACHE, "entries", None)
+    if cache is None:
+        cache = _KERNEL_CACHE.entries = []
+    for i, (k, val) in enumerate(cache):
+        if k == key:
+            cache.insert(0, cache.pop(i))
+            return val
     val = build(pts, A, B, D, tau, V, quad)
-    _KERNEL_CACHE[:] = [(pts, key, val)]
+    cache.insert(0, (key, val))
+    del cache[_KERNEL_CACHE_SIZE:]
     return val
 
 
