@@ -783,12 +783,18 @@ def _kernels_policy0(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
     sm = sp if pts.metric == "abs" else pol.pi(-p, owner)
     sp = np.where(sp > _sel.PI_FLOOR, sp, 0.0)
     sm = np.where(sm > _sel.PI_FLOOR, sm, 0.0)
-    eta = pts.eta[:, None, None]
+    eta = pts.eta[:, None]
+    wp = wx * sp
+    s0p, s1p = np.sum(wp, axis=-1), np.sum(wp * x, axis=-1)
+    if pts.metric == "abs":  # pi is label-free: one pair of sums serves both labels
+        s0m, s1m = s0p, s1p
+    else:
+        wm = wx * sm
+        s0m, s1m = np.sum(wm, axis=-1), np.sum(wm * x, axis=-1)
     out = []
-    for y, wy in ((1.0, (1.0 - eta) * sp), (-1.0, eta * sm)):
-        k0 = dens * np.sum(wx * wy, axis=-1)
-        kx = dens * np.sum(wx * wy * x, axis=-1)
-        out.append([y, k0, mu * k0 + sd * kx])
+    for y, py, s0, s1 in ((1.0, 1.0 - eta, s0p, s1p), (-1.0, eta, s0m, s1m)):
+        k0 = dens * py * s0
+        out.append([y, k0, mu * k0 + sd * (dens * py * s1)])
     Z = np.sum(out[0][1] + out[1][1], axis=1, keepdims=True)
     res = []
     for y, k0, k1 in out:
