@@ -736,7 +736,7 @@ def omega_kernel_policy(pts: Points) -> bool:
     (:func:`_kernels_policy0`): logistic (ridge and hinge integrate ``z`` in closed form
     instead), without reweighting (whose loss weight would tie the prox to ``p``)."""
     return (pts.learner == "logistic" and bool(pts.policy) and not pts.reweight
-            and not np.any(pts.sn > 0))
+            and not np.any(pts.sn > 0) and not sharp_signed(pts))
 
 
 def _kernels_policy0(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
@@ -757,9 +757,13 @@ def _kernels_policy0(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
     hi = _kept_tail(lo, np.full(G, np.inf))
     pb = np.asarray(pol.breaks(pts.c, pts.sn), float).reshape(G, -1)
     with np.errstate(invalid="ignore"):
-        om_br = A[:, None] * pb
+        om_br = [A[:, None] * pb]
+        # around the threshold(s) the kernel also bends over the width D of omega given p
+        for kc in ((pts.k, -pts.k) if pts.metric == "signed" else (pts.k,)):
+            om_br.append(np.where(np.isfinite(kc)[:, None],
+                                  (A * kc)[:, None] + D[:, None] * _OM_DZ, np.nan))
     live = np.ones(G, bool)
-    om, wo = _omega_rule(pts, A, D, V, [(lo, hi, live)], quad, [om_br])
+    om, wo = _omega_rule(pts, A, D, V, [(lo, hi, live)], quad, om_br)
     A2, D2 = A[:, None], D[:, None]
     sig = np.sqrt(A2 * A2 + D2 * D2)
     mu = A2 * om / (sig * sig)
