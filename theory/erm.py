@@ -413,7 +413,15 @@ def _policy_mask(rule, TA, metric, reweight):
 def _policy_points(rule, learner, F, AL, TH, LA, NO, TA, metric, reweight) -> Points:
     """Points of a selection policy: ``p`` on ``[0, T]``, ``pi`` applied per label."""
     th = np.zeros_like(TH) if rule == "random" else np.radians(TH)
-    k = _sel.threshold(rule, F, TA, metric, NO, th)
+    # points with f = 1 keep everything (k = +-inf whatever the bisection does, and their
+    # bracket is infinite): one step for them, so that they do not hold the others' bisection
+    # to its iteration limit
+    full = F >= 1.0
+    k = np.empty_like(F)
+    for sel, iters in ((~full, 200), (full, 1)):
+        if sel.any():
+            k[sel] = _sel.threshold(rule, F[sel], TA[sel], metric, NO[sel], th[sel],
+                                    iters=iters)
     lo, hi = np.zeros_like(F), np.full_like(F, np.inf)
     return Points(learner, lo, hi, np.cos(th), np.sin(th), NO, AL, LA, policy=rule,
                   metric=metric, reweight=bool(reweight), k=k, tau=TA.copy(), f=F.copy())
