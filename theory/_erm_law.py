@@ -436,7 +436,7 @@ def _z_closed_form(learner, y, mu, D, V):
 
 
 def _moments_ridge(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
-    """:func:`moments` of ridge at any ``theta`` (``docs/erm.md`` section 3.2): a 1-d rule in
+    """:func:`moments` of ridge at any ``theta`` (``docs/erm.md`` section 3.5): a 1-d rule in
     ``p`` and the ``z`` integral in closed form.
 
     Given ``p``, ``omega = mu + D z`` (``mu = A p``), the clean label is ``+1`` with
