@@ -460,6 +460,15 @@ class ErmPoint:
     reweight: bool = False
 
 
+def penalty_label(learner: str) -> str:
+    """Label of the app's penalty slider: named by the learner it penalises (the max-margin
+    student has none)."""
+    _check_learner(learner)
+    if learner == "max-margin":
+        return "penalty λ (not used by max-margin)"
+    return f"penalty λ ({learner})"
+
+
 def _check_learner(learner: str) -> str:
     if learner not in APP_LEARNERS:
         raise InputError(f"learner must be one of {', '.join(APP_LEARNERS)}; got {learner!r}")
@@ -689,6 +698,6 @@ __all__ = ["ALPHA_RANGE", "ALPHA_STEPS", "APP_LEARNERS", "Curve", "ErmCurve", "E
            "F_STEPS", "FrontierData", "LAM_STEPS", "MAX_MARGIN_NOISELESS", "MAX_SIM_EXAMPLES",
            "NOISE_STEPS", "PhaseData", "Point", "RULES", "SimPoint", "THETA_STEPS", "alpha_grid",
            "clear_caches", "erm_alpha_grid", "erm_curve", "erm_is_cached",
-           "erm_point", "erm_unavailable", "frontier", "frontier_grids", "is_cached",
+           "erm_point", "erm_unavailable", "frontier", "penalty_label", "frontier_grids", "is_cached",
            "learning_curve", "phase", "phase_grids", "point", "reference_curve", "simulate", "warm",
            "warm_in_background"]

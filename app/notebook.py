@@ -309,8 +309,6 @@ def _(compute, contextlib, mo, plots, pt, theta_deg):
 def _(compute, mo):
     learner = mo.ui.dropdown(options=list(compute.APP_LEARNERS), value="logistic",
                              label="learner")
-    lam_slider = mo.ui.slider(steps=list(compute.LAM_STEPS), value=0.01, show_value=True,
-                              debounce=True, label="ridge penalty λ")
     noise_slider = mo.ui.slider(steps=list(compute.NOISE_STEPS), value=0.1, show_value=True,
                                 debounce=True, label="label noise η")
     softness_slider = mo.ui.slider(steps=list(compute.SOFTNESS_STEPS), value=0.0,
@@ -318,7 +316,22 @@ def _(compute, mo):
     metric = mo.ui.dropdown(options={"|p| (label-free)": "abs", "y·p (label-aware)": "signed"},
                             value="|p| (label-free)", label="metric")
     reweight = mo.ui.checkbox(value=False, label="reweight by 1/π")
-    return lam_slider, learner, metric, noise_slider, reweight, softness_slider
+    return learner, metric, noise_slider, reweight, softness_slider
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    # the penalty slider is redrawn with the learner's name; its value lives in this state
+    get_lam, set_lam = mo.state(0.01)
+    return get_lam, set_lam
+
+
+@app.cell(hide_code=True)
+def _(compute, get_lam, learner, mo, set_lam):
+    lam_slider = mo.ui.slider(steps=list(compute.LAM_STEPS), value=get_lam(), show_value=True,
+                              debounce=True, label=compute.penalty_label(learner.value),
+                              on_change=set_lam)
+    return (lam_slider,)
 
 
 @app.cell(hide_code=True)

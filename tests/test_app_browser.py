@@ -26,6 +26,18 @@ PANELS = ("learning", "frontier", "phase")
 SERVER_START_S = 40     # server answering HTTP
 FIRST_RENDER_S = 60     # all panels drawn (first theory solves, imports)
 UPDATE_S = 30           # a panel redrawn after a control changed
+ERM_ANSWER_S = 2.0      # the regularized panel answers a slider away from theta = 0
+
+
+def _answer_budget() -> float:
+    """:data:`ERM_ANSWER_S` on a machine with a free core; on a machine busy with other jobs
+    (1-minute load above the core count) scaled by the load per core, since the app's server
+    then waits for a core as long as it computes."""
+    try:
+        per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:  # pragma: no cover - no load average on this platform
+        per_core = 1.0
+    return ERM_ANSWER_S * max(1.0, per_core)
 
 
 def _find_browser() -> str | None:
@@ -56,7 +68,7 @@ def _server_command(port: int) -> list[str]:
     """``prunescale app`` if the dispatcher knows it, else the same module run directly."""
     from prunescale import cli
 
-    opts = ["--headless", "--host", "127.0.0.1", "--port", str(port)]
+    opts = ["--headless", "--no-warm", "--host", "127.0.0.1", "--port", str(port)]
     if "app" in cli.SUBCOMMANDS:
         return [sys.executable, "-m", "prunescale.cli", "app", *opts]
     return [sys.executable, "-m", "prunescale._cli_app", *opts]
@@ -129,6 +141,81 @@ def _wait_changed(page, before: dict, panels, timeout_s: float) -> dict:
         page.wait_for_timeout(200)
 
 
+def _erm_src(page) -> str:
+    return _src(page, "erm")
+
+
+def _press(page, slider: str, key: str, times: int = 1) -> None:
+    for _ in range(times):
+        page.get_by_role("slider", name=slider).first.press(key)
+
+
+def _time_erm_answer(page, slider: str, key: str, times: int = 1,
+                     timeout_s: float = UPDATE_S) -> float:
+    """Seconds from the last key press on ``slider`` until the regularized panel shows a
+    new image (and no other panel is still being drawn for the change)."""
+    before = _erm_src(page)
+    _press(page, slider, key, times)
+    t0 = time.monotonic()
+    while True:
+        now = _erm_src(page)
+        if now and now != before:
+            return time.monotonic() - t0
+        _check_no_error_output(page)
+        if time.monotonic() - t0 > timeout_s:
+            raise AssertionError(f"the regularized panel did not change within {timeout_s} s")
+        page.wait_for_timeout(50)
+
+
+def _settle(page, quiet_s: float = 4.0, timeout_s: float = 180.0) -> None:
+    """Wait until every panel (the regularized one included) is drawn and none has changed
+    for ``quiet_s``."""
+    names = PANELS + ("erm",)
+    last, since = None, time.monotonic()
+    deadline = since + timeout_s
+    while time.monotonic() < deadline:
+        now = tuple(_src(page, p) for p in names)
+        if now != last or not all(now):  # a panel still computing shows no image
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the panels did not settle within {timeout_s} s")
+
+
+def _check_regularized_panel_answers(page) -> None:
+    """The regularized panel (logistic, lam 0.01, eta 0.1) answers within
+    :data:`ERM_ANSWER_S` (:func:`_answer_budget`) at theta = 20 and with softness 0.5. The
+    server runs without the background warm-up of the max-margin panels (``--no-warm``), whose
+    thread would compete with the panel for the interpreter.
+
+    theta = 20: the probe slider is moved there first (untimed: the max-margin panels at a
+    new angle may still be computing), then a control only the regularized panel depends on
+    (the noise, 0.1 -> 0.15) is timed there. Softness 0.5: back at theta = 0 the softness is
+    moved to 0.3 (untimed) and the step to 0.5 is timed."""
+    page.locator('img[data-panel="erm"]').first.wait_for(state="visible",
+                                                         timeout=FIRST_RENDER_S * 1000)
+    assert page.get_by_role("slider", name="penalty λ (logistic)").count() >= 1
+    assert page.get_by_role("slider", name="ridge penalty λ").count() == 0
+    _settle(page)
+    _press(page, "probe angle θ (degrees)", "ArrowRight", 4)
+    _settle(page)  # the max-margin panels at a new angle may take a while (untimed)
+    assert "θ = 20°" in page.locator("body").inner_text()
+    dt = _time_erm_answer(page, "label noise η", "ArrowRight")
+    budget = _answer_budget()
+    print(f"regularized panel at theta = 20: {dt:.2f} s (budget {budget:.2f} s)")
+    assert dt <= budget, f"theta = 20: the regularized panel took {dt:.2f} s > {budget:.2f} s"
+    _press(page, "probe angle θ (degrees)", "ArrowLeft", 4)
+    _settle(page)
+    _press(page, "selection softness τ", "ArrowRight", 4)
+    _settle(page)
+    dt = _time_erm_answer(page, "selection softness τ", "ArrowRight")
+    assert "τ = 0.5" in page.locator("body").inner_text()
+    budget = _answer_budget()
+    print(f"regularized panel at softness 0.5: {dt:.2f} s (budget {budget:.2f} s)")
+    assert dt <= budget, f"softness 0.5: the regularized panel took {dt:.2f} s > {budget:.2f} s"
+
+
 def test_app_in_browser(server, tmp_path):
     try:
         from playwright.sync_api import sync_playwright
@@ -170,6 +257,7 @@ def test_app_in_browser(server, tmp_path):
                 _wait_changed(page, after, ("phase", "learning"), UPDATE_S)
                 assert "f = 0.25" in page.locator("body").inner_text()
                 _check_no_error_output(page)
+                _check_regularized_panel_answers(page)
             except Exception:
                 page.screenshot(path=str(tmp_path / "failure.png"))
                 log.seek(0)

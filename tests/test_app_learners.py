@@ -220,3 +220,44 @@ def test_selection_policy_controls_reach_the_theory():
     assert defs["erm_notice"] == compute.REWEIGHT_MAX_MARGIN and defs["erm_curves"] == []
     with pytest.raises(ValueError, match="reweighting is for the regularized learners"):
         compute.erm_point("max-margin", "hard", 0.2, 0.0, alpha_prune=2.0, reweight=True)
+
+
+def test_penalty_slider_is_labelled_by_the_learner():
+    import marimo as mo
+
+    from prunescale.app.notebook import app as nb
+
+    assert compute.penalty_label("logistic") == "penalty λ (logistic)"
+    assert "max-margin" in compute.penalty_label("max-margin")
+    with pytest.raises(ValueError):
+        compute.penalty_label("svm")
+    controls = {
+        "learner": mo.ui.dropdown(options=list(compute.APP_LEARNERS), value="ridge"),
+        "noise_slider": mo.ui.slider(steps=list(compute.NOISE_STEPS), value=0.1),
+        "softness_slider": mo.ui.slider(steps=list(compute.SOFTNESS_STEPS), value=0.0),
+        "metric": mo.ui.dropdown(options=list(compute.APP_METRICS), value="abs"),
+        "reweight": mo.ui.checkbox(value=False),
+    }
+    outputs, defs = nb.run(defs=controls)
+    html = _html(outputs)
+    assert "penalty λ (ridge)" in html and "ridge penalty" not in html
+    assert defs["erm_lam"] == 0.01 and defs["erm_learner"] == "ridge"
+
+
+@pytest.mark.parametrize("kw", [{"theta_deg": 20.0}, {"softness": 0.5}],
+                         ids=["theta20", "soft"])
+def test_regularized_panel_away_from_the_base_case_is_certified(kw):
+    """The app's regularized panel (logistic, lam 0.01, eta 0.1) at theta = 20 and with
+    softness 0.5: every point of its curves certified and equal to the engine's
+    (``benchmarks/bench_erm_grid.py`` times these; the browser test checks the latency)."""
+    compute.clear_caches()
+    for rule in ("hard", "easy"):
+        c = compute.erm_curve("logistic", rule, 0.2, lam=0.01, noise=0.1, **kw)
+        assert c.converged.all() and c.n_excluded == 0
+        r = solve(rule, 0.2, np.asarray(c.alpha_prune), learner="logistic", lam=0.01,
+                  noise=0.1, **kw)
+        assert np.asarray(r.converged).all()
+        np.testing.assert_allclose(c.eps, np.asarray(r.eps), rtol=0, atol=1e-12)
+        p = compute.erm_point("logistic", rule, 0.2, alpha_prune=2.0, lam=0.01, noise=0.1,
+                              **kw)
+        assert p.converged and np.isfinite(p.eps)

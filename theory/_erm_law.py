@@ -29,13 +29,14 @@ rule is an exact expectation under a discrete mixture law (what the certificate 
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 from scipy.special import ndtr
 
 from prunescale.theory import _selection as _sel
 from prunescale.theory._erm_prox import prox
-from prunescale.theory._quadrature import normal_pdf, panel_rule
+from prunescale.theory._quadrature import bvn_cdf, gauss_legendre, normal_pdf, panel_rule
 from prunescale.errors import InputError
 
 #: fixed z panel edges (standard normal variable)
@@ -135,9 +136,18 @@ def n_z_panels(learner: str, policy: bool = False) -> int:
         7 if learner == "logistic" else 0) + (2 if learner == "hinge" and policy else 0)
 
 
+def ridge_closed(pts: Points) -> bool:
+    """Whether the points take the ridge rule of :func:`_moments_ridge` (ridge at ``theta >
+    0``, sharp rules and policies alike: ``f`` is affine in ``z``, so the ``z`` integral
+    against the label's probit weight is closed-form)."""
+    return pts.learner == "ridge" and bool(np.any(pts.sn > 0))
+
+
 def analytic_z(pts: Points) -> bool:
-    """Whether the z integral is done in closed form (ridge and hinge at theta = 0)."""
-    return pts.learner in ("ridge", "hinge") and not np.any(pts.sn > 0) and not pts.policy
+    """Whether the z integral is done in closed form (ridge and hinge at theta = 0, sharp
+    rules and selection policies alike: given ``p`` the label, ``pi`` and the loss weight
+    ``c`` are fixed, and ``omega`` is Gaussian)."""
+    return pts.learner in ("ridge", "hinge") and not np.any(pts.sn > 0)
 
 
 def sharp_signed(pts: Points) -> bool:
@@ -273,9 +283,11 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
     m, s, tau, V, A, B, D = geometry(pts, X)
     Vp = V if V_eval is None else V_eval
     extra = cert and V_eval is None  # absF and herr2: only the dual point's call needs them
-    if omega_kernel(pts):
-        return _moments_kernel(pts, A, B, D, tau, Vp, cert, quad, extra)
+    if omega_kernel(pts) or omega_kernel_theta(pts) or omega_kernel_policy(pts):
+        return _moments_kernel(pts, A, B, D, tau, V, Vp, cert, quad, extra)
     p, wp = _p_rule(pts, A, B, D, tau, V, quad)
+    if ridge_closed(pts):
+        return _moments_ridge(pts, p, wp, A, B, D, tau, Vp, cert, extra)
     if analytic_z(pts):
         return _moments_theta0(pts, p, wp, A, B, D, tau, Vp, cert, extra)
     z, wz = _z_rule(pts, p, A, B, D, tau, V, quad)
@@ -373,13 +385,13 @@ def _weighted_prox(learner, y, omega, V, c):
 def nodes_per_point(learner: str, quad: ErmQuadrature, theta0: bool = False,
                     policy: bool = False) -> int:
     """Upper bound on the ``(p, z)`` nodes of one point (for chunking)."""
+    if learner == "ridge" or (theta0 and learner == "hinge"):
+        return n_p_panels(learner, policy) * quad.n_p * 8
+    if policy and theta0 and learner == "logistic":  # omega rule times the inner x rule
+        return 80 * quad.n_z * (len(_Z_EDGES) + 1 + 2 * len(_sel._TAU_BREAKS)) * quad.n_p
     if policy:
         return n_p_panels(learner, True) * quad.n_p * n_z_panels(learner, True) * quad.n_z
-    if theta0 and learner in ("ridge", "hinge"):
-        return n_p_panels(learner) * quad.n_p * 8
-    if theta0:
-        return 40 * quad.n_z * 8
-    return n_p_panels(learner) * quad.n_p * n_z_panels(learner) * quad.n_z
+    return 80 * quad.n_z * 8  # the omega-outer rule (sharp rules, theta = 0 or not)
 
 
 def _gauss_pieces(a, b):
@@ -425,15 +437,101 @@ def _z_closed_form(learner, y, mu, D, V):
     return y * Eg, Ef2, Edf, Ezf, EM, -Eg
 
 
+def _moments_ridge(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
+    """:func:`moments` of ridge at any ``theta`` (``docs/erm.md`` section 3.5): a 1-d rule in
+    ``p`` and the ``z`` integral in closed form.
+
+    Given ``p``, ``omega = mu + D z`` (``mu = A p``), the clean label is ``+1`` with
+    probability ``Phi(k)``, ``k = a + b z`` (``a = c p D/(s_th tau)``, ``b = -B/tau``), and
+    ``E[eta' 1{y = +-1} | p, z] = -+(1 - 2 eta) phi(k)``. With ``q^2 = 1 + b^2`` and
+    ``k0 = a/q``: ``E[Phi(k)] = Phi(k0)``, ``E[z Phi(k)] = b phi(k0)/q``, ``E[z^2 Phi(k)] =
+    Phi(k0) - a b^2 phi(k0)/q^3``, ``E[phi(k)] = phi(k0)/q``, ``E[z phi(k)] = -a b
+    phi(k0)/q^3``; ``f = (y - omega)/(1 + V c)`` times ``c`` is affine in ``z``. ``theta = 0``
+    rows (``k = +inf``) and selection policies (``pi(m(p, y))``, loss weights ``c``) included.
+    """
+    mu = A[:, None] * p
+    D2, V2, B2, t2 = D[:, None], V[:, None], B[:, None], tau[:, None]
+    c2, s2, eta = pts.c[:, None], pts.sn[:, None], pts.eta[:, None]
+    flat = ~(s2 > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(flat, np.inf, c2 * p * D2 / (np.where(flat, 1.0, s2) * t2))
+        b = np.where(flat, 0.0, -B2 / t2) * np.ones_like(p)
+        q = np.sqrt(1.0 + b * b)
+        k0 = a / q
+        pk = normal_pdf(k0)
+        ab = np.where(np.isfinite(a), a * b, 0.0)
+    Phi_p, Phi_m = ndtr(k0), ndtr(-k0)
+    g = 1.0 - 2.0 * eta
+    one = np.ones_like(p)
+    # E_z of w, z w, z^2 w for the two labels' weights w = eta + (1 - 2 eta) Phi(+-k), and of
+    # E[eta' 1{y}] = -+(1 - 2 eta) phi(k) (times 1, z)
+    Pk0, Pk1, Pk2 = Phi_p, b * pk / q, Phi_p - ab * b * pk / q ** 3
+    Mk0, Mk1, Mk2 = Phi_m, -b * pk / q, Phi_m + ab * b * pk / q ** 3
+    T0, T1 = g * pk / q, -g * ab * pk / q ** 3
+    labels = [(1.0, eta * one + g * Pk0, g * Pk1, eta * one + g * Pk2, -T0, -T1, one),
+              (-1.0, eta * one + g * Mk0, g * Mk1, eta * one + g * Mk2, T0, T1, one)]
+    if pts.policy:
+        sp, sm, cp, cm = (x[..., 0] for x in _policy_factors(pts, p))
+        labels = [(y, S0 * pi, S1 * pi, S2 * pi, E0 * pi, E1 * pi, cy) for
+                  (y, S0, S1, S2, E0, E1, _), pi, cy in zip(labels, (sp, sm), (cp, cm))]
+    Z = np.sum(wp * (labels[0][1] + labels[1][1]), axis=1, keepdims=True)
+    W = wp / Z
+    acc = {}
+    for y, S0, S1, S2, E0, E1, cy in labels:
+        den = 1.0 + V2 * cy
+        e = cy * (y - mu) / den
+        gz = cy * D2 / den
+        Ef = e * S0 - gz * S1
+        Ef2 = e * e * S0 - 2.0 * e * gz * S1 + gz * gz * S2
+        aEf2 = np.abs(Ef2)
+        vals = {"pf": p * Ef, "f2": Ef2, "df": -cy * S0 / den, "zf": e * S1 - gz * S2,
+                "ef": e * E0 - gz * E1}
+        if cert:
+            # M = c l(h) + V f^2/2 = (1 + V c) f^2/(2 c); l* = (c l)*(-f) = f^2/(2c) - y f
+            EM = den * Ef2 / (2.0 * cy)
+            El = Ef2 / (2.0 * cy) - y * Ef
+            vals.update(M=EM, l=El, absM=np.abs(EM) + np.abs(El))
+        if extra:
+            vals["absF"] = (p + 2.0) * np.sqrt(aEf2 * np.maximum(S0, 0.0)) + np.abs(
+                (e + gz) * E0) + np.abs(gz * E1)
+            vals["herr2"] = 8.0 * _HERR_ULP ** 2 * ((mu * mu + D2 * D2) * S0
+                                                    + V2 * V2 * aEf2)
+        for k, v in vals.items():
+            acc[k] = acc.get(k, 0.0) + np.sum(W * v, axis=1)
+    fpp, za, bb = acc["pf"], acc["zf"], acc["ef"]
+    fr = (B / D) * za + (tau / D) * bb
+    out = {"f2": acc["f2"], "df": acc["df"], "ft": pts.c * fpp - pts.sn * fr,
+           "fu": pts.sn * fpp + pts.c * fr, "fxi": (tau / D) * za - (B / D) * bb}
+    if cert:
+        out.update(M=acc["M"], lstar=acc["l"], absM=acc["absM"])
+    if extra:
+        out.update(absF=acc["absF"], herr2=acc["herr2"])
+    return out
+
+
 def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
     """:func:`moments` at ``theta = 0`` for ridge and hinge: ``y`` depends on ``p`` only
-    (``+1`` with probability ``1 - eta`` on ``p > 0``), and the ``z`` integral is closed-form."""
+    (``+1`` with probability ``1 - eta`` on ``p > 0``), and the ``z`` integral is closed-form.
+
+    A selection policy multiplies the label weights by ``pi(m(p, y))`` (then normalised) and
+    weights the loss by ``c(p, y)``: the prox of ``c l`` is that of ``l`` at response ``V c``,
+    and ``f, df, M, l*`` scale by ``c`` (``f^2`` by ``c^2``; :func:`_weighted_prox`)."""
     mu = A[:, None] * p
     D2, V2 = D[:, None], V[:, None]
     eta = pts.eta[:, None]
+    labels = [(1.0, 1.0 - eta, 1.0), (-1.0, eta, 1.0)]
+    if pts.policy:
+        sp, sm, cp, cm = (a[..., 0] for a in _policy_factors(pts, p))
+        Pp, Pm = (1.0 - eta) * sp, eta * sm
+        Z = np.sum(wp * (Pp + Pm), axis=1, keepdims=True)
+        labels = [(1.0, Pp / Z, cp), (-1.0, Pm / Z, cm)]
     acc = {}
-    for y, Py in ((1.0, 1.0 - eta), (-1.0, eta)):
-        Ef, Ef2, Edf, Ezf, EM, El = _z_closed_form(pts.learner, y, mu, D2, V2)
+    for y, Py, cy in labels:
+        Vc = V2 * cy
+        Ef, Ef2, Edf, Ezf, EM, El = _z_closed_form(pts.learner, y, mu, D2, Vc)
+        if pts.policy and pts.reweight:
+            Ef, Ef2, Edf, Ezf, EM, El = (cy * Ef, cy * cy * Ef2, cy * Edf, cy * Ezf, cy * EM,
+                                         cy * El)
         # h = omega + V f holds exactly in exact arithmetic for ridge and hinge: herr2 is the
         # rounding allowance alone, (r)^2 <= 2 (8 ulp)^2 ((2|omega|)^2 + (2 V |f|)^2)
         # Ef2 is a difference of closed-form pieces: deep in the tail (hinge) it can round to
@@ -460,43 +558,105 @@ def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
     return out
 
 
-def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature, extra=False):
-    """:func:`moments` at ``theta = 0`` with the ``p`` integral in closed form.
+def omega_kernel_theta(pts: Points) -> bool:
+    """Whether the points take the omega-outer rule at ``theta > 0``
+    (:func:`_kernels_theta`): the sharp ``|p|`` rules of logistic and hinge (ridge takes
+    :func:`_moments_ridge`)."""
+    return bool(np.any(pts.sn > 0)) and not pts.policy and pts.learner != "ridge"
+
+
+def _compact(x, w):
+    """Drop the nodes of zero weight (empty panels of a dense rule) from ``[G, N]`` arrays,
+    keeping the order of the others; rows are padded with zero-weight nodes to the longest."""
+    empty = ~(w > 0)
+    order = np.argsort(empty, axis=1, kind="stable")
+    n = max(1, int(np.max(np.sum(~empty, axis=1))))
+    order = order[:, :n]
+    return np.take_along_axis(x, order, axis=1), np.take_along_axis(w, order, axis=1)
+
+
+def _panel_rule_compact(lo, hi, breaks, n: int):
+    """:func:`~prunescale.theory._quadrature.panel_rule` for ``[R]`` intervals with
+    ``[R, m]`` breaks, the empty panels dropped first (rows padded with zero-width panels to
+    the longest): the same nodes of positive weight, fewer of zero weight."""
+    lo = np.asarray(lo, float)
+    hi = np.asarray(hi, float)
+    br = np.clip(np.where(np.isnan(breaks), lo[:, None], breaks), lo[:, None], hi[:, None])
+    edges = np.concatenate([lo[:, None], np.sort(br, axis=1), hi[:, None]], axis=1)
+    left, width = edges[:, :-1], np.diff(edges, axis=1)
+    order = np.argsort(~(width > 0), axis=1, kind="stable")
+    k = max(1, int(np.max(np.sum(width > 0, axis=1))))
+    order = order[:, :k]
+    left = np.take_along_axis(left, order, axis=1)[..., None]
+    width = np.take_along_axis(width, order, axis=1)[..., None]
+    gx, gw = gauss_legendre(n)
+    x = (left + width * gx).reshape(lo.size, -1)
+    w = (width * gw).reshape(lo.size, -1)
+    return x, w
+
+
+def _phi_diff(a, b):
+    """``Phi(b) - Phi(a)`` from the nearer tail (``a <= b``, infinities allowed)."""
+    return np.where(a > 0, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
+
+
+def _kept_tail(lo, hi):
+    span = -lo + np.sqrt(lo * lo + 2.0 * _TAIL_EXP)
+    return np.minimum(hi, lo + span)
+
+
+#: offsets, in units of the kernel's width D, of the omega rule's breaks around its features
+_OM_DZ = np.array([-6.0, -4.0, -2.5, -1.2, -0.4, 0.0, 0.4, 1.2, 2.5, 4.0, 6.0])
+_OM_LOSS = {"logistic": np.array([0.0, -2.0, 2.0, -5.0, 5.0, -10.0, 10.0]),
+            "ridge": np.array([0.0]), "hinge": np.array([0.0])}
+
+
+def _omega_rule(pts, A, D, V, ranges, quad, extra_breaks=()):
+    """Composite rule in ``omega`` covering ``A p + D z`` for ``p`` in each live ``[lo, hi]``
+    of ``ranges`` and ``|z| <= z_max``: split at the ends ``A lo, A hi`` (plus multiples of
+    ``D``), at fixed fractions of ``A (hi - lo)``, at the loss's kinks or scales and at
+    ``extra_breaks``; empty panels dropped (:func:`_compact`). Weights are the rule's own
+    (no density)."""
+    zm = quad.z_max
+    G = A.size
+    parts = [np.broadcast_to(_OM_LOSS[pts.learner], (G, len(_OM_LOSS[pts.learner])))]
+    if pts.learner == "hinge":
+        kinks = np.stack([np.ones_like(V), 1.0 - V], axis=1)
+        parts.append(np.concatenate([kinks, -kinks], axis=1))
+    w_lo, w_hi = np.full(G, np.inf), np.full(G, -np.inf)
+    for lo, hi, live in ranges:
+        e_lo, e_hi = np.minimum(A * lo, A * hi), np.maximum(A * lo, A * hi)
+        w_lo = np.where(live, np.minimum(w_lo, e_lo - zm * D), w_lo)
+        w_hi = np.where(live, np.maximum(w_hi, e_hi + zm * D), w_hi)
+        for e in (e_lo, e_hi):
+            parts.append(np.where(live[:, None], e[:, None] + D[:, None] * _OM_DZ, np.nan))
+        parts.append(np.where(live[:, None], (A * lo)[:, None]
+                              + (A * (hi - lo))[:, None] * _P_FRACS, np.nan))
+    parts.extend(extra_breaks)
+    br = np.concatenate(parts, axis=1)
+    br = np.where(np.isfinite(br), br, np.nan)
+    om, wo = panel_rule(w_lo, w_hi, br, quad.n_z)
+    return _compact(om, wo)
+
+
+def _kernels_theta0(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
+    """Omega rule and per-label kernels at ``theta = 0`` (sharp rules; section 3.3).
 
     On the kept half-range ``p in [lo, hi]`` (density ``phi(p)/Z``), ``omega = A p + D z`` has
     the density ``K0(omega) = phi(omega/sig)/sig * (Phi(b) - Phi(a)) / Z`` and
     ``K1(omega) = E[p 1{.}; omega] = phi(omega/sig)/sig * (mu (Phi(b) - Phi(a)) + s (phi(a) -
     phi(b))) / Z`` with ``sig^2 = A^2 + D^2``, ``mu = A omega/sig^2``, ``s = D/sig``,
-    ``a, b = (lo - mu)/s, (hi - mu)/s`` (``docs/erm.md`` section 3.3). Then
-    ``E[g] = int g K0``, ``E[g p] = int g K1`` and ``E[g z] = int g (omega K0 - A K1)/D``,
-    one composite Gauss-Legendre rule in ``omega`` split at ``A lo, A hi`` plus multiples of
-    ``D`` and at the loss's scale.
-    """
-    labels = []
-    for y, lo, hi, wy in _label_ranges(pts):
-        span = -lo + np.sqrt(lo * lo + 2.0 * _TAIL_EXP)
-        labels.append((y, lo, np.minimum(hi, lo + span), wy))
-    zm = quad.z_max
-    dz = np.array([-6.0, -4.0, -2.5, -1.2, -0.4, 0.0, 0.4, 1.2, 2.5, 4.0, 6.0])
-    parts = [np.broadcast_to(np.array([0.0, -2.0, 2.0, -5.0, 5.0, -10.0, 10.0]), (A.size, 7))]
-    w_lo, w_hi = np.full(A.size, np.inf), np.full(A.size, -np.inf)
-    for _, lo, hi, wy in labels:
-        live = np.broadcast_to(wy, A.shape) > 0  # a label with no kept p adds no panels
-        e_lo, e_hi = np.minimum(A * lo, A * hi), np.maximum(A * lo, A * hi)
-        w_lo = np.where(live, np.minimum(w_lo, e_lo - zm * D), w_lo)
-        w_hi = np.where(live, np.maximum(w_hi, e_hi + zm * D), w_hi)
-        for e in (e_lo, e_hi):
-            parts.append(np.where(live[:, None], e[:, None] + D[:, None] * dz, np.nan))
-        parts.append(np.where(live[:, None], (A * lo)[:, None]
-                              + (A * (hi - lo))[:, None] * _P_FRACS, np.nan))
-    br = np.concatenate(parts, axis=1)
-    om, wo = panel_rule(w_lo, w_hi, br, quad.n_z)
-    A2, D2, V2 = A[:, None], D[:, None], V[:, None]
+    ``a, b = (lo - mu)/s, (hi - mu)/s``. Returns ``(om, [(y, k0, k1, kz, ke)])`` with the
+    kernels of ``1, p, z, eta'`` (``ke = None``: the label does not depend on ``eta'``)."""
+    labels = [(y, lo, _kept_tail(lo, hi), wy) for y, lo, hi, wy in _label_ranges(pts)]
+    ranges = [(lo, hi, np.broadcast_to(wy, A.shape) > 0) for _, lo, hi, wy in labels]
+    om, wo = _omega_rule(pts, A, D, V, ranges, quad)
+    A2, D2 = A[:, None], D[:, None]
     sig = np.sqrt(A2 * A2 + D2 * D2)
     mu = A2 * om / (sig * sig)
     sd = D2 / sig
     dens = normal_pdf(om / sig) / sig * wo
-    sums = {}
+    out = []
     for y, lo, hi, wy in labels:
         a = (lo[:, None] - mu) / sd
         b = (hi[:, None] - mu) / sd
@@ -506,28 +666,232 @@ def _moments_kernel(pts: Points, A, B, D, tau, V, cert, quad: ErmQuadrature, ext
         Z = np.sum(k0, axis=1, keepdims=True)  # normalises the discrete law exactly
         Py = np.broadcast_to(wy, A.shape)[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
-            k0, k1 = np.where(Py > 0, k0 / Z, 0.0), np.where(Py > 0, k1 / Z, 0.0)
-        kz = (om * k0 - A2 * k1) / D2
-        h, f, df, l = prox("logistic", y, om, V2)
-        vals = {"f": f, "f2": f * f, "df": df}
+            k0 = np.where(Py > 0, Py * k0 / Z, 0.0)
+            k1 = np.where(Py > 0, Py * k1 / Z, 0.0)
+        out.append((y, k0, k1, (om * k0 - A2 * k1) / D2, None))
+    return om, out
+
+
+def _kernels_theta(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
+    """Omega rule and per-label kernels at ``theta > 0`` for the sharp ``|p|`` rules
+    (``docs/erm.md`` section 3.4): the ``p`` integral given ``omega`` in closed form.
+
+    Given ``omega``, ``p = mu + sd x`` with ``x ~ N(0, 1)`` (before the kept range ``x in
+    [xl, xh]``), and the clean label's variable is ``k = a + b x`` (``k = (c p D - s_th B
+    z)/(s_th tau)``, ``z = (omega - A p)/D``), so with ``P0 = int phi(x) Phi(a + b x)``,
+    ``P1 = int x phi(x) Phi(a + b x)`` and ``E0 = int phi(x) phi(a + b x)`` over ``[xl, xh]``:
+    ``P0`` is a difference of bivariate normal distribution functions, ``P1 = [-phi Phi]`` at
+    the ends ``+ b E0`` and ``E0 = phi(a/q)/q [Phi(q x + a b/q)]`` at the ends, ``q^2 = 1 +
+    b^2``. Label ``+1`` has weight ``eta + (1 - 2 eta) Phi(k)``, and ``E[eta' 1{y = +-1}] =
+    -+(1 - 2 eta) phi(k)``."""
+    lo, hi = pts.lo, _kept_tail(pts.lo, pts.hi)
+    c, sn, eta = pts.c, pts.sn, pts.eta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # where the clean label flips at the ends of the kept range: omega = p (c D^2 +
+        # s_th A B)/(s_th B), over a width D tau/|B| in omega
+        slope = (c * D * D + sn * A * B) / (sn * B)
+        wl = D * tau / np.abs(B)
+        extra = [np.where(np.isfinite(e)[:, None], e[:, None] + wl[:, None] * _OM_DZ, np.nan)
+                 for e in (lo * slope, hi * slope)]
+    live = np.ones(A.shape, bool)
+    om, wo = _omega_rule(pts, A, D, V, [(lo, hi, live)], quad, extra)
+    A2, B2, D2, t2 = A[:, None], B[:, None], D[:, None], tau[:, None]
+    c2, s2, e2 = c[:, None], sn[:, None], eta[:, None]
+    sig = np.sqrt(A2 * A2 + D2 * D2)
+    mu = A2 * om / (sig * sig)
+    sd = D2 / sig
+    dens = normal_pdf(om / sig) / sig * wo
+    xl = (lo[:, None] - mu) / sd
+    xh = (hi[:, None] - mu) / sd
+    M0, M1, _ = _gauss_pieces(xl, xh)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        kp = (c2 * D2 * D2 + s2 * A2 * B2) / (D2 * np.where(s2 > 0, s2, 1.0) * t2)
+        a = -B2 * om / (D2 * t2) + kp * mu
+        b = kp * sd
+        q = np.sqrt(1.0 + b * b)
+        P0 = _bvn_strip(xh, a, b, q) - _bvn_strip(xl, a, b, q)
+        E0 = normal_pdf(a / q) / q * _phi_diff(q * xl + a * b / q, q * xh + a * b / q)
+        ends = (np.where(np.isfinite(xl), normal_pdf(xl) * ndtr(a + b * xl), 0.0)
+                - np.where(np.isfinite(xh), normal_pdf(xh) * ndtr(a + b * xh), 0.0))
+    P1 = ends + b * E0
+    # theta = 0 rows of a mixed batch: the clean label is +1 on the whole kept half-range
+    flat = ~(s2 > 0)
+    P0 = np.where(flat, M0, np.clip(P0, 0.0, M0))
+    P1 = np.where(flat, M1, P1)
+    E0 = np.where(flat, 0.0, E0)
+    g = 1.0 - 2.0 * e2
+    out = []
+    for y, m0, m1, sgn in ((1.0, P0, P1, -1.0), (-1.0, M0 - P0, M1 - P1, 1.0)):
+        k0 = dens * np.maximum(e2 * M0 + g * m0, 0.0)
+        kx = dens * (e2 * M1 + g * m1)
+        out.append([y, k0, mu * k0 + sd * kx, dens * sgn * g * E0])
+    Z = np.sum(out[0][1] + out[1][1], axis=1, keepdims=True)
+    res = []
+    for y, k0, k1, ke in out:
+        k0, k1, ke = k0 / Z, k1 / Z, ke / Z
+        res.append((y, k0, k1, (om * k0 - A2 * k1) / D2, ke))
+    return om, res
+
+
+def omega_kernel_policy(pts: Points) -> bool:
+    """Whether the points take the omega-outer rule of a selection policy at ``theta = 0``
+    (:func:`_kernels_policy0`): logistic (ridge and hinge integrate ``z`` in closed form
+    instead), without reweighting (whose loss weight would tie the prox to ``p``)."""
+    return (pts.learner == "logistic" and bool(pts.policy) and not pts.reweight
+            and not np.any(pts.sn > 0) and not sharp_signed(pts))
+
+
+def _kernels_policy0(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
+    """Omega rule and per-label kernels of a selection policy at ``theta = 0``.
+
+    As :func:`_kernels_theta0` with the kept law ``phi(p) P(y | p) pi(m(p, y))`` on ``p in [0,
+    T]``: given ``omega``, ``p = mu + sd x`` (``x ~ N(0, 1)``) and the kernels of ``1`` and
+    ``p`` are ``int phi(x) P(y) pi(m(mu + sd x, y)) {1, p} dx``, a composite Gauss-Legendre
+    rule in ``x`` split at the fixed Gaussian panels and at the policy's own bends
+    (:meth:`~prunescale.theory._kept_law.Policy.breaks`, mapped to ``x``). ``pi`` enters
+    through :meth:`~prunescale.theory._kept_law.Policy.pi` only; the prox is evaluated on
+    the 1-d ``omega`` rule."""
+    from prunescale.theory._kept_law import Policy
+
+    pol = Policy(pts.policy, pts.k, pts.tau, pts.metric)
+    G = A.size
+    lo = np.zeros(G)
+    hi = _kept_tail(lo, np.full(G, np.inf))
+    pb = np.asarray(pol.breaks(pts.c, pts.sn), float).reshape(G, -1)
+    with np.errstate(invalid="ignore"):
+        om_br = [A[:, None] * pb]
+        # around the threshold(s) the kernel also bends over the width D of omega given p
+        for kc in ((pts.k, -pts.k) if pts.metric == "signed" else (pts.k,)):
+            om_br.append(np.where(np.isfinite(kc)[:, None],
+                                  (A * kc)[:, None] + D[:, None] * _OM_DZ, np.nan))
+    live = np.ones(G, bool)
+    om, wo = _omega_rule(pts, A, D, V, [(lo, hi, live)], quad, om_br)
+    A2, D2 = A[:, None], D[:, None]
+    sig = np.sqrt(A2 * A2 + D2 * D2)
+    mu = A2 * om / (sig * sig)
+    sd = D2 / sig
+    dens = normal_pdf(om / sig) / sig * wo
+    zx = quad.z_max
+    xl = np.maximum((lo[:, None] - mu) / sd, -zx)
+    xh = np.maximum(np.minimum((hi[:, None] - mu) / sd, zx), xl)
+    mu3, sd3 = mu[..., None], sd[..., None]
+    with np.errstate(invalid="ignore"):
+        br = np.concatenate([np.broadcast_to(_Z_EDGES, om.shape + (len(_Z_EDGES),)),
+                             (pb[:, None, :] - mu3) / sd3], axis=-1)
+    br = np.where(np.isfinite(br), br, np.nan)
+    No = om.shape[1]
+    x, wx = _panel_rule_compact(xl.ravel(), xh.ravel(), br.reshape(G * No, -1), quad.n_p)
+    x, wx = x.reshape(G, No, -1), wx.reshape(G, No, -1)
+    wx = wx * normal_pdf(x)
+    p = mu3 + sd3 * x
+    owner = np.arange(G)[:, None, None]
+    sp = pol.pi(p, owner)
+    sm = sp if pts.metric == "abs" else pol.pi(-p, owner)
+    sp = np.where(sp > _sel.PI_FLOOR, sp, 0.0)
+    sm = np.where(sm > _sel.PI_FLOOR, sm, 0.0)
+    eta = pts.eta[:, None]
+    wp = wx * sp
+    s0p, s1p = np.sum(wp, axis=-1), np.sum(wp * x, axis=-1)
+    if pts.metric == "abs":  # pi is label-free: one pair of sums serves both labels
+        s0m, s1m = s0p, s1p
+    else:
+        wm = wx * sm
+        s0m, s1m = np.sum(wm, axis=-1), np.sum(wm * x, axis=-1)
+    out = []
+    for y, py, s0, s1 in ((1.0, 1.0 - eta, s0p, s1p), (-1.0, eta, s0m, s1m)):
+        k0 = dens * py * s0
+        out.append([y, k0, mu * k0 + sd * (dens * py * s1)])
+    Z = np.sum(out[0][1] + out[1][1], axis=1, keepdims=True)
+    res = []
+    for y, k0, k1 in out:
+        k0, k1 = k0 / Z, k1 / Z
+        res.append((y, k0, k1, (om * k0 - A2 * k1) / D2, None))
+    return om, res
+
+
+def _bvn_strip(x, a, b, q):
+    """``F(x) = int_{-inf}^x phi(u) Phi(a + b u) du = Phi_2(x, a/q; -b/q)``, ``q^2 = 1 + b^2``
+    (``F(-inf) = 0``, ``F(inf) = Phi(a/q)``), by :func:`bvn_cdf` with its ratios in the stable
+    forms ``(a + b x)/x`` and ``(q^2 x + a b)/a``."""
+    fin = np.isfinite(x)
+    xs = np.where(fin, x, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = bvn_cdf(xs, a / q, (a + b * xs) / xs, (q * q * xs + a * b) / a)
+    return np.where(fin, v, np.where(x > 0, ndtr(a / q), 0.0))
+
+
+_KERNEL_CACHE = threading.local()  # one cache per thread (the app solves in several)
+#: geometries remembered by :func:`_kernels` (the Newton step's response column and the
+#: certificate's ladder reuse the last few)
+_KERNEL_CACHE_SIZE = 4
+
+
+def _kernels(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
+    """The omega rule and kernels of :func:`_kernels_theta0`, :func:`_kernels_theta` or
+    :func:`_kernels_policy0`, remembered for the last few geometries: they do not depend on
+    the response at which the prox is evaluated (the certificate's ladder evaluates eleven
+    responses on one geometry, a Newton step's response column one more). The key is the
+    content of every input the kernels read."""
+    build = (_kernels_theta if omega_kernel_theta(pts) else _kernels_policy0
+             if omega_kernel_policy(pts) else _kernels_theta0)
+    arrays = [A, B, D, tau, pts.lo, pts.hi, pts.c, pts.sn, pts.eta]
+    arrays += [a for a in (pts.k, pts.tau, pts.f) if a is not None]
+    if pts.learner == "hinge":
+        arrays.append(V)
+    key = (build, quad, pts.learner, pts.policy, pts.metric, pts.reweight,
+           tuple(np.shape(a) for a in arrays),
+           b"".join(np.ascontiguousarray(a, dtype=float).tobytes() for a in arrays))
+    cache = getattr(_KERNEL_CACHE, "entries", None)
+    if cache is None:
+        cache = _KERNEL_CACHE.entries = []
+    for i, (k, val) in enumerate(cache):
+        if k == key:
+            cache.insert(0, cache.pop(i))
+            return val
+    val = build(pts, A, B, D, tau, V, quad)
+    cache.insert(0, (key, val))
+    del cache[_KERNEL_CACHE_SIZE:]
+    return val
+
+
+def _moments_kernel(pts: Points, A, B, D, tau, V, Vp, cert, quad: ErmQuadrature, extra=False):
+    """:func:`moments` by the omega-outer rule: per label, kernels of ``1, p, z, eta'``
+    on a 1-d rule in ``omega`` (:func:`_kernels`), and the prox at those nodes only.
+    ``V`` is the response of the geometry (the rule), ``Vp`` the one of the prox."""
+    om, labels = _kernels(pts, A, B, D, tau, V, quad)
+    A2, D2, V2 = A[:, None], D[:, None], Vp[:, None]
+    sums = {}
+
+    def add(k, v):
+        sums[k] = sums.get(k, 0.0) + np.sum(v, axis=1)
+
+    for y, k0, k1, kz, ke in labels:
+        h, f, df, l = prox(pts.learner, y, om, V2)
+        add("f2", f * f * k0)
+        add("df", df * k0)
+        add("f_p", f * k1)
+        add("f_z", f * kz)
+        if ke is not None:
+            add("f_e", f * ke)
         if cert:
             M = l + 0.5 * V2 * f * f
             ls = -f * h - l
-            vals.update(M=M, l=ls, absM=np.abs(M) + np.abs(f * h))
+            add("M", M * k0)
+            add("l", ls * k0)
+            add("absM", (np.abs(M) + np.abs(f * h)) * k0)
         if extra:
-            vals["herr2"] = _herr2(h, om, V2, f)
+            add("herr2", _herr2(h, om, V2, f) * k0)
             # summation scale of ft, fu, fxi: |f| times the magnitudes of the kernels and of
             # the two terms of kz
-            sums["absF"] = sums.get("absF", 0.0) + np.sum(
-                Py * np.abs(f) * (k0 + np.abs(k1) + np.abs(kz) + np.abs(om * k0 / D2)
-                                  + np.abs(A2 * k1 / D2)), axis=1)
-        for k, v in vals.items():
-            for ker, suffix in ((k0, ""), (k1, "_p"), (kz, "_z")):
-                if suffix and k != "f":
-                    continue
-                sums[k + suffix] = sums.get(k + suffix, 0.0) + np.sum(Py * v * ker, axis=1)
-    out = {"f2": sums["f2"], "df": sums["df"], "ft": sums["f_p"], "fu": (B / D) * sums["f_z"],
-           "fxi": (tau / D) * sums["f_z"]}
+            sc = k0 + np.abs(k1) + np.abs(kz) + np.abs(om * k0 / D2) + np.abs(A2 * k1 / D2)
+            if ke is not None:
+                sc = sc + np.abs(ke)
+            add("absF", np.abs(f) * sc)
+    za, fpp = sums["f_z"], sums["f_p"]
+    bb = sums.get("f_e", 0.0)
+    fr = (B / D) * za + (tau / D) * bb
+    out = {"f2": sums["f2"], "df": sums["df"], "ft": pts.c * fpp - pts.sn * fr,
+           "fu": pts.sn * fpp + pts.c * fr, "fxi": (tau / D) * za - (B / D) * bb}
     if cert:
         out.update(M=sums["M"], lstar=sums["l"], absM=sums["absM"])
     if extra:

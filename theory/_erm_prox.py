@@ -83,33 +83,44 @@ def logistic_margin(w0, V):
     ``g`` is increasing (``1 <= g' <= 1 + V/4``) with its root in ``[w0, w0 + V]``; Newton steps
     are kept inside the shrinking bracket, and a step that leaves it or follows a step that did
     not halve ``|g|`` is replaced by bisection (Newton alone can cycle for large ``V``). Stops when
-    ``|g| <= PROX_TOL (1 + |v| + |w0| + V)`` everywhere (at most 400 steps; converged elements leave the loop).
+    ``|g| <= PROX_TOL (1 + |v| + |w0| + V)`` everywhere (at most 400 steps; converged elements
+    leave the loop once they are the majority).
     """
     w0, V = np.broadcast_arrays(np.asarray(w0, dtype=float), np.asarray(V, dtype=float))
     shape = w0.shape
     w0, V = w0.ravel(), V.ravel()
-    v = np.clip(w0 + V * expit(-w0) / (1.0 + V * 0.25), w0, w0 + V)
-    idx = np.arange(v.size)  # unconverged elements (compacted every step)
+    s = expit(-w0)
+    # one Newton step from v = w0 (inside the bracket: the step is V s / (1 + V s (1 - s)))
+    v = w0 + V * s / (1.0 + V * (s * (1.0 - s)))
+    idx = np.arange(v.size)  # unconverged elements (compacted once half of them are done)
     a, Va, va = w0, V, v.copy()
-    lo, hi = a.copy(), a + Va
+    lo, hi = a, a + Va
     g_prev = np.full_like(va, np.inf)
     for _ in range(_PROX_MAX_ITER):
         s_neg = expit(-va)
         g = va - a - Va * s_neg
         # rounding of g is ~ 1e-16 (|v| + |w0| + V): an element is done at that level
         done = np.abs(g) <= PROX_TOL * (1.0 + np.abs(va) + np.abs(a) + Va)
-        v[idx[done]] = va[done]
-        keep = ~done
-        if not keep.any():
+        n_done = np.count_nonzero(done)
+        if n_done == done.size:
+            v[idx] = va
             break
-        idx, a, Va, va, lo, hi, g, g_prev, s_neg = (
-            x[keep] for x in (idx, a, Va, va, lo, hi, g, g_prev, s_neg))
+        if 2 * n_done > done.size:
+            v[idx[done]] = va[done]
+            keep = ~done
+            idx, a, Va, va, lo, hi, g, g_prev, s_neg = (
+                x[keep] for x in (idx, a, Va, va, lo, hi, g, g_prev, s_neg))
+            done = None
         lo = np.where(g < 0, va, lo)
         hi = np.where(g > 0, va, hi)
-        vn = va - g / (1.0 + Va * s_neg * (1.0 - s_neg))
+        vn = va - g / (1.0 + Va * (s_neg * (1.0 - s_neg)))
         # Newton may cycle for large V: bisect when it leaves the bracket or when |g| did not
-        # halve since the previous step (so the bracket at least halves every other step)
+        # halve since the previous step (so the bracket at least halves every other step);
+        # converged elements not yet compacted away stay where they are
         out = (vn < lo) | (vn > hi) | (np.abs(g) > 0.5 * g_prev)
+        if done is not None:
+            out &= ~done
+            vn = np.where(done, va, vn)
         g_prev = np.where(out, np.inf, np.abs(g))
         va = np.where(out, 0.5 * (lo + hi), vn)
     else:

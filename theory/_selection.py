@@ -263,21 +263,26 @@ def threshold(rule: str, f, tau, metric: str, eta, theta_rad, iters: int = 200, 
                                             (f, tau, 0.0 if ch else eta, theta_rad)))
     if rule == "random":
         return np.full(f.shape, np.nan)
-    cth, sth = np.cos(th), np.sin(th)
-    with np.errstate(divide="ignore"):
-        lg = np.abs(np.log(f)) + np.abs(np.log1p(-np.minimum(f, 1.0 - 1e-300)))
-    B = P_TAIL + 1.0 + tau * (60.0 + lg)
-    lo, hi = -B, B.copy()
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        val = kept_fraction(rule, mid, tau, metric, eta if ch is None else ch, cth, sth)
-        up = val < f if rule == "hard" else val > f  # hard: E[pi] increases with k
-        lo = np.where(up, mid, lo)
-        hi = np.where(up, hi, mid)
-        if np.all(hi - lo <= 4e-16 * np.maximum(1.0, np.abs(mid))):
-            break
-    k = 0.5 * (lo + hi)
-    k = np.where(f >= 1.0, np.inf if rule == "hard" else -np.inf, k)
+    # f = 1 keeps everything (k = +-inf); only the others are bisected, so that their
+    # infinite bracket does not hold the whole batch to the iteration limit
+    k = np.full(f.shape, np.inf if rule == "hard" else -np.inf)
+    live = f < 1.0
+    if live.any():
+        fl, tl, el, tv = f[live], tau[live], eta[live], th[live]
+        cth, sth = np.cos(tv), np.sin(tv)
+        with np.errstate(divide="ignore"):
+            lg = np.abs(np.log(fl)) + np.abs(np.log1p(-fl))
+        B = P_TAIL + 1.0 + tl * (60.0 + lg)
+        lo, hi = -B, B.copy()
+        for _ in range(iters):
+            mid = 0.5 * (lo + hi)
+            val = kept_fraction(rule, mid, tl, metric, el if ch is None else ch, cth, sth)
+            up = val < fl if rule == "hard" else val > fl  # hard: E[pi] increases with k
+            lo = np.where(up, mid, lo)
+            hi = np.where(up, hi, mid)
+            if np.all(hi - lo <= 4e-16 * np.maximum(1.0, np.abs(mid))):
+                break
+        k[live] = 0.5 * (lo + hi)
     if metric == "abs":
         sharp = _pr.threshold(rule, f)
         k = np.where(tau == 0, sharp, k)

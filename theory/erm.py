@@ -47,6 +47,7 @@ import numpy as np
 
 from prunescale.errors import InputError, NotCertified
 from prunescale.theory import pruning as _pr
+from prunescale.theory import _erm_law as _law
 from prunescale.theory import _selection as _sel
 from prunescale.theory._erm_law import ErmQuadrature, Points, moments, nodes_per_point
 from prunescale.theory._erm_prox import LEARNERS
@@ -112,6 +113,10 @@ def _newton(pts: Points, X, quad: ErmQuadrature, max_iter: int = MAX_ITER, tol: 
     G, res = _residual(pts, X, quad)
     dim2 = pts.sn > 0
     active = res > tol
+    # Jacobians kept between iterations (Broyden-updated after a full step that decreased the
+    # residual at least tenfold); a point without one gets a forward-difference Jacobian
+    J_keep = np.zeros((pts.size, 4, 4))
+    fresh = np.zeros(pts.size, dtype=bool)
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -119,17 +124,24 @@ def _newton(pts: Points, X, quad: ErmQuadrature, max_iter: int = MAX_ITER, tol: 
         sub = pts.take(idx)
         Xa, Ga, ra = X[idx], G[idx], res[idx]
         cols = [0, 1, 2, 3] if dim2[idx].any() else [0, 2, 3]
-        J = np.zeros((idx.size, 4, 4))
-        for j in range(4):
-            if j not in cols:
-                J[:, j, j] = -1.0
-                continue
-            scale = np.sqrt(np.sum(Xa[:, :3] ** 2, axis=1)) if j < 3 else Xa[:, 3]
-            hj = 1e-7 * np.maximum(scale, 1e-12)
-            Xp = Xa.copy()
-            Xp[:, j] += hj
-            Gp, _ = _residual(sub, Xp, quad)
-            J[:, :, j] = (Gp - Ga) / hj[:, None]
+        J = J_keep[idx].copy()
+        need = np.flatnonzero(~fresh[idx])
+        if need.size:
+            sub_n = sub if need.size == idx.size else sub.take(need)
+            Xn_, Gn_ = Xa[need], Ga[need]
+            Jn = np.zeros((need.size, 4, 4))
+            for j in range(4):
+                if j not in cols:
+                    Jn[:, j, j] = -1.0
+                    continue
+                scale = np.sqrt(np.sum(Xn_[:, :3] ** 2, axis=1)) if j < 3 else Xn_[:, 3]
+                hj = 1e-7 * np.maximum(scale, 1e-12)
+                Xp = Xn_.copy()
+                Xp[:, j] += hj
+                Gp, _ = _residual(sub_n, Xp, quad)
+                Jn[:, :, j] = (Gp - Gn_) / hj[:, None]
+            J[need] = Jn
+        G_start = Ga.copy()
         if len(cols) == 3:
             J[:, 1, :] = 0.0
             J[:, 1, 1] = -1.0
@@ -143,6 +155,7 @@ def _newton(pts: Points, X, quad: ErmQuadrature, max_iter: int = MAX_ITER, tol: 
         bad = ~np.all(np.isfinite(step), axis=1)
         step[bad] = Ga[bad]  # fall back to a fixed-point step
         accepted = np.zeros(idx.size, dtype=bool)
+        full = np.zeros(idx.size, dtype=bool)
         Xn = Xa.copy()
         Gn = Ga.copy()
         rn = ra.copy()
@@ -158,6 +171,8 @@ def _newton(pts: Points, X, quad: ErmQuadrature, max_iter: int = MAX_ITER, tol: 
             w = np.flatnonzero(todo)[better]
             Xn[w], Gn[w], rn[w] = cand[better], Gc[better], rc[better]
             accepted[w] = True
+            if t == 1.0:
+                full[w] = True
         # no decrease: a damped fixed-point step (always feasible: F keeps tau, V > 0)
         rest = np.flatnonzero(~accepted)
         if rest.size:
@@ -166,6 +181,21 @@ def _newton(pts: Points, X, quad: ErmQuadrature, max_iter: int = MAX_ITER, tol: 
             Xn[rest], Gn[rest], rn[rest] = cand, Gc, rc
         X[idx], G[idx], res[idx] = Xn, Gn, rn
         active[idx] = rn > tol
+        # Broyden's update J += (dG - J dx) dx^T / |dx|^2 where the full step was taken and
+        # cut the residual tenfold; elsewhere a new forward-difference Jacobian next time
+        keep = full & (rn < 0.1 * ra) & np.all(np.isfinite(J.reshape(idx.size, -1)), axis=1)
+        dx = Xn - Xa
+        dG = Gn - G_start
+        with np.errstate(all="ignore"):
+            upd = (dG - np.einsum("gij,gj->gi", J, dx)) / np.sum(dx * dx, axis=1)[:, None]
+            Jb = J + upd[:, :, None] * dx[:, None, :]
+        if len(cols) == 3:
+            Jb[:, 1, :] = 0.0
+            Jb[:, :, 1] = 0.0
+            Jb[:, 1, 1] = -1.0
+        keep &= np.all(np.isfinite(Jb.reshape(idx.size, -1)), axis=1)
+        J_keep[idx] = np.where(keep[:, None, None], Jb, 0.0)
+        fresh[idx] = keep
     return X, res
 
 
@@ -494,12 +524,14 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         if idx.size == 0:
             continue
         args = (F[idx], AL[idx], TH[idx], LA[idx], NO[idx])
+        X0 = None
         if mask is pol:
             pts = _policy_points(rule, learner, *args, TA[idx], metric, reweight,
                                  tuple(a[idx] for a in fam))
+            X0 = _sharp_start(rule, learner, args, TA[idx], metric, pts, quad)
         else:
             pts = _points(rule, learner, *args)
-        X[idx], res[idx], c1, c2 = _solve_points(pts, quad)
+        X[idx], res[idx], c1, c2 = _solve_points(pts, quad, X0)
         for dst, src in ((cert, c1), (cert_ref, c2)):
             for k, v in src.items():
                 dst.setdefault(k, np.empty(F.size, dtype=v.dtype))[idx] = v
@@ -557,10 +589,28 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         eps_bound=bound(eps_bound), quad_err=bound(cert_ref["eps_bound"]), reason=reason)
 
 
-def _solve_points(pts: Points, quad: ErmQuadrature):
+def _sharp_start(rule, learner, args, TA, metric, pts: Points, quad: ErmQuadrature):
+    """Starting states for soft selection-policy points whose own rule is costly (the
+    omega-outer rule with an inner rule in ``p``, :func:`~prunescale.theory._erm_law.
+    omega_kernel_policy`): the solution of the sharp rule at the same kept fraction (label-free
+    metric: the sharp ``|p|`` rule; a sharp point is a much cheaper solve), where it solved;
+    ``None`` (the crude start) otherwise. Only the start changes: the soft point is solved
+    and certified on its own rule."""
+    if not (_law.omega_kernel_policy(pts) and metric == "abs" and rule in ("hard", "easy")):
+        return None
+    with np.errstate(all="ignore"):
+        sharp = _points(rule, learner, *args)
+        Xs, rs = _solve_chunks(sharp, quad)
+    X0 = _initial(pts)
+    ok = (rs <= RES_TOL) & np.all(np.isfinite(Xs), axis=1)
+    X0[ok] = Xs[ok]
+    return X0
+
+
+def _solve_points(pts: Points, quad: ErmQuadrature, X0=None):
     """Solve, continue and certify (solving and refined rule) one batch of points."""
     with np.errstate(all="ignore"):
-        X, res = _solve_chunks(pts, quad)
+        X, res = _solve_chunks(pts, quad, X0)
         # continuation: restart failed points from a solved neighbour with the same parameters
         # except alpha (nearest in log alpha)
         X, res = _continue(pts, X, res, quad)
