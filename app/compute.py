@@ -439,6 +439,10 @@ class ErmCurve:
     softness: float = 0.0
     metric: str = "abs"
     reweight: bool = False
+    power_exp: float = 0.0
+    probe_scale: float = 1.0
+    random_share: float = 0.0
+    labels: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -458,6 +462,12 @@ class ErmPoint:
     softness: float = 0.0
     metric: str = "abs"
     reweight: bool = False
+    power_exp: float = 0.0
+    probe_scale: float = 1.0
+    random_share: float = 0.0
+    labels: str = ""
+    #: error against labels drawn from the channel (``nan`` where not certified)
+    eps_noisy: float = math.nan
 
 
 def penalty_label(learner: str) -> str:
@@ -498,6 +508,68 @@ REWEIGHT_MAX_MARGIN = ("reweighting is for the regularized learners: loss weight
                        "the max-margin solution")
 
 
+#: Exponents A of the power policy offered by the app (``pi = min(c sigma'(B p)^A, 1)``).
+POWER_EXP_STEPS = tuple(float(x) for x in np.round(np.arange(-5.0, 5.01, 0.25), 2))
+#: Probe scales B of the power policy offered by the app.
+PROBE_SCALE_STEPS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0)
+#: Random shares R mixed into keep-hard / keep-easy (``pi = R f + (1 - R) pi_rule``).
+SHARE_STEPS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+#: Label channels offered by the app: ``flip`` (the noise slider's eta), and for the
+#: max-margin student ``probit:BETA`` and ``logistic:BETA`` (``docs/erm.md`` section 8).
+LABEL_FAMILIES = ("flip", "probit", "logistic")
+#: Steepnesses BETA of the probit and logistic channels offered by the app.
+BETA_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0)
+#: Shown instead of a number for a regularized learner with a non-flip channel.
+LABELS_REGULARIZED = ("the regularized theory takes flip channels only so far: choose the flip "
+                      "channel, or the max-margin student for probit and logistic labels")
+
+
+def label_spec(family: str, noise: float = 0.0, beta: float = 1.0) -> str:
+    """The channel string of the app's label controls: ``""`` for flips (the noise slider
+    gives ``eta``), ``"probit:BETA"`` or ``"logistic:BETA"`` otherwise."""
+    if family not in LABEL_FAMILIES:
+        raise InputError(f"label channel must be one of {', '.join(LABEL_FAMILIES)}; "
+                         f"got {family!r}")
+    if family == "flip":
+        return ""
+    beta = float(beta)
+    if not (math.isfinite(beta) and beta > 0):
+        raise InputError(f"BETA must be > 0; got {beta!r}")
+    return f"{family}:{_key(beta):g}"
+
+
+def _check_family(rule, power_exp, probe_scale, random_share, labels):
+    """The power exponent and scale (defaults unless ``rule == "power"``), the random share
+    (0 unless ``hard`` or ``easy``) and the channel spec, normalised for the caches."""
+    A, B, R = float(power_exp), float(probe_scale), float(random_share)
+    if rule == "power":
+        if not (math.isfinite(A) and abs(A) <= 50):
+            raise InputError(f"power exponent A must be finite with |A| <= 50; got {A!r}")
+        if not (math.isfinite(B) and B > 0):
+            raise InputError(f"probe scale B must be > 0 and finite; got {B!r}")
+        A, B = _key(A), _key(B)
+    else:
+        A, B = 0.0, 1.0
+    if not (math.isfinite(R) and 0.0 <= R <= 1.0):
+        raise InputError(f"random share R must be in [0, 1]; got {R!r}")
+    R = _key(R) if rule in ("hard", "easy") else 0.0
+    labels = "" if labels is None else str(labels)
+    return A, B, R, labels
+
+
+def _family_kw(power_exp, probe_scale, random_share, labels, rule) -> dict:
+    """Keywords of :func:`prunescale.theory.solve` for the policy family and the channel
+    (only those that differ from the defaults)."""
+    kw = {}
+    if rule == "power":
+        kw.update(power_exp=power_exp, probe_scale=probe_scale)
+    if random_share:
+        kw["random_share"] = random_share
+    if labels:
+        kw["labels"] = labels
+    return kw
+
+
 def _check_erm(learner, rule, f, theta_deg, lam, noise):
     learner = _check_learner(learner)
     rule, f, theta_deg = _check(rule, f, theta_deg)
@@ -514,14 +586,18 @@ def _check_erm(learner, rule, f, theta_deg, lam, noise):
     return learner, rule, f, theta_deg, lam, _key(noise)
 
 
-def erm_unavailable(learner: str, noise: float, reweight: bool = False) -> str | None:
+def erm_unavailable(learner: str, noise: float, reweight: bool = False,
+                    labels: str = "") -> str | None:
     """Why ``learner`` cannot be drawn (``None``: it can). The max-margin student with noise
     is drawn up to the capacity of the noisy kept data (:mod:`theory.capacity`), beyond which
-    its curve has no points; it has no loss to reweight."""
+    its curve has no points; it has no loss to reweight. The regularized learners take flip
+    channels only (:data:`LABELS_REGULARIZED`)."""
     _check_learner(learner)
     float(noise)
     if reweight and learner == "max-margin":
         return REWEIGHT_MAX_MARGIN
+    if labels and not str(labels).startswith("flip:") and learner != "max-margin":
+        return LABELS_REGULARIZED
     return None
 
 
@@ -538,19 +614,25 @@ def erm_alpha_grid(theta_deg: float = 0.0, lo: float = ALPHA_RANGE[0],
 
 
 def _erm_norm(learner, rule, f, theta_deg, lam, noise, softness=0.0, metric="abs",
-              reweight=False):
+              reweight=False, power_exp=0.0, probe_scale=1.0, random_share=0.0, labels=""):
     learner, rule, f, theta_deg, lam, noise = _check_erm(learner, rule, f, theta_deg, lam,
                                                          noise)
     pol = _check_policy(softness, metric, reweight, learner)
+    fam = _check_family(rule, power_exp, probe_scale, random_share, labels)
+    if fam[3] and noise:
+        raise InputError("give a label channel or a flip noise, not both")
     if rule == "random":  # independent of f, of the probe and of the policy
         f, theta_deg, pol = 1.0, 0.0, (0.0, "abs", False)
-    return (learner, rule, f, theta_deg, lam, noise) + pol
+    if rule == "power" and pol[1] != "abs":
+        raise InputError("the power policy is label-free: metric must be abs")
+    return (learner, rule, f, theta_deg, lam, noise) + pol + fam
 
 
 def erm_curve(learner: str, rule: str, f: float, theta_deg: float = 0.0, *, lam: float = 0.01,
               noise: float = 0.0, lo: float = ALPHA_RANGE[0],
               hi: float = ALPHA_RANGE[1], softness: float = 0.0, metric: str = "abs",
-              reweight: bool = False) -> ErmCurve:
+              reweight: bool = False, power_exp: float = 0.0, probe_scale: float = 1.0,
+              random_share: float = 0.0, labels: str = "") -> ErmCurve:
     """``eps(alpha_prune)`` of ``learner`` on :func:`erm_alpha_grid` ``(theta, lo, hi)``.
 
     Regularized learners (hinge, logistic, ridge) come from one vectorized
@@ -558,39 +640,51 @@ def erm_curve(learner: str, rule: str, f: float, theta_deg: float = 0.0, *, lam:
     (its own grid, certified points only) without noise, and :func:`theory.solve` with
     ``noise`` on the same grid otherwise (no points beyond the capacity; ``lam`` is ignored). ``random`` pruning is computed at
     ``f = 1, theta = 0``. ``softness, metric, reweight``: the selection policy
-    (:func:`prunescale.theory.solve`; no reweighting for max-margin). Cached.
+    (:func:`prunescale.theory.solve`; no reweighting for max-margin). ``power_exp,
+    probe_scale``: the ``power`` rule's ``A, B``; ``random_share``: ``R`` mixed into
+    ``hard`` or ``easy``; ``labels``: a channel spec (``""``: flips of probability ``noise``;
+    the regularized learners take flip channels only). Cached.
     """
-    key = _erm_norm(learner, rule, f, theta_deg, lam, noise, softness, metric, reweight)
+    key = _erm_norm(learner, rule, f, theta_deg, lam, noise, softness, metric, reweight,
+                    power_exp, probe_scale, random_share, labels)
     return _erm_curve(*key[:6], _key(lo), _key(hi), *key[6:])
 
 
 @_memo(maxsize=256)
 def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi, softness=0.0, metric="abs",
-               reweight=False) -> ErmCurve:
+               reweight=False, power_exp=0.0, probe_scale=1.0, random_share=0.0,
+               labels="") -> ErmCurve:
     pol = dict(softness=softness, metric=metric, reweight=reweight)
-    if learner == "max-margin" and (noise > 0 or softness > 0 or metric != "abs"):
+    fam = dict(power_exp=power_exp, probe_scale=probe_scale, random_share=random_share,
+               labels=labels)
+    fkw = _family_kw(power_exp, probe_scale, random_share, labels, rule)
+    if learner == "max-margin" and (noise > 0 or softness > 0 or metric != "abs" or fkw):
         a = erm_alpha_grid(0.0, lo, hi)
         r = solve(rule, f, a, theta_deg=theta_deg, noise=noise, softness=softness,
-                  metric=metric)
+                  metric=metric, **fkw)
         ok = np.asarray(r.converged, bool)
         return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
                         noise=noise, alpha_prune=_ro(a),
                         eps=_ro(np.where(ok, np.asarray(r.eps, float), np.nan)),
-                        converged=_ro_bool(ok), n_excluded=int((~ok).sum()), **pol)
+                        converged=_ro_bool(ok), n_excluded=int((~ok).sum()), **pol, **fam)
     if learner == "max-margin":
         c = learning_curve(rule, f, theta_deg, lo=lo, hi=hi)
         return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
                         noise=0.0, alpha_prune=c.alpha_prune, eps=c.eps,
                         converged=_ro_bool(np.ones(len(c.eps), bool)),
                         n_excluded=c.n_excluded)
-    slow = softness > 0 or reweight or (metric != "abs" and learner != "logistic")
+    if labels and not labels.startswith("flip:"):
+        raise InputError(LABELS_REGULARIZED)
+    slow = (softness > 0 or reweight or (metric != "abs" and learner != "logistic")
+            or rule == "power" or random_share > 0)
     a = erm_alpha_grid(theta_deg, lo, hi, slow=slow)
-    r = solve(rule, f, a, theta_deg=theta_deg, learner=learner, lam=lam, noise=noise, **pol)
+    r = solve(rule, f, a, theta_deg=theta_deg, learner=learner, lam=lam, noise=noise, **pol,
+              **fkw)
     ok = np.asarray(r.converged, bool)
     eps = np.where(ok, np.asarray(r.eps, float), np.nan)
     return ErmCurve(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=lam, noise=noise,
                     alpha_prune=_ro(a), eps=_ro(eps), converged=_ro_bool(ok),
-                    n_excluded=int((~ok).sum()), **pol)
+                    n_excluded=int((~ok).sum()), **pol, **fam)
 
 
 def _ro_bool(a) -> np.ndarray:
@@ -601,49 +695,63 @@ def _ro_bool(a) -> np.ndarray:
 
 def erm_point(learner: str, rule: str, f: float, theta_deg: float = 0.0, *,
               alpha_prune: float, lam: float = 0.01, noise: float = 0.0,
-              softness: float = 0.0, metric: str = "abs", reweight: bool = False) -> ErmPoint:
+              softness: float = 0.0, metric: str = "abs", reweight: bool = False,
+              power_exp: float = 0.0, probe_scale: float = 1.0, random_share: float = 0.0,
+              labels: str = "") -> ErmPoint:
     """``learner`` at one ``alpha_prune`` (exactly :func:`prunescale.theory.solve`, or
     :func:`point` for the noiseless ``"max-margin"``, :func:`theory.solve` with noise).
-    Cached."""
-    key = _check_erm(learner, rule, f, theta_deg, lam, noise)
-    pol = _check_policy(softness, metric, reweight, key[0])
-    return _erm_point(*key, _key(_pr.check_alpha("alpha_prune", alpha_prune)), *pol)
+    The policy family and the channel as in :func:`erm_curve`. Cached."""
+    key = _erm_norm(learner, rule, f, theta_deg, lam, noise, softness, metric, reweight,
+                    power_exp, probe_scale, random_share, labels)
+    if rule == "random":  # the point keeps its own f and theta
+        key = key[:2] + (_key(f), _key(theta_deg)) + key[4:]
+    return _erm_point(*key[:6], _key(_pr.check_alpha("alpha_prune", alpha_prune)), *key[6:])
 
 
 @_memo(maxsize=4096)
 def _erm_point(learner, rule, f, theta_deg, lam, noise, alpha_prune, softness=0.0,
-               metric="abs", reweight=False) -> ErmPoint:
+               metric="abs", reweight=False, power_exp=0.0, probe_scale=1.0, random_share=0.0,
+               labels="") -> ErmPoint:
     pol = dict(softness=softness, metric=metric, reweight=reweight)
-    if learner == "max-margin" and (noise > 0 or softness > 0 or metric != "abs"):
+    fam = dict(power_exp=power_exp, probe_scale=probe_scale, random_share=random_share,
+               labels=labels)
+    fkw = _family_kw(power_exp, probe_scale, random_share, labels, rule)
+    if learner == "max-margin" and (noise > 0 or softness > 0 or metric != "abs" or fkw):
         r = solve(rule, f, alpha_prune, theta_deg=theta_deg, noise=noise, softness=softness,
-                  metric=metric)
+                  metric=metric, **fkw)
         ok = bool(r.converged)
         return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
                         noise=noise, alpha_prune=float(r.alpha_prune),
                         eps=float(r.eps) if ok else math.nan, converged=ok,
-                        reason=str(r.reason), **pol)
+                        reason=str(r.reason), **pol, **fam,
+                        eps_noisy=float(r.eps_noisy) if ok else math.nan)
     if learner == "max-margin":
         p = point(rule, f, theta_deg, alpha_prune=alpha_prune)
         return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
                         noise=0.0, alpha_prune=p.alpha_prune, eps=p.eps,
-                        converged=p.converged, reason=p.reason)
+                        converged=p.converged, reason=p.reason, eps_noisy=p.eps)
+    if labels and not labels.startswith("flip:"):
+        raise InputError(LABELS_REGULARIZED)
     r = solve(rule, f, alpha_prune, theta_deg=theta_deg, learner=learner, lam=lam,
-                  noise=noise, **pol)
+              noise=noise, **pol, **fkw)
     ok = bool(r.converged)
     return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=lam, noise=noise,
                     alpha_prune=float(r.alpha_prune), eps=float(r.eps) if ok else math.nan,
-                    converged=ok, reason=str(r.reason), **pol)
+                    converged=ok, reason=str(r.reason), **pol, **fam,
+                    eps_noisy=float(r.eps_noisy) if ok else math.nan)
 
 
 def erm_is_cached(learner: str, rule: str, f: float, theta_deg: float = 0.0, *,
                   lam: float = 0.01, noise: float = 0.0, lo: float = ALPHA_RANGE[0],
                   hi: float = ALPHA_RANGE[1], softness: float = 0.0, metric: str = "abs",
-                  reweight: bool = False) -> bool:
+                  reweight: bool = False, power_exp: float = 0.0, probe_scale: float = 1.0,
+                  random_share: float = 0.0, labels: str = "") -> bool:
     """Whether :func:`erm_curve` at these arguments is already computed (``False`` where
     it is not available, :func:`erm_unavailable`)."""
-    if erm_unavailable(learner, noise, reweight):
+    if erm_unavailable(learner, noise, reweight, labels):
         return False
-    key = _erm_norm(learner, rule, f, theta_deg, lam, noise, softness, metric, reweight)
+    key = _erm_norm(learner, rule, f, theta_deg, lam, noise, softness, metric, reweight,
+                    power_exp, probe_scale, random_share, labels)
     return _erm_curve.cached(*key[:6], _key(lo), _key(hi), *key[6:])
 
 
@@ -694,10 +802,10 @@ def clear_caches() -> None:
         fn.cache_clear()
 
 
-__all__ = ["ALPHA_RANGE", "ALPHA_STEPS", "APP_LEARNERS", "Curve", "ErmCurve", "ErmPoint",
-           "F_STEPS", "FrontierData", "LAM_STEPS", "MAX_MARGIN_NOISELESS", "MAX_SIM_EXAMPLES",
-           "NOISE_STEPS", "PhaseData", "Point", "RULES", "SimPoint", "THETA_STEPS", "alpha_grid",
+__all__ = ["ALPHA_RANGE", "ALPHA_STEPS", "APP_LEARNERS", "BETA_STEPS", "Curve", "ErmCurve", "ErmPoint",
+           "F_STEPS", "FrontierData", "LABEL_FAMILIES", "LABELS_REGULARIZED", "LAM_STEPS", "MAX_MARGIN_NOISELESS", "MAX_SIM_EXAMPLES",
+           "NOISE_STEPS", "POWER_EXP_STEPS", "PROBE_SCALE_STEPS", "PhaseData", "Point", "RULES", "SHARE_STEPS", "SimPoint", "THETA_STEPS", "alpha_grid",
            "clear_caches", "erm_alpha_grid", "erm_curve", "erm_is_cached",
-           "erm_point", "erm_unavailable", "frontier", "penalty_label", "frontier_grids", "is_cached",
+           "erm_point", "erm_unavailable", "frontier", "label_spec", "penalty_label", "frontier_grids", "is_cached",
            "learning_curve", "phase", "phase_grids", "point", "reference_curve", "simulate", "warm",
            "warm_in_background"]

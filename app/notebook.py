@@ -320,6 +320,27 @@ def _(compute, mo):
 
 
 @app.cell(hide_code=True)
+def _(compute, mo):
+    # the policy families (docs/erm.md 7.5) and the label channel (section 8)
+    family = mo.ui.dropdown(options={"keep hard / keep easy": "rule",
+                                     "power law σ'(B·p)^A": "power"},
+                            value="keep hard / keep easy", label="selection family")
+    power_exp_slider = mo.ui.slider(steps=list(compute.POWER_EXP_STEPS), value=1.0,
+                                    show_value=True, debounce=True, label="power exponent A")
+    probe_scale_slider = mo.ui.slider(steps=list(compute.PROBE_SCALE_STEPS), value=5.0,
+                                      show_value=True, debounce=True, label="probe scale B")
+    share_slider = mo.ui.slider(steps=list(compute.SHARE_STEPS), value=0.0, show_value=True,
+                                debounce=True, label="random share R (keep hard / easy)")
+    channel = mo.ui.dropdown(options={"flip (η)": "flip", "probit Φ(β t)": "probit",
+                                      "logistic σ(β t)": "logistic"},
+                             value="flip (η)", label="label channel")
+    beta_slider = mo.ui.slider(steps=list(compute.BETA_STEPS), value=2.0, show_value=True,
+                               debounce=True, label="channel steepness β")
+    return (beta_slider, channel, family, power_exp_slider, probe_scale_slider,
+            share_slider)
+
+
+@app.cell(hide_code=True)
 def _(mo):
     # the penalty slider is redrawn with the learner's name; its value lives in this state
     get_lam, set_lam = mo.state(0.01)
@@ -337,46 +358,63 @@ def _(compute, get_lam, learner, mo, set_lam):
 @app.cell(hide_code=True)
 def _(
     alpha_prune,
+    beta_slider,
+    channel,
     compute,
     contextlib,
     f,
+    family,
     lam_slider,
     learner,
     metric,
     mo,
     noise_slider,
+    power_exp_slider,
+    probe_scale_slider,
     reweight,
+    share_slider,
     softness_slider,
     theta_deg,
 ):
     erm_learner = learner.value
     erm_lam = float(lam_slider.value)
-    erm_noise = float(noise_slider.value)
+    erm_labels = compute.label_spec(channel.value, beta=float(beta_slider.value))
+    # the noise slider is the flip channel's eta; another channel replaces it
+    erm_noise = 0.0 if erm_labels else float(noise_slider.value)
     erm_pol = dict(softness=float(softness_slider.value), metric=metric.value,
                    reweight=bool(reweight.value))
-    erm_rules = ("hard", "easy", "random")
+    erm_power = family.value == "power"
+    erm_fam = dict(power_exp=float(power_exp_slider.value),
+                   probe_scale=float(probe_scale_slider.value),
+                   random_share=float(share_slider.value), labels=erm_labels)
+    # the power policy replaces keep-hard and keep-easy (random stays as the reference)
+    erm_rules = ("power", "random") if erm_power else ("hard", "easy", "random")
     erm_curves, erm_pts, erm_error = [], {}, ""
-    erm_notice = compute.erm_unavailable(erm_learner, erm_noise, erm_pol["reweight"]) or ""
+    erm_notice = compute.erm_unavailable(erm_learner, erm_noise, erm_pol["reweight"],
+                                         erm_labels) or ""
     if not erm_notice:
         _lo = min(compute.ALPHA_RANGE[0], alpha_prune / 1.5)
         _hi = max(compute.ALPHA_RANGE[1], alpha_prune * 1.5)
         _ready = all(compute.erm_is_cached(erm_learner, r, f, theta_deg, lam=erm_lam,
-                                           noise=erm_noise, lo=_lo, hi=_hi, **erm_pol)
+                                           noise=erm_noise, lo=_lo, hi=_hi, **erm_pol,
+                                           **erm_fam)
                      for r in erm_rules)
-        _slow = ("a regularized learner at θ > 0 or with a soft or reweighted selection can "
-                 "take a minute the first time"
-                 if (theta_deg > 0 or erm_pol["softness"] > 0 or erm_pol["reweight"])
+        _slow = ("a regularized learner at θ > 0, with a power or mixed policy or with a soft "
+                 "or reweighted selection can take a while the first time"
+                 if (theta_deg > 0 or erm_pol["softness"] > 0 or erm_pol["reweight"]
+                     or erm_power or erm_fam["random_share"] > 0)
                  and erm_learner != "max-margin" else "cached afterwards")
         with (contextlib.nullcontext() if _ready
               else mo.status.spinner(title=f"Solving {erm_learner} learning curves",
                                      subtitle=_slow)):
             try:
                 erm_curves = [compute.erm_curve(erm_learner, r, f, theta_deg, lam=erm_lam,
-                                                noise=erm_noise, lo=_lo, hi=_hi, **erm_pol)
+                                                noise=erm_noise, lo=_lo, hi=_hi, **erm_pol,
+                                                **erm_fam)
                               for r in erm_rules]
                 erm_pts = {r: compute.erm_point(erm_learner, r, f, theta_deg,
                                                 alpha_prune=alpha_prune, lam=erm_lam,
-                                                noise=erm_noise, **erm_pol)
+                                                noise=erm_noise, **erm_pol, **erm_fam)
                            for r in erm_rules}
             except Exception as exc:  # shown to the user, the app keeps running
                 erm_curves, erm_pts = [], {}
@@ -384,11 +422,14 @@ def _(
     return (
         erm_curves,
         erm_error,
+        erm_fam,
+        erm_labels,
         erm_lam,
         erm_learner,
         erm_noise,
         erm_notice,
         erm_pol,
+        erm_power,
         erm_pts,
     )
 
@@ -397,16 +438,22 @@ def _(
 def _(
     alpha_prune,
     alpha_slider,
+    beta_slider,
+    channel,
     erm_curves,
     erm_error,
+    erm_fam,
+    erm_labels,
     erm_lam,
     erm_learner,
     erm_noise,
     erm_notice,
     erm_pol,
+    erm_power,
     erm_pts,
     f,
     f_slider,
+    family,
     lam_slider,
     learner,
     math,
@@ -415,20 +462,27 @@ def _(
     mode,
     noise_slider,
     plots,
+    power_exp_slider,
+    probe_scale_slider,
     pt,
     reweight,
     rule,
+    share_slider,
     softness_slider,
     theta,
     theta_deg,
 ):
     _controls = mo.vstack([
-        mo.hstack([learner, lam_slider, noise_slider], justify="start", gap=2, wrap=True),
-        mo.hstack([softness_slider, metric, reweight], justify="start", gap=2, wrap=True),
+        mo.hstack([learner, lam_slider, channel, noise_slider if channel.value == "flip"
+                   else beta_slider], justify="start", gap=2, wrap=True),
+        mo.hstack([family] + ([power_exp_slider, probe_scale_slider] if erm_power
+                              else [share_slider, softness_slider, metric])
+                  + [reweight], justify="start", gap=2, wrap=True),
         mo.hstack([rule, f_slider, mode, alpha_slider, theta], justify="start", gap=2,
                   wrap=True),
     ])
-    _cur = erm_pts.get(pt.rule)
+    _sel_rule = "power" if erm_power else pt.rule
+    _cur = erm_pts.get(_sel_rule)
     if erm_notice:
         _panel = mo.callout(mo.md(f"**{erm_notice[0].upper() + erm_notice[1:]}.**"),
                             kind="warn")
@@ -438,14 +492,16 @@ def _(
         _panel = mo.callout(mo.md(erm_error), kind="danger")
         _now = "**Current point:** not available."
     else:
-        _fig = plots.erm_panel(erm_curves, pt.rule, _cur)
+        _fig = plots.erm_panel(erm_curves, _sel_rule, _cur)
         _panel = mo.Html(plots.to_png_html(_fig, "erm", "regularized learners with label noise"))
         if _cur is not None and _cur.converged and math.isfinite(_cur.eps):
-            _noisy = erm_noise + (1 - 2 * erm_noise) * _cur.eps
-            _now = (f"**Current point** ({pt.rule}, f = {f:g}, θ = {theta_deg:g}°, "
+            _now = (f"**Current point** ({_sel_rule}, f = {f:g}, θ = {theta_deg:g}°, "
                     f"α_prune = {alpha_prune:.4g}): **ε = {_cur.eps:.4g}** against the clean "
-                    f"teacher" + (f"; against noisy test labels η + (1 − 2η)ε = {_noisy:.4g}"
-                                  if erm_noise > 0 else "") + ".")
+                    f"teacher"
+                    + (f"; against noisy test labels η + (1 − 2η)ε = {_cur.eps_noisy:.4g}"
+                       if erm_noise > 0 and not erm_labels else "")
+                    + (f"; against test labels of the channel {erm_labels}: "
+                       f"ε_noisy = {_cur.eps_noisy:.4g}" if erm_labels else "") + ".")
         else:
             _why = f" ({_cur.reason})" if _cur is not None and _cur.reason else ""
             _now = f"**Current point:** not certified{_why}; nothing is drawn for it."
@@ -460,16 +516,31 @@ def _(
         else ("Selection: each pool example is kept with probability π(m) = "
               f"sigmoid(±(k − m)/τ), τ = {_pol['softness']:g}, m = "
               + ("|p|" if _pol["metric"] == "abs" else "y·p (y the observed label)")))
+    if erm_power:
+        _sel_note = ("Selection: the power law π = min(c σ'(B·p)^A, 1), A = "
+                     f"{erm_fam['power_exp']:g}, B = {erm_fam['probe_scale']:g} (A > 0 keeps "
+                     "hard examples, A < 0 easy ones, A = 0 is random)")
+    elif erm_fam["random_share"] > 0:
+        _sel_note += (f", mixed with a random share R = {erm_fam['random_share']:g}: "
+                      "π = R f + (1 − R) π_rule")
     _sel_note += (", losses reweighted by 1/π (unbiased selection)." if _pol["reweight"]
                   else ".")
+    if erm_labels:
+        _sel_note += (f" Labels drawn from the channel {erm_labels} (P(y = +1 | t) = "
+                      + ("Φ(β t)" if channel.value == "probit" else "σ(β t)")
+                      + f", β = {beta_slider.value:g}); the η slider is not used.")
+    _which = ("the power-law policy (green) and random pruning (gray dashed)" if erm_power
+              else "keep-hard (red), keep-easy (blue) and random pruning (gray dashed)")
+    _noise_words = (f"with labels drawn from the channel {erm_labels}" if erm_labels
+                    else f"when each training label is flipped with probability η = "
+                         f"{erm_noise:g}")
     _excl = sum(c.n_excluded for c in erm_curves)
     _text = mo.md(
         f"""
         ### Regularized learners and label noise
         **Plotted:** test error ε of the **{erm_learner}** student against α_prune, for
-        keep-hard (red), keep-easy (blue) and random pruning (gray dashed) at f = {f:g} and
-        θ = {theta_deg:g}°, when each training label is flipped with probability
-        η = {erm_noise:g}. Solid: the selected rule; the star is the current point. Hinge is
+        {_which} at f = {f:g} and θ = {theta_deg:g}°, {_noise_words}. Solid: the selected
+        rule; the star is the current point. Hinge is
         the soft-margin SVM, logistic the logistic regression, ridge least squares.
         {_lam_note} ε is measured against the clean teacher. {_sel_note}
 

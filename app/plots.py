@@ -19,8 +19,9 @@ from prunescale.app.compute import (Curve, ErmCurve, ErmPoint, FrontierData, Pha
                                     Point, SimPoint)
 from prunescale.figures._plot import PHASE_CMAP
 
-RULE_COLOR = {"hard": "#c0392b", "easy": "#2471a3", "random": "#555555"}
-RULE_LABEL = {"hard": "keep hard", "easy": "keep easy", "random": "random (no pruning)"}
+RULE_COLOR = {"hard": "#c0392b", "easy": "#2471a3", "random": "#555555", "power": "#1e8449"}
+RULE_LABEL = {"hard": "keep hard", "easy": "keep easy", "random": "random (no pruning)",
+              "power": "power law"}
 SIZE = (6.4, 4.3)
 
 
@@ -134,10 +135,21 @@ def phase_panel(ph: PhaseData, pt: Point) -> Figure:
     return fig
 
 
-def _learner_title(learner: str, lam: float, noise: float) -> str:
+def _learner_title(learner: str, lam: float, noise: float, labels: str = "") -> str:
     if learner == "max-margin":
-        return "max-margin, noiseless"
+        return f"max-margin, labels {labels}" if labels else (
+            "max-margin, noiseless" if not noise else f"max-margin, η = {noise:g}")
     return f"{learner}, λ = {lam:g}, η = {noise:g}"
+
+
+def _curve_label(c) -> str:
+    """Legend entry of an :class:`ErmCurve`: the rule and its policy family."""
+    if c.rule == "random":
+        return RULE_LABEL["random"]
+    if c.rule == "power":
+        return (f"power law A = {c.power_exp:g}, B = {c.probe_scale:g}, f = {c.f:g}")
+    share = getattr(c, "random_share", 0.0)
+    return f"{RULE_LABEL[c.rule]}, f = {c.f:g}" + (f", R = {share:g}" if share else "")
 
 
 def erm_panel(curves: list[ErmCurve], selected_rule: str, pt: ErmPoint | None = None) -> Figure:
@@ -154,8 +166,7 @@ def erm_panel(curves: list[ErmCurve], selected_rule: str, pt: ErmPoint | None = 
     for c in curves:
         sel = c.rule == selected_rule
         style = "--" if c.rule == "random" else ("-" if sel else ":")
-        label = (RULE_LABEL[c.rule] if c.rule == "random"
-                 else f"{RULE_LABEL[c.rule]}, f = {c.f:g}")
+        label = _curve_label(c)
         ok = np.isfinite(c.eps)
         ax.plot(c.alpha_prune, c.eps, style, color=RULE_COLOR[c.rule],
                 lw=2.5 if sel and c.rule != "random" else 1.5, label=label)
@@ -173,7 +184,7 @@ def erm_panel(curves: list[ErmCurve], selected_rule: str, pt: ErmPoint | None = 
     if ref is not None:
         th = pt.theta_deg if pt is not None else next(
             (c.theta_deg for c in curves if c.rule != "random"), ref.theta_deg)
-        ax.set_title(f"{_learner_title(ref.learner, ref.lam, ref.noise)}; "
+        ax.set_title(f"{_learner_title(ref.learner, ref.lam, ref.noise, ref.labels)}; "
                      f"θ = {th:g}°", fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")

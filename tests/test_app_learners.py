@@ -261,3 +261,89 @@ def test_regularized_panel_away_from_the_base_case_is_certified(kw):
         p = compute.erm_point("logistic", rule, 0.2, alpha_prune=2.0, lam=0.01, noise=0.1,
                               **kw)
         assert p.converged and np.isfinite(p.eps)
+
+
+def _family_controls(learner="logistic", family="rule", A=1.0, B=5.0, R=0.0, channel="flip",
+                     beta=2.0, noise=0.1):
+    import marimo as mo
+
+    return {
+        "learner": mo.ui.dropdown(options=list(compute.APP_LEARNERS), value=learner),
+        "lam_slider": mo.ui.slider(steps=list(compute.LAM_STEPS), value=0.01),
+        "noise_slider": mo.ui.slider(steps=list(compute.NOISE_STEPS), value=noise),
+        "softness_slider": mo.ui.slider(steps=list(compute.SOFTNESS_STEPS), value=0.0),
+        "metric": mo.ui.dropdown(options=list(compute.APP_METRICS), value="abs"),
+        "reweight": mo.ui.checkbox(value=False),
+        "family": mo.ui.dropdown(options=["rule", "power"], value=family),
+        "power_exp_slider": mo.ui.slider(steps=list(compute.POWER_EXP_STEPS), value=A),
+        "probe_scale_slider": mo.ui.slider(steps=list(compute.PROBE_SCALE_STEPS), value=B),
+        "share_slider": mo.ui.slider(steps=list(compute.SHARE_STEPS), value=R),
+        "channel": mo.ui.dropdown(options=list(compute.LABEL_FAMILIES), value=channel),
+        "beta_slider": mo.ui.slider(steps=list(compute.BETA_STEPS), value=beta),
+    }
+
+
+def test_power_and_mixed_controls_reach_the_theory():
+    from prunescale.app.notebook import app as nb
+
+    outputs, defs = nb.run(defs=_family_controls(family="power", A=-1.0, B=3.0))
+    html = _html(outputs)
+    assert not defs["erm_error"] and not defs["erm_notice"]
+    assert [c.rule for c in defs["erm_curves"]] == ["power", "random"]
+    cur = defs["erm_pts"]["power"]
+    r = solve("power", defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
+              learner="logistic", lam=0.01, noise=0.1, power_exp=-1.0, probe_scale=3.0)
+    assert cur.converged and cur.eps == float(r.eps) and cur.eps_noisy == float(r.eps_noisy)
+    assert (cur.power_exp, cur.probe_scale) == (-1.0, 3.0)
+    assert f"ε = {cur.eps:.4g}" in html and "power law" in html
+    c = defs["erm_curves"][0]
+    rc = solve("power", defs["f"], c.alpha_prune, learner="logistic", lam=0.01, noise=0.1,
+               power_exp=-1.0, probe_scale=3.0)
+    np.testing.assert_array_equal(c.eps, rc.eps)
+    # a random share mixed into the rule of the current point
+    outputs, defs = nb.run(defs=_family_controls(R=0.2))
+    pt = defs["pt"]
+    cur = defs["erm_pts"][pt.rule]
+    r = solve(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
+              learner="logistic", lam=0.01, noise=0.1, random_share=0.2)
+    pure = solve(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
+                 learner="logistic", lam=0.01, noise=0.1)
+    assert cur.eps == float(r.eps) and cur.random_share == 0.2 and cur.eps != float(pure.eps)
+    assert "random share R = 0.2" in _html(outputs)
+
+
+def test_label_channel_reaches_the_max_margin_theory_and_is_refused_clearly_elsewhere():
+    from prunescale.app.notebook import app as nb
+
+    outputs, defs = nb.run(defs=_family_controls(learner="max-margin", channel="probit",
+                                                 beta=10.0))
+    assert not defs["erm_error"] and not defs["erm_notice"] and defs["erm_noise"] == 0.0
+    pt = defs["pt"]
+    cur = defs["erm_pts"][pt.rule]
+    r = solve(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
+              labels="probit:10")
+    assert cur.labels == "probit:10" and cur.converged and cur.eps == float(r.eps)
+    assert cur.eps_noisy == float(r.eps_noisy) and f"{cur.eps_noisy:.4g}" in _html(outputs)
+    # the regularized learners take flip channels only: a notice, never a crash or a number
+    outputs, defs = nb.run(defs=_family_controls(learner="logistic", channel="logistic",
+                                                 beta=2.0))
+    html = _html(outputs)
+    assert defs["erm_notice"] == compute.LABELS_REGULARIZED and defs["erm_curves"] == []
+    assert "flip channels only" in html and "Traceback" not in html
+    with pytest.raises(ValueError, match="flip channels only"):
+        compute.erm_point("ridge", "hard", 0.2, 0.0, alpha_prune=2.0, labels="probit:2")
+    # a flip channel is the noise slider's eta
+    assert compute.label_spec("flip", 0.1) == "" and compute.label_spec("probit", 0, 5) == \
+        "probit:5"
+    with pytest.raises(ValueError, match="both"):
+        compute.erm_point("max-margin", "hard", 0.2, 0.0, alpha_prune=2.0, noise=0.1,
+                          labels="probit:2")
+
+
+def test_family_inputs_are_checked():
+    with pytest.raises(ValueError, match="probe scale"):
+        compute.erm_point("logistic", "power", 0.2, alpha_prune=2.0, probe_scale=0.0)
+    with pytest.raises(ValueError, match="random share"):
+        compute.erm_point("logistic", "hard", 0.2, alpha_prune=2.0, random_share=1.5)
+    with pytest.raises(ValueError, match="label-free"):
+        compute.erm_curve("logistic", "power", 0.2, metric="signed")
