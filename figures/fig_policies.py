@@ -67,11 +67,23 @@ def config(quick: bool) -> dict:
         "cons_alpha_tot": (np.round(np.geomspace(1.0, 1000.0, 7), 6).tolist() if quick
                            else np.round(np.geomspace(1.0, 1000.0, 19), 6).tolist()),
         "cons_alpha_sim": [10.0] if quick else [10.0, 100.0],
-        "sim_policies": list(POLICIES),
+        "sim_policies": ["hard", "easy", "mixed"] if quick else list(POLICIES),
         "n": 100 if quick else 400,
         "seeds": 4 if quick else 16,
         "seed": 0,
+        # markers at the largest pool (a smaller N: the pool is 1000 N examples)
+        "big_sims": [] if quick else [[20.0, p, 1000.0, 100] for p in ("hard", "mixed")],
+        # per angle: smaller grids where a solve is slow (a policy at theta > 0 takes the
+        # general two-dimensional rule)
+        "per_theta": ({"20": {"exps": [-1.0, 0.0, 1.0], "f": [0.05, 0.2, 0.5, 0.8, 0.95],
+                              "cons_alpha_tot": [1.0, 10.0, 100.0, 1000.0]}} if quick
+                      else {}),
     }
+
+
+def at(c: dict, theta_deg: float, key: str):
+    """``c[key]``, or its override for angle ``theta_deg`` (``c["per_theta"]``)."""
+    return c.get("per_theta", {}).get(f"{theta_deg:g}", {}).get(key, c[key])
 
 
 def policy_kwargs(name: str, c: dict) -> dict:
@@ -88,18 +100,21 @@ def policy_kwargs(name: str, c: dict) -> dict:
 def n_steps(quick: bool) -> int:
     c = config(quick)
     n_sim = (len(c["thetas"]) * len(c["sim_exps"]) * len(c["sim_f"])
-             + len(c["thetas"]) * len(c["sim_policies"]) * len(c["cons_alpha_sim"]))
+             + len(c["thetas"]) * len(c["sim_policies"]) * len(c["cons_alpha_sim"])
+             + len(c["big_sims"]))
     return 2 * len(c["thetas"]) + n_sim
 
 
-def f_grid(c) -> np.ndarray:
+def f_grid(c, theta_deg: float = 0.0) -> np.ndarray:
     """Kept fractions of panels (a), (b): the line's grid and the simulated ones."""
-    return np.unique(np.concatenate([c["f"], c["sim_f"]]))
+    return np.unique(np.concatenate([at(c, theta_deg, "f"), c["sim_f"]]))
 
 
-def alpha_grid(c) -> np.ndarray:
+def alpha_grid(c, theta_deg: float = 0.0) -> np.ndarray:
     """Pool sizes of panels (c), (d): the line's grid and the simulated ones."""
-    return np.unique(np.concatenate([c["cons_alpha_tot"], c["cons_alpha_sim"]]))
+    big = [b[2] for b in c.get("big_sims", []) if b[0] == theta_deg]
+    return np.unique(np.concatenate([at(c, theta_deg, "cons_alpha_tot"), c["cons_alpha_sim"],
+                                     big]))
 
 
 #: the finer rule tried where the default rule leaves a point uncertified (its certificate
@@ -132,17 +147,20 @@ class _Solved:
 
 def exponent_curves(cache, c, theta_deg: float) -> dict:
     """``eps`` and ``eps_noisy`` of the power policy, ``[exponent, f]`` (NaN where not
-    certified), and of random selection over the same ``f`` (``A = 0`` is random)."""
-    key = {k: c[k] for k in ("learner", "lam", "probe_scale", "noise", "alpha_tot", "exps",
-                             "f", "sim_f")}
+    certified), and of random selection over the same ``f``. ``A = 0`` *is* random
+    selection (``pi = c = f``; ``docs/erm.md`` 7.5, equal to 1e-16 in
+    ``tests/test_policy_families.py``), so its row is the random solve."""
+    key = {k: c[k] for k in ("learner", "lam", "probe_scale", "noise", "alpha_tot", "sim_f")}
+    key.update(exps=at(c, theta_deg, "exps"), f=at(c, theta_deg, "f"))
 
     def compute():
-        f = f_grid(c)
+        f = f_grid(c, theta_deg)
         common = dict(alpha_tot=c["alpha_tot"], theta_deg=theta_deg, learner=c["learner"],
                       lam=c["lam"], noise=c["noise"])
-        rs = [solve_certified("power", f, power_exp=a, probe_scale=c["probe_scale"], **common)
-              for a in c["exps"]]
         rr = solve_certified("random", f, **common)
+        rs = [rr if a == 0 else
+              solve_certified("power", f, power_exp=a, probe_scale=c["probe_scale"], **common)
+              for a in at(c, theta_deg, "exps")]
         return {"eps": np.stack([r.eps for r in rs]),
                 "eps_noisy": np.stack([r.eps_noisy for r in rs]),
                 "eps_random": rr.eps, "eps_noisy_random": rr.eps_noisy}
@@ -155,10 +173,11 @@ def consistency_curves(cache, c, theta_deg: float) -> dict:
     """``eps`` of every policy of :data:`POLICIES` along :func:`alpha_grid` (NaN where not
     certified)."""
     key = {k: c[k] for k in ("learner", "lam", "probe_scale", "cons_f", "cons_noise",
-                             "random_share", "power_exp", "cons_alpha_tot", "cons_alpha_sim")}
+                             "random_share", "power_exp", "cons_alpha_sim")}
+    key["alpha_tot"] = alpha_grid(c, theta_deg).tolist()
 
     def compute():
-        a = alpha_grid(c)
+        a = alpha_grid(c, theta_deg)
         out = {}
         for name in POLICIES:
             kw = policy_kwargs(name, c)
@@ -213,13 +232,14 @@ def best_exponents(exps, eps) -> np.ndarray:
     return np.where(ok, best, np.nan)
 
 
-def _answers(c, fg, ag, expo, cons) -> dict:
+def _answers(c, fgs, ags, expo, cons) -> dict:
     """What the figure says, per probe angle: the best exponent at each ``f`` and the
     ranges of ``f`` where a negative / positive exponent wins; each policy's error at the
     largest pool, its last-decade slope and whether it keeps improving."""
     out = {}
     for th in c["thetas"]:
-        best = best_exponents(c["exps"], expo[th]["eps_noisy"])
+        fg, ag = fgs[th], ags[th]
+        best = best_exponents(at(c, th, "exps"), expo[th]["eps_noisy"])
         neg, pos = fg[best < 0], fg[best > 0]
         slopes = {p: last_decade_slope(ag, cons[th][p]) for p in POLICIES}
         out[f"theta_{th:g}"] = {
@@ -248,7 +268,8 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     out = Path(out)
     cache = out / ".cache" if cache is None else cache
     progress = progress or Progress(n_steps(quick))
-    fg, ag = f_grid(c), alpha_grid(c)
+    fgs = {th: f_grid(c, th) for th in c["thetas"]}
+    ags = {th: alpha_grid(c, th) for th in c["thetas"]}
     expo, cons = {}, {}
     for th in c["thetas"]:
         expo[th] = exponent_curves(cache, c, th)
@@ -264,7 +285,8 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
                 p = sim_point(cache, rule="power", power_exp=a, probe_scale=c["probe_scale"],
                               f=f, alpha_tot=c["alpha_tot"], noise=c["noise"], theta_deg=th,
                               **common)
-                th_v = expo[th]["eps_noisy"][c["exps"].index(a), int(np.flatnonzero(fg == f)[0])]
+                th_v = expo[th]["eps_noisy"][at(c, th, "exps").index(a),
+                                             int(np.flatnonzero(fgs[th] == f)[0])]
                 sims.append({"panel": "exponents", "theta_deg": th, "policy": "power",
                              "power_exp": a, "f": f, "alpha_tot": c["alpha_tot"],
                              "noise": c["noise"], "value": "eps_noisy",
@@ -275,23 +297,35 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
             for a in c["cons_alpha_sim"]:
                 p = sim_point(cache, f=c["cons_f"], alpha_tot=a, noise=c["cons_noise"],
                               theta_deg=th, **policy_kwargs(name, c), **common)
-                th_v = cons[th][name][int(np.flatnonzero(ag == a)[0])]
+                th_v = cons[th][name][int(np.flatnonzero(ags[th] == a)[0])]
                 sims.append({"panel": "consistency", "theta_deg": th, "policy": name,
                              "power_exp": np.nan, "f": c["cons_f"], "alpha_tot": a,
                              "noise": c["cons_noise"], "value": "eps", "mean": p["eps_mean"],
                              "sem": p["eps_sem"], "n_flagged": p["n_flagged"],
                              "theory": float(th_v)})
                 progress.step(f"sim {name} a_tot={a:g} theta={th:g}")
+    for th, name, a, n in c["big_sims"]:
+        p = sim_point(cache, f=c["cons_f"], alpha_tot=a, noise=c["cons_noise"], theta_deg=th,
+                      **policy_kwargs(name, c), **{**common, "n": int(n)})
+        th_v = cons[th][name][int(np.flatnonzero(ags[th] == a)[0])]
+        sims.append({"panel": "consistency", "theta_deg": th, "policy": name,
+                     "power_exp": np.nan, "f": c["cons_f"], "alpha_tot": a,
+                     "noise": c["cons_noise"], "value": "eps", "mean": p["eps_mean"],
+                     "sem": p["eps_sem"], "n_flagged": p["n_flagged"], "theory": float(th_v),
+                     "n": int(n)})
+        progress.step(f"sim {name} a_tot={a:g} theta={th:g} N={n}")
     for s in sims:
+        s.setdefault("n", c["n"])
         s["theory_converged"] = bool(np.isfinite(s["theory"]))
-    answers = _answers(c, fg, ag, expo, cons)
+    answers = _answers(c, fgs, ags, expo, cons)
     exp_colors = dict(zip(c["exps"], _plot.colors(len(c["exps"]))))
 
     def draw():
         fig, axes = _plot.figure(2, 2, width=4.6, height=3.5)
         for k, th in enumerate(c["thetas"]):
             ax = axes[k]
-            for i, a in enumerate(c["exps"]):
+            fg = fgs[th]
+            for i, a in enumerate(at(c, th, "exps")):
                 y = expo[th]["eps_noisy"][i]
                 ax.plot(fg, y, "-", lw=1.6, color=exp_colors[a],
                         label=f"A = {a:g}" + (" (random)" if a == 0 else ""))
@@ -311,15 +345,20 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
             ax.legend(loc="upper right", fontsize=7)
         for k, th in enumerate(c["thetas"]):
             ax = axes[2 + k]
+            ag = ags[th]
             for name in POLICIES:
                 y = cons[th][name]
                 ax.plot(ag, y, "-", lw=1.6, color=COLORS[name], label=label(name, c))
                 _plot.mark_uncertified(ax, ag, y, COLORS[name], f"{name}: not certified")
-                pts = [s for s in sims if s["panel"] == "consistency" and s["theta_deg"] == th
-                       and s["policy"] == name]
-                ax.errorbar([s["alpha_tot"] for s in pts], [s["mean"] for s in pts],
-                            yerr=[s["sem"] for s in pts], fmt="o", ms=4, capsize=2,
-                            color=COLORS[name])
+                for big in (False, True):  # open squares: the smaller N of a large pool
+                    pts = [s for s in sims if s["panel"] == "consistency"
+                           and s["theta_deg"] == th and s["policy"] == name
+                           and (s["n"] != c["n"]) == big]
+                    if pts:
+                        ax.errorbar([s["alpha_tot"] for s in pts], [s["mean"] for s in pts],
+                                    yerr=[s["sem"] for s in pts], fmt="s" if big else "o",
+                                    mfc="white" if big else COLORS[name], ms=4, capsize=2,
+                                    color=COLORS[name])
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel(r"pool size $\alpha_{tot}$")
@@ -330,20 +369,23 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
                          + (", ".join(stall) if stall else "none"), fontsize=9)
             ax.legend(loc="lower left", fontsize=7)
         fig.suptitle(f"{c['learner']} students, $\\lambda$ = {c['lam']:g}; markers: "
-                     f"simulations, N = {c['n']}, {c['seeds']} students", fontsize=9)
+                     f"simulations, N = {c['n']}, {c['seeds']} students"
+                     + (f" (open squares: N = {c['big_sims'][0][3]})" if c["big_sims"] else ""),
+                     fontsize=9)
         return fig
 
     paths = _plot.render(out, NAME, c, draw)
     rows = {k: [] for k in ("source", "panel", "theta_deg", "policy", "power_exp",
                             "probe_scale", "random_share", "f", "alpha_tot", "noise", "eps",
-                            "eps_noisy", "sem", "n_flagged")}
+                            "eps_noisy", "sem", "n", "n_flagged")}
 
     def add(**kv):
         for k in rows:
             rows[k].append(kv.get(k, np.nan))
 
     for th in c["thetas"]:
-        for i, a in enumerate(c["exps"]):
+        fg, ag = fgs[th], ags[th]
+        for i, a in enumerate(at(c, th, "exps")):
             for j, f in enumerate(fg):
                 add(source="theory", panel="exponents", theta_deg=th, policy="power",
                     power_exp=a, probe_scale=c["probe_scale"], random_share=0.0, f=f,
@@ -369,7 +411,7 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
             policy=s["policy"], power_exp=kw.get("power_exp", np.nan),
             probe_scale=kw.get("probe_scale", np.nan),
             random_share=kw.get("random_share", 0.0), f=s["f"], alpha_tot=s["alpha_tot"],
-            noise=s["noise"], **{s["value"]: s["mean"]}, sem=s["sem"],
+            noise=s["noise"], **{s["value"]: s["mean"]}, sem=s["sem"], n=s["n"],
             n_flagged=s["n_flagged"])
     # every drawn theory number: eps_noisy of (a), (b) and eps of (c), (d)
     n_unc = int(sum((~np.isfinite(expo[th]["eps_noisy"])).sum()
@@ -381,7 +423,7 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
          if s["theory_converged"] and s["sem"] > 0]
     write_table(out / f"{NAME}.csv", rows, {"figure": NAME, "stall_slope": STALL_SLOPE, **c,
                                              "answers": answers, **counts})
-    return {"paths": paths, "exponents": expo, "consistency": cons, "f": fg, "alpha_tot": ag,
+    return {"paths": paths, "exponents": expo, "consistency": cons, "f": fgs, "alpha_tot": ags,
             "sim": sims, "config": c, "z": np.asarray(z), "answers": answers, **counts}
 
 

@@ -20,7 +20,8 @@ def test_figure_smoke(tmp_path, monkeypatch):
         "noise": 0.05, "alpha_tot": 2.3, "exps": [0.0, 1.0], "f": [0.2, 0.6],
         "sim_exps": [1.0], "sim_f": [0.2], "cons_f": 0.2, "cons_noise": 0.1,
         "random_share": 0.2, "power_exp": 1.0, "cons_alpha_tot": [1.0, 3.0, 30.0],
-        "cons_alpha_sim": [10.0], "sim_policies": ["mixed"], "n": 40, "seeds": 3, "seed": 0})
+        "cons_alpha_sim": [10.0], "sim_policies": ["mixed"], "n": 40, "seeds": 3, "seed": 0,
+        "big_sims": [], "per_theta": {}})
     res = F.main(quick=True, out=tmp_path)
     for p in res["paths"]:
         assert p.exists() and p.stat().st_size > 1000
@@ -29,9 +30,15 @@ def test_figure_smoke(tmp_path, monkeypatch):
     assert res["n_flagged"] == 0 and len(res["sim"]) == 2
     assert all(s["theory_converged"] for s in res["sim"])
     ex = res["exponents"][0.0]
-    # A = 0 is random selection: the power policy's kept law is the pool's
-    np.testing.assert_allclose(ex["eps"][0], ex["eps_random"], rtol=0, atol=1e-10)
-    np.testing.assert_allclose(ex["eps_noisy"][0], ex["eps_noisy_random"], rtol=0, atol=1e-10)
+    # A = 0 is random selection (the figure draws the random solve there): the power
+    # policy's own solve at A = 0 gives the same line
+    from prunescale.theory import solve
+
+    a0 = solve("power", res["f"][0.0], alpha_tot=2.3, learner="logistic", lam=0.01,
+               noise=0.05, power_exp=0.0, probe_scale=5.0)
+    np.testing.assert_allclose(a0.eps, ex["eps_random"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(a0.eps_noisy, ex["eps_noisy"][0], rtol=0, atol=1e-10)
+    assert np.all(ex["eps"][1] != ex["eps"][0])  # A = 1 is not random
     # eps_noisy = eta + (1 - 2 eta) eps for a flip channel
     np.testing.assert_allclose(ex["eps_noisy"], 0.05 + 0.9 * ex["eps"], atol=1e-12)
     cons = res["consistency"][0.0]
