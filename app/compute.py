@@ -602,12 +602,17 @@ def erm_unavailable(learner: str, noise: float, reweight: bool = False,
 
 
 def erm_alpha_grid(theta_deg: float = 0.0, lo: float = ALPHA_RANGE[0],
-                   hi: float = ALPHA_RANGE[1], slow: bool = False) -> np.ndarray:
+                   hi: float = ALPHA_RANGE[1], slow: bool = False,
+                   power: bool = False) -> np.ndarray:
     """Log-spaced budgets of a regularized learning curve: about 40 points over
     ``0.1 .. 100`` at ``theta = 0``, 13 at ``theta > 0`` or with ``slow`` (a soft or
-    reweighted selection policy: the general quadrature, where a solve is much slower)."""
+    reweighted selection policy: the general quadrature, where a solve is much slower); 8
+    for the ``power`` policy at ``theta = 0`` and 5 at ``theta > 0`` (its points are the
+    slowest: a slider answers in about 2 s at ``theta = 0``)."""
     if not (0 < lo < hi and math.isfinite(hi)):
         raise InputError(f"need 0 < lo < hi; got lo={lo!r}, hi={hi!r}")
+    if power:
+        return np.geomspace(lo, hi, 8 if float(theta_deg) == 0 else 5)
     per_decade = 13 if float(theta_deg) == 0 and not slow else 4
     n = max(8, int(math.ceil(per_decade * math.log10(hi / lo))) + 1)
     return np.geomspace(lo, hi, n)
@@ -677,7 +682,7 @@ def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi, softness=0.0, me
         raise InputError(LABELS_REGULARIZED)
     slow = (softness > 0 or reweight or (metric != "abs" and learner != "logistic")
             or rule == "power" or random_share > 0)
-    a = erm_alpha_grid(theta_deg, lo, hi, slow=slow)
+    a = erm_alpha_grid(theta_deg, lo, hi, slow=slow, power=rule == "power")
     r = solve(rule, f, a, theta_deg=theta_deg, learner=learner, lam=lam, noise=noise, **pol,
               **fkw)
     ok = np.asarray(r.converged, bool)

@@ -57,7 +57,7 @@ def config(quick: bool) -> dict:
         "exps": [-1.0, -0.5, 0.0, 0.5, 1.0],
         "f": ([0.05, 0.2, 0.4, 0.6, 0.8, 0.95] if quick
               else np.round(np.linspace(0.05, 0.95, 19), 6).tolist()),
-        "sim_exps": [-1.0, 1.0],
+        "sim_exps": [1.0] if quick else [-1.0, 1.0],
         "sim_f": [0.2] if quick else [0.2, 0.6],
         # (c), (d): eps against alpha_tot
         "cons_f": 0.2,
@@ -67,7 +67,7 @@ def config(quick: bool) -> dict:
         "cons_alpha_tot": (np.round(np.geomspace(1.0, 1000.0, 7), 6).tolist() if quick
                            else np.round(np.geomspace(1.0, 1000.0, 19), 6).tolist()),
         "cons_alpha_sim": [10.0] if quick else [10.0, 100.0],
-        "sim_policies": ["hard", "easy", "mixed"] if quick else list(POLICIES),
+        "sim_policies": ["mixed"] if quick else list(POLICIES),
         "n": 100 if quick else 400,
         "seeds": 4 if quick else 16,
         "seed": 0,
@@ -75,7 +75,7 @@ def config(quick: bool) -> dict:
         "big_sims": [] if quick else [[20.0, p, 1000.0, 100] for p in ("hard", "mixed")],
         # per angle: smaller grids where a solve is slow (a policy at theta > 0 takes the
         # general two-dimensional rule)
-        "per_theta": ({"20": {"exps": [-1.0, 0.0, 1.0], "f": [0.05, 0.2, 0.5, 0.8, 0.95],
+        "per_theta": ({"20": {"exps": [-1.0, 0.0, 1.0], "f": [0.2, 0.5, 0.8],
                               "cons_alpha_tot": [1.0, 10.0, 100.0, 1000.0]}} if quick
                       else {}),
     }
