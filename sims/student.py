@@ -72,11 +72,14 @@ def _max_step(v, dv):
     return jnp.minimum(1.0, jnp.min(ratio))
 
 
-def _ipm_step(z, w, s, lam):
-    """One Mehrotra predictor--corrector step for ``min 1/2|w|^2, Z w >= 1`` (one student)."""
-    p, n = z.shape
+def _ipm_step(z, w, s, lam, valid, p):
+    """One Mehrotra predictor--corrector step for ``min 1/2|w|^2, Z w >= 1`` (one student).
+
+    Rows outside ``valid`` (padding: zero rows) keep ``lambda = 0`` and ``s`` unchanged, so
+    they enter no sum: the step is that of the ``p`` real rows alone."""
+    n = z.shape[1]
     rd = w - z.T @ lam
-    rp = z @ w - s - 1.0
+    rp = jnp.where(valid, z @ w - s - 1.0, 0.0)
     mu = (s @ lam) / p
     d = lam / s
     m = jnp.eye(n, dtype=z.dtype) + z.T @ (d[:, None] * z)
@@ -85,8 +88,8 @@ def _ipm_step(z, w, s, lam):
     def direction(rc):
         rhs = -rd + z.T @ (rc / s - d * rp)
         dw = cho_solve((chol, True), rhs)
-        ds = z @ dw + rp
-        dlam = (rc - lam * ds) / s
+        ds = jnp.where(valid, z @ dw + rp, 0.0)
+        dlam = jnp.where(valid, (rc - lam * ds) / s, 0.0)
         return dw, ds, dlam
 
     dw_a, ds_a, dl_a = direction(-s * lam)
@@ -97,7 +100,7 @@ def _ipm_step(z, w, s, lam):
     a = jnp.minimum(_max_step(s, ds), _max_step(lam, dl))
     a = jnp.minimum(1.0, 0.995 * a)
     s_new = jnp.maximum(s + a * ds, 1e-300)
-    lam_new = jnp.maximum(lam + a * dl, 1e-300)
+    lam_new = jnp.where(valid, jnp.maximum(lam + a * dl, 1e-300), 0.0)
     return w + a * dw, s_new, lam_new
 
 
@@ -119,18 +122,24 @@ def _polish(z, s, lam):
     return w, lam_full
 
 
-def _init(z):
-    """Starting point: w = 0, s = lambda = 1 (infeasible start; the IPM handles it)."""
+def _init(z, valid):
+    """Starting point: w = 0, s = lambda = 1 (infeasible start; the IPM handles it);
+    ``lambda = 0`` on padded rows."""
     p, n = z.shape
     one = jnp.ones((p,), z.dtype)
-    return jnp.zeros((n,), z.dtype), one, one
+    return jnp.zeros((n,), z.dtype), one, jnp.where(valid, one, 0.0)
 
 
 @float64
 @jax.jit
 def solve_max_margin(z: jax.Array, tol: float = 1e-6, max_iter: int = 60,
-                     polish_mu: float = 1e-4) -> Solution:
+                     polish_mu: float = 1e-4, valid: jax.Array | None = None) -> Solution:
     """Max-margin students for a batch of problems ``z`` (``B x P x N``, rows ``y x / sqrt(N)``).
+
+    ``valid`` (optional boolean ``B x P``): the real rows of padded problems. Padded rows must
+    be zero; they keep ``lambda = 0`` and drop out of every sum, step and certificate, so the
+    solution is that of the real rows alone (up to rounding), and problems of different
+    sizes padded to one shape share one compiled program.
 
     Phases: (1) IPM until every student has a certified gap ``<= tol`` or a relative
     complementarity ``mean(s o lambda) P / (1/2 |w|^2) <= polish_mu`` (support set identified);
@@ -140,8 +149,11 @@ def solve_max_margin(z: jax.Array, tol: float = 1e-6, max_iter: int = 60,
     ``gap > tol``.
     """
     b, p, n = z.shape
-    w0, s0, l0 = jax.vmap(_init)(z)
-    cert0 = jax.vmap(certify)(z, w0, l0)
+    if valid is None:
+        valid = jnp.ones((b, p), bool)
+    p_real = jnp.sum(valid, axis=1).astype(z.dtype)
+    w0, s0, l0 = jax.vmap(_init)(z, valid)
+    cert0 = jax.vmap(certify)(z, w0, l0, valid)
     state = _State(w0, s0, l0, w0, l0, cert0.gap, jnp.zeros((b,), bool),
                    jnp.zeros((b,), jnp.int32), cert0.gap <= tol)
 
@@ -149,7 +161,7 @@ def solve_max_margin(z: jax.Array, tol: float = 1e-6, max_iter: int = 60,
         return jnp.where(mask.reshape((-1,) + (1,) * (old.ndim - 1)), new, old)
 
     def keep_best(st, w, lam, from_polish):
-        gap = jax.vmap(certify)(z, w, lam).gap
+        gap = jax.vmap(certify)(z, w, lam, valid).gap
         better = (gap < st.best_gap) & ~st.done
         return st._replace(best_w=bsel(better, w, st.best_w),
                            best_lam=bsel(better, lam, st.best_lam),
@@ -168,7 +180,7 @@ def solve_max_margin(z: jax.Array, tol: float = 1e-6, max_iter: int = 60,
 
         def body(st):
             active = ~st.done & ~pause(st)
-            w, s, lam = jax.vmap(_ipm_step)(z, st.w, st.s, st.lam)
+            w, s, lam = jax.vmap(_ipm_step)(z, st.w, st.s, st.lam, valid, p_real)
             st = st._replace(w=bsel(active, w, st.w), s=bsel(active, s, st.s),
                              lam=bsel(active, lam, st.lam),
                              it=st.it + active.astype(jnp.int32))
