@@ -59,7 +59,7 @@ from prunescale.sims.prune import MODES, policy_sizes, sample_kept, sample_polic
 from prunescale.sims.prune import bucket
 from prunescale.sims.run import (FLIP, _base_key, _check_args, block_size, check_memory,
                                  estimate_memory, flip_labels, fold_keys, realised_sizes,
-                                 resolve_alphas, sample_block)
+                                 resolve_alphas, sample_block, draw_block, _build)
 from prunescale.theory.erm import _check_learner, _check_lam, _check_noise
 from prunescale.theory import _selection as _sel
 from prunescale.theory.pruning import _scalar, check_tol
@@ -385,14 +385,26 @@ def _padded_inputs(ex, valid, flips, n):
     return ex.x / jnp.sqrt(n), ex.y, cw, flipped
 
 
+@partial(jax.jit, static_argnames=("n",))
+def _erm_inputs(normals, flips, tp, sizes, n):
+    """Teachers and :func:`_padded_inputs` of a block from its draws (one program per
+    ``(B, bucket(P), N)``, for every rule and mode)."""
+    teacher, ex, valid, flips = _build(normals, flips, tp, sizes, n)
+    return (teacher,) + _padded_inputs(ex, valid, flips, jnp.asarray(n, ex.x.dtype))
+
+
 def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter):
     """Sample, solve, certify one block: separately compiled pieces (as in
     :mod:`prunescale.sims.run`), each shared by every configuration whose kept set pads to the
     same bucket (:func:`prunescale.sims.run.sample_block`: padded rows have loss weight 0, so
     they drop out of the objective, the solver and the certificate). (One program fusing
     sampling and the hinge solver also deadlocked XLA's CPU runtime with jax 0.10.2.)"""
-    teacher, ex, valid, flips = sample_block(keys, noise, pruning, n, n_pool, mode)
-    z, y, cw, flipped = _padded_inputs(ex, valid, flips, jnp.float64(n))
+    if mode == "materialize":
+        teacher, ex, valid, flips = sample_block(keys, noise, pruning, n, n_pool, mode)
+        z, y, cw, flipped = _padded_inputs(ex, valid, flips, jnp.float64(n))
+    else:
+        drawn = draw_block(keys, noise, pruning, n, n_pool, mode)
+        teacher, z, y, cw, flipped = _erm_inputs(*drawn, n)
     w, a, it = _solve_block(z, y, lam, learner, max_iter, cw, weighted=False)
     eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, cw)
     return eps, R, S, Q, gap, eps_err, it, flipped

@@ -38,8 +38,8 @@ from prunescale.theory.pruning import (Pruning, _scalar, check_alpha, check_int,
 from prunescale.sims.certify import certify
 from prunescale.sims.data import Examples
 from prunescale.sims.prune import (FLIP, MODES, bucket, draw_normals, padded_args,
-                                   padded_sizes, policy_sizes, pool_size, sample_kept,
-                                   sample_kept_padded, sample_policy)
+                                   padded_sizes, policy_sizes, pool_size, rank_kept,
+                                   build_kept, sample_kept, sample_policy, MAX_MARGIN_PER_OCTAVE)
 from prunescale.sims.student import solve_max_margin
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
@@ -88,40 +88,62 @@ def _draw_chunk(keys, noise, size, rows):
 
 
 @partial(jax.jit, static_argnames=("rule", "n", "mode", "pool_b", "keep_b"))
-def _cut_chunk(normals, flips, sizes, rule, n, mode, pool_b, keep_b):
-    """Teachers, padded kept examples (observed labels), row masks and label flips of a block
-    from its draws (:func:`prunescale.sims.prune.sample_kept_padded`); ``sizes`` =
+def _rank_chunk(normals, sizes, rule, n, mode, pool_b, keep_b):
+    """Kept probe margins of a block (:func:`prunescale.sims.prune.rank_kept`): the one
+    program that depends on the pool's bucket; ``sizes`` =
     :func:`prunescale.sims.prune.padded_args` is traced."""
+    n_pool, n_keep, _, lo, hi, _ = sizes
+    return jax.vmap(lambda z: rank_kept(z, rule, n, mode, pool_b, keep_b, n_pool, n_keep, lo,
+                                        hi))(normals)
 
-    def one(z, flip):
-        teacher, ex, valid = sample_kept_padded(z, rule, n, mode, pool_b, keep_b, *sizes)
+
+def _build(normals, flips, tp, sizes, n):
+    """Teachers, padded kept examples (observed labels), row masks and label flips of a block
+    (:func:`prunescale.sims.prune.build_kept`); traceable inside a larger program; the same
+    program for every rule and mode."""
+    _, n_keep, theta, _, _, g_off = sizes
+    keep_b = tp.shape[1]
+
+    def one(z, flip, tp):
+        teacher, ex, valid = build_kept(z, tp, n, keep_b, n_keep, theta, g_off)
         flip = flip & valid
         return teacher, ex._replace(y=jnp.where(flip, -ex.y, ex.y)), valid, flip
 
-    return jax.vmap(one)(normals, flips)
+    return jax.vmap(one)(normals, flips, tp)
 
 
-def sample_block(keys, noise, pruning, n, n_pool, mode):
+_build_chunk = jax.jit(_build, static_argnames=("n",))
+
+
+def draw_block(keys, noise, pruning, n, n_pool, mode, per_octave=None):
+    """The random numbers and the kept probe margins of a block of students:
+    ``(normals, flips, tp, sizes)``, the arguments of :func:`_build` (padded shapes)."""
+    pool_b, keep_b, draw_b = padded_sizes(pruning, n, n_pool, mode, per_octave)
+    normals, flips = _draw_chunk(keys, jnp.asarray(noise, jnp.float64), draw_b, keep_b)
+    sizes = padded_args(pruning, n, n_pool, mode)
+    tp = _rank_chunk(normals, sizes, pruning.rule, n, mode, pool_b, keep_b)
+    return normals, flips, tp, sizes
+
+
+def sample_block(keys, noise, pruning, n, n_pool, mode, per_octave=None):
     """Teachers, kept examples padded to ``bucket(P)`` rows (zero rows beyond the ``P`` real
     ones; labels flipped with probability ``noise``), the row masks and the flips of a block of
     students (keys ``keys``). The real rows are exactly the unpadded draw's: the same
     numbers of the same key. ``pool`` and ``direct`` modes compile once per bucket of
     ``(P_tot, P)``; ``materialize`` (tests) once per configuration."""
-    noise = jnp.asarray(noise, jnp.float64)
     if mode == "materialize":
+        noise = jnp.asarray(noise, jnp.float64)
         teacher, ex = _sample_chunk(keys, noise, pruning, n, n_pool, mode)
         p = ex.x.shape[1]
-        pad = bucket(p) - p
+        pad = bucket(p, per_octave) - p
         flips = ex.y != _sample_chunk(keys, jnp.float64(0.0), pruning, n, n_pool, mode)[1].y
         ex = Examples(jnp.pad(ex.x, ((0, 0), (0, pad), (0, 0))),
                       jnp.pad(ex.y, ((0, 0), (0, pad)), constant_values=1.0),
                       jnp.pad(ex.tp, ((0, 0), (0, pad))))
         valid = jnp.broadcast_to(jnp.arange(p + pad) < p, ex.y.shape)
         return teacher, ex, valid, jnp.pad(flips, ((0, 0), (0, pad)))
-    pool_b, keep_b, draw_b = padded_sizes(pruning, n, n_pool, mode)
-    normals, flips = _draw_chunk(keys, noise, draw_b, keep_b)
-    return _cut_chunk(normals, flips, padded_args(pruning, n_pool), pruning.rule, n, mode,
-                      pool_b, keep_b)
+    normals, flips, tp, sizes = draw_block(keys, noise, pruning, n, n_pool, mode, per_octave)
+    return _build_chunk(normals, flips, tp, sizes, n)
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode"))
@@ -156,10 +178,20 @@ def _measure_chunk(teacher, ex, w, lam, valid, n):
     return jax.vmap(partial(_measure, n=n))(teacher, ex, w, lam, valid)
 
 
-@jax.jit
 def _rows(ex, n):
     """The scaled problem rows ``y x / sqrt(N)`` of a block."""
-    return ex.y[..., None] * ex.x / jnp.sqrt(n)
+    return ex.y[..., None] * ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
+
+
+@partial(jax.jit, static_argnames=("n",))
+def _students(normals, flips, tp, sizes, tol, max_iter, n):
+    """Build, solve and certify a block of max-margin students from their draws: one
+    program per ``(B, bucket(P), N)``, shared by every rule, mode and configuration of that
+    bucket (no recompilation between the solve and the certificate)."""
+    teacher, ex, valid, _ = _build(normals, flips, tp, sizes, n)
+    sol = solve_max_margin(_rows(ex, n), tol, max_iter=max_iter, valid=valid)
+    meas = jax.vmap(partial(_measure, n=n))(teacher, ex, sol.w, sol.lam, valid)
+    return meas + (sol.iterations,)
 
 
 def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0, policy=None):
@@ -168,15 +200,19 @@ def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0, policy=
     compiles once per bucket, not once per configuration.
     ``policy``: ``(k, (n_cand, n_rows, n_kept), tau, metric)`` of a selection policy."""
     bad = jnp.zeros(keys.shape[0], bool)
+    if policy is None and mode != "materialize":
+        drawn = draw_block(keys, noise, pruning, n, n_pool, mode, MAX_MARGIN_PER_OCTAVE)
+        return _students(*drawn, gap_tol / 10.0, max_iter, n)
     if policy is None:
-        teacher, ex, valid, _ = sample_block(keys, noise, pruning, n, n_pool, mode)
+        teacher, ex, valid, _ = sample_block(keys, noise, pruning, n, n_pool, mode,
+                                             MAX_MARGIN_PER_OCTAVE)
     else:
         k, (n_cand, n_rows, n_kept), tau, metric = policy
         teacher, ex, bad = _sample_policy_chunk(
             keys, jnp.float64(k), jnp.asarray(noise, jnp.float64), pruning, n, n_cand, n_rows,
             n_kept, tau, metric, mode)
         valid = jnp.ones(ex.y.shape, bool)
-    z = _rows(ex, jnp.float64(n))
+    z = _rows(ex, n)
     sol = solve_max_margin(z, gap_tol / 10.0, max_iter=max_iter, valid=valid)
     eps, R, S, kappa, gap, eps_err = _measure_chunk(teacher, ex, sol.w, sol.lam, valid, n)
     gap = jnp.where(bad, jnp.inf, gap)  # an overflowing draw is flagged
@@ -267,7 +303,7 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
         policy = (k_thr, (n_cand, n_rows, n_kept), float(softness), metric)
     elif metric not in ("abs", "signed"):
         raise InputError(f"metric must be one of abs, signed; got {metric!r}")
-    rows = bucket(n_kept) if policy is None else policy[1][1]  # padded rows per student
+    rows = bucket(n_kept, MAX_MARGIN_PER_OCTAVE) if policy is None else policy[1][1]
     if chunk is None:
         chunk = block_size(n, rows)
     check_memory(estimate_memory(n, n_pool, rows, int(chunk), mode))
