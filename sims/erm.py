@@ -321,8 +321,7 @@ def _sample_block(keys, noise, pruning, n, n_pool, mode):
     return jax.vmap(one)(keys)
 
 
-@partial(jax.jit, static_argnames=("learner", "weighted"))
-def _solve_block(z, y, lam, learner, max_iter, cw=None, weighted=True):
+def _solve_impl(z, y, lam, learner, max_iter, cw=None, weighted=True):
     """Solve a block of students (``lam`` and ``max_iter`` traced: one compilation per
     ``(learner, B, P, N)``); ``cw`` optional loss weights ``[B, P]`` (``weighted=False``:
     a 0/1 mask of the real rows of padded problems)."""
@@ -332,8 +331,10 @@ def _solve_block(z, y, lam, learner, max_iter, cw=None, weighted=True):
                                                   weighted))(z, y, cw)
 
 
-@partial(jax.jit, static_argnames=("learner", "n"))
-def _measure_block(teacher, z, y, w, a, lam, learner, n, cw=None):
+_solve_block = jax.jit(_solve_impl, static_argnames=("learner", "weighted"))
+
+
+def _measure_impl(teacher, z, y, w, a, lam, learner, n, cw=None):
     """Certificate and overlaps of a block of students, from ``(w, a)`` and the raw data."""
     if cw is None:
         cw = jnp.ones_like(y)
@@ -347,6 +348,9 @@ def _measure_block(teacher, z, y, w, a, lam, learner, n, cw=None):
         return jnp.arccos(R) / jnp.pi, R, S, nw * nw / n, gap, eps_err
 
     return jax.vmap(one)(teacher, z, y, w, a, cw)
+
+
+_measure_block = jax.jit(_measure_impl, static_argnames=("learner", "n"))
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
@@ -385,12 +389,15 @@ def _padded_inputs(ex, valid, flips, n):
     return ex.x / jnp.sqrt(n), ex.y, cw, flipped
 
 
-@partial(jax.jit, static_argnames=("n",))
-def _erm_inputs(normals, flips, tp, sizes, n):
-    """Teachers and :func:`_padded_inputs` of a block from its draws (one program per
-    ``(B, bucket(P), N)``, for every rule and mode)."""
-    teacher, ex, valid, flips = _build(normals, flips, tp, sizes, n)
-    return (teacher,) + _padded_inputs(ex, valid, flips, jnp.asarray(n, ex.x.dtype))
+@partial(jax.jit, static_argnames=("learner", "n"))
+def _students(cut, flips, sizes, lam, max_iter, learner, n):
+    """Build, solve and certify a block of students from their draws: one program per
+    ``(learner, B, bucket(P), N)``, shared by every rule, mode and configuration of that
+    bucket (no recompilation between the solve and the certificate)."""
+    teacher, ex, valid, flips = _build(cut, flips, sizes, n)
+    z, y, cw, flipped = _padded_inputs(ex, valid, flips, jnp.asarray(n, ex.x.dtype))
+    w, a, it = _solve_impl(z, y, lam, learner, max_iter, cw, weighted=False)
+    return _measure_impl(teacher, z, y, w, a, lam, learner, n, cw) + (it, flipped)
 
 
 def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter):
@@ -399,12 +406,11 @@ def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter):
     same bucket (:func:`prunescale.sims.run.sample_block`: padded rows have loss weight 0, so
     they drop out of the objective, the solver and the certificate). (One program fusing
     sampling and the hinge solver also deadlocked XLA's CPU runtime with jax 0.10.2.)"""
-    if mode == "materialize":
-        teacher, ex, valid, flips = sample_block(keys, noise, pruning, n, n_pool, mode)
-        z, y, cw, flipped = _padded_inputs(ex, valid, flips, jnp.float64(n))
-    else:
+    if mode != "materialize":
         drawn = draw_block(keys, noise, pruning, n, n_pool, mode)
-        teacher, z, y, cw, flipped = _erm_inputs(*drawn, n)
+        return _students(*drawn, lam, max_iter, learner, n)
+    teacher, ex, valid, flips = sample_block(keys, noise, pruning, n, n_pool, mode)
+    z, y, cw, flipped = _padded_inputs(ex, valid, flips, jnp.float64(n))
     w, a, it = _solve_block(z, y, lam, learner, max_iter, cw, weighted=False)
     eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, cw)
     return eps, R, S, Q, gap, eps_err, it, flipped

@@ -254,6 +254,16 @@ def bucket(size: int, per_octave: int | None = None) -> int:
         e += 1
 
 
+def program_shape(learner: str, n: int, n_kept: int, policy: bool = False) -> tuple:
+    """What the compiled programs of a simulation depend on besides the block size: the
+    learner, ``N`` and the bucket of the kept-set size (a selection policy: its own row count,
+    approximately ``P``). Configurations of equal shape share their programs."""
+    if policy:
+        return (learner, "policy", int(n), int(n_kept))
+    per = MAX_MARGIN_PER_OCTAVE if learner == "max-margin" else None
+    return (learner, int(n), bucket(n_kept, per))
+
+
 def padded_sizes(pruning: Pruning, n: int, n_pool: int, mode: str,
                  per_octave: int | None = None):
     """``(pool_b, keep_b, draw_b)``: the static (padded) shapes of :func:`sample_kept_padded`,
@@ -302,7 +312,14 @@ def sample_kept_padded(z: jax.Array, rule: str, n: int, mode: str, pool_b: int, 
     """
     tp = rank_kept(z, rule, n, mode, pool_b, keep_b, n_pool, n_keep, lo, hi)
     g_off = _inputs_offset(rule, n, mode, n_pool, n_keep)
-    return build_kept(z, tp, n, keep_b, n_keep, theta, g_off)
+    return build_kept(*cut_normals(z, n, keep_b, g_off), tp, n_keep, theta)
+
+
+def cut_normals(z, n, keep_b, g_off):
+    """The teacher's two normal vectors and the ``keep_b x N`` inputs' normals (from
+    ``g_off``) of a student's draw ``z``."""
+    g = jax.lax.dynamic_slice(z, (g_off,), (keep_b * n,)).reshape(keep_b, n)
+    return z[:n], z[n:2 * n], g
 
 
 def _inputs_offset(rule, n, mode, n_pool, n_keep):
@@ -336,12 +353,13 @@ def rank_kept(z, rule, n, mode, pool_b, keep_b, n_pool, n_keep, lo, hi):
     return jnp.where(valid, tp, 0.0)
 
 
-def build_kept(z, tp, n, keep_b, n_keep, theta, g_off):
+def build_kept(a, b, g, tp, n_keep, theta):
     """Teacher, padded kept examples with probe margins ``tp`` (:func:`rank_kept`) and the
-    mask of real rows: the input step of :func:`sample_kept_padded` (the same for every rule
-    and mode: the inputs' normals start at ``g_off`` of the draw ``z``)."""
-    g = jax.lax.dynamic_slice(z, (g_off,), (keep_b * n,)).reshape(keep_b, n)
-    teacher = teacher_from_normals(z[:n], z[n:2 * n], theta)
+    mask of real rows: the input step of :func:`sample_kept_padded`, the same for every rule,
+    mode and pool (normals ``a``, ``b`` of the teacher and ``g`` of the inputs,
+    :func:`cut_normals`)."""
+    keep_b = g.shape[0]
+    teacher = teacher_from_normals(a, b, theta)
     valid = jnp.arange(keep_b) < n_keep
     x = inputs_from_normals(g, tp, teacher.Jp)
     x = jnp.where(valid[:, None], x, 0.0)

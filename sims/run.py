@@ -37,9 +37,10 @@ from prunescale.theory.pruning import (Pruning, _scalar, check_alpha, check_int,
 
 from prunescale.sims.certify import certify
 from prunescale.sims.data import Examples
-from prunescale.sims.prune import (FLIP, MODES, bucket, draw_normals, padded_args,
-                                   padded_sizes, policy_sizes, pool_size, rank_kept,
-                                   build_kept, sample_kept, sample_policy, MAX_MARGIN_PER_OCTAVE)
+from prunescale.sims.prune import (FLIP, MAX_MARGIN_PER_OCTAVE, MODES, bucket, build_kept,
+                                   cut_normals, draw_normals, padded_args, padded_sizes,
+                                   policy_sizes, pool_size, rank_kept, sample_kept,
+                                   sample_policy)
 from prunescale.sims.student import solve_max_margin
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
@@ -89,27 +90,31 @@ def _draw_chunk(keys, noise, size, rows):
 
 @partial(jax.jit, static_argnames=("rule", "n", "mode", "pool_b", "keep_b"))
 def _rank_chunk(normals, sizes, rule, n, mode, pool_b, keep_b):
-    """Kept probe margins of a block (:func:`prunescale.sims.prune.rank_kept`): the one
-    program that depends on the pool's bucket; ``sizes`` =
+    """Teacher normals, inputs' normals and kept probe margins of a block
+    (:func:`prunescale.sims.prune.cut_normals`, :func:`prunescale.sims.prune.rank_kept`):
+    the one program that depends on the pool's bucket; ``sizes`` =
     :func:`prunescale.sims.prune.padded_args` is traced."""
-    n_pool, n_keep, _, lo, hi, _ = sizes
-    return jax.vmap(lambda z: rank_kept(z, rule, n, mode, pool_b, keep_b, n_pool, n_keep, lo,
-                                        hi))(normals)
+    n_pool, n_keep, _, lo, hi, g_off = sizes
+
+    def one(z):
+        tp = rank_kept(z, rule, n, mode, pool_b, keep_b, n_pool, n_keep, lo, hi)
+        return cut_normals(z, n, keep_b, g_off) + (tp,)
+
+    return jax.vmap(one)(normals)
 
 
-def _build(normals, flips, tp, sizes, n):
+def _build(cut, flips, sizes, n):
     """Teachers, padded kept examples (observed labels), row masks and label flips of a block
-    (:func:`prunescale.sims.prune.build_kept`); traceable inside a larger program; the same
-    program for every rule and mode."""
-    _, n_keep, theta, _, _, g_off = sizes
-    keep_b = tp.shape[1]
+    (:func:`prunescale.sims.prune.build_kept`) from :func:`_rank_chunk`'s ``cut``; traceable
+    inside a larger program; the same program for every rule, mode and pool size."""
+    _, n_keep, theta, _, _, _ = sizes
 
-    def one(z, flip, tp):
-        teacher, ex, valid = build_kept(z, tp, n, keep_b, n_keep, theta, g_off)
+    def one(a, b, g, tp, flip):
+        teacher, ex, valid = build_kept(a, b, g, tp, n_keep, theta)
         flip = flip & valid
         return teacher, ex._replace(y=jnp.where(flip, -ex.y, ex.y)), valid, flip
 
-    return jax.vmap(one)(normals, flips, tp)
+    return jax.vmap(one)(*cut, flips)
 
 
 _build_chunk = jax.jit(_build, static_argnames=("n",))
@@ -117,12 +122,13 @@ _build_chunk = jax.jit(_build, static_argnames=("n",))
 
 def draw_block(keys, noise, pruning, n, n_pool, mode, per_octave=None):
     """The random numbers and the kept probe margins of a block of students:
-    ``(normals, flips, tp, sizes)``, the arguments of :func:`_build` (padded shapes)."""
+    ``(cut, flips, sizes)``, the arguments of :func:`_build` (padded shapes, which depend on
+    the bucket of ``P`` only)."""
     pool_b, keep_b, draw_b = padded_sizes(pruning, n, n_pool, mode, per_octave)
     normals, flips = _draw_chunk(keys, jnp.asarray(noise, jnp.float64), draw_b, keep_b)
     sizes = padded_args(pruning, n, n_pool, mode)
-    tp = _rank_chunk(normals, sizes, pruning.rule, n, mode, pool_b, keep_b)
-    return normals, flips, tp, sizes
+    cut = _rank_chunk(normals, sizes, pruning.rule, n, mode, pool_b, keep_b)
+    return cut, flips, sizes
 
 
 def sample_block(keys, noise, pruning, n, n_pool, mode, per_octave=None):
@@ -142,8 +148,8 @@ def sample_block(keys, noise, pruning, n, n_pool, mode, per_octave=None):
                       jnp.pad(ex.tp, ((0, 0), (0, pad))))
         valid = jnp.broadcast_to(jnp.arange(p + pad) < p, ex.y.shape)
         return teacher, ex, valid, jnp.pad(flips, ((0, 0), (0, pad)))
-    normals, flips, tp, sizes = draw_block(keys, noise, pruning, n, n_pool, mode, per_octave)
-    return _build_chunk(normals, flips, tp, sizes, n)
+    cut, flips, sizes = draw_block(keys, noise, pruning, n, n_pool, mode, per_octave)
+    return _build_chunk(cut, flips, sizes, n)
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode"))
@@ -184,11 +190,11 @@ def _rows(ex, n):
 
 
 @partial(jax.jit, static_argnames=("n",))
-def _students(normals, flips, tp, sizes, tol, max_iter, n):
+def _students(cut, flips, sizes, tol, max_iter, n):
     """Build, solve and certify a block of max-margin students from their draws: one
     program per ``(B, bucket(P), N)``, shared by every rule, mode and configuration of that
     bucket (no recompilation between the solve and the certificate)."""
-    teacher, ex, valid, _ = _build(normals, flips, tp, sizes, n)
+    teacher, ex, valid, _ = _build(cut, flips, sizes, n)
     sol = solve_max_margin(_rows(ex, n), tol, max_iter=max_iter, valid=valid)
     meas = jax.vmap(partial(_measure, n=n))(teacher, ex, sol.w, sol.lam, valid)
     return meas + (sol.iterations,)
@@ -492,3 +498,15 @@ def resolve_alphas(f: float, alpha_prune, alpha_tot) -> tuple[float, float]:
             f"alpha_prune = {alpha_prune!r} must equal f * alpha_tot = {f!r} * {alpha_tot!r} "
             f"= {f * alpha_tot!r} (relative tolerance 1e-9)")
     return alpha_prune, alpha_tot
+
+
+def compiled_programs() -> dict:
+    """How many programs each compiled piece of the simulators holds in this process (its jit
+    cache size): ``draw`` (random numbers), ``rank`` (pruning of the pool), ``max-margin`` and
+    ``regularized`` (build, solve and certificate of a block). A grid compiles one
+    ``max-margin`` or ``regularized`` program per learner, ``N`` and bucket of kept-set sizes
+    (:func:`prunescale.sims.prune.program_shape`), not one per configuration."""
+    from prunescale.sims import erm
+
+    return {"draw": _draw_chunk._cache_size(), "rank": _rank_chunk._cache_size(),
+            "max-margin": _students._cache_size(), "regularized": erm._students._cache_size()}
