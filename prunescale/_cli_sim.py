@@ -84,7 +84,8 @@ where it runs: tasks go to a Dask cluster, --scheduler ADDRESS (an existing one,
 by dask-jobqueue on Slurm/PBS; its workers need prunescale installed and write nothing; this
 process writes the results) or an embedded LocalCluster of --workers single-threaded
 processes (default: one per available core). Without --out DIR, --workers or --scheduler, a
-small job (at most 8 configurations x N and about 30 s of solving) runs in this process.
+small job (at most 400 configurations x N, 8 compiled shapes and about 30 s of solving) runs
+in this process.
 
 exit status: 0 every student and theory point certified; 1 some student flagged, some theory
 point not certified or some task failed (one summary line on stderr; rerun to retry failed
@@ -228,10 +229,13 @@ def _ints(name: str, values, lo: int, hi: int) -> list[int]:
     return list(dict.fromkeys(out))
 
 
-#: a job runs in this process (no cluster start-up) when it has at most this many
-#: configuration x N points and at most this much estimated solver work (students x P x N^2,
-#: about 30 s at the measured ~3e8 per second)
-SMALL_POINTS = 8
+#: a job runs in this process (no cluster start-up) when it compiles at most
+#: :data:`SMALL_SHAPES` programs (one per learner, N and bucket of kept-set sizes: a grid's
+#: configurations share them, :func:`prunescale.sims.prune.bucket`), has at most
+#: :data:`SMALL_POINTS` configuration x N points and at most this much estimated solver work
+#: (students x P x N^2, about 30 s at the measured ~3e8 per second)
+SMALL_SHAPES = 8
+SMALL_POINTS = 400
 SMALL_WORK = 1e10
 
 
@@ -301,7 +305,10 @@ def _configs(args, points, thetas, ns):
     from prunescale.sims.sweep import Config
 
     mode = "direct" if args.direct else "pool"
+    from prunescale.sims.prune import program_shape
+
     configs, sizes, work = [], {}, 0.0
+    shapes = set()
     seen = set()
     softs = check_softness_args(args)
     families = check_family_args(args)
@@ -320,8 +327,9 @@ def _configs(args, points, thetas, ns):
             chunk = args.chunk or simrun.block_size(n, n_kept)
             simrun.check_memory(simrun.estimate_memory(n, n_pool, n_kept, chunk, mode))
             sizes[cfg, n] = (n_pool, n_kept)
+            shapes.add(program_shape(learner, n, n_kept, tau > 0 or args.metric[0] != "abs"))
             work += args.seeds * n_kept * float(n) ** 2
-    return configs, sizes, work
+    return configs, sizes, work, len(shapes)
 
 
 def run(args) -> int:
@@ -344,7 +352,7 @@ def run(args) -> int:
             if at * n > MAX_POOL:
                 raise CliError(f"pool of alpha_tot * N = {at:g} * {n} = {at * n:g} examples "
                                f"(f = {f:g}, alpha_prune = {ap:g}); at most {MAX_POOL:g}")
-    configs, sizes, work = _configs(args, points, thetas, ns)
+    configs, sizes, work, n_shapes = _configs(args, points, thetas, ns)
 
     from prunescale.sims import sweep
 
@@ -355,7 +363,8 @@ def run(args) -> int:
         print(f"sim: {out_dir}: {skipped} of {args.seeds * len(sizes)} students already "
               f"stored; {len(todo)} tasks to run", file=sys.stderr)
     in_process = (out_dir is None and args.workers is None and args.scheduler is None
-                  and len(sizes) <= SMALL_POINTS and work <= SMALL_WORK)
+                  and len(sizes) <= SMALL_POINTS and n_shapes <= SMALL_SHAPES
+                  and work <= SMALL_WORK)
     if not in_process and not _have_sweep_extra(out_dir is not None):
         if out_dir is not None or args.workers is not None or args.scheduler is not None:
             raise CliError("--out DIR, --workers and --scheduler need the sweep extra "

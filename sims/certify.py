@@ -59,13 +59,19 @@ def relative_gap(primal: jax.Array, dual: jax.Array) -> tuple[jax.Array, jax.Arr
 
 
 @float64
-def certify(z: jax.Array, w: jax.Array, lam: jax.Array) -> Certificate:
+def certify(z: jax.Array, w: jax.Array, lam: jax.Array, valid=None) -> Certificate:
     """Certificate for the problem with rows ``z_mu = y_mu x_mu`` (``P x N``).
 
     ``w`` is any weight vector and ``lam`` any multipliers (negative entries are clipped to 0).
+    ``valid`` (optional boolean ``P``): the real rows of a padded problem; the others are
+    ignored (their multipliers taken as 0, their constraints dropped), so the certificate is
+    exactly that of the real rows alone.
     """
     lam = jnp.maximum(lam, 0.0)
     margins = z @ w
+    if valid is not None:
+        lam = jnp.where(valid, lam, 0.0)
+        margins = jnp.where(valid, margins, jnp.inf)
     m = jnp.min(margins)
     w2 = w @ w
     primal = jnp.where(m > 0, w2 / (2.0 * jnp.where(m > 0, m, 1.0) ** 2), jnp.inf)

@@ -56,8 +56,10 @@ from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
 from prunescale.sims.result import SimResult
 from prunescale.sims.prune import MODES, policy_shape, policy_sizes, sample_kept, sample_policy
-from prunescale.sims.run import (FLIP, _base_key, _check_args, block_size, check_memory,
-                                 estimate_memory, flip_labels, realised_sizes, resolve_alphas)
+from prunescale.sims.prune import bucket
+from prunescale.sims.run import (_base_key, _check_args, block_size, check_memory,
+                                 estimate_memory, flip_labels, fold_keys, realised_sizes,
+                                 resolve_alphas, sample_block, draw_block, _build)
 from prunescale.theory.erm import _check_learner, _check_lam, _check_noise
 from prunescale.theory import _selection as _sel
 from prunescale.theory.pruning import _scalar, check_family, check_tol
@@ -134,11 +136,13 @@ def _logistic(z, y, lam, max_iter, cw=None):
     return w, jnp.zeros_like(y), it
 
 
-def _hinge(z, y, lam, max_iter, cw=None):
+def _hinge(z, y, lam, max_iter, cw=None, weighted=True):
     """Primal-dual interior point on ``min 1/2 a^T K a - c^T a``, ``0 <= a <= 1``,
     ``K = Z_c Z_c^T / lam``, ``Z_c = (c y) o Z`` (Newton systems in ``N x N`` form by
     Woodbury), then an exact solve on the identified support set. With loss weights ``c`` the
-    dual box of ``alpha = c a`` is ``[0, c]``; rows with ``c = 0`` (padding) drop out."""
+    dual box of ``alpha = c a`` is ``[0, c]``; rows with ``c = 0`` (padding) drop out.
+    ``weighted=False``: ``c`` is a 0/1 row mask (padded shapes), so the second polishing pass
+    of general weights is skipped."""
     cv = jnp.ones_like(y) if cw is None else cw
     zy0 = y[:, None] * z
     zy = zy0 if cw is None else cv[:, None] * zy0
@@ -209,7 +213,7 @@ def _hinge(z, y, lam, max_iter, cw=None):
     polished = jax.lax.map(lambda bt: _polish(K, bases[bt[0]], tols[bt[1]], cw),
                            jnp.asarray([[i, j] for i in range(2) for j in range(3)]))
     cands = jnp.concatenate([bases, polished])
-    if cw is not None:
+    if cw is not None and weighted:
         # weighted rows (selection policies): a second pass from each polished point, whose
         # margins identify the support set where the interior point stalled (rows with a
         # small but interior a and a margin just above 1)
@@ -295,12 +299,12 @@ def _certify(learner, z, y, lam, w, a, cw=None):
     return gap, eps_err
 
 
-def _solve_one(z, y, lam, learner, max_iter, cw=None):
+def _solve_one(z, y, lam, learner, max_iter, cw=None, weighted=True):
     if learner == "ridge":
         return _ridge(z, y, lam, cw)
     if learner == "logistic":
         return _logistic(z, y, lam, max_iter, cw)
-    return _hinge(z, y, lam, max_iter, cw)
+    return _hinge(z, y, lam, max_iter, cw, weighted)
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode"))
@@ -317,17 +321,20 @@ def _sample_block(keys, noise, pruning, n, n_pool, mode):
     return jax.vmap(one)(keys)
 
 
-@partial(jax.jit, static_argnames=("learner",))
-def _solve_block(z, y, lam, learner, max_iter, cw=None):
+def _solve_impl(z, y, lam, learner, max_iter, cw=None, weighted=True):
     """Solve a block of students (``lam`` and ``max_iter`` traced: one compilation per
-    ``(learner, B, P, N)``); ``cw`` optional loss weights ``[B, P]``."""
+    ``(learner, B, P, N)``); ``cw`` optional loss weights ``[B, P]`` (``weighted=False``:
+    a 0/1 mask of the real rows of padded problems)."""
     if cw is None:
         return jax.vmap(lambda z1, y1: _solve_one(z1, y1, lam, learner, max_iter))(z, y)
-    return jax.vmap(lambda z1, y1, c1: _solve_one(z1, y1, lam, learner, max_iter, c1))(z, y, cw)
+    return jax.vmap(lambda z1, y1, c1: _solve_one(z1, y1, lam, learner, max_iter, c1,
+                                                  weighted))(z, y, cw)
 
 
-@partial(jax.jit, static_argnames=("learner", "n"))
-def _measure_block(teacher, z, y, w, a, lam, learner, n, cw=None):
+_solve_block = jax.jit(_solve_impl, static_argnames=("learner", "weighted"))
+
+
+def _measure_impl(teacher, z, y, w, a, lam, learner, n, cw=None):
     """Certificate and overlaps of a block of students, from ``(w, a)`` and the raw data."""
     if cw is None:
         cw = jnp.ones_like(y)
@@ -341,6 +348,9 @@ def _measure_block(teacher, z, y, w, a, lam, learner, n, cw=None):
         return jnp.arccos(R) / jnp.pi, R, S, nw * nw / n, gap, eps_err
 
     return jax.vmap(one)(teacher, z, y, w, a, cw)
+
+
+_measure_block = jax.jit(_measure_impl, static_argnames=("learner", "n"))
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
@@ -370,14 +380,39 @@ def _policy_block(keys, k, noise, lam, pruning, n, sizes, tau, metric, reweight,
     return eps, R, S, Q, gap, eps_err, it, flipped, count, bad
 
 
+@jax.jit
+def _padded_inputs(ex, valid, flips, n):
+    """Inputs ``x / sqrt(N)``, labels, 0/1 loss weights of the real rows and the kept fraction
+    of flipped labels of a padded block."""
+    cw = valid.astype(ex.x.dtype)
+    flipped = jnp.sum(flips * cw, axis=1) / jnp.sum(cw, axis=1)
+    return ex.x / jnp.sqrt(n), ex.y, cw, flipped
+
+
+@partial(jax.jit, static_argnames=("learner", "n"))
+def _students(cut, flips, sizes, lam, max_iter, learner, n):
+    """Build, solve and certify a block of students from their draws: one program per
+    ``(learner, B, bucket(P), N)``, shared by every rule, mode and configuration of that
+    bucket (no recompilation between the solve and the certificate)."""
+    teacher, ex, valid, flips = _build(cut, flips, sizes, n)
+    z, y, cw, flipped = _padded_inputs(ex, valid, flips, jnp.asarray(n, ex.x.dtype))
+    w, a, it = _solve_impl(z, y, lam, learner, max_iter, cw, weighted=False)
+    return _measure_impl(teacher, z, y, w, a, lam, learner, n, cw) + (it, flipped)
+
+
 def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter):
-    """Sample, solve, certify one block: three separately compiled pieces (as in
-    :mod:`prunescale.sims.run`), so that the solver's compilation is shared by every
-    configuration with the same ``(B, P, N)``. (One program fusing sampling and the hinge
-    solver also deadlocked XLA's CPU runtime with jax 0.10.2.)"""
-    teacher, z, y, flipped = _sample_block(keys, noise, pruning, n, n_pool, mode)
-    w, a, it = _solve_block(z, y, lam, learner, max_iter)
-    eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n)
+    """Sample, solve, certify one block: separately compiled pieces (as in
+    :mod:`prunescale.sims.run`), each shared by every configuration whose kept set pads to the
+    same bucket (:func:`prunescale.sims.run.sample_block`: padded rows have loss weight 0, so
+    they drop out of the objective, the solver and the certificate). (One program fusing
+    sampling and the hinge solver also deadlocked XLA's CPU runtime with jax 0.10.2.)"""
+    if mode != "materialize":
+        drawn = draw_block(keys, noise, pruning, n, n_pool, mode)
+        return _students(*drawn, lam, max_iter, learner, n)
+    teacher, ex, valid, flips = sample_block(keys, noise, pruning, n, n_pool, mode)
+    z, y, cw, flipped = _padded_inputs(ex, valid, flips, jnp.float64(n))
+    w, a, it = _solve_block(z, y, lam, learner, max_iter, cw, weighted=False)
+    eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, cw)
     return eps, R, S, Q, gap, eps_err, it, flipped
 
 
@@ -422,7 +457,7 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
         :class:`~prunescale.sims.SimResult` (``kappa`` NaN).
     """
     learner = _check_learner(learner)
-    lam = _scalar("lam", _check_lam(lam), f"in (0, 1e+06]")
+    lam = _scalar("lam", _check_lam(lam), "in (0, 1e+06]")
     noise = _scalar("noise", _check_noise(noise), "in [0, 0.5]")
     softness = _scalar("softness", _sel.check_softness(softness), "in [0, 10]")
     metric = _sel.check_metric(metric)
@@ -452,10 +487,10 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
                                      pruning.theta, exp=fam[0], scale=fam[1]))
         if pruning.rule == "random":
             k_thr = 0.0
+    rows = n_rows if policy else bucket(n_kept)  # padded rows per student
     if chunk is None:
-        chunk = block_size(n, n_kept)
+        chunk = block_size(n, rows)
     chunk = int(chunk)
-    rows = n_rows if policy else n_kept
     extra = 8 * rows * rows * chunk if learner == "hinge" else 0  # the polish's P x P
     check_memory(estimate_memory(n, n_pool, rows, chunk, "pool") + extra
                  + (8 * 4 * n_cand * chunk if policy else 0))
@@ -466,10 +501,9 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
     padded = np.concatenate([student_seeds, np.full(n_blocks * chunk - k, student_seeds[-1])])
     if progress is None:
         progress = n_blocks > 1
-    fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
     outs = []
     for b in range(n_blocks):
-        keys = fold(key, jnp.asarray(padded[b * chunk:(b + 1) * chunk], dtype=jnp.uint32))
+        keys = fold_keys(key, jnp.asarray(padded[b * chunk:(b + 1) * chunk], dtype=jnp.uint32))
         if policy:
             res = _policy_block(keys, np.float64(k_thr), noise, lam, pruning, n,
                                 (n_cand, n_rows, n_kept), policy_shape(softness, *fam), metric,

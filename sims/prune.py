@@ -253,3 +253,146 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
         cw = vf
     flipped = jnp.sum(jnp.where(valid, flip[idx], False).astype(p.dtype)) / nv
     return teacher, x, yk, cw, valid, flipped, count, bad
+
+
+# --------------------------------------------------------------------------- shape buckets
+
+#: padded sizes per octave (:func:`bucket`) by default: 2 (``8, 12, 16, 24, 32, ...``), at
+#: most 50 % more rows, and a grid spanning a factor ``r`` of sizes compiles at most about
+#: ``2 log2(r) + 1`` programs. The max-margin solver, whose dominant work grows with the real
+#: rows only (:func:`prunescale.sims.student.gram`), pads to powers of two
+#: (:data:`MAX_MARGIN_PER_OCTAVE`).
+BUCKETS_PER_OCTAVE = 2
+MAX_MARGIN_PER_OCTAVE = 1
+
+#: sizes up to this are padded to it (the smallest bucket)
+MIN_BUCKET = 8
+
+
+def bucket(size: int, per_octave: int | None = None) -> int:
+    """The padded size of ``size`` rows: the smallest ``m 2^e >= size`` with
+    ``m`` in ``{B, B + 1, ..., 2B - 1}`` (``B = per_octave``, default
+    :data:`BUCKETS_PER_OCTAVE`; ``B = 1``: powers of two), at least :data:`MIN_BUCKET`.
+    Monotone: ``a <= b`` implies ``bucket(a) <= bucket(b)``."""
+    size = int(size)
+    if size <= MIN_BUCKET:
+        return MIN_BUCKET
+    b = BUCKETS_PER_OCTAVE if per_octave is None else int(per_octave)
+    e = max(0, (size - 1).bit_length() - b.bit_length())
+    while True:
+        m = -(-size // (1 << e))  # ceil(size / 2^e)
+        if m < 2 * b:
+            return m << e
+        e += 1
+
+
+def program_shape(learner: str, n: int, n_kept: int, policy: bool = False) -> tuple:
+    """What the compiled programs of a simulation depend on besides the block size: the
+    learner, ``N`` and the bucket of the kept-set size (a selection policy: its own row count,
+    approximately ``P``). Configurations of equal shape share their programs."""
+    if policy:
+        return (learner, "policy", int(n), int(n_kept))
+    per = MAX_MARGIN_PER_OCTAVE if learner == "max-margin" else None
+    return (learner, int(n), bucket(n_kept, per))
+
+
+def padded_sizes(pruning: Pruning, n: int, n_pool: int, mode: str,
+                 per_octave: int | None = None):
+    """``(pool_b, keep_b, draw_b)``: the static (padded) shapes of :func:`sample_kept_padded`,
+    from the buckets of the pool and kept sizes, and the (bucketed) length of the student's
+    draw of normals (:func:`draw_normals`)."""
+    n_keep = pruning.n_kept(n_pool)
+    keep_b = bucket(n_keep, per_octave)
+    pool_b = bucket(n_pool, 1) if mode == "pool" else 2 * keep_b
+    select_b = pool_b if (mode == "pool" and pruning.rule == "random") else 0
+    return pool_b, keep_b, bucket(2 * n + pool_b + select_b + keep_b * n, 1)
+
+
+def padded_args(pruning: Pruning, n: int, n_pool: int, mode: str):
+    """The traced arguments of :func:`sample_kept_padded` for ``pruning`` and a pool of
+    ``n_pool``: ``(n_pool, n_keep, theta, lo, hi, g_off)`` (``g_off``: where the inputs'
+    normals start in the draw)."""
+    lo, hi = pruning.kept_range
+    n_keep = pruning.n_kept(n_pool)
+    return (np.int32(n_pool), np.int32(n_keep), np.float64(pruning.theta),
+            np.float64(lo), np.float64(hi),
+            np.int32(_inputs_offset(pruning.rule, n, mode, n_pool, n_keep)))
+
+
+def draw_normals(key: jax.Array, size: int) -> jax.Array:
+    """The standard normals of one student, ``jax.random.normal(key, (size,))``.
+
+    With JAX's partitionable threefry (``jax_threefry_partitionable``, the default) entry
+    ``i`` depends on ``key`` and ``i`` only, so a longer draw starts with the shorter one: a
+    padded draw holds exactly the numbers of the unpadded :func:`sample_kept`."""
+    return jax.random.normal(key, (size,))
+
+
+def sample_kept_padded(z: jax.Array, rule: str, n: int, mode: str, pool_b: int, keep_b: int,
+                       n_pool, n_keep, theta, lo, hi):
+    """:func:`sample_kept` on padded shapes: the teacher, the ``keep_b`` rows of which the
+    first ``n_keep`` are the kept examples (the others zero, label ``+1``) and the mask of
+    real rows.
+
+    ``z`` is the student's :func:`draw_normals` (at least the length
+    :func:`padded_sizes` gives); ``rule``, ``n``, ``mode`` and the buckets ``pool_b >= n_pool``,
+    ``keep_b >= n_keep`` are static, everything else may be traced, so one compiled program
+    serves every configuration of the same buckets. The real rows are those of
+    :func:`sample_kept` with the same key: the same numbers are cut from the same positions
+    of the draw (``mode`` ``"pool"`` or ``"direct"``). Two steps: :func:`rank_kept` (the
+    only one that depends on the pool's bucket) and :func:`build_kept`.
+    """
+    tp = rank_kept(z, rule, n, mode, pool_b, keep_b, n_pool, n_keep, lo, hi)
+    g_off = _inputs_offset(rule, n, mode, n_pool, n_keep)
+    return build_kept(*cut_normals(z, n, keep_b, g_off), tp, n_keep, theta)
+
+
+def cut_normals(z, n, keep_b, g_off):
+    """The teacher's two normal vectors and the ``keep_b x N`` inputs' normals (from
+    ``g_off``) of a student's draw ``z``."""
+    g = jax.lax.dynamic_slice(z, (g_off,), (keep_b * n,)).reshape(keep_b, n)
+    return z[:n], z[n:2 * n], g
+
+
+def _inputs_offset(rule, n, mode, n_pool, n_keep):
+    n_margin = n_pool if mode == "pool" else 2 * n_keep
+    n_select = n_pool if (mode == "pool" and rule == "random") else 0
+    return 2 * n + n_margin + n_select
+
+
+def rank_kept(z, rule, n, mode, pool_b, keep_b, n_pool, n_keep, lo, hi):
+    """The probe margins of the kept examples in order (the first ``n_keep`` of ``keep_b``;
+    the others 0): the pruning step of :func:`sample_kept_padded`."""
+    valid = jnp.arange(keep_b) < n_keep
+    m_len = pool_b if mode == "pool" else 2 * keep_b
+    m = jax.lax.dynamic_slice(z, (2 * n,), (m_len,))
+    if mode == "pool":
+        in_pool = jnp.arange(pool_b) < n_pool
+        if rule == "random":
+            score = jax.lax.dynamic_slice(z, (2 * n + n_pool,), (pool_b,))
+        elif rule == "hard":
+            score = -jnp.abs(m)
+        else:
+            score = jnp.abs(m)
+        idx = jax.lax.top_k(jnp.where(in_pool, score, -jnp.inf), keep_b)[1]
+        tp = m[idx]
+    elif rule == "random":
+        tp = m[:keep_b]
+    else:
+        sign = jax.lax.dynamic_slice(m, (n_keep,), (keep_b,))
+        mag = truncated_folded_from_uniform(ndtr(m[:keep_b]), lo, hi)
+        tp = jnp.where(sign >= 0, mag, -mag)
+    return jnp.where(valid, tp, 0.0)
+
+
+def build_kept(a, b, g, tp, n_keep, theta):
+    """Teacher, padded kept examples with probe margins ``tp`` (:func:`rank_kept`) and the
+    mask of real rows: the input step of :func:`sample_kept_padded`, the same for every rule,
+    mode and pool (normals ``a``, ``b`` of the teacher and ``g`` of the inputs,
+    :func:`cut_normals`)."""
+    keep_b = g.shape[0]
+    teacher = teacher_from_normals(a, b, theta)
+    valid = jnp.arange(keep_b) < n_keep
+    x = inputs_from_normals(g, tp, teacher.Jp)
+    x = jnp.where(valid[:, None], x, 0.0)
+    return teacher, Examples(x, labels(x, teacher.T), tp), valid

@@ -37,8 +37,10 @@ from prunescale.theory.pruning import (Pruning, _scalar, check_alpha, check_int,
 
 from prunescale.sims.certify import certify
 from prunescale.sims.data import Examples
-from prunescale.sims.prune import (FLIP, MODES, policy_shape, policy_sizes, pool_size,
-                                   sample_kept, sample_policy)
+from prunescale.sims.prune import (FLIP, MAX_MARGIN_PER_OCTAVE, MODES, bucket, build_kept,
+                                   cut_normals, draw_normals, padded_args, padded_sizes,
+                                   policy_shape, policy_sizes, pool_size, rank_kept, sample_kept,
+                                   sample_policy)
 from prunescale.sims.student import solve_max_margin
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
@@ -48,12 +50,13 @@ from prunescale.sims.result import SimResult
 CHUNK_BYTES = 1 << 30
 
 
-def _measure(teacher, ex, w_scaled, lam_scaled, n):
-    """Raw-data certificate and overlaps of one student (solver-independent)."""
+def _measure(teacher, ex, w_scaled, lam_scaled, valid, n):
+    """Raw-data certificate and overlaps of one student (solver-independent), on its real
+    rows ``valid`` only."""
     z = ex.y[:, None] * ex.x
     # scaled problem rows z / sqrt(N): w_raw = w / sqrt(N), lambda_raw = lambda / N
     sqrt_n = jnp.sqrt(jnp.asarray(n, z.dtype))
-    cert = certify(z, w_scaled / sqrt_n, lam_scaled / n)
+    cert = certify(z, w_scaled / sqrt_n, lam_scaled / n, valid)
     nw = jnp.linalg.norm(w_scaled)
     R = (w_scaled @ teacher.T) / (nw * jnp.linalg.norm(teacher.T))
     nt2 = jnp.linalg.norm(teacher.T2)
@@ -84,6 +87,83 @@ def channel_labels(key, t, y, noise, labels=None):
     return jnp.where(flip, -y, y), flip
 
 
+@partial(jax.jit, static_argnames=("size", "rows"))
+def _draw_chunk(keys, noise, size, rows):
+    """The random numbers of a block of students: ``size`` normals each
+    (:func:`prunescale.sims.prune.draw_normals`) and the label flips of ``rows`` rows
+    (:func:`flip_labels`; the first ``P`` are those of the unpadded kept set). Compiled once
+    per bucketed ``(size, rows)``: the generator is the costly part of a sampler to compile."""
+
+    def one(k):
+        return draw_normals(k, size), flip_labels(k, jnp.ones((rows,)), noise)[1]
+
+    return jax.vmap(one)(keys)
+
+
+@partial(jax.jit, static_argnames=("rule", "n", "mode", "pool_b", "keep_b"))
+def _rank_chunk(normals, sizes, rule, n, mode, pool_b, keep_b):
+    """Teacher normals, inputs' normals and kept probe margins of a block
+    (:func:`prunescale.sims.prune.cut_normals`, :func:`prunescale.sims.prune.rank_kept`):
+    the one program that depends on the pool's bucket; ``sizes`` =
+    :func:`prunescale.sims.prune.padded_args` is traced."""
+    n_pool, n_keep, _, lo, hi, g_off = sizes
+
+    def one(z):
+        tp = rank_kept(z, rule, n, mode, pool_b, keep_b, n_pool, n_keep, lo, hi)
+        return cut_normals(z, n, keep_b, g_off) + (tp,)
+
+    return jax.vmap(one)(normals)
+
+
+def _build(cut, flips, sizes, n):
+    """Teachers, padded kept examples (observed labels), row masks and label flips of a block
+    (:func:`prunescale.sims.prune.build_kept`) from :func:`_rank_chunk`'s ``cut``; traceable
+    inside a larger program; the same program for every rule, mode and pool size."""
+    _, n_keep, theta, _, _, _ = sizes
+
+    def one(a, b, g, tp, flip):
+        teacher, ex, valid = build_kept(a, b, g, tp, n_keep, theta)
+        flip = flip & valid
+        return teacher, ex._replace(y=jnp.where(flip, -ex.y, ex.y)), valid, flip
+
+    return jax.vmap(one)(*cut, flips)
+
+
+_build_chunk = jax.jit(_build, static_argnames=("n",))
+
+
+def draw_block(keys, noise, pruning, n, n_pool, mode, per_octave=None):
+    """The random numbers and the kept probe margins of a block of students:
+    ``(cut, flips, sizes)``, the arguments of :func:`_build` (padded shapes, which depend on
+    the bucket of ``P`` only)."""
+    pool_b, keep_b, draw_b = padded_sizes(pruning, n, n_pool, mode, per_octave)
+    normals, flips = _draw_chunk(keys, jnp.asarray(noise, jnp.float64), draw_b, keep_b)
+    sizes = padded_args(pruning, n, n_pool, mode)
+    cut = _rank_chunk(normals, sizes, pruning.rule, n, mode, pool_b, keep_b)
+    return cut, flips, sizes
+
+
+def sample_block(keys, noise, pruning, n, n_pool, mode, per_octave=None):
+    """Teachers, kept examples padded to ``bucket(P)`` rows (zero rows beyond the ``P`` real
+    ones; labels flipped with probability ``noise``), the row masks and the flips of a block of
+    students (keys ``keys``). The real rows are exactly the unpadded draw's: the same
+    numbers of the same key. ``pool`` and ``direct`` modes compile once per bucket of
+    ``(P_tot, P)``; ``materialize`` (tests) once per configuration."""
+    if mode == "materialize":
+        noise = jnp.asarray(noise, jnp.float64)
+        teacher, ex = _sample_chunk(keys, noise, pruning, n, n_pool, mode)
+        p = ex.x.shape[1]
+        pad = bucket(p, per_octave) - p
+        flips = ex.y != _sample_chunk(keys, jnp.float64(0.0), pruning, n, n_pool, mode)[1].y
+        ex = Examples(jnp.pad(ex.x, ((0, 0), (0, pad), (0, 0))),
+                      jnp.pad(ex.y, ((0, 0), (0, pad)), constant_values=1.0),
+                      jnp.pad(ex.tp, ((0, 0), (0, pad))))
+        valid = jnp.broadcast_to(jnp.arange(p + pad) < p, ex.y.shape)
+        return teacher, ex, valid, jnp.pad(flips, ((0, 0), (0, pad)))
+    cut, flips, sizes = draw_block(keys, noise, pruning, n, n_pool, mode, per_octave)
+    return _build_chunk(cut, flips, sizes, n)
+
+
 @partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode", "labels"))
 def _sample_chunk(keys, noise, pruning, n, n_pool, mode, labels=None):
     def one(k):
@@ -91,9 +171,7 @@ def _sample_chunk(keys, noise, pruning, n, n_pool, mode, labels=None):
         t = ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) if labels else None
         return teacher, ex._replace(y=channel_labels(k, t, ex.y, noise, labels)[0])
 
-    teacher, ex = jax.vmap(one)(keys)
-    z = ex.y[..., None] * ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
-    return teacher, ex, z
+    return jax.vmap(one)(keys)
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
@@ -113,32 +191,58 @@ def _sample_policy_chunk(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau
         y = jnp.where(valid, y, y[0])
         return teacher, Examples(x, y, jnp.zeros_like(y)), bad
 
-    teacher, ex, bad = jax.vmap(one)(keys)
-    z = ex.y[..., None] * ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
-    return teacher, ex, z, bad
+    return jax.vmap(one)(keys)
 
 
 @partial(jax.jit, static_argnames=("n",))
-def _measure_chunk(teacher, ex, w, lam, n):
-    return jax.vmap(partial(_measure, n=n))(teacher, ex, w, lam)
+def _measure_chunk(teacher, ex, w, lam, valid, n):
+    return jax.vmap(partial(_measure, n=n))(teacher, ex, w, lam, valid)
+
+
+def _rows(ex, n):
+    """The scaled problem rows ``y x / sqrt(N)`` of a block."""
+    return ex.y[..., None] * ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
+
+
+@partial(jax.jit, static_argnames=("n",))
+def _students(cut, flips, sizes, tol, max_iter, n):
+    """Build, solve and certify a block of max-margin students from their draws: one
+    program per ``(B, bucket(P), N)``, shared by every rule, mode and configuration of that
+    bucket (no recompilation between the solve and the certificate)."""
+    teacher, ex, valid, _ = _build(cut, flips, sizes, n)
+    sol = solve_max_margin(_rows(ex, n), tol, max_iter=max_iter, valid=valid)
+    meas = jax.vmap(partial(_measure, n=n))(teacher, ex, sol.w, sol.lam, valid)
+    return meas + (sol.iterations,)
 
 
 def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0, policy=None,
            labels=None):
-    """Sample, solve, measure one chunk. Three separately compiled pieces, so that the solver
-    (the expensive compilation) is shared by every configuration with the same ``(B, P, N)``.
+    """Sample, solve, measure one chunk: separately compiled pieces, each shared by every
+    configuration whose kept set pads to the same bucket (:func:`sample_block`), so a grid
+    compiles once per bucket, not once per configuration. A label channel other than a flip
+    (``labels``) draws each label from its example's teacher field: those configurations
+    take the unpadded sampler, compiled once per configuration.
     ``policy``: ``(k, (n_cand, n_rows, n_kept), tau, metric)`` of a selection policy."""
     bad = jnp.zeros(keys.shape[0], bool)
-    if policy is None:
-        teacher, ex, z = _sample_chunk(keys, jnp.asarray(noise, jnp.float64), pruning, n,
-                                       n_pool, mode, labels)
+    if policy is None and labels is None and mode != "materialize":
+        drawn = draw_block(keys, noise, pruning, n, n_pool, mode, MAX_MARGIN_PER_OCTAVE)
+        return _students(*drawn, gap_tol / 10.0, max_iter, n)
+    if policy is None and labels is None:
+        teacher, ex, valid, _ = sample_block(keys, noise, pruning, n, n_pool, mode,
+                                             MAX_MARGIN_PER_OCTAVE)
+    elif policy is None:
+        teacher, ex = _sample_chunk(keys, jnp.asarray(noise, jnp.float64), pruning, n,
+                                    n_pool, mode, labels)
+        valid = jnp.ones(ex.y.shape, bool)
     else:
         k, (n_cand, n_rows, n_kept), tau, metric = policy
-        teacher, ex, z, bad = _sample_policy_chunk(
+        teacher, ex, bad = _sample_policy_chunk(
             keys, jnp.float64(k), jnp.asarray(noise, jnp.float64), pruning, n, n_cand, n_rows,
             n_kept, tau, metric, mode, labels)
-    sol = solve_max_margin(z, gap_tol / 10.0, max_iter=max_iter)
-    eps, R, S, kappa, gap, eps_err = _measure_chunk(teacher, ex, sol.w, sol.lam, n)
+        valid = jnp.ones(ex.y.shape, bool)
+    z = _rows(ex, n)
+    sol = solve_max_margin(z, gap_tol / 10.0, max_iter=max_iter, valid=valid)
+    eps, R, S, kappa, gap, eps_err = _measure_chunk(teacher, ex, sol.w, sol.lam, valid, n)
     gap = jnp.where(bad, jnp.inf, gap)  # an overflowing draw is flagged
     return eps, R, S, kappa, gap, eps_err, sol.iterations
 
@@ -242,10 +346,11 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
         policy = (k_thr, (n_cand, n_rows, n_kept), policy_shape(softness, *fam), metric)
     elif metric not in ("abs", "signed"):
         raise InputError(f"metric must be one of abs, signed; got {metric!r}")
+    rows = (policy[1][1] if policy is not None else n_kept if labels is not None
+            else bucket(n_kept, MAX_MARGIN_PER_OCTAVE))
     if chunk is None:
-        chunk = block_size(n, n_kept if policy is None else policy[1][1])
-    check_memory(estimate_memory(n, n_pool, n_kept if policy is None else policy[1][1],
-                                 int(chunk), mode))
+        chunk = block_size(n, rows)
+    check_memory(estimate_memory(n, n_pool, rows, int(chunk), mode))
     key, seed = _base_key(key, seed)
     t0 = time.perf_counter()
     outs = _run_blocks(key, student_seeds, int(chunk), pruning, n, n_pool, n_kept, mode,
@@ -390,6 +495,10 @@ def _base_key(key, seed):
     return jax.random.key(int(seed)), int(seed)
 
 
+#: the students' keys ``fold_in(key, i)`` of a block (one compiled program per block size)
+fold_keys = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
+
+
 def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap_tol,
                 max_iter, alpha_prune, progress, t0, noise=0.0, policy=None,
                 labels=None) -> list:
@@ -401,10 +510,9 @@ def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap
     if progress is None:
         progress = n_chunks > 1
     outs = []
-    fold = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
     for c in range(n_chunks):
         idx = padded[c * chunk:(c + 1) * chunk]
-        keys = fold(key, jnp.asarray(idx, dtype=jnp.uint32))
+        keys = fold_keys(key, jnp.asarray(idx, dtype=jnp.uint32))
         res = _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise, policy, labels)
         outs.append([np.asarray(a) for a in res])
         if progress:
@@ -433,3 +541,15 @@ def resolve_alphas(f: float, alpha_prune, alpha_tot) -> tuple[float, float]:
             f"alpha_prune = {alpha_prune!r} must equal f * alpha_tot = {f!r} * {alpha_tot!r} "
             f"= {f * alpha_tot!r} (relative tolerance 1e-9)")
     return alpha_prune, alpha_tot
+
+
+def compiled_programs() -> dict:
+    """How many programs each compiled piece of the simulators holds in this process (its jit
+    cache size): ``draw`` (random numbers), ``rank`` (pruning of the pool), ``max-margin`` and
+    ``regularized`` (build, solve and certificate of a block). A grid compiles one
+    ``max-margin`` or ``regularized`` program per learner, ``N`` and bucket of kept-set sizes
+    (:func:`prunescale.sims.prune.program_shape`), not one per configuration."""
+    from prunescale.sims import erm
+
+    return {"draw": _draw_chunk._cache_size(), "rank": _rank_chunk._cache_size(),
+            "max-margin": _students._cache_size(), "regularized": erm._students._cache_size()}

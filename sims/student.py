@@ -72,21 +72,47 @@ def _max_step(v, dv):
     return jnp.minimum(1.0, jnp.min(ratio))
 
 
-def _ipm_step(z, w, s, lam):
-    """One Mehrotra predictor--corrector step for ``min 1/2|w|^2, Z w >= 1`` (one student)."""
-    p, n = z.shape
+#: rows per block of :func:`gram`
+GRAM_ROWS = 64
+
+
+def gram(z, d, p):
+    """``Z^T diag(d) Z`` over the first ``p`` rows of ``z`` only (``p`` traced; the rows
+    beyond are padding with ``d = 0``), one block of :data:`GRAM_ROWS` rows at a time: the
+    ``O(P N^2)`` work grows with the real rows, not with the padded shape, so kept sets can be
+    padded to coarse buckets at no cost in the dominant term."""
+    rows, n = z.shape
+    r = min(GRAM_ROWS, rows)
+    if rows % r:  # not a padded shape: one product
+        return z.T @ (d[:, None] * z)
+    blocks = jnp.ceil(p / r).astype(jnp.int32)
+
+    def body(i, acc):
+        zb = jax.lax.dynamic_slice_in_dim(z, i * r, r)
+        db = jax.lax.dynamic_slice_in_dim(d, i * r, r)
+        return acc + zb.T @ (db[:, None] * zb)
+
+    return jax.lax.fori_loop(0, blocks, body, jnp.zeros((n, n), z.dtype))
+
+
+def _ipm_step(z, w, s, lam, valid, p):
+    """One Mehrotra predictor--corrector step for ``min 1/2|w|^2, Z w >= 1`` (one student).
+
+    Rows outside ``valid`` (padding: zero rows) keep ``lambda = 0`` and ``s`` unchanged, so
+    they enter no sum: the step is that of the ``p`` real rows alone."""
+    n = z.shape[1]
     rd = w - z.T @ lam
-    rp = z @ w - s - 1.0
+    rp = jnp.where(valid, z @ w - s - 1.0, 0.0)
     mu = (s @ lam) / p
     d = lam / s
-    m = jnp.eye(n, dtype=z.dtype) + z.T @ (d[:, None] * z)
+    m = jnp.eye(n, dtype=z.dtype) + gram(z, d, p)
     chol = jnp.linalg.cholesky(m)
 
     def direction(rc):
         rhs = -rd + z.T @ (rc / s - d * rp)
         dw = cho_solve((chol, True), rhs)
-        ds = z @ dw + rp
-        dlam = (rc - lam * ds) / s
+        ds = jnp.where(valid, z @ dw + rp, 0.0)
+        dlam = jnp.where(valid, (rc - lam * ds) / s, 0.0)
         return dw, ds, dlam
 
     dw_a, ds_a, dl_a = direction(-s * lam)
@@ -97,7 +123,7 @@ def _ipm_step(z, w, s, lam):
     a = jnp.minimum(_max_step(s, ds), _max_step(lam, dl))
     a = jnp.minimum(1.0, 0.995 * a)
     s_new = jnp.maximum(s + a * ds, 1e-300)
-    lam_new = jnp.maximum(lam + a * dl, 1e-300)
+    lam_new = jnp.where(valid, jnp.maximum(lam + a * dl, 1e-300), 0.0)
     return w + a * dw, s_new, lam_new
 
 
@@ -119,18 +145,24 @@ def _polish(z, s, lam):
     return w, lam_full
 
 
-def _init(z):
-    """Starting point: w = 0, s = lambda = 1 (infeasible start; the IPM handles it)."""
+def _init(z, valid):
+    """Starting point: w = 0, s = lambda = 1 (infeasible start; the IPM handles it);
+    ``lambda = 0`` on padded rows."""
     p, n = z.shape
     one = jnp.ones((p,), z.dtype)
-    return jnp.zeros((n,), z.dtype), one, one
+    return jnp.zeros((n,), z.dtype), one, jnp.where(valid, one, 0.0)
 
 
 @float64
 @jax.jit
 def solve_max_margin(z: jax.Array, tol: float = 1e-6, max_iter: int = 60,
-                     polish_mu: float = 1e-4) -> Solution:
+                     polish_mu: float = 1e-4, valid: jax.Array | None = None) -> Solution:
     """Max-margin students for a batch of problems ``z`` (``B x P x N``, rows ``y x / sqrt(N)``).
+
+    ``valid`` (optional boolean ``B x P``): the real rows of padded problems. Padded rows must
+    be zero; they keep ``lambda = 0`` and drop out of every sum, step and certificate, so the
+    solution is that of the real rows alone (up to rounding), and problems of different
+    sizes padded to one shape share one compiled program.
 
     Phases: (1) IPM until every student has a certified gap ``<= tol`` or a relative
     complementarity ``mean(s o lambda) P / (1/2 |w|^2) <= polish_mu`` (support set identified);
@@ -140,8 +172,11 @@ def solve_max_margin(z: jax.Array, tol: float = 1e-6, max_iter: int = 60,
     ``gap > tol``.
     """
     b, p, n = z.shape
-    w0, s0, l0 = jax.vmap(_init)(z)
-    cert0 = jax.vmap(certify)(z, w0, l0)
+    if valid is None:
+        valid = jnp.ones((b, p), bool)
+    p_real = jnp.sum(valid, axis=1).astype(z.dtype)
+    w0, s0, l0 = jax.vmap(_init)(z, valid)
+    cert0 = jax.vmap(certify)(z, w0, l0, valid)
     state = _State(w0, s0, l0, w0, l0, cert0.gap, jnp.zeros((b,), bool),
                    jnp.zeros((b,), jnp.int32), cert0.gap <= tol)
 
@@ -149,7 +184,7 @@ def solve_max_margin(z: jax.Array, tol: float = 1e-6, max_iter: int = 60,
         return jnp.where(mask.reshape((-1,) + (1,) * (old.ndim - 1)), new, old)
 
     def keep_best(st, w, lam, from_polish):
-        gap = jax.vmap(certify)(z, w, lam).gap
+        gap = jax.vmap(certify)(z, w, lam, valid).gap
         better = (gap < st.best_gap) & ~st.done
         return st._replace(best_w=bsel(better, w, st.best_w),
                            best_lam=bsel(better, lam, st.best_lam),
@@ -162,19 +197,15 @@ def solve_max_margin(z: jax.Array, tol: float = 1e-6, max_iter: int = 60,
     def rel_mu(st):
         return jnp.sum(st.s * st.lam, axis=1) / (0.5 * jnp.sum(st.w * st.w, axis=1) + 1e-300)
 
-    def ipm_loop(st, pause):
-        def cond(st):
-            return jnp.any(~st.done & ~pause(st))
-
-        def body(st):
-            active = ~st.done & ~pause(st)
-            w, s, lam = jax.vmap(_ipm_step)(z, st.w, st.s, st.lam)
-            st = st._replace(w=bsel(active, w, st.w), s=bsel(active, s, st.s),
-                             lam=bsel(active, lam, st.lam),
-                             it=st.it + active.astype(jnp.int32))
-            return finish(keep_best(st, st.w, st.lam, False))
-
-        return jax.lax.while_loop(cond, body, st)
+    # One loop through four phases (IPM until every student is done or paused for its
+    # polish; polish; IPM until done; polish): a single copy of the IPM step and of the
+    # polish in the compiled program, which halves its compilation time.
+    def ipm(st, active):
+        w, s, lam = jax.vmap(_ipm_step)(z, st.w, st.s, st.lam, valid, p_real)
+        st = st._replace(w=bsel(active, w, st.w), s=bsel(active, s, st.s),
+                         lam=bsel(active, lam, st.lam),
+                         it=st.it + active.astype(jnp.int32))
+        return finish(keep_best(st, st.w, st.lam, False))
 
     def polish(st):
         def do(st):
@@ -183,8 +214,18 @@ def solve_max_margin(z: jax.Array, tol: float = 1e-6, max_iter: int = 60,
 
         return jax.lax.cond(jnp.any(~st.done), do, lambda st: st, st)
 
-    st = ipm_loop(state, lambda st: rel_mu(st) <= polish_mu)
-    st = polish(st)
-    st = ipm_loop(st, lambda st: jnp.zeros(st.done.shape, bool))
-    st = polish(st)
+    def body(carry):
+        st, phase = carry
+        ipm_phase = (phase == 0) | (phase == 2)
+        pause = (phase == 0) & (rel_mu(st) <= polish_mu)
+        active = ~st.done & ~pause
+        run = ipm_phase & jnp.any(active)
+
+        def other(st):
+            return jax.lax.cond(ipm_phase, lambda st: st, polish, st)
+
+        st = jax.lax.cond(run, lambda st: ipm(st, active), other, st)
+        return st, jnp.where(run, phase, phase + 1)
+
+    st, _ = jax.lax.while_loop(lambda c: c[1] < 4, body, (state, jnp.asarray(0, jnp.int32)))
     return Solution(st.best_w, st.best_lam, st.best_gap, st.it, st.polished)

@@ -27,9 +27,25 @@ def _student_data(pruning, n, n_pool, students, noise=0.0, seed=0):
         return E._sample_block(keys, noise, pruning, n, n_pool, "pool")
 
 
-def _solve(z, y, lam, learner):
+def _solve(z, y, lam, learner, cw=None):
     with x64_context():
-        return E._solve_block(z, y, lam, learner, np.int64(E.MAX_ITER[learner]))
+        if cw is None:
+            return E._solve_block(z, y, lam, learner, np.int64(E.MAX_ITER[learner]))
+        return E._solve_block(z, y, lam, learner, np.int64(E.MAX_ITER[learner]), cw,
+                              weighted=False)
+
+
+def _padded_student_data(pruning, n, n_pool, students, noise=0.0, seed=0):
+    """The simulator's own padded blocks: teachers, inputs, labels and row weights (1 on the
+    real rows, 0 on the padding)."""
+    from prunescale.sims import run as simrun
+
+    with x64_context():
+        keys = simrun.fold_keys(jax.random.key(seed),
+                                jnp.asarray(list(students), dtype=jnp.uint32))
+        teacher, ex, valid, flips = simrun.sample_block(keys, noise, pruning, n, n_pool, "pool")
+        z, y, cw, _ = E._padded_inputs(ex, valid, flips, jnp.float64(n))
+        return teacher, z, y, cw
 
 
 def _sklearn(learner, z, y, lam):
@@ -58,10 +74,12 @@ def test_weights_match_scikit_learn(learner):
     pr = Pruning("hard", 0.4)
     res = sims.simulate(pr, alpha_prune=2.0, n=n, seeds=[3, 7], learner=learner, lam=lam, noise=noise, seed=0)
     assert res.n_flagged == 0 and res.max_eps_err < 1e-6
-    teacher, z, y, _ = _student_data(pr, n, res.n_pool, [3, 7], noise=noise)
-    w, a, _ = _solve(z, y, lam, learner)
+    teacher, z, y, cw = _padded_student_data(pr, n, res.n_pool, [3, 7], noise=noise)
+    w, a, _ = _solve(z, y, lam, learner, cw)
     for i in range(2):
-        ws = _sklearn(learner, np.asarray(z[i]), np.asarray(y[i]), lam)
+        real = np.asarray(cw[i]) > 0
+        assert real.sum() == res.n_kept
+        ws = _sklearn(learner, np.asarray(z[i])[real], np.asarray(y[i])[real], lam)
         wi = np.asarray(w[i])
         assert np.linalg.norm(wi - ws) <= 1e-5 * np.linalg.norm(ws), learner
         # the reported measurements are those of this w

@@ -59,6 +59,9 @@ RES_TOL = 1e-9
 BOUND_TOL = 1e-5
 #: Newton iterations per point
 MAX_ITER = 80
+#: residual aimed at by the polishing steps after Newton's method (and at most so many steps)
+POLISH_TOL = 1e-14
+POLISH_ITER = 2
 #: (p, z) nodes per vectorized evaluation
 _CHUNK_NODES = 2_000_000
 LAM_MAX = _pr.LAM_MAX
@@ -106,6 +109,14 @@ def _initial(pts: Points):
 
 
 def _newton(pts: Points, X, quad: ErmQuadrature, max_iter: int = MAX_ITER, tol: float = 1e-12):
+    """:func:`_newton_steps` to ``tol``, then at most :data:`POLISH_ITER` more steps towards
+    :data:`POLISH_TOL`: the quasi-Newton iteration stops just below ``tol``, where a small
+    ``lam`` can still leave a duality gap above the certificate's tolerance."""
+    X, res = _newton_steps(pts, X, quad, max_iter, tol)
+    return _newton_steps(pts, X, quad, POLISH_ITER, POLISH_TOL)
+
+
+def _newton_steps(pts: Points, X, quad: ErmQuadrature, max_iter: int, tol: float):
     """Newton on ``G(X) = F(X) - X`` with a forward-difference Jacobian, backtracking on the
     scaled residual, and a damped fixed-point step where Newton does not decrease it.
     Returns ``(X, residual)``; points stop once their residual is below ``tol``."""
