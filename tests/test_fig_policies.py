@@ -52,3 +52,9 @@ def test_figure_smoke(tmp_path, monkeypatch):
     # keep-easy falls slowest over the last decade; the answers name it
     slopes = res["answers"]["theta_0"]["last_decade_slope"]
     assert slopes["easy"] == max(slopes.values()) and "easy" in res["answers"]["theta_0"]["stalls"]
+    # the main job's summary carries the answers (a rerun: everything from the cache)
+    from prunescale.figures.run import run_all
+
+    summary = run_all(tmp_path, only=["fig8"])
+    assert summary["drawn"] == [F.NAME] and summary["policies"]["theta_0"]["stalls"] == ["easy"]
+    assert summary["certification"][F.NAME]["n_uncertified"] == 0
