@@ -39,3 +39,98 @@ def test_simulator_channel_policy_path():
     np.testing.assert_allclose(a.eps, b.eps, rtol=0, atol=1e-12)
     r = simulate(labels="probit:3", **kw)
     assert r.labels == "probit:3" and not r.flagged.any()
+
+
+# --- theory -----------------------------------------------------------------------------
+
+KW = dict(rule="hard", f=0.5, alpha_prune=1.5, lam=0.1)
+
+
+@pytest.mark.parametrize("learner", ["ridge", "logistic", "hinge"])
+def test_theory_flip_object_equals_noise(learner):
+    from prunescale.theory import solve
+    from prunescale.theory.labels import Flip
+
+    a = solve(learner=learner, theta_deg=[0.0, 15.0], noise=0.1, **KW)
+    b = solve(learner=learner, theta_deg=[0.0, 15.0], labels=Flip(0.1), **KW)
+    assert a.converged.all() and b.converged.all()
+    np.testing.assert_allclose(b.eps, a.eps, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("learner", ["ridge", "logistic", "hinge"])
+def test_theory_binned_general_rule_equals_flip(learner):
+    """binned:0:ETA,1-ETA through the general (p, z) rule with the channel's label law (the
+    engine would map it to the noise ETA; call the regularized solver directly) against the
+    fast routes of the flip noise."""
+    from prunescale.theory.erm import solve_regularized
+
+    args = ("hard", 0.5, 1.5, None, [0.0, 15.0])
+    a = solve_regularized(*args, learner=learner, lam=0.1, noise=0.1)
+    b = solve_regularized(*args, learner=learner, lam=0.1, labels=Binned((0.0,), (0.1, 0.9)))
+    assert a.converged.all() and b.converged.all()
+    np.testing.assert_allclose(b.eps, a.eps, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(b.eps_noisy, a.eps_noisy, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("learner", ["ridge", "hinge"])
+def test_theory_sharp_probit_approaches_the_clean_teacher(learner):
+    from prunescale.theory import solve
+
+    clean = float(solve(learner=learner, theta_deg=15.0, **KW).eps)
+    gaps = [abs(float(solve(learner=learner, theta_deg=15.0, labels=f"probit:{b}", **KW).eps)
+                - clean) for b in (4.0, 16.0, 64.0, 256.0)]
+    assert all(g2 < g1 for g1, g2 in zip(gaps, gaps[1:])), gaps
+    assert gaps[-1] < 5e-5
+
+
+@pytest.mark.parametrize("learner", ["ridge", "logistic", "hinge"])
+@pytest.mark.parametrize("spec", ["probit:3", "binned:-0.2,0,0.4:0.3,0.1,0.8,0.95"])
+def test_theory_no_pruning_is_theta_free(learner, spec):
+    """At f = 1 the probe is irrelevant: theta = 0 (p = t, the label law in p alone) and
+    theta = 20 deg (the label law given (p, z) by Stein's lemma) agree."""
+    from prunescale.theory import solve
+
+    r = solve(rule="hard", f=1.0, alpha_prune=1.5, learner=learner, lam=0.1,
+              theta_deg=[0.0, 20.0], labels=spec)
+    assert r.converged.all() and r.labels == spec
+    assert abs(r.eps[0] - r.eps[1]) < 1e-9, r.eps
+    assert (r.eps_bound < 1e-9).all()
+
+
+def test_theory_refusals_one_line():
+    from prunescale.errors import InputError
+    from prunescale.theory import solve
+
+    with pytest.raises(InputError, match="flip, probit and binned channels so far") as e:
+        solve(learner="ridge", labels="logistic:2", **KW)
+    assert "\n" not in str(e.value)
+    with pytest.raises(InputError, match="sharp") as e:
+        solve(learner="ridge", labels="probit:2", softness=0.5, **KW)
+    assert "\n" not in str(e.value)
+
+
+def _theory_vs_sim(learner, n, seeds, theta):
+    from prunescale.sims import simulate
+    from prunescale.theory import solve
+
+    kw = dict(rule="hard", f=0.5, alpha_prune=1.5, learner=learner, lam=0.1, theta_deg=theta,
+              labels="probit:3")
+    th = solve(**kw)
+    assert th.converged.all()
+    r = simulate(n=n, seeds=seeds, **kw)
+    ok = ~r.flagged
+    assert ok.sum() >= seeds - 1
+    e = r.eps[ok]
+    se = e.std(ddof=1) / np.sqrt(e.size)
+    assert abs(e.mean() - float(th.eps)) < 3 * se, (e.mean(), float(th.eps), se)
+    return e.mean(), float(th.eps), se
+
+
+@pytest.mark.parametrize("theta", [0.0, 20.0])
+def test_theory_against_simulation_ridge_probit(theta):
+    _theory_vs_sim("ridge", 400, 48, theta)
+
+
+@pytest.mark.slow
+def test_theory_against_simulation_logistic_probit():
+    _theory_vs_sim("logistic", 800, 24, 20.0)
