@@ -101,9 +101,6 @@ def test_theory_refusals_one_line():
     from prunescale.errors import InputError
     from prunescale.theory import solve
 
-    with pytest.raises(InputError, match="flip, probit and binned channels so far") as e:
-        solve(learner="ridge", labels="logistic:2", **KW)
-    assert "\n" not in str(e.value)
     with pytest.raises(InputError, match="sharp") as e:
         solve(learner="ridge", labels="probit:2", softness=0.5, **KW)
     assert "\n" not in str(e.value)
@@ -134,3 +131,42 @@ def test_theory_against_simulation_ridge_probit(theta):
 @pytest.mark.slow
 def test_theory_against_simulation_logistic_probit():
     _theory_vs_sim("logistic", 800, 24, 20.0)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
+@pytest.mark.parametrize("beta", [0.5, 2.0, 10.0, 100.0])
+def test_logistic_label_law_against_adaptive_quadrature(beta):
+    """The positive rule in eta' of the logistic channel (both regimes: Gauss-Hermite for
+    beta sig <= 1/2, split Gauss-Legendre above) and its refinement, against scipy.quad."""
+    from scipy.integrate import quad as adaptive
+    from scipy.special import expit
+
+    from prunescale.theory._erm_law import ErmQuadrature, label_law
+    from prunescale.theory.labels import Logistic
+
+    cases = [(0.3, 0.1), (0.3, 0.7), (-1.2, 0.9), (2.0, 0.05), (0.01, 1.0), (0.4, 0.0)]
+    mu = np.array([c[0] for c in cases])
+    sig = np.array([c[1] for c in cases])
+    for q in (ErmQuadrature(), ErmQuadrature().refined()):
+        P, E = label_law(Logistic(beta), mu, sig, q)
+        for i, (m, s) in enumerate(cases):
+            if s == 0:
+                assert P[i] == expit(beta * m) and E[i] == 0.0
+                continue
+
+            def f(e):
+                return expit(beta * (m - s * e)) * np.exp(-e * e / 2) / np.sqrt(2 * np.pi)
+
+            kw = dict(points=[m / s], limit=500, epsabs=1e-15, epsrel=1e-14)
+            p_ref = adaptive(f, -12, 12, **kw)[0]
+            e_ref = adaptive(lambda e: e * f(e), -12, 12, **kw)[0]
+            assert abs(P[i] - p_ref) < 1e-13 and abs(E[i] - e_ref) < 1e-13
+
+
+@pytest.mark.slow
+def test_theory_logistic_channel_no_pruning_is_theta_free():
+    from prunescale.theory import solve
+
+    r = solve(rule="hard", f=1.0, alpha_prune=1.5, learner="ridge", lam=0.1,
+              theta_deg=[0.0, 20.0], labels="logistic:2")
+    assert r.converged.all() and abs(r.eps[0] - r.eps[1]) < 1e-9

@@ -321,7 +321,7 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
         with np.errstate(divide="ignore", invalid="ignore"):
             mu = c3 * P3 - np.where(sn3 > 0, sn3 * B3 / D3, 0.0) * z
             sig = np.broadcast_to(sn3 * tau3 / D3, mu.shape)
-        Pp, Ee = label_law(pts.labels, mu, sig)
+        Pp, Ee = label_law(pts.labels, mu, sig, quad)
         Pm = 1.0 - Pp
     omega = A3 * P3 + D3 * z
     if pts.policy:
@@ -379,7 +379,7 @@ def _label_points(ch) -> np.ndarray:
     return np.concatenate([[0.0], ch.s_breaks()])
 
 
-def label_law(ch, mu, sig):
+def label_law(ch, mu, sig, quad: ErmQuadrature | None = None):
     """``(P(y = +1), E[eta' 1{y = +1}])`` given ``(p, z)``, where ``t = mu - sig eta'``,
     ``eta' ~ N(0, 1)``, for the symmetrised channel ``A(t)`` (:meth:`Channel.odd_agree`).
 
@@ -388,14 +388,17 @@ def label_law(ch, mu, sig):
     Piecewise-constant ``A = (1 - a0) + (2 a0 - 1) 1{t > 0} + sum_j d_j (1{t >= e_j} -
     1{t <= -e_j})``: ``F`` is the same sum of ``Phi`` at ``(mu -+ e) / sig`` and ``-sig dF/dmu``
     the sum of the ``phi`` there (``sig = 0``, i.e. ``theta = 0``: ``F = A(mu)``, no ``eta'``
-    term). Exact in closed form; other channels are refused."""
-    from prunescale.theory.labels import Probit
+    term). Exact in closed form. Logistic: a positive rule in ``eta'`` (:func:`_logistic_law`,
+    resolution from ``quad``), so both are expectations under one discrete law of ``eta'``."""
+    from prunescale.theory.labels import Logistic, Probit
 
     mu, sig = np.broadcast_arrays(np.asarray(mu, float), np.asarray(sig, float))
     if isinstance(ch, Probit):
         q = np.sqrt(1.0 + (ch.beta * sig) ** 2)
         x = ch.beta * mu / q
         return ndtr(x), -sig * (ch.beta / q) * normal_pdf(x)
+    if isinstance(ch, Logistic):
+        return _logistic_law(ch.beta, mu, sig, ErmQuadrature() if quad is None else quad)
     j = ch.jumps()
     if j is None:
         raise InputError(f"labels {ch}: the regularized theory takes flip, probit and binned "
@@ -415,6 +418,50 @@ def label_law(ch, mu, sig):
         P = P + d * (ndtr(zu) - ndtr(-zl))
         E = E + d * (normal_pdf(zu) + normal_pdf(zl))
     return P, np.where(pos, -E, 0.0)
+
+
+#: ``beta sig`` up to which the logistic label law takes the Gauss-Hermite rule in ``eta'``
+_LOGISTIC_GH_MAX = 0.5
+#: split points of the logistic rule around its centre, in units of ``1 / (beta sig)``
+_LOGISTIC_OFFS = np.array([-32.0, -16.0, -8.0, -4.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 4.0,
+                           8.0, 16.0, 32.0])
+
+
+def _logistic_law(beta, mu, sig, quad: ErmQuadrature):
+    """:func:`label_law` of ``logistic:beta``: ``E[g(mu - sig eta')]`` and ``E[eta' g(mu - sig
+    eta')]``, ``g = sigma(beta .)``, by one positive, normalised rule in ``eta'`` per node.
+    ``sig = 0``: ``g(mu)`` and 0. ``beta sig <= 1/2`` (``g`` analytic in a strip of half-width
+    ``>= 2 pi`` in ``eta'``): Gauss-Hermite with ``4 n_z`` nodes. Otherwise composite
+    Gauss-Legendre (``n_z`` per panel) on ``[-z_max, z_max]`` split at the fixed ``z`` panels and
+    at ``mu / sig + OFFS / (beta sig)``. The refined rule doubles the nodes and widens the range."""
+    from scipy.special import expit
+
+    P = np.zeros(mu.shape)
+    E = np.zeros(mu.shape)
+    S = beta * sig
+    zero = sig == 0
+    P[zero] = expit(beta * mu[zero])
+    small = ~zero & (S <= _LOGISTIC_GH_MAX)
+    if np.any(small):
+        x, w = np.polynomial.hermite_e.hermegauss(4 * quad.n_z)
+        w = w / np.sum(w)
+        g = expit(beta * (mu[small][:, None] - sig[small][:, None] * x))
+        P[small] = g @ w
+        E[small] = g @ (w * x)
+    big = ~zero & ~small
+    if np.any(big):
+        m, sg = mu[big], sig[big]
+        L = quad.z_max
+        br = np.concatenate([np.broadcast_to(_Z_EDGES, (m.size, len(_Z_EDGES))),
+                             (m / sg)[:, None] + (1.0 / (beta * sg))[:, None] * _LOGISTIC_OFFS],
+                            axis=1)
+        x, w = panel_rule(np.full(m.size, -L), np.full(m.size, L), br, quad.n_z)
+        w = w * normal_pdf(x)
+        g = expit(beta * (m[:, None] - sg[:, None] * x))
+        tot = np.sum(w, axis=1)
+        P[big] = np.sum(w * g, axis=1) / tot
+        E[big] = np.sum(w * x * g, axis=1) / tot
+    return P, E
 
 
 def _herr2(h, omega, V, f):

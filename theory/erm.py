@@ -613,7 +613,7 @@ def _check_channel(labels, NO, pol, learner):
     """The non-flip channel of :func:`solve_regularized` (``None`` for none or a flip, which
     the caller passes as ``noise``); one-line :class:`InputError` for what is not
     supported."""
-    from prunescale.theory.labels import Probit, as_channel
+    from prunescale.theory.labels import as_channel
 
     ch = as_channel(labels)
     if ch is None:
@@ -622,10 +622,6 @@ def _check_channel(labels, NO, pol, learner):
         raise InputError(f"labels {ch}: pass a flip channel as noise = {ch.eta:g}")
     if np.any(NO != 0):
         raise InputError(f"give noise or labels, not both; got labels {ch}")
-    if not (isinstance(ch, Probit) or ch.jumps() is not None):
-        raise InputError(f"labels {ch}: the regularized learners ({learner}) take flip, probit "
-                         "and binned channels so far; use the max-margin learner for this "
-                         "channel")
     if np.any(pol):
         raise InputError(f"labels {ch}: the regularized learners take a label channel with the "
                          "sharp |p| rules only so far (softness 0, metric abs, no family "
