@@ -505,10 +505,10 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         bound_tol: largest certified ``eps_bound`` of a converged point.
         strict: raise :class:`~prunescale.errors.NotCertified` if a point is not certified.
         labels: a label channel (:mod:`prunescale.theory.labels`) instead of ``noise``:
-            ``probit`` or ``binned`` (``flip`` is ``noise``), sharp ``|p|`` rules only; these
-            take the general ``(p, z)`` rule with the channel's label law in closed form
-            (:func:`~prunescale.theory._erm_law.label_law`). ``eps_noisy`` is then the
-            channel's.
+            ``probit``, ``binned`` or ``logistic`` (``flip`` is ``noise``), sharp ``|p|``
+            rules only; these take the general ``(p, z)`` rule with the channel's label law
+            given ``(p, z)`` (:func:`~prunescale.theory._erm_law.label_law`: closed form, or a
+            rule in the last Gaussian for logistic). ``eps_noisy`` is then the channel's.
 
     Returns:
         :class:`~prunescale.theory.TheoryResult` of the broadcast shape (``kappa``,
