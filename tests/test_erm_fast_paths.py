@@ -49,6 +49,14 @@ CASES = [
     pytest.param(dict(learner="ridge", softness=0.3, reweight=True, metric="signed"),
                  id="ridge-soft-reweighted"),
     pytest.param(dict(learner="ridge", softness=0.5, theta_deg=30.0), id="ridge-soft-theta30"),
+    # the policy families go through the same routes: the route must see the family
+    pytest.param(dict(learner="logistic", rule="power", power_exp=1.0, probe_scale=5.0),
+                 id="logistic-power"),
+    pytest.param(dict(learner="logistic", rule="power", power_exp=-1.0, probe_scale=5.0,
+                      lam=0.01), id="logistic-power-negative"),
+    pytest.param(dict(learner="logistic", random_share=0.2), id="logistic-mixed"),
+    pytest.param(dict(learner="hinge", rule="power", power_exp=0.5, probe_scale=2.0),
+                 id="hinge-power"),
 ]
 
 

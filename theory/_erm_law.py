@@ -869,9 +869,7 @@ def _kernels_policy0(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
     (:meth:`~prunescale.theory._kept_law.Policy.breaks`, mapped to ``x``). ``pi`` enters
     through :meth:`~prunescale.theory._kept_law.Policy.pi` only; the prox is evaluated on
     the 1-d ``omega`` rule."""
-    from prunescale.theory._kept_law import Policy
-
-    pol = Policy(pts.policy, pts.k, pts.tau, pts.metric)
+    pol = pts.kept  # the points' policy, with its family (power exponent, random share)
     G = A.size
     lo = np.zeros(G)
     hi = _kept_tail(lo, np.full(G, np.inf))
