@@ -104,13 +104,10 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
         return simulate_max_margin(pruning, alpha_prune, n, seeds,
                                    max_iter=80 if max_iter is None else max_iter, **common,
                                    labels=model.data.labels, **kw)
-    if model.data.labels is not None:
-        raise InputError(f"labels {model.data.labels}: the regularized learners' simulator takes "
-                         "flip channels only so far; use the max-margin learner")
     from prunescale.sims.erm import simulate_regularized
 
     kw = {} if tol is None else {"eps_tol": tol}
     return simulate_regularized(pruning, alpha_prune, n, seeds, learner=model.learner.name,
                                 lam=model.learner.lam, reweight=sel.reweight,
-                                max_iter=max_iter, **common, **kw)
+                                max_iter=max_iter, **common, labels=model.data.labels, **kw)
 

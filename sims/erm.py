@@ -57,9 +57,9 @@ from prunescale.sims._x64 import float64
 from prunescale.sims.result import SimResult
 from prunescale.sims.prune import MODES, policy_shape, policy_sizes, sample_kept, sample_policy
 from prunescale.sims.prune import bucket
-from prunescale.sims.run import (_base_key, _check_args, block_size, check_memory,
-                                 estimate_memory, flip_labels, fold_keys, realised_sizes,
-                                 resolve_alphas, sample_block, draw_block, _build)
+from prunescale.sims.run import (_base_key, _check_args, block_size, channel_labels,
+                                 check_memory, estimate_memory, fold_keys,
+                                 realised_sizes, resolve_alphas, sample_block, draw_block, _build)
 from prunescale.theory.erm import _check_learner, _check_lam, _check_noise
 from prunescale.theory import _selection as _sel
 from prunescale.theory.pruning import _scalar, check_family, check_tol
@@ -307,13 +307,16 @@ def _solve_one(z, y, lam, learner, max_iter, cw=None, weighted=True):
     return _hinge(z, y, lam, max_iter, cw, weighted)
 
 
-@partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode"))
-def _sample_block(keys, noise, pruning, n, n_pool, mode):
-    """Teachers, inputs ``z = x / sqrt(N)`` and flipped labels of a block of students."""
+@partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode", "labels"))
+def _sample_block(keys, noise, pruning, n, n_pool, mode, labels=None):
+    """Teachers, inputs ``z = x / sqrt(N)`` and observed labels of a block of students
+    (flipped with probability ``noise``, or drawn from the channel ``labels`` with the same
+    uniforms, :func:`prunescale.sims.run.channel_labels`)."""
 
     def one(key):
         teacher, ex = sample_kept(key, pruning, n, n_pool, mode)
-        y, flip = flip_labels(key, ex.y, noise)
+        t = ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) if labels else None
+        y, flip = channel_labels(key, t, ex.y, noise, labels)
         y = y.astype(ex.x.dtype)
         z = ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
         return teacher, z, y, jnp.mean(flip.astype(ex.x.dtype))
@@ -354,16 +357,17 @@ _measure_block = jax.jit(_measure_impl, static_argnames=("learner", "n"))
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
-                                   "metric", "reweight", "mode"))
+                                   "metric", "reweight", "mode", "labels"))
 def _policy_sample_block(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric,
-                         reweight, mode):
+                         reweight, mode, labels=None):
     """Teachers, inputs ``z = x / sqrt(N)``, labels, loss weights, flip fractions, kept counts
     and overflow flags of a block of students under a selection policy
     (:func:`prunescale.sims.prune.sample_policy`)."""
 
     def one(key):
         teacher, x, y, cw, _, flipped, count, bad = sample_policy(
-            key, pruning, n, n_cand, n_rows, n_kept, k, tau, noise, metric, reweight, mode)
+            key, pruning, n, n_cand, n_rows, n_kept, k, tau, noise, metric, reweight, mode,
+            labels)
         z = x / jnp.sqrt(jnp.asarray(n, x.dtype))
         return teacher, z, y, cw, flipped, count, bad
 
@@ -371,10 +375,10 @@ def _policy_sample_block(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau
 
 
 def _policy_block(keys, k, noise, lam, pruning, n, sizes, tau, metric, reweight, mode, learner,
-                  max_iter):
+                  max_iter, labels=None):
     n_cand, n_rows, n_kept = sizes
     teacher, z, y, cw, flipped, count, bad = _policy_sample_block(
-        keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, reweight, mode)
+        keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, reweight, mode, labels)
     w, a, it = _solve_block(z, y, lam, learner, max_iter, cw)
     eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, cw)
     return eps, R, S, Q, gap, eps_err, it, flipped, count, bad
@@ -400,12 +404,19 @@ def _students(cut, flips, sizes, lam, max_iter, learner, n):
     return _measure_impl(teacher, z, y, w, a, lam, learner, n, cw) + (it, flipped)
 
 
-def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter):
+def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter, labels=None):
     """Sample, solve, certify one block: separately compiled pieces (as in
     :mod:`prunescale.sims.run`), each shared by every configuration whose kept set pads to the
     same bucket (:func:`prunescale.sims.run.sample_block`: padded rows have loss weight 0, so
-    they drop out of the objective, the solver and the certificate). (One program fusing
-    sampling and the hinge solver also deadlocked XLA's CPU runtime with jax 0.10.2.)"""
+    they drop out of the objective, the solver and the certificate). A label channel other
+    than a flip (``labels``) draws each label from its example's teacher field: those
+    configurations take the unpadded sampler, compiled once per configuration. (One program
+    fusing sampling and the hinge solver also deadlocked XLA's CPU runtime with jax 0.10.2.)"""
+    if labels is not None:
+        teacher, z, y, flipped = _sample_block(keys, noise, pruning, n, n_pool, mode, labels)
+        w, a, it = _solve_block(z, y, lam, learner, max_iter)
+        eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n)
+        return eps, R, S, Q, gap, eps_err, it, flipped
     if mode != "materialize":
         drawn = draw_block(keys, noise, pruning, n, n_pool, mode)
         return _students(*drawn, lam, max_iter, learner, n)
@@ -431,7 +442,7 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
                          direct: bool = False, mode: str | None = None,
                          eps_tol: float = EPS_TOL, chunk: int | None = None,
                          max_iter: int | None = None,
-                         progress: bool | None = None) -> SimResult:
+                         progress: bool | None = None, labels=None) -> SimResult:
     """The regularized simulator of :func:`prunescale.sims.simulate`: certified ridge,
     logistic or hinge students on pruned, noisy Gaussian data.
 
@@ -439,7 +450,9 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
     (``"ridge"``, ``"logistic"``, ``"hinge"``), ``lam`` (ridge penalty in ``(0, 1e6]``), ``noise`` (label-flip probability in
     ``[0, 0.5]``) and ``eps_tol`` (flag students whose certified bound on ``|eps - eps*|``
     exceeds it). Student ``i`` sees exactly the data of the max-margin simulator's student
-    ``i`` before the label flips.
+    ``i`` before the label flips. ``labels``: a label channel
+    (:mod:`prunescale.theory.labels`, spec or object; replaces ``noise``), drawn with the
+    uniforms of the max-margin simulator, so ``flip:ETA`` reproduces ``noise=ETA``.
 
     Selection policy (``docs/erm.md`` section 7): ``softness`` ``tau`` in ``[0, 10]``,
     ``metric`` ``"abs"`` or ``"signed"`` and ``reweight`` as in
@@ -459,6 +472,11 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
     learner = _check_learner(learner)
     lam = _scalar("lam", _check_lam(lam), "in (0, 1e+06]")
     noise = _scalar("noise", _check_noise(noise), "in [0, 0.5]")
+    from prunescale.theory.labels import as_channel
+
+    labels = as_channel(labels)
+    if labels is not None and labels.is_flip:
+        noise, labels = labels.eta, None
     softness = _scalar("softness", _sel.check_softness(softness), "in [0, 10]")
     metric = _sel.check_metric(metric)
     reweight = _sel.check_reweight(reweight)
@@ -483,11 +501,13 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
                              "random selection); got 'materialize'")
         sharp_rank = mode == "pool" and _sel.is_step(pruning.rule, softness, fam[2])
         n_cand, n_rows = policy_sizes(pruning.f, n_pool, n_kept, mode, sharp_rank)
-        k_thr = float(_sel.threshold(pruning.rule, pruning.f, softness, metric, noise,
-                                     pruning.theta, exp=fam[0], scale=fam[1]))
+        k_thr = float(_sel.threshold(pruning.rule, pruning.f, softness, metric,
+                                     noise if labels is None else labels, pruning.theta,
+                                     exp=fam[0], scale=fam[1]))
         if pruning.rule == "random":
             k_thr = 0.0
-    rows = n_rows if policy else bucket(n_kept)  # padded rows per student
+    # padded rows per student (a label channel other than a flip is not padded)
+    rows = n_rows if policy else n_kept if labels is not None else bucket(n_kept)
     if chunk is None:
         chunk = block_size(n, rows)
     chunk = int(chunk)
@@ -508,10 +528,10 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
             res = _policy_block(keys, np.float64(k_thr), noise, lam, pruning, n,
                                 (n_cand, n_rows, n_kept), policy_shape(softness, *fam), metric,
                                 reweight,
-                                mode, learner, np.int64(max_iter))
+                                mode, learner, np.int64(max_iter), labels)
         else:
             res = _block(keys, noise, lam, pruning, n, n_pool, mode, learner,
-                         np.int64(max_iter))
+                         np.int64(max_iter), labels)
             res = tuple(res) + (np.full(chunk, n_kept), np.zeros(chunk, dtype=bool))
         outs.append([np.asarray(x) for x in res])
         if progress:
@@ -529,7 +549,9 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
         lam=float(lam), noise=float(noise), softness=float(softness), metric=metric,
         reweight=reweight, tol=float(eps_tol), eps=eps, power_exp=fam[0], probe_scale=fam[1],
         random_share=fam[2],
-        eps_noisy=noise + (1.0 - 2.0 * noise) * eps, R=R, S=S, kappa=np.full(k, np.nan), Q=Q,
+        eps_noisy=(noise + (1.0 - 2.0 * noise) * eps if labels is None
+                   else labels.eps_noisy(eps)), labels=None if labels is None else str(labels),
+        R=R, S=S, kappa=np.full(k, np.nan), Q=Q,
         gap=gap, eps_err=eps_err, iterations=its, flipped=flipped,
         kept=np.minimum(kept, n_rows if policy else n_kept).astype(float),
         flagged=~(finite & (eps_err <= eps_tol)), seconds=time.perf_counter() - t0)

@@ -89,9 +89,10 @@ def test_sharp_channels_approach_the_clean_teacher(family):
     assert gaps[-1] < 5e-3
 
 
-def test_regularized_refuses_varying_channels():
-    with pytest.raises(InputError, match="flip channels only"):
-        solve(rule="hard", f=0.5, alpha_prune=1.0, learner="ridge", lam=0.1, labels="probit:2")
+def test_regularized_refuses_channels_with_policies():
+    with pytest.raises(InputError, match="sharp"):
+        solve(rule="hard", f=0.5, alpha_prune=1.0, learner="ridge", lam=0.1, softness=0.5,
+              labels="probit:2")
 
 
 @pytest.mark.parametrize("spec", ["probit:2", "logistic:1.5",

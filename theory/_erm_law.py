@@ -112,6 +112,9 @@ class Points:
     f: np.ndarray | None = None
     #: the policy's ``pi``, split points and weights (:class:`theory._kept_law.Policy`)
     kept: object = None
+    #: a label channel other than a constant flip (:mod:`prunescale.theory.labels`; then
+    #: ``eta = 0``): only the general ``(p, z)`` rule takes it (:func:`label_law`)
+    labels: object = None
 
     def take(self, idx) -> "Points":
         sel = {k: (None if getattr(self, k) is None else getattr(self, k)[idx])
@@ -119,7 +122,8 @@ class Points:
         sel["kept"] = None if self.kept is None else self.kept.take(idx)
         return Points(self.learner, *(getattr(self, k)[idx] for k in
                                        ("lo", "hi", "c", "sn", "eta", "alpha", "lam")),
-                      policy=self.policy, metric=self.metric, reweight=self.reweight, **sel)
+                      policy=self.policy, metric=self.metric, reweight=self.reweight,
+                      labels=self.labels, **sel)
 
     @property
     def size(self) -> int:
@@ -140,14 +144,15 @@ def ridge_closed(pts: Points) -> bool:
     """Whether the points take the ridge rule of :func:`_moments_ridge` (ridge at ``theta >
     0``, sharp rules and policies alike: ``f`` is affine in ``z``, so the ``z`` integral
     against the label's probit weight is closed-form)."""
-    return pts.learner == "ridge" and bool(np.any(pts.sn > 0))
+    return pts.learner == "ridge" and bool(np.any(pts.sn > 0)) and pts.labels is None
 
 
 def analytic_z(pts: Points) -> bool:
     """Whether the z integral is done in closed form (ridge and hinge at theta = 0, sharp
     rules and selection policies alike: given ``p`` the label, ``pi`` and the loss weight
     ``c`` are fixed, and ``omega`` is Gaussian)."""
-    return pts.learner in ("ridge", "hinge") and not np.any(pts.sn > 0)
+    return (pts.learner in ("ridge", "hinge") and not np.any(pts.sn > 0)
+            and pts.labels is None)
 
 
 def sharp_signed(pts: Points) -> bool:
@@ -160,7 +165,7 @@ def sharp_signed(pts: Points) -> bool:
 def omega_kernel(pts: Points) -> bool:
     """Whether the p integral is folded into a closed-form kernel in omega (logistic at
     theta = 0, sharp rules), leaving a 1-d rule in omega."""
-    return (pts.learner == "logistic" and not np.any(pts.sn > 0)
+    return (pts.learner == "logistic" and not np.any(pts.sn > 0) and pts.labels is None
             and (not pts.policy or sharp_signed(pts)))
 
 
@@ -199,6 +204,8 @@ def _p_rule(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):
     breaks = [lo[:, None] + L[:, None] * _P_FRACS]
     if pts.policy:
         breaks.append(pts.kept.breaks(pts.c, pts.sn))
+    if pts.labels is not None:  # where the label law changes along t ~ c p
+        breaks.append(_label_points(pts.labels)[None, :] / pts.c[:, None])
     with np.errstate(divide="ignore", invalid="ignore"):
         if np.any(pts.sn > 0):
             tan = pts.sn / pts.c
@@ -235,6 +242,11 @@ def _z_rule(pts: Points, p, A, B, D, tau, V, quad: ErmQuadrature):
         lab = np.where((sn3 > 0) & (wz[..., None] < 3.0), lab, np.nan)
         if np.any(pts.sn > 0):
             parts.append(lab)
+            if pts.labels is not None:  # mean of t given (p, z) at the channel's points
+                tl = _label_points(pts.labels)
+                tl = np.concatenate([tl, -tl])
+                zl = ((pts.c[:, None] * p)[..., None] - tl) * (D3 / (sn3 * B3))
+                parts.append(np.where(sn3 > 0, zl, np.nan))
         if pts.learner == "hinge":
             V3 = V[:, None, None]
             kinks = np.concatenate([np.ones_like(V3), 1.0 - V3], axis=-1)
@@ -298,12 +310,19 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         num = c3 * P3 * D3 - sn3 * B3 * z
         k = np.where(sn3 > 0, num / (sn3 * tau3), np.where(num >= 0, np.inf, -np.inf))
-    Pt = ndtr(k)
-    Pt_neg = ndtr(-k)
-    phik = normal_pdf(k)
-    Pp = (1.0 - eta3) * Pt + eta3 * Pt_neg
-    Pm = (1.0 - eta3) * Pt_neg + eta3 * Pt
-    Ee = -(1.0 - 2.0 * eta3) * phik  # E[eta' 1{y = +1}] = -E[eta' 1{y = -1}]
+    if pts.labels is None:
+        Pt = ndtr(k)
+        Pt_neg = ndtr(-k)
+        phik = normal_pdf(k)
+        Pp = (1.0 - eta3) * Pt + eta3 * Pt_neg
+        Pm = (1.0 - eta3) * Pt_neg + eta3 * Pt
+        Ee = -(1.0 - 2.0 * eta3) * phik  # E[eta' 1{y = +1}] = -E[eta' 1{y = -1}]
+    else:  # t = mu - sig eta' given (p, z)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu = c3 * P3 - np.where(sn3 > 0, sn3 * B3 / D3, 0.0) * z
+            sig = np.broadcast_to(sn3 * tau3 / D3, mu.shape)
+        Pp, Ee = label_law(pts.labels, mu, sig, quad)
+        Pm = 1.0 - Pp
     omega = A3 * P3 + D3 * z
     if pts.policy:
         # selection policy (section 7): the kept law has the extra factor pi(m(p, y)); pi and
@@ -351,6 +370,100 @@ def moments(pts: Points, X, quad: ErmQuadrature, V_eval=None, cert: bool = False
 _HERR_ULP = 8.0 * np.finfo(float).eps
 
 
+def _label_points(ch) -> np.ndarray:
+    """Points ``t >= 0`` where the symmetrised channel's ``A(t)`` jumps or bends (the
+    quadrature splits there)."""
+    j = ch.jumps()
+    if j is not None:
+        return np.concatenate([[0.0], np.asarray(j[1], float)])
+    return np.concatenate([[0.0], ch.s_breaks()])
+
+
+def label_law(ch, mu, sig, quad: ErmQuadrature | None = None):
+    """``(P(y = +1), E[eta' 1{y = +1}])`` given ``(p, z)``, where ``t = mu - sig eta'``,
+    ``eta' ~ N(0, 1)``, for the symmetrised channel ``A(t)`` (:meth:`Channel.odd_agree`).
+
+    With ``F(mu, sig) = E[A(mu + sig eta')]``, Stein's lemma gives ``E[eta' A(mu - sig
+    eta')] = -sig dF/dmu``. Probit: ``F = Phi(beta mu / q)``, ``q = sqrt(1 + beta^2 sig^2)``.
+    Piecewise-constant ``A = (1 - a0) + (2 a0 - 1) 1{t > 0} + sum_j d_j (1{t >= e_j} -
+    1{t <= -e_j})``: ``F`` is the same sum of ``Phi`` at ``(mu -+ e) / sig`` and ``-sig dF/dmu``
+    the sum of the ``phi`` there (``sig = 0``, i.e. ``theta = 0``: ``F = A(mu)``, no ``eta'``
+    term). Exact in closed form. Logistic: a positive rule in ``eta'`` (:func:`_logistic_law`,
+    resolution from ``quad``), so both are expectations under one discrete law of ``eta'``."""
+    from prunescale.theory.labels import Logistic, Probit
+
+    mu, sig = np.broadcast_arrays(np.asarray(mu, float), np.asarray(sig, float))
+    if isinstance(ch, Probit):
+        q = np.sqrt(1.0 + (ch.beta * sig) ** 2)
+        x = ch.beta * mu / q
+        return ndtr(x), -sig * (ch.beta / q) * normal_pdf(x)
+    if isinstance(ch, Logistic):
+        return _logistic_law(ch.beta, mu, sig, ErmQuadrature() if quad is None else quad)
+    j = ch.jumps()
+    if j is None:
+        raise InputError(f"labels {ch}: the regularized theory takes flip, probit and binned "
+                         "channels so far")
+    a0, edges, steps = j
+    pos = sig > 0
+    s1 = np.where(pos, sig, 1.0)
+
+    def z(x):  # the standardised argument; +-inf (or 0 at a tie) where sig = 0
+        return np.where(pos, x / s1, np.where(x > 0, np.inf, np.where(x < 0, -np.inf, 0.0)))
+
+    z0 = z(mu)
+    P = (1.0 - a0) + (2.0 * a0 - 1.0) * ndtr(z0)
+    E = (2.0 * a0 - 1.0) * normal_pdf(z0)
+    for e, d in zip(edges, steps):
+        zu, zl = z(mu - e), z(mu + e)
+        P = P + d * (ndtr(zu) - ndtr(-zl))
+        E = E + d * (normal_pdf(zu) + normal_pdf(zl))
+    return P, np.where(pos, -E, 0.0)
+
+
+#: ``beta sig`` up to which the logistic label law takes the Gauss-Hermite rule in ``eta'``
+_LOGISTIC_GH_MAX = 0.5
+#: split points of the logistic rule around its centre, in units of ``1 / (beta sig)``
+_LOGISTIC_OFFS = np.array([-32.0, -16.0, -8.0, -4.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 4.0,
+                           8.0, 16.0, 32.0])
+
+
+def _logistic_law(beta, mu, sig, quad: ErmQuadrature):
+    """:func:`label_law` of ``logistic:beta``: ``E[g(mu - sig eta')]`` and ``E[eta' g(mu - sig
+    eta')]``, ``g = sigma(beta .)``, by one positive, normalised rule in ``eta'`` per node.
+    ``sig = 0``: ``g(mu)`` and 0. ``beta sig <= 1/2`` (``g`` analytic in a strip of half-width
+    ``>= 2 pi`` in ``eta'``): Gauss-Hermite with ``4 n_z`` nodes. Otherwise composite
+    Gauss-Legendre (``n_z`` per panel) on ``[-z_max, z_max]`` split at the fixed ``z`` panels and
+    at ``mu / sig + OFFS / (beta sig)``. The refined rule doubles the nodes and widens the range."""
+    from scipy.special import expit
+
+    P = np.zeros(mu.shape)
+    E = np.zeros(mu.shape)
+    S = beta * sig
+    zero = sig == 0
+    P[zero] = expit(beta * mu[zero])
+    small = ~zero & (S <= _LOGISTIC_GH_MAX)
+    if np.any(small):
+        x, w = np.polynomial.hermite_e.hermegauss(4 * quad.n_z)
+        w = w / np.sum(w)
+        g = expit(beta * (mu[small][:, None] - sig[small][:, None] * x))
+        P[small] = g @ w
+        E[small] = g @ (w * x)
+    big = ~zero & ~small
+    if np.any(big):
+        m, sg = mu[big], sig[big]
+        L = quad.z_max
+        br = np.concatenate([np.broadcast_to(_Z_EDGES, (m.size, len(_Z_EDGES))),
+                             (m / sg)[:, None] + (1.0 / (beta * sg))[:, None] * _LOGISTIC_OFFS],
+                            axis=1)
+        x, w = panel_rule(np.full(m.size, -L), np.full(m.size, L), br, quad.n_z)
+        w = w * normal_pdf(x)
+        g = expit(beta * (m[:, None] - sg[:, None] * x))
+        tot = np.sum(w, axis=1)
+        P[big] = np.sum(w * g, axis=1) / tot
+        E[big] = np.sum(w * x * g, axis=1) / tot
+    return P, E
+
+
 def _herr2(h, omega, V, f):
     """``(|h - omega - V f| + r)^2`` per node, ``r`` the rounding allowance: an upper bound on
     the square of the exact-arithmetic value (used by the certificate, ``docs/erm.md`` 4.4)."""
@@ -383,8 +496,12 @@ def _weighted_prox(learner, y, omega, V, c):
 
 
 def nodes_per_point(learner: str, quad: ErmQuadrature, theta0: bool = False,
-                    policy: bool = False) -> int:
+                    policy: bool = False, labels=None) -> int:
     """Upper bound on the ``(p, z)`` nodes of one point (for chunking)."""
+    if labels is not None:  # the general (p, z) rule, with the channel's breaks
+        nt = _label_points(labels).size
+        return ((n_p_panels(learner, policy) + nt) * quad.n_p
+                * (n_z_panels(learner, policy) + 2 * nt) * quad.n_z)
     if learner == "ridge" or (theta0 and learner == "hinge"):
         return n_p_panels(learner, policy) * quad.n_p * 8
     if policy and theta0 and learner == "logistic":  # omega rule times the inner x rule
@@ -562,7 +679,8 @@ def omega_kernel_theta(pts: Points) -> bool:
     """Whether the points take the omega-outer rule at ``theta > 0``
     (:func:`_kernels_theta`): the sharp ``|p|`` rules of logistic and hinge (ridge takes
     :func:`_moments_ridge`)."""
-    return bool(np.any(pts.sn > 0)) and not pts.policy and pts.learner != "ridge"
+    return (bool(np.any(pts.sn > 0)) and not pts.policy and pts.learner != "ridge"
+            and pts.labels is None)
 
 
 def _compact(x, w):
@@ -738,7 +856,7 @@ def omega_kernel_policy(pts: Points) -> bool:
     (:func:`_kernels_policy0`): logistic (ridge and hinge integrate ``z`` in closed form
     instead), without reweighting (whose loss weight would tie the prox to ``p``)."""
     return (pts.learner == "logistic" and bool(pts.policy) and not pts.reweight
-            and not np.any(pts.sn > 0) and not sharp_signed(pts))
+            and not np.any(pts.sn > 0) and not sharp_signed(pts) and pts.labels is None)
 
 
 def _kernels_policy0(pts: Points, A, B, D, tau, V, quad: ErmQuadrature):

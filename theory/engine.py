@@ -182,14 +182,13 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
                          f"learner {m['learner']}")
     from prunescale.theory import erm  # scipy: only for the regularized learners
 
-    ch, noise = m["labels"], m["noise"]
-    if ch is not None:  # a non-flip channel: only those with a constant agreement, for now
+    ch, noise, law = m["labels"], m["noise"], None
+    if ch is not None:  # a constant agreement is a flip noise; others: the channel's law
         j = ch.jumps()
-        if j is None or len(j[1]) or not 0.5 <= j[0] <= 1.0:
-            raise InputError(f"labels {ch}: the regularized learners ({m['learner']}) take "
-                             "flip channels only so far (flip:ETA, or binned with a constant "
-                             "agreement); use the max-margin learner for this channel")
-        noise = 1.0 - j[0]
+        if j is not None and not len(j[1]) and 0.5 <= j[0] <= 1.0:
+            noise = 1.0 - j[0]
+        else:
+            law = ch
     kw = {}
     if tol is not None:
         kw["bound_tol"] = tol
@@ -198,7 +197,7 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
     res = erm.solve_regularized(
         m["rule"], m["f"], alpha_prune, alpha_tot, m["theta_deg"], learner=m["learner"],
         lam=m["lam"], noise=noise, softness=m["softness"], metric=m["metric"],
-        reweight=m["reweight"], strict=strict, **fam, **kw)
+        reweight=m["reweight"], strict=strict, labels=law, **fam, **kw)
     if ch is not None:
         import dataclasses
 

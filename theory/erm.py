@@ -447,7 +447,7 @@ def _points(rule, learner, F, AL, TH, LA, NO) -> Points:
 
 def _solve_chunks(pts: Points, quad: ErmQuadrature, X0=None):
     per = nodes_per_point(pts.learner, quad, theta0=not np.any(pts.sn > 0),
-                          policy=bool(pts.policy))
+                          policy=bool(pts.policy), labels=pts.labels)
     chunk = max(1, _CHUNK_NODES // per)
     X = np.empty((pts.size, 4))
     res = np.empty(pts.size)
@@ -461,7 +461,7 @@ def _solve_chunks(pts: Points, quad: ErmQuadrature, X0=None):
 
 def _certify_chunks(pts: Points, X, quad: ErmQuadrature):
     per = nodes_per_point(pts.learner, quad, theta0=not np.any(pts.sn > 0),
-                          policy=bool(pts.policy))
+                          policy=bool(pts.policy), labels=pts.labels)
     chunk = max(1, _CHUNK_NODES // per)
     outs = []
     for i in range(0, pts.size, chunk):
@@ -474,7 +474,8 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
                       learner: str, lam, noise=0.0, softness=0.0, metric: str = "abs",
                       reweight: bool = False, power_exp=0.0, probe_scale=1.0,
                       random_share=0.0, quad: ErmQuadrature = ErmQuadrature(),
-                      bound_tol: float = BOUND_TOL, strict: bool = False) -> TheoryResult:
+                      bound_tol: float = BOUND_TOL, strict: bool = False,
+                      labels=None) -> TheoryResult:
     """The regularized engine of :func:`prunescale.theory.solve`: solve and certify the ERM
     fixed point at every point of the broadcast inputs.
 
@@ -503,6 +504,11 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         quad: quadrature resolution (:class:`ErmQuadrature`).
         bound_tol: largest certified ``eps_bound`` of a converged point.
         strict: raise :class:`~prunescale.errors.NotCertified` if a point is not certified.
+        labels: a label channel (:mod:`prunescale.theory.labels`) instead of ``noise``:
+            ``probit``, ``binned`` or ``logistic`` (``flip`` is ``noise``), sharp ``|p|``
+            rules only; these take the general ``(p, z)`` rule with the channel's label law
+            given ``(p, z)`` (:func:`~prunescale.theory._erm_law.label_law`: closed form, or a
+            rule in the last Gaussian for logistic). ``eps_noisy`` is then the channel's.
 
     Returns:
         :class:`~prunescale.theory.TheoryResult` of the broadcast shape (``kappa``,
@@ -527,6 +533,7 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
 
     fam = _family(rule, metric, shape, power_exp, probe_scale, random_share)
     pol = _policy_mask(rule, TA, metric, reweight, fam)
+    ch = _check_channel(labels, NO, pol, learner)
     X = np.empty((F.size, 4))
     res = np.empty(F.size)
     cert, cert_ref = {}, {}
@@ -542,6 +549,7 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
             X0 = _sharp_start(rule, learner, args, TA[idx], metric, pts, quad)
         else:
             pts = _points(rule, learner, *args)
+            pts.labels = ch
         X[idx], res[idx], c1, c2 = _solve_points(pts, quad, X0)
         for dst, src in ((cert, c1), (cert_ref, c2)):
             for k, v in src.items():
@@ -594,10 +602,31 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         rule=rule, learner=learner, metric=metric, reweight=reweight, shape=shape, f=F,
         alpha_prune=AL, alpha_tot=AL / F, theta_deg=TH, lam=LA, noise=NO, softness=TA,
         power_exp=fam[0], probe_scale=fam[1], random_share=fam[2],
-        eps=answer(eps), eps_noisy=answer(NO + (1.0 - 2.0 * NO) * eps), R=answer(R),
+        eps=answer(eps), eps_noisy=answer(NO + (1.0 - 2.0 * NO) * eps if ch is None
+                                          else ch.eps_noisy(eps)), R=answer(R),
         S=answer(S), Q=answer(Q), q0=answer(tau * tau), m=answer(m), s=answer(s),
         V=answer(V), converged=converged, residual=res, gap=cert["gap"],
         eps_bound=bound(eps_bound), quad_err=bound(cert_ref["eps_bound"]), reason=reason)
+
+
+def _check_channel(labels, NO, pol, learner):
+    """The non-flip channel of :func:`solve_regularized` (``None`` for none or a flip, which
+    the caller passes as ``noise``); one-line :class:`InputError` for what is not
+    supported."""
+    from prunescale.theory.labels import as_channel
+
+    ch = as_channel(labels)
+    if ch is None:
+        return None
+    if ch.is_flip:
+        raise InputError(f"labels {ch}: pass a flip channel as noise = {ch.eta:g}")
+    if np.any(NO != 0):
+        raise InputError(f"give noise or labels, not both; got labels {ch}")
+    if np.any(pol):
+        raise InputError(f"labels {ch}: the regularized learners take a label channel with the "
+                         "sharp |p| rules only so far (softness 0, metric abs, no family "
+                         "parameters or reweighting)")
+    return ch
 
 
 def _sharp_start(rule, learner, args, TA, metric, pts: Points, quad: ErmQuadrature):
