@@ -514,14 +514,11 @@ POWER_EXP_STEPS = tuple(float(x) for x in np.round(np.arange(-5.0, 5.01, 0.25), 
 PROBE_SCALE_STEPS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0)
 #: Random shares R mixed into keep-hard / keep-easy (``pi = R f + (1 - R) pi_rule``).
 SHARE_STEPS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
-#: Label channels offered by the app: ``flip`` (the noise slider's eta), and for the
-#: max-margin student ``probit:BETA`` and ``logistic:BETA`` (``docs/erm.md`` section 8).
+#: Label channels offered by the app: ``flip`` (the noise slider's eta), ``probit:BETA`` and
+#: ``logistic:BETA`` (``docs/erm.md`` section 8), for every learner.
 LABEL_FAMILIES = ("flip", "probit", "logistic")
 #: Steepnesses BETA of the probit and logistic channels offered by the app.
 BETA_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0)
-#: Shown instead of a number for a regularized learner with a non-flip channel.
-LABELS_REGULARIZED = ("the regularized theory takes flip channels only so far: choose the flip "
-                      "channel, or the max-margin student for probit and logistic labels")
 
 
 def label_spec(family: str, noise: float = 0.0, beta: float = 1.0) -> str:
@@ -590,14 +587,12 @@ def erm_unavailable(learner: str, noise: float, reweight: bool = False,
                     labels: str = "") -> str | None:
     """Why ``learner`` cannot be drawn (``None``: it can). The max-margin student with noise
     is drawn up to the capacity of the noisy kept data (:mod:`theory.capacity`), beyond which
-    its curve has no points; it has no loss to reweight. The regularized learners take flip
-    channels only (:data:`LABELS_REGULARIZED`)."""
+    its curve has no points; it has no loss to reweight. Every learner takes every label
+    channel (a channel the theory refuses is shown as its one-line error)."""
     _check_learner(learner)
     float(noise)
     if reweight and learner == "max-margin":
         return REWEIGHT_MAX_MARGIN
-    if labels and not str(labels).startswith("flip:") and learner != "max-margin":
-        return LABELS_REGULARIZED
     return None
 
 
@@ -647,8 +642,8 @@ def erm_curve(learner: str, rule: str, f: float, theta_deg: float = 0.0, *, lam:
     ``f = 1, theta = 0``. ``softness, metric, reweight``: the selection policy
     (:func:`prunescale.theory.solve`; no reweighting for max-margin). ``power_exp,
     probe_scale``: the ``power`` rule's ``A, B``; ``random_share``: ``R`` mixed into
-    ``hard`` or ``easy``; ``labels``: a channel spec (``""``: flips of probability ``noise``;
-    the regularized learners take flip channels only). Cached.
+    ``hard`` or ``easy``; ``labels``: a channel spec (``""``: flips of probability
+    ``noise``). Cached.
     """
     key = _erm_norm(learner, rule, f, theta_deg, lam, noise, softness, metric, reweight,
                     power_exp, probe_scale, random_share, labels)
@@ -678,8 +673,6 @@ def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi, softness=0.0, me
                         noise=0.0, alpha_prune=c.alpha_prune, eps=c.eps,
                         converged=_ro_bool(np.ones(len(c.eps), bool)),
                         n_excluded=c.n_excluded)
-    if labels and not labels.startswith("flip:"):
-        raise InputError(LABELS_REGULARIZED)
     slow = (softness > 0 or reweight or (metric != "abs" and learner != "logistic")
             or rule == "power" or random_share > 0)
     a = erm_alpha_grid(theta_deg, lo, hi, slow=slow, power=rule == "power")
@@ -735,8 +728,6 @@ def _erm_point(learner, rule, f, theta_deg, lam, noise, alpha_prune, softness=0.
         return ErmPoint(learner=learner, rule=rule, f=f, theta_deg=theta_deg, lam=math.nan,
                         noise=0.0, alpha_prune=p.alpha_prune, eps=p.eps,
                         converged=p.converged, reason=p.reason, eps_noisy=p.eps)
-    if labels and not labels.startswith("flip:"):
-        raise InputError(LABELS_REGULARIZED)
     r = solve(rule, f, alpha_prune, theta_deg=theta_deg, learner=learner, lam=lam,
               noise=noise, **pol, **fkw)
     ok = bool(r.converged)
@@ -808,7 +799,7 @@ def clear_caches() -> None:
 
 
 __all__ = ["ALPHA_RANGE", "ALPHA_STEPS", "APP_LEARNERS", "BETA_STEPS", "Curve", "ErmCurve", "ErmPoint",
-           "F_STEPS", "FrontierData", "LABEL_FAMILIES", "LABELS_REGULARIZED", "LAM_STEPS", "MAX_MARGIN_NOISELESS", "MAX_SIM_EXAMPLES",
+           "F_STEPS", "FrontierData", "LABEL_FAMILIES", "LAM_STEPS", "MAX_MARGIN_NOISELESS", "MAX_SIM_EXAMPLES",
            "NOISE_STEPS", "POWER_EXP_STEPS", "PROBE_SCALE_STEPS", "PhaseData", "Point", "RULES", "SHARE_STEPS", "SimPoint", "THETA_STEPS", "alpha_grid",
            "clear_caches", "erm_alpha_grid", "erm_curve", "erm_is_cached",
            "erm_point", "erm_unavailable", "frontier", "label_spec", "penalty_label", "frontier_grids", "is_cached",

@@ -312,7 +312,7 @@ def test_power_and_mixed_controls_reach_the_theory():
     assert "random share R = 0.2" in _html(outputs)
 
 
-def test_label_channel_reaches_the_max_margin_theory_and_is_refused_clearly_elsewhere():
+def test_label_channel_reaches_the_theory_for_every_learner():
     from prunescale.app.notebook import app as nb
 
     outputs, defs = nb.run(defs=_family_controls(learner="max-margin", channel="probit",
@@ -324,14 +324,16 @@ def test_label_channel_reaches_the_max_margin_theory_and_is_refused_clearly_else
               labels="probit:10")
     assert cur.labels == "probit:10" and cur.converged and cur.eps == float(r.eps)
     assert cur.eps_noisy == float(r.eps_noisy) and f"{cur.eps_noisy:.4g}" in _html(outputs)
-    # the regularized learners take flip channels only: a notice, never a crash or a number
+    # a regularized learner with a logistic channel: the same numbers as the theory
     outputs, defs = nb.run(defs=_family_controls(learner="logistic", channel="logistic",
                                                  beta=2.0))
     html = _html(outputs)
-    assert defs["erm_notice"] == compute.LABELS_REGULARIZED and defs["erm_curves"] == []
-    assert "flip channels only" in html and "Traceback" not in html
-    with pytest.raises(ValueError, match="flip channels only"):
-        compute.erm_point("ridge", "hard", 0.2, 0.0, alpha_prune=2.0, labels="probit:2")
+    assert not defs["erm_error"] and not defs["erm_notice"] and "Traceback" not in html
+    cur = defs["erm_pts"][pt.rule]
+    r = solve(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
+              learner="logistic", lam=0.01, labels="logistic:2")
+    assert cur.labels == "logistic:2" and cur.eps == float(r.eps)
+    assert cur.eps_noisy == float(r.eps_noisy) and "logistic:2" in html
     # a flip channel is the noise slider's eta
     assert compute.label_spec("flip", 0.1) == "" and compute.label_spec("probit", 0, 5) == \
         "probit:5"
