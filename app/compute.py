@@ -602,8 +602,8 @@ def erm_alpha_grid(theta_deg: float = 0.0, lo: float = ALPHA_RANGE[0],
     """Log-spaced budgets of a regularized learning curve: about 40 points over
     ``0.1 .. 100`` at ``theta = 0``, 13 at ``theta > 0`` or with ``slow`` (a soft or
     reweighted selection policy: the general quadrature, where a solve is much slower); 8
-    for the ``power`` policy at ``theta = 0`` and 5 at ``theta > 0`` (its points are the
-    slowest: a slider answers in about 2 s at ``theta = 0``)."""
+    with ``power`` (the power policy, or a regularized learner with a non-flip label channel)
+    at ``theta = 0`` and 5 at ``theta > 0`` (the slowest points)."""
     if not (0 < lo < hi and math.isfinite(hi)):
         raise InputError(f"need 0 < lo < hi; got lo={lo!r}, hi={hi!r}")
     if power:
@@ -675,7 +675,9 @@ def _erm_curve(learner, rule, f, theta_deg, lam, noise, lo, hi, softness=0.0, me
                         n_excluded=c.n_excluded)
     slow = (softness > 0 or reweight or (metric != "abs" and learner != "logistic")
             or rule == "power" or random_share > 0)
-    a = erm_alpha_grid(theta_deg, lo, hi, slow=slow, power=rule == "power")
+    # the power policy and a non-flip channel (regularized: a quadrature per node) are the
+    # slowest points: the coarsest grid
+    a = erm_alpha_grid(theta_deg, lo, hi, slow=slow, power=rule == "power" or bool(labels))
     r = solve(rule, f, a, theta_deg=theta_deg, learner=learner, lam=lam, noise=noise, **pol,
               **fkw)
     ok = np.asarray(r.converged, bool)

@@ -399,10 +399,11 @@ def _(
                                            noise=erm_noise, lo=_lo, hi=_hi, **erm_pol,
                                            **erm_fam)
                      for r in erm_rules)
-        _slow = ("a regularized learner at θ > 0, with a power or mixed policy or with a soft "
-                 "or reweighted selection can take a while the first time"
+        _slow = ("a regularized learner at θ > 0, with a power or mixed policy, a soft or "
+                 "reweighted selection or a probit or logistic label channel can take a while "
+                 "the first time"
                  if (theta_deg > 0 or erm_pol["softness"] > 0 or erm_pol["reweight"]
-                     or erm_power or erm_fam["random_share"] > 0)
+                     or erm_power or erm_fam["random_share"] > 0 or erm_labels)
                  and erm_learner != "max-margin" else "cached afterwards")
         with (contextlib.nullcontext() if _ready
               else mo.status.spinner(title=f"Solving {erm_learner} learning curves",
