@@ -801,7 +801,7 @@ def clear_caches() -> None:
 
 
 __all__ = ["ALPHA_RANGE", "ALPHA_STEPS", "APP_LEARNERS", "BETA_STEPS", "Curve", "ErmCurve", "ErmPoint",
-           "F_STEPS", "FrontierData", "LABEL_FAMILIES", "LAM_STEPS", "MAX_MARGIN_NOISELESS", "MAX_SIM_EXAMPLES",
+           "F_STEPS", "FrontierData", "LABEL_FAMILIES", "LAM_STEPS", "MAX_SIM_EXAMPLES",
            "NOISE_STEPS", "POWER_EXP_STEPS", "PROBE_SCALE_STEPS", "PhaseData", "Point", "RULES", "SHARE_STEPS", "SimPoint", "THETA_STEPS", "alpha_grid",
            "clear_caches", "erm_alpha_grid", "erm_curve", "erm_is_cached",
            "erm_point", "erm_unavailable", "frontier", "label_spec", "penalty_label", "frontier_grids", "is_cached",
