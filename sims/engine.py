@@ -43,15 +43,18 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
         labels: a label channel (:mod:`prunescale.theory.labels`, e.g. ``"probit:2"``; not
             with a nonzero ``noise``): labels drawn with ``P(y = +1 | t)`` on the pool (or the
             direct candidates), from the same uniforms as the flips (key
-            ``fold_in(key, FLIP)``). Max-margin learner only, for now.
+            ``fold_in(key, FLIP)``), for every learner.
         softness: selection softness in ``[0, 10]``.
         metric: ``"abs"`` or ``"signed"``.
         reweight: weight the kept losses by ``1/pi`` (regularized learners only).
-        power_exp, probe_scale, random_share: the power (``rule = "power"``) and mixed policy
-            families, as :func:`prunescale.theory.solve`. Every pool example is kept
-            independently with probability ``pi``; the normaliser ``c`` (threshold ``k``) is
-            the theory's, from the ``N -> inf`` law, so the realised kept fraction fluctuates
-            around ``f`` (Binomial).
+        power_exp: exponent ``A`` of the power policy (``rule = "power"``), as
+            :func:`prunescale.theory.solve`. Every pool example is kept independently with
+            probability ``pi``; the normaliser ``c`` (threshold ``k``) is the theory's, from
+            the ``N -> inf`` law, so the realised kept fraction fluctuates around ``f``
+            (Binomial).
+        probe_scale: scale ``B > 0`` of the power policy.
+        random_share: share ``R`` in ``[0, 1]`` of random selection mixed into ``hard`` or
+            ``easy`` (the mixed policy), kept in the same way.
         n: input dimension ``N >= 1``.
         seeds: number of students ``K`` (students ``0..K-1``) or explicit student indices.
         seed: base seed (ignored if ``key`` is given); student ``i`` uses
