@@ -464,6 +464,22 @@ def _logistic_law(beta, mu, sig, quad: ErmQuadrature):
     return P, E
 
 
+def _moment_dict(pts: Points, B, D, tau, sums, fpp, za, bb, cert: bool, extra: bool) -> dict:
+    """The moments of :func:`moments` from a rule's weighted sums: ``E[f^2]``, ``E[f']``, and
+    ``E[f t]``, ``E[f u]``, ``E[f xi]`` from ``fpp = E[f p]``, ``za = E[f z]``,
+    ``bb = E[f eta']`` through ``r = (B z + tau eta')/D`` (``t = c p - s r``,
+    ``u = s p + c r``, ``xi = (tau z - B eta')/D``); with ``cert`` the certificate's sums,
+    with ``extra`` the rounding-allowance sums."""
+    fr = (B / D) * za + (tau / D) * bb
+    out = {"f2": sums["f2"], "df": sums["df"], "ft": pts.c * fpp - pts.sn * fr,
+           "fu": pts.sn * fpp + pts.c * fr, "fxi": (tau / D) * za - (B / D) * bb}
+    if cert:
+        out.update(M=sums["M"], lstar=sums["l"], absM=sums["absM"])
+    if extra:
+        out.update(absF=sums["absF"], herr2=sums["herr2"])
+    return out
+
+
 def _herr2(h, omega, V, f):
     """``(|h - omega - V f| + r)^2`` per node, ``r`` the rounding allowance: an upper bound on
     the square of the exact-arithmetic value (used by the certificate, ``docs/erm.md`` 4.4)."""
@@ -615,15 +631,7 @@ def _moments_ridge(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
                                                     + V2 * V2 * aEf2)
         for k, v in vals.items():
             acc[k] = acc.get(k, 0.0) + np.sum(W * v, axis=1)
-    fpp, za, bb = acc["pf"], acc["zf"], acc["ef"]
-    fr = (B / D) * za + (tau / D) * bb
-    out = {"f2": acc["f2"], "df": acc["df"], "ft": pts.c * fpp - pts.sn * fr,
-           "fu": pts.sn * fpp + pts.c * fr, "fxi": (tau / D) * za - (B / D) * bb}
-    if cert:
-        out.update(M=acc["M"], lstar=acc["l"], absM=acc["absM"])
-    if extra:
-        out.update(absF=acc["absF"], herr2=acc["herr2"])
-    return out
+    return _moment_dict(pts, B, D, tau, acc, acc["pf"], acc["zf"], acc["ef"], cert, extra)
 
 
 def _moments_theta0(pts: Points, p, wp, A, B, D, tau, V, cert, extra=False):
@@ -1003,13 +1011,5 @@ def _moments_kernel(pts: Points, A, B, D, tau, V, Vp, cert, quad: ErmQuadrature,
             if ke is not None:
                 sc = sc + np.abs(ke)
             add("absF", np.abs(f) * sc)
-    za, fpp = sums["f_z"], sums["f_p"]
-    bb = sums.get("f_e", 0.0)
-    fr = (B / D) * za + (tau / D) * bb
-    out = {"f2": sums["f2"], "df": sums["df"], "ft": pts.c * fpp - pts.sn * fr,
-           "fu": pts.sn * fpp + pts.c * fr, "fxi": (tau / D) * za - (B / D) * bb}
-    if cert:
-        out.update(M=sums["M"], lstar=sums["l"], absM=sums["absM"])
-    if extra:
-        out.update(absF=sums["absF"], herr2=sums["herr2"])
-    return out
+    return _moment_dict(pts, B, D, tau, sums, sums["f_p"], sums["f_z"], sums.get("f_e", 0.0),
+                        cert, extra)
