@@ -164,10 +164,19 @@ def test_interrupted_figures_exit_130_cleanly(tmp_path):
     env = dict(os.environ, PRUNESCALE_CACHE="")
     p = subprocess.Popen([sys.executable, "-m", "prunescale.cli", "figures", "--out",
                           str(tmp_path / "figs")], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(12)  # inside the computation (theory and simulations)
+                         stderr=subprocess.PIPE, env=env)
+    # interrupt inside the computation: once the first progress line (theory) is out and
+    # the simulations have started
+    seen, deadline = b"", time.monotonic() + 120
+    while b"sim " not in seen and time.monotonic() < deadline and p.poll() is None:
+        chunk = os.read(p.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+    assert b"sim " in seen, seen.decode(errors="replace")[-2000:]
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
+    err = (seen + err).decode(errors="replace")
     assert p.returncode == 130, (p.returncode, err[-2000:])
     assert "interrupted" in err
     leftovers = [q.name for q in (tmp_path / "figs").rglob("*.tmp")]
