@@ -167,6 +167,17 @@ def _time_erm_answer(page, slider: str, key: str, times: int = 1,
         page.wait_for_timeout(50)
 
 
+def _shows(page, text: str, timeout_s: float = 30.0) -> bool:
+    """Whether the page shows ``text`` within ``timeout_s`` (a label may be redrawn a moment
+    after the panels)."""
+    deadline = time.monotonic() + timeout_s
+    while text not in page.locator("body").inner_text():
+        if time.monotonic() > deadline:
+            return False
+        page.wait_for_timeout(100)
+    return True
+
+
 def _settle(page, quiet_s: float = 2.0, timeout_s: float = 180.0) -> None:
     """Wait until every panel (the regularized one included) is drawn and none has changed
     for ``quiet_s``."""
@@ -200,7 +211,7 @@ def _check_regularized_panel_answers(page) -> None:
     _settle(page)
     _press(page, "probe angle θ (degrees)", "ArrowRight", 4)
     _settle(page)  # the max-margin panels at a new angle may take a while (untimed)
-    assert "θ = 20°" in page.locator("body").inner_text()
+    assert _shows(page, "θ = 20°")
     dt = _time_erm_answer(page, "label noise η", "ArrowRight")
     _report("theta = 20", dt)
     _press(page, "probe angle θ (degrees)", "ArrowLeft", 4)
@@ -209,7 +220,7 @@ def _check_regularized_panel_answers(page) -> None:
     _settle(page)
     dt = _time_erm_answer(page, "selection softness τ", "ArrowRight")
     _settle(page)
-    assert "τ = 0.5" in page.locator("body").inner_text()
+    assert _shows(page, "τ = 0.5")
     _report("softness 0.5", dt)
 
 
@@ -252,7 +263,7 @@ def test_app_in_browser(server, tmp_path):
                 # the f slider (keyboard, like a person would): the phase-diagram marker moves
                 page.get_by_role("slider", name="kept fraction f").first.press("ArrowRight")
                 _wait_changed(page, after, ("phase", "learning"), UPDATE_S)
-                assert "f = 0.25" in page.locator("body").inner_text()
+                assert _shows(page, "f = 0.25")
                 _check_no_error_output(page)
                 _check_regularized_panel_answers(page)
             except Exception:
