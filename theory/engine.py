@@ -19,7 +19,8 @@ from prunescale.theory.result import TheoryResult
 #: the model fields a call may leave out, and their values then
 DEFAULTS = {"theta_deg": 0.0, "learner": "max-margin", "lam": None, "noise": 0.0,
             "softness": 0.0, "metric": "abs", "reweight": False, "power_exp": 0.0,
-            "probe_scale": 1.0, "random_share": 0.0, "labels": None}
+            "probe_scale": 1.0, "random_share": 0.0, "labels": None, "snr": 0.0,
+            "probe": "fixed", "alpha_ssl": None}
 
 
 def model_arguments(rule, given: dict) -> dict:
@@ -39,7 +40,8 @@ def model_arguments(rule, given: dict) -> dict:
         if isinstance(rule, Selection):
             fields.update(softness=rule.softness, metric=rule.metric, reweight=rule.reweight,
                           power_exp=rule.power_exp, probe_scale=rule.probe_scale,
-                          random_share=rule.random_share)
+                          random_share=rule.random_share, probe=rule.probe,
+                          alpha_ssl=rule.alpha_ssl)
     else:
         fields, what = {"rule": rule}, None
     given = {k: v for k, v in given.items() if v is not None}
@@ -56,6 +58,8 @@ def model_arguments(rule, given: dict) -> dict:
     _pr.check_reweight_for(learner, out["reweight"])
     _pr.check_family(out["rule"], out["metric"], out["power_exp"], out["probe_scale"],
                      out["random_share"])
+    _pr.check_snr(out["snr"])
+    _pr.check_probe(out["probe"], out["theta_deg"], out["alpha_ssl"])
     out["labels"] = _channel(out["labels"], out["noise"])
     if out["labels"] is not None and out["labels"].is_flip:
         out["noise"], out["labels"] = out["labels"].eta, None
