@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from prunescale.theory import RULES, curves, solve
-from prunescale.theory import pruning as _pr
+from prunescale import validation as _pr
 from prunescale.errors import InputError
 
 

@@ -181,14 +181,14 @@ def _check_grid_size(args, thetas, ns) -> int:
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
-    from prunescale.theory.pruning import check_int
+    from prunescale.validation import check_int
 
     return check_int(name, value, lo, hi)
 
 
 def _points(args) -> list[tuple[float, float, float]]:
     """Validated ``(f, alpha_prune, alpha_tot)`` for every combination requested."""
-    from prunescale.theory.pruning import check_alpha, check_f
+    from prunescale.validation import check_alpha, check_f
 
     fs = check_f(args.f).ravel()
     if args.alpha_prune is None and args.alpha_tot is None:
@@ -300,13 +300,10 @@ def _learners(args):
 
 def _configs(args, points, thetas, ns):
     """Validated sweep configurations and, per ``(config, n)``, ``(n_pool, n_kept)``."""
-    from prunescale.sims import Pruning
-    from prunescale.sims import run as simrun
+    from prunescale.sims import plan
     from prunescale.sims.sweep import Config
 
     mode = "direct" if args.direct else "pool"
-    from prunescale.sims.prune import program_shape
-
     configs, sizes, work = [], {}, 0.0
     shapes = set()
     seen = set()
@@ -323,17 +320,15 @@ def _configs(args, points, thetas, ns):
         seen.add(cfg)
         configs.append(cfg)
         for n in ns:
-            n_pool, n_kept = simrun.realised_sizes(Pruning(rule, f, theta), n, ap, at)
-            chunk = args.chunk or simrun.block_size(n, n_kept)
-            simrun.check_memory(simrun.estimate_memory(n, n_pool, n_kept, chunk, mode))
-            sizes[cfg, n] = (n_pool, n_kept)
-            shapes.add(program_shape(learner, n, n_kept, tau > 0 or args.metric[0] != "abs"))
-            work += args.seeds * n_kept * float(n) ** 2
+            p = plan(cfg.model, n, ap, at, mode=mode, chunk=args.chunk)
+            sizes[cfg, n] = (p.n_pool, p.n_kept)
+            shapes.add(p.shape)
+            work += args.seeds * p.n_kept * float(n) ** 2
     return configs, sizes, work, len(shapes)
 
 
 def run(args) -> int:
-    from prunescale.theory.pruning import check_theta_deg, check_tol
+    from prunescale.validation import check_theta_deg, check_tol
 
     from prunescale._output import write_records
 
@@ -466,7 +461,7 @@ def _summary_row(args, cfg, n, size, st) -> dict:
     """One configuration at one N: aggregates over its certified students, beside the theory.
 
     ``z = (eps_mean - eps_theory) / eps_sem``; ``None`` without a certified theory point."""
-    from prunescale.sims.result import aggregates_defined
+    from prunescale.sims import aggregates_defined
 
     n_pool, n_kept = size
     mm = cfg.learner == "max-margin"

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from prunescale._args import CliError, names_type, values_type
-from prunescale.theory.pruning import check_noise
+from prunescale.validation import check_noise
 
 RULES = ("hard", "easy", "random", "power")
 LEARNERS = ("max-margin", "hinge", "logistic", "ridge")
@@ -161,7 +161,7 @@ def check_learner_args(args) -> tuple[np.ndarray | None, np.ndarray]:
         return None, noises  # max-margin only: no import of the ERM engine (scipy)
     if args.lam is None:
         raise CliError(f"--learner {erm[0]} needs --lam (the ridge penalty lambda > 0)")
-    from prunescale.theory.pruning import check_lam
+    from prunescale.validation import check_lam
 
     return np.unique(check_lam(args.lam).ravel()), noises
 
@@ -170,7 +170,7 @@ def check_softness_args(args) -> np.ndarray:
     """Validated ``--softness`` values (one-line :class:`~prunescale.errors.InputError`)."""
     soft = np.asarray(args.softness, float)
     if args.metric != ["abs"] or np.any(soft != 0):
-        from prunescale.theory._selection import check_softness
+        from prunescale.validation import check_softness
 
         soft = check_softness(soft)
     return np.unique(soft.ravel())
@@ -179,7 +179,7 @@ def check_softness_args(args) -> np.ndarray:
 def check_family_args(args) -> dict:
     """Validated policy-family grids per rule: ``{rule: [(A, B, R), ...]}`` (one-line
     :class:`CliError` for an option given to a rule that has no such parameter)."""
-    from prunescale.theory import pruning as _pr
+    from prunescale import validation as _pr
 
     rules = list(args.rule)
     given = {o: getattr(args, o.lstrip("-").replace("-", "_")) is not None
@@ -221,7 +221,7 @@ def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot
     theta, lam, noise, softness and the rule's ``families``, :func:`check_family_args`) with one
     metric; ``lam`` and ``reweight`` apply to the regularized learners."""
     from prunescale.theory import solve
-    from prunescale.theory.pruning import REGULARIZED
+    from prunescale.validation import REGULARIZED
 
     key = "alpha_tot" if alpha_is_tot else "alpha_prune"
     recs = []

@@ -12,6 +12,9 @@ Public API:
   :func:`truncated_folded_normal`: data and pruning;
 * :func:`load`: a sweep's results folder (``prunescale sim --out DIR``) as a pandas
   ``DataFrame``, or aggregated as an xarray ``Dataset`` (:mod:`prunescale.sims.store`);
+* :func:`plan` -> :class:`RunPlan`: the sizes, block, memory and compiled-program shape of a
+  simulation before it runs (:mod:`prunescale.sims.planning`);
+* :func:`aggregates_defined`: whether a run's means estimate the model's error;
 * :class:`Pruning` is re-exported from :mod:`theory.pruning` (the shared specification).
 
 Every public function computes in float64 (certificates at a relative gap of 1e-6 need it)
@@ -32,15 +35,15 @@ from prunescale.sims.data import (
 )
 from prunescale.sims.prune import MODES, pool_size, prune_indices, sample_kept
 from prunescale.sims.engine import simulate
-from prunescale.sims.result import SimResult
+from prunescale.sims.planning import RunPlan, plan
+from prunescale.sims.result import SimResult, aggregates_defined
 from prunescale.sims.run import resolve_alphas
 from prunescale.sims.store import load
 from prunescale.sims.student import Solution, solve_max_margin
 
 __all__ = [
-    "Certificate", "Examples", "MODES", "Pruning", "SimResult", "Solution", "Teacher",
-    "certify", "inputs_with_probe_margin", "load", "pool_size", "prune_indices", "resolve_alphas",
-    "sample_kept", "sample_pool", "sample_teacher", "simulate",
-    "solve_max_margin",
-    "truncated_folded_normal",
+    "Certificate", "Examples", "MODES", "Pruning", "RunPlan", "SimResult", "Solution",
+    "Teacher", "aggregates_defined", "certify", "inputs_with_probe_margin", "load", "plan",
+    "pool_size", "prune_indices", "resolve_alphas", "sample_kept", "sample_pool",
+    "sample_teacher", "simulate", "solve_max_margin", "truncated_folded_normal"
 ]

@@ -23,6 +23,8 @@ import numpy as np
 
 from prunescale.sims.store import CONFIG
 
+__all__ = ["extrapolate", "fit", "plot", "theory_eps"]
+
 
 def fit(ns, means, sems, quadratic: bool = False) -> dict:
     """Weighted least-squares fit of ``eps(N) = eps_inf + a/N (+ b/N^2)``.

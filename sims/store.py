@@ -30,6 +30,9 @@ from pathlib import Path
 from prunescale import _files as _files_mod
 from prunescale.errors import InputError
 
+__all__ = ["clean_stale_temporaries", "finished_tasks", "load", "read_task", "read_task_or_none",
+           "set_aside", "stored_keys", "summarize", "task_path", "to_dataset", "write_task"]
+
 #: the configuration columns; with ``n`` they label one point of a sweep
 CONFIG = ("rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "mode", "gap_tol", "learner",
           "lam", "noise", "softness", "metric", "reweight", "power_exp", "probe_scale",

@@ -25,6 +25,10 @@ from typing import Callable, Iterable, Sequence
 
 from prunescale import __version__
 
+__all__ = ["Config", "SweepReport", "Task", "check_scheduler", "connect", "default_workers",
+           "enable_compile_cache", "local_cluster", "pending", "pin_worker", "plan", "run",
+           "run_task"]
+
 #: students per task by default: two blocks of the simulator's compiled shape (8 students);
 #: at N = 200 a task takes about a second, far above Dask's per-task cost (~ms)
 TASK_STUDENTS = 16

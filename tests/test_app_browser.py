@@ -167,7 +167,7 @@ def _time_erm_answer(page, slider: str, key: str, times: int = 1,
         page.wait_for_timeout(50)
 
 
-def _settle(page, quiet_s: float = 4.0, timeout_s: float = 180.0) -> None:
+def _settle(page, quiet_s: float = 2.0, timeout_s: float = 180.0) -> None:
     """Wait until every panel (the regularized one included) is drawn and none has changed
     for ``quiet_s``."""
     names = PANELS + ("erm",)

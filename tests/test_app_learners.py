@@ -325,13 +325,13 @@ def test_label_channel_reaches_the_theory_for_every_learner():
     assert cur.labels == "probit:10" and cur.converged and cur.eps == float(r.eps)
     assert cur.eps_noisy == float(r.eps_noisy) and f"{cur.eps_noisy:.4g}" in _html(outputs)
     # a regularized learner with a logistic channel: the same numbers as the theory
-    outputs, defs = nb.run(defs=_family_controls(learner="logistic", channel="logistic",
+    outputs, defs = nb.run(defs=_family_controls(learner="ridge", channel="logistic",
                                                  beta=2.0))
     html = _html(outputs)
     assert not defs["erm_error"] and not defs["erm_notice"] and "Traceback" not in html
     cur = defs["erm_pts"][pt.rule]
     r = solve(pt.rule, defs["f"], defs["alpha_prune"], theta_deg=defs["theta_deg"],
-              learner="logistic", lam=0.01, labels="logistic:2")
+              learner="ridge", lam=0.01, labels="logistic:2")
     assert cur.labels == "logistic:2" and cur.eps == float(r.eps)
     assert cur.eps_noisy == float(r.eps_noisy) and "logistic:2" in html
     # a flip channel is the noise slider's eta

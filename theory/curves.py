@@ -22,6 +22,9 @@ from prunescale.theory._kept_law import Quadrature
 from prunescale.theory.engine import solve
 from prunescale.theory.result import TheoryResult
 
+__all__ = ["F_GRID", "FRONTIER_F_FLOOR", "f_min", "learning_curve", "log_ratio", "pareto_frontier",
+           "phase_boundary", "phase_diagram", "smallest_optimal_fraction"]
+
 
 #: Default grid of kept fractions searched for the optimum (log-spaced, includes f = 1).
 F_GRID = np.geomspace(1e-3, 1.0, 43)

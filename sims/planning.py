@@ -1,0 +1,66 @@
+"""The size of a simulation before it runs: :func:`plan`.
+
+A simulation of a model point at dimension ``N`` draws a pool of ``P_tot = round(alpha_tot N)``
+examples and keeps ``P = round(f P_tot)`` (:func:`prunescale.sims.run.realised_sizes`, which
+refuses what a finite ``N`` cannot realise); it solves ``chunk`` students per compiled block
+(:func:`prunescale.sims.run.block_size`) in about ``8 (6 P N + 4 N^2 + 4 P_tot)`` bytes per
+student (:func:`prunescale.sims.run.estimate_memory`), and configurations of equal
+:attr:`RunPlan.shape` share their compiled programs (:func:`prunescale.sims.prune.program_shape`).
+The command line sizes whole grids with it before starting any of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["RunPlan", "plan"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+    """What one ``(model, N)`` simulation needs.
+
+    Attributes:
+        n_pool: pool size ``P_tot``.
+        n_kept: kept-set size ``P``.
+        chunk: students per compiled block.
+        memory: estimated bytes of one block.
+        shape: the key of its compiled programs (equal keys share them).
+    """
+
+    n_pool: int
+    n_kept: int
+    chunk: int
+    memory: int
+    shape: tuple
+
+
+def plan(model, n: int, alpha_prune: float, alpha_tot: float, *, mode: str = "pool",
+         chunk: int | None = None, check_memory: bool = True) -> RunPlan:
+    """Sizes, block, memory and program shape of simulating ``model`` at dimension ``n``.
+
+    Args:
+        model: a :class:`prunescale.model.Model`.
+        n: input dimension ``N``.
+        alpha_prune: kept examples per dimension.
+        alpha_tot: pool examples per dimension (``alpha_prune = f alpha_tot``).
+        mode: ``"pool"``, ``"direct"`` or ``"materialize"`` (as :func:`prunescale.sims.simulate`).
+        chunk: students per block (default: the simulator's).
+        check_memory: refuse a block that needs more memory than is available.
+
+    Raises:
+        InputError: one line, for a configuration this ``N`` cannot realise or a block that
+            would not fit in memory.
+    """
+    from prunescale.sims import run
+    from prunescale.sims.prune import program_shape
+
+    s = model.selection
+    n_pool, n_kept = run.realised_sizes(s, n, alpha_prune, alpha_tot)
+    chunk = chunk or run.block_size(n, n_kept)
+    memory = run.estimate_memory(n, n_pool, n_kept, chunk, mode)
+    if check_memory:
+        run.check_memory(memory)
+    policy = s.softness > 0 or s.metric != "abs"
+    return RunPlan(n_pool, n_kept, chunk, memory,
+                   program_shape(model.learner.name, n, n_kept, policy))
