@@ -33,7 +33,7 @@ import numpy as np
 
 from prunescale._args import CliError, names_type, values_type
 from prunescale._cli_theory import (add_learner_args, check_family_args, check_learner_args,
-                                   check_softness_args)
+                                    check_softness_args, check_structure_args)
 
 RULES = ("hard", "easy", "random", "power")
 
@@ -113,8 +113,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="kept examples per dimension (number, list or start:stop:num)")
     p.add_argument("--alpha-tot", type=values_type("--alpha-tot"), default=None,
                    help="pool size per dimension; alpha_prune = f * alpha_tot")
-    p.add_argument("--theta-deg", type=values_type("--theta-deg"), default=np.zeros(1),
-                   help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0)")
+    p.add_argument("--theta-deg", type=values_type("--theta-deg"), default=None,
+                   help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0; not "
+                        "with --probe prototype)")
     add_learner_args(p)
     p.add_argument("--n", type=values_type("--n"), required=True,
                    help="input dimension(s) N >= 1 (integers)")
@@ -333,6 +334,7 @@ def run(args) -> int:
     from prunescale._output import write_records
 
     out_file, out_dir = _check_where(args)
+    check_structure_args(args)  # fills in --theta-deg
     thetas = [float(t) for t in check_theta_deg(args.theta_deg).ravel()]
     ns = _ints("--n", args.n, 1, MAX_N)
     _check_int("--seeds", args.seeds, 1, MAX_SEEDS)

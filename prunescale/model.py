@@ -136,7 +136,7 @@ class Selection(Pruning):
 
     def __post_init__(self):
         super().__post_init__()
-        a = _pr.check_probe(self.probe, self.theta_deg, self.alpha_ssl)
+        a = _pr.check_probe(self.probe, self.theta_deg, self.alpha_ssl, self.metric)
         if a is not None:
             object.__setattr__(self, "alpha_ssl", _pr._scalar(
                 "alpha_ssl", a, f"in (0, {_pr.ALPHA_SSL_MAX:g}]"))

@@ -59,7 +59,7 @@ def model_arguments(rule, given: dict) -> dict:
     _pr.check_family(out["rule"], out["metric"], out["power_exp"], out["probe_scale"],
                      out["random_share"])
     _pr.check_snr(out["snr"])
-    _pr.check_probe(out["probe"], out["theta_deg"], out["alpha_ssl"])
+    _pr.check_probe(out["probe"], out["theta_deg"], out["alpha_ssl"], out["metric"])
     out["labels"] = _channel(out["labels"], out["noise"])
     if out["labels"] is not None and out["labels"].is_flip:
         out["noise"], out["labels"] = out["labels"].eta, None

@@ -298,11 +298,23 @@ def check_snr(snr) -> np.ndarray:
     return arr
 
 
-def check_probe(probe, theta_deg=0.0, alpha_ssl=None):
+def check_alpha_ssl(alpha_ssl) -> np.ndarray:
+    """Unlabeled sample(s) per dimension of the prototype probe: finite, in
+    ``(0, ALPHA_SSL_MAX]``."""
+    allowed = f"in (0, {ALPHA_SSL_MAX:g}]"
+    arr = _check_finite("alpha_ssl", alpha_ssl, allowed)
+    bad = (arr <= 0) | (arr > ALPHA_SSL_MAX)
+    if bad.any():
+        raise InputError(f"alpha_ssl must be {allowed}; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_probe(probe, theta_deg=0.0, alpha_ssl=None, metric: str = "abs"):
     """The probe (one of :data:`PROBES`) with its parameters, validated together: the
     ``prototype`` probe has no ``theta_deg`` (its angle follows from ``snr`` and
-    ``alpha_ssl``), and ``alpha_ssl`` (``None``: the pool size ``alpha_tot``, else finite in
-    ``(0, ALPHA_SSL_MAX]``) belongs to the prototype probe only. Returns ``alpha_ssl`` as an
+    ``alpha_ssl``) and no signed metric (the sign of an eigenvector of an unlabeled sample is
+    arbitrary), and ``alpha_ssl`` (``None``: the pool size ``alpha_tot``, else
+    :func:`check_alpha_ssl`) belongs to the prototype probe only. Returns ``alpha_ssl`` as an
     array, or ``None``."""
     if not isinstance(probe, str) or probe not in PROBES:
         raise InputError(f"probe must be one of {', '.join(PROBES)}; got {probe!r}")
@@ -310,18 +322,16 @@ def check_probe(probe, theta_deg=0.0, alpha_ssl=None):
         if probe != "prototype":
             raise InputError(f"alpha_ssl is the unlabeled sample of the prototype probe; got "
                              f"alpha_ssl = {alpha_ssl!r} with probe {probe}")
-        allowed = f"in (0, {ALPHA_SSL_MAX:g}]"
-        arr = _check_finite("alpha_ssl", alpha_ssl, allowed)
-        bad = (arr <= 0) | (arr > ALPHA_SSL_MAX)
-        if bad.any():
-            raise InputError(f"alpha_ssl must be {allowed}; got {float(arr[bad].flat[0])!r}")
-        alpha_ssl = arr
+        alpha_ssl = check_alpha_ssl(alpha_ssl)
     if probe == "prototype":
         th = np.asarray(theta_deg if theta_deg is not None else 0.0)
         if th.dtype.kind in "fiu" and np.any(th != 0):
             raise InputError("theta_deg is not for the prototype probe: its angle to the "
                              "teacher follows from snr and alpha_ssl; got theta_deg = "
                              f"{float(th[th != 0].flat[0])!r}")
+        if metric == "signed":
+            raise InputError("metric signed is not for the prototype probe: the sign of an "
+                             "unlabeled sample's eigenvector is arbitrary; use metric abs")
     return alpha_ssl
 
 
