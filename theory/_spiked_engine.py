@@ -111,6 +111,8 @@ def solve_spiked(m: dict, alpha_prune, alpha_tot, solve_model, opts: dict) -> Th
         for name in ("eps", "eps_noisy", "R", "S", "kappa", "Q", "q0", "m", "s", "V",
                      "eps_bound", "quad_err"):
             out[name] = np.where(blind, np.nan, out[name])
+        for name in ("residual", "gap", "gap_floor"):  # diagnostics of another problem
+            out[name] = np.where(blind, np.nan, out[name])
         out["converged"] = np.where(blind, False, out["converged"])
         out["reason"] = np.where(blind, NOT_COVERED, out["reason"])
     out["reason"] = out["reason"].astype(str)
