@@ -263,3 +263,47 @@ def test_uninformative_probe_with_a_label_aware_metric_is_not_covered():
     r = solve("hard", 0.3, 2.0, learner="ridge", lam=0.1, probe="prototype", snr=0.1,
               metric="signed")
     assert not r.converged and "BBP" in str(r.reason) and np.isnan(r.eps)
+
+
+def _max_margin_eps(N, alpha, f, theta_deg, S, rule, rng):
+    """eps of the exact max-margin student (hard-margin SVM without intercept, in input space)
+    on one spiked sample pruned by a fixed probe: the dual ``max sum a - |Z^T a|^2 / 2``,
+    ``a >= 0`` (``Z`` the kept ``y x / sqrt(N)``) by L-BFGS-B."""
+    from scipy.optimize import minimize
+
+    P_tot = int(round(alpha / f * N))
+    P = int(round(alpha * N))
+    X = rng.standard_normal((P_tot, N))
+    X[:, 0] *= np.sqrt(1.0 + S)
+    y = np.sign(X[:, 0])
+    t = np.radians(theta_deg)
+    p = np.abs(np.cos(t) * X[:, 0] + np.sin(t) * X[:, 1])
+    order = np.argsort(p)
+    keep = order[:P] if rule == "hard" else order[-P:]
+    Z = X[keep] * y[keep, None] / np.sqrt(N)
+    K = Z @ Z.T
+    r = minimize(lambda a: (0.5 * a @ K @ a - a.sum(), K @ a - 1.0), np.full(P, 0.1), jac=True,
+                 method="L-BFGS-B", bounds=[(0.0, None)] * P,
+                 options={"maxiter": 20000, "ftol": 1e-15, "gtol": 1e-10})
+    w = Z.T @ r.x
+    assert (Z @ w).min() > 0.999  # the dual's primal point has every margin >= 1
+    wt = w.copy()
+    wt[0] *= np.sqrt(1.0 + S)
+    return np.arccos(wt[0] / np.linalg.norm(wt)) / np.pi
+
+
+@pytest.mark.parametrize("rule", ["hard", "easy"])
+def test_spiked_max_margin_against_exact_finite_n_solutions(rule):
+    """N = 250, 8 seeds of the exact max-margin student on spiked data (S = 4, probe at 20
+    degrees in input space). Allowance: 3 standard errors + 0.006 for the O(1/N) finite-size
+    bias (at N = 200 the isotropic case agrees with the theory within 1e-3). The isotropic norm
+    at the whitened angle (no 1/(1+S) weakening) is off by more, so the check resolves it."""
+    N, alpha, f, th, S = 250, 2.0, 0.5, 20.0, 4.0
+    rng = np.random.default_rng(17)
+    eps = np.array([_max_margin_eps(N, alpha, f, th, S, rule, rng) for _ in range(8)])
+    mean, se = eps.mean(), eps.std(ddof=1) / np.sqrt(len(eps))
+    r = solve(rule, f, alpha, theta_deg=th, snr=S)
+    no_norm = solve(rule, f, alpha, theta_deg=float(spiked.effective_angle_deg(th, S)))
+    tol = 3 * se + 0.006
+    assert r.converged and abs(mean - float(r.eps)) < tol, (mean, se, float(r.eps))
+    assert abs(float(no_norm.eps) - float(r.eps)) > 2 * tol, (float(no_norm.eps), float(r.eps))
