@@ -4,7 +4,9 @@ A results folder holds ``task-<id>.parquet`` files, one per finished task (a blo
 of one configuration at one ``N``), each with one row per student:
 
     rule, f, alpha_prune, alpha_tot, theta_deg, mode, gap_tol,
-    learner, lam, noise, softness, metric, reweight            (the configuration)
+    learner, lam, noise, softness, metric, reweight, ...       (the configuration: CONFIG,
+                                                                with the spiked model's snr,
+                                                                probe, alpha_ssl)
     n, seed, student                                           (which student)
     eps, eps_noisy, R, S, kappa, Q, gap, flagged               (its certified measurements;
                                                                 kappa: max-margin only,
@@ -36,10 +38,12 @@ __all__ = ["clean_stale_temporaries", "finished_tasks", "load", "read_task", "re
 #: the configuration columns; with ``n`` they label one point of a sweep
 CONFIG = ("rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "mode", "gap_tol", "learner",
           "lam", "noise", "softness", "metric", "reweight", "power_exp", "probe_scale",
-          "random_share", "labels")
-#: values of the selection columns in files written before selection policies existed
+          "random_share", "labels", "snr", "probe", "alpha_ssl")
+#: values of the selection columns in files written before selection policies (and the
+#: spiked model: ``snr``, ``probe``, ``alpha_ssl``, 0 meaning ``alpha_tot``) existed
 POLICY_DEFAULTS = {"softness": 0.0, "metric": "abs", "reweight": False, "power_exp": 0.0,
-                   "probe_scale": 1.0, "random_share": 0.0, "labels": ""}
+                   "probe_scale": 1.0, "random_share": 0.0, "labels": "", "snr": 0.0,
+                   "probe": "fixed", "alpha_ssl": 0.0}
 #: the measured columns, one value per student
 MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap")
 #: the measured quantities averaged per configuration
@@ -245,7 +249,7 @@ def to_dataset(summary):
 
     Its dimensions are ``n`` and the configuration fields (``rule, learner, f, alpha_prune,
     theta_deg, lam, noise, softness, metric, reweight, power_exp, probe_scale, random_share,
-    labels``)
+    labels, snr, probe, alpha_ssl``)
     that take more than one value; a field
     with a single value is kept as a scalar coordinate (``ds.rule``, ``ds.attrs`` untouched), so
     a sweep over ``f`` and ``n`` is a two-dimensional dataset. Refuses a table mixing modes or
@@ -256,7 +260,8 @@ def to_dataset(summary):
                              f"({', '.join(map(str, sorted(summary[col].unique())))}); "
                              "select one before aggregating")
     dims = ["rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "softness",
-            "metric", "reweight", "power_exp", "probe_scale", "random_share", "labels", "n"]
+            "metric", "reweight", "power_exp", "probe_scale", "random_share", "labels", "snr",
+            "probe", "alpha_ssl", "n"]
     ds = summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()
     single = [d for d in dims if d != "n" and ds.sizes[d] == 1]
     return ds.squeeze(single)
