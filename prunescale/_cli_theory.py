@@ -202,6 +202,8 @@ def check_structure_args(args) -> tuple[np.ndarray, np.ndarray | None]:
     ``alpha_ssls`` is ``None`` unless ``--alpha-ssl`` is given."""
     from prunescale.validation import check_alpha_ssl, check_snr
 
+    if getattr(args, "structure_checked", None) is not None:
+        return args.structure_checked
     if len(args.probe) != 1:
         raise CliError(f"--probe takes one of {', '.join(PROBES)}; got {','.join(args.probe)}")
     proto = args.probe[0] == "prototype"
@@ -218,6 +220,7 @@ def check_structure_args(args) -> tuple[np.ndarray, np.ndarray | None]:
         args.theta_deg = np.zeros(1)
     snrs = np.unique(check_snr(np.zeros(1) if args.snr is None else args.snr).ravel())
     assl = None if args.alpha_ssl is None else np.unique(check_alpha_ssl(args.alpha_ssl).ravel())
+    args.structure_checked = (snrs, assl)
     return snrs, assl
 
 

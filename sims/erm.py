@@ -316,7 +316,9 @@ def _sample_block(keys, noise, pruning, n, n_pool, mode, labels=None, spike_c=0.
 
     def one(key):
         teacher, ex = sample_kept(key, pruning, n, n_pool, mode, spike_c)
-        t = ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) if labels else None
+        # a label channel sees the standardized teacher field u.x / sqrt(1 + S)
+        t = (ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) / (1.0 + spike_c)
+             if labels else None)
         y, flip = channel_labels(key, t, ex.y, noise, labels)
         y = y.astype(ex.x.dtype)
         z = ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))

@@ -214,8 +214,9 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     short of ``n_kept`` (direct).
 
     ``spike_c``: spiked inputs (:mod:`prunescale.sims.spiked`; ``pruning`` at the effective
-    angle): the kept inputs mapped by ``Sigma^(1/2) = I + c u u^T`` and a label channel fed the
-    raw teacher field ``(1 + c) t``; 0: isotropic, unchanged.
+    angle): the kept inputs mapped by ``Sigma^(1/2) = I + c u u^T``; a label channel sees the
+    standardized teacher field ``t = u.x / sqrt(1 + S)``, as the theory; 0: isotropic,
+    unchanged.
     """
     sizes = (n, n, n_cand, n_cand, n_rows * n)
     zz = jax.random.normal(key, (sum(sizes),))
@@ -226,9 +227,8 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     if labels is None:
         flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, (n_cand,))
     else:  # a label channel (prunescale.theory.labels): P(y != sign(t) | t)
-        t_raw = t * (1.0 + spike_c) if spike_c else t
         flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP),
-                                    labels.flip_prob(t_raw, jnp), (n_cand,))
+                                    labels.flip_prob(t, jnp), (n_cand,))
     y0 = jnp.where(t >= 0, 1.0, -1.0)
     y = jnp.where(flip, -y0, y0)
     m = jnp.abs(p) if metric == "abs" else y * p

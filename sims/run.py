@@ -185,7 +185,9 @@ def sample_block(keys, noise, pruning, n, n_pool, mode, per_octave=None, spike_c
 def _sample_chunk(keys, noise, pruning, n, n_pool, mode, labels=None, spike_c=0.0):
     def one(k):
         teacher, ex = sample_kept(k, pruning, n, n_pool, mode, spike_c)
-        t = ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) if labels else None
+        # a label channel sees the standardized teacher field u.x / sqrt(1 + S) (the theory's)
+        t = (ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) / (1.0 + spike_c)
+             if labels else None)
         return teacher, ex._replace(y=channel_labels(k, t, ex.y, noise, labels)[0])
 
     return jax.vmap(one)(keys)

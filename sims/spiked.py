@@ -218,7 +218,8 @@ def sample_prototype(key, noise, n_pool, n_keep, n_ssl, c, *, rule: str, n: int,
     valid = jnp.arange(keep_b) < n_keep
     xk = jnp.where(valid[:, None], x[idx], 0.0)
     yk = jnp.where(valid, y0[idx], 1.0)
-    t = xk @ T / sqn if labels is not None else None
+    # the channel sees the standardized teacher field u.x / sqrt(1 + S) (= u.g, as the theory)
+    t = xk @ T / sqn / (1.0 + c) if labels is not None else None
     y, flip = channel_labels(key, t, yk, noise, labels)
     flip = flip & valid
     y = jnp.where(valid, y, 1.0)

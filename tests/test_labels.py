@@ -48,7 +48,7 @@ def test_sweep_task_ids_unchanged_for_flip():
 
     cfg = Config("hard", 0.5, 1.0, 2.0, noise=0.1)
     # no spiked-model fields, no labels, no families, no policy
-    assert cfg.ident() == list(cfg.key())[:-10]
+    assert cfg.ident() == list(cfg.key())[:-12]
     other = Config("hard", 0.5, 1.0, 2.0, labels="probit:2")
     assert other.ident()[-1] == "probit:2"
     assert Config.of(cfg.model, 1.0, 2.0) == cfg

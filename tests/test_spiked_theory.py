@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq, minimize_scalar
 
+from prunescale.errors import InputError
 from prunescale.theory import solve, spiked
 from prunescale.theory._kept_law import Quadrature
 
@@ -259,10 +260,14 @@ def test_uninformative_probe_is_the_limit_of_a_fixed_probe_near_90_degrees():
     assert abs(float(near.eps) - float(rnd.eps)) < 2e-3
 
 
-def test_uninformative_probe_with_a_label_aware_metric_is_not_covered():
+def test_uninformative_probe_with_reweighting_is_not_covered():
     r = solve("hard", 0.3, 2.0, learner="ridge", lam=0.1, probe="prototype", snr=0.1,
-              metric="signed")
+              reweight=True)
     assert not r.converged and "BBP" in str(r.reason) and np.isnan(r.eps)
+    # a label-aware metric needs an oriented probe: refused for the prototype
+    with pytest.raises(InputError, match="metric signed is not for the prototype probe"):
+        solve("hard", 0.3, 2.0, learner="ridge", lam=0.1, probe="prototype", snr=0.1,
+              metric="signed")
 
 
 def _max_margin_eps(N, alpha, f, theta_deg, S, rule, rng):
