@@ -33,7 +33,7 @@ import numpy as np
 
 from prunescale._args import CliError, names_type, values_type
 from prunescale._cli_theory import (add_learner_args, check_family_args, check_learner_args,
-                                   check_softness_args)
+                                    check_softness_args, check_structure_args)
 
 RULES = ("hard", "easy", "random", "power")
 
@@ -64,18 +64,21 @@ certified), z = (eps - theory) / sem ('-' without a certified theory), R, S, kap
 or Q = |w|^2/N (regularized), max_gap (largest relative duality gap), flag (students flagged,
 excluded from the means). --json prints a list, one object per configuration and N, with keys
 rule, learner, lam, noise, softness, metric, reweight, power_exp, probe_scale, random_share,
-f, alpha_prune, alpha_tot, theta_deg,
+labels, snr, probe, alpha_ssl, prototype_method, prototype_source (null for a fixed probe),
+f, alpha_prune, alpha_tot, theta_deg (for --probe prototype: its limiting angle),
 n, seeds, seed, eps_mean,
 eps_sem, eps_noisy_mean, eps_noisy_sem (error against noisy test labels), eps_theory, z,
-theory_converged, n_flagged, max_gap, R/S/kappa/Q _mean and _sem, n_pool, n_kept, f_eff,
+theory_converged, n_flagged, max_gap, R/S/kappa/Q/probe_deg _mean and _sem (probe_deg: the
+measured angle of the probe to the teacher), n_pool, n_kept, f_eff,
 alpha_prune_eff, mode, gap_tol, seconds (solver time summed over the students); null where not
 a number or not defined.
 
 --out DIR (a path without .csv/.json) is a results folder: one Parquet file per finished task
 (task-<id>.parquet, written atomically), one row per student with rule, f, alpha_prune,
 alpha_tot, theta_deg, mode, gap_tol, learner, lam (0 for max-margin), noise, softness, metric,
-reweight, power_exp, probe_scale, random_share, n, seed, student,
-eps, eps_noisy, R, S, kappa, Q, gap, flagged, seconds, version, task. Rerun the same command to resume: finished tasks are skipped, no
+reweight, power_exp, probe_scale, random_share, labels, snr, probe, alpha_ssl (0: alpha_tot),
+prototype_method, prototype_source, n, seed, student,
+eps, eps_noisy, R, S, kappa, Q, gap, probe_deg, flagged, seconds, version, task. Rerun the same command to resume: finished tasks are skipped, no
 student is stored twice; a damaged task file is set aside (renamed *.damaged, with a
 warning) and its task recomputed. Read it with prunescale.sims.load(DIR); extrapolate N -> infinity
 with 'prunescale fss DIR'. --out FILE.csv / FILE.json writes the table above instead.
@@ -113,14 +116,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="kept examples per dimension (number, list or start:stop:num)")
     p.add_argument("--alpha-tot", type=values_type("--alpha-tot"), default=None,
                    help="pool size per dimension; alpha_prune = f * alpha_tot")
-    p.add_argument("--theta-deg", type=values_type("--theta-deg"), default=np.zeros(1),
-                   help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0)")
+    p.add_argument("--theta-deg", type=values_type("--theta-deg"), default=None,
+                   help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0; not "
+                        "with --probe prototype)")
     add_learner_args(p)
     p.add_argument("--n", type=values_type("--n"), required=True,
                    help="input dimension(s) N >= 1 (integers)")
     p.add_argument("--seeds", type=int, required=True,
                    help="students per configuration and N, >= 1")
     p.add_argument("--seed", type=int, default=0, help="base seed >= 0 (default 0)")
+    p.add_argument("--prototype-method", choices=("eigen", "kmeans"), default=None,
+                   help="how --probe prototype is found: eigen (top eigenvector of the "
+                        "unlabeled sample's second moments; default) or kmeans (2-means on "
+                        "the normalized sample, the centroids' difference)")
+    p.add_argument("--prototype-source", choices=("independent", "pool"), default=None,
+                   help="the unlabeled sample of --probe prototype: independent (alpha_ssl N "
+                        "fresh inputs; default) or pool (the pool being pruned; the theory "
+                        "beside it is the independent sample's)")
     p.add_argument("--direct", action="store_true",
                    help="sample kept data from the N -> infinity law instead of a finite pool")
     p.add_argument("--tol", "--gap-tol", dest="tol", type=float, default=1e-6,
@@ -173,9 +185,12 @@ def _check_grid_size(args, thetas, ns) -> int:
     n_points = (sum(len(v) for v in check_family_args(args).values()) * n_learners
                 * len(thetas) * np.asarray(args.f).size
                 * max(sizes, default=1) * check_softness_args(args).size * len(ns))
+    snrs, assl = check_structure_args(args)
+    n_points *= snrs.size * (1 if assl is None else assl.size)
     if n_points > MAX_POINTS:
         raise CliError(f"the grid of --rule, --learner, --f, --alpha-prune/--alpha-tot, "
-                       f"--theta-deg, --lam, --noise, --softness and --n has {n_points} "
+                       f"--theta-deg, --lam, --noise, --softness, --snr, --alpha-ssl and --n "
+                       f"has {n_points} "
                        f"points (configurations x N); at most {MAX_POINTS} per call")
     return n_points
 
@@ -309,12 +324,16 @@ def _configs(args, points, thetas, ns):
     seen = set()
     softs = check_softness_args(args)
     families = check_family_args(args)
+    snrs, assl = check_structure_args(args)
+    proto = _prototype_options(args)
     combos = ((rule, fam) for rule in args.rule for fam in families[rule])
-    for (rule, fam), (learner, lam, noise), theta, (f, ap, at), tau in itertools.product(
-            combos, _learners(args), thetas, points, softs):
+    for (rule, fam), (learner, lam, noise), theta, (f, ap, at), tau, snr, a_ssl in \
+            itertools.product(combos, _learners(args), thetas, points, softs, snrs,
+                              [0.0] if assl is None else assl):
         cfg = Config(rule, f, ap, at, theta, mode, float(args.tol), learner, lam, noise,
                      float(tau), args.metric[0], bool(args.reweight) and learner != "max-margin",
-                     *fam, labels=args.labels or "")
+                     *fam, labels=args.labels or "", snr=float(snr), probe=args.probe[0],
+                     alpha_ssl=float(a_ssl), **proto)
         if cfg in seen:
             continue
         seen.add(cfg)
@@ -327,12 +346,27 @@ def _configs(args, points, thetas, ns):
     return configs, sizes, work, len(shapes)
 
 
+def _prototype_options(args) -> dict:
+    """``prototype_method`` and ``prototype_source`` of a sweep configuration (the defaults
+    without ``--probe prototype``, where the options are refused)."""
+    given = [o for o, v in (("--prototype-method", args.prototype_method),
+                            ("--prototype-source", args.prototype_source)) if v is not None]
+    if given and args.probe[0] != "prototype":
+        raise CliError(f"{given[0]} is an option of --probe prototype; got --probe fixed")
+    if args.prototype_source == "pool" and args.alpha_ssl is not None:
+        raise CliError("--alpha-ssl is the independent sample's size; --prototype-source pool "
+                       "uses the pool itself")
+    return {"prototype_method": args.prototype_method or "eigen",
+            "prototype_source": args.prototype_source or "independent"}
+
+
 def run(args) -> int:
     from prunescale.validation import check_theta_deg, check_tol
 
     from prunescale._output import write_records
 
     out_file, out_dir = _check_where(args)
+    check_structure_args(args)  # fills in --theta-deg
     thetas = [float(t) for t in check_theta_deg(args.theta_deg).ravel()]
     ns = _ints("--n", args.n, 1, MAX_N)
     _check_int("--seeds", args.seeds, 1, MAX_SEEDS)
@@ -413,7 +447,8 @@ def _have_sweep_extra(store: bool) -> bool:
     return all(importlib.util.find_spec(n) is not None for n in names)
 
 
-_MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap", "flagged", "seconds")
+_MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap", "probe_deg", "flagged",
+             "seconds")
 
 
 def _gather(results, out_dir, tasks) -> dict:
@@ -471,12 +506,19 @@ def _summary_row(args, cfg, n, size, st) -> dict:
            "alpha_tot": cfg.alpha_tot, "theta_deg": cfg.theta_deg, "n": int(n),
            "learner": model["learner"], "lam": model["lam"], "noise": model["noise"]}
     row.update({k: v for k, v in model.items() if k not in row})
+    proto = cfg.probe == "prototype"
+    row["prototype_method"] = cfg.prototype_method if proto else None
+    row["prototype_source"] = cfg.prototype_source if proto else None
+    if proto:  # theta_deg: the prototype's limiting angle (the theory's)
+        from prunescale.theory.spiked import prototype_angle_deg
+
+        row["theta_deg"] = float(prototype_angle_deg(cfg.alpha_ssl or cfg.alpha_tot, cfg.snr))
     row.update({"seeds": 0, "seed": int(args.seed), "n_pool": n_pool, "n_kept": n_kept,
                 "f_eff": n_kept / n_pool, "alpha_prune_eff": n_kept / n, "mode": cfg.mode})
     flagged = np.zeros(0, bool) if st is None else st["flagged"].astype(bool)
     row["seeds"] = int(flagged.size)
     incomplete = not aggregates_defined(cfg.learner, cfg.noise, flagged)
-    for q in ("eps", "eps_noisy", "R", "S", "kappa", "Q"):
+    for q in ("eps", "eps_noisy", "R", "S", "kappa", "Q", "probe_deg"):
         v = np.zeros(0) if st is None or incomplete else np.asarray(st[q], float)[~flagged]
         undefined = (q == "kappa" and not mm) or (q == "Q" and mm)
         row[f"{q}_mean"], row[f"{q}_sem"] = (None, None) if undefined else _stat(v)
@@ -503,6 +545,7 @@ def _table(rows, seed):
     noisy = any(r["learner"] != "max-margin" or r["noise"] for r in rows)  # lam, noise columns
     pol = any(r["softness"] or r["metric"] != "abs" or r["reweight"] for r in rows)
     fam = any(r["power_exp"] or r["probe_scale"] != 1 or r["random_share"] for r in rows)
+    spk = any(r["snr"] or r["probe"] != "fixed" for r in rows)
     erm = any(r["learner"] != "max-margin" for r in rows)
     mm = any(r["learner"] == "max-margin" for r in rows)
     head = f"{'rule':6} {'learner':10} "
@@ -512,6 +555,8 @@ def _table(rows, seed):
         head += f"{'tau':>5} {'metric':>6} {'rw':>3} "
     if fam:
         head += f"{'A':>5} {'B':>5} {'R':>4} "
+    if spk:
+        head += f"{'snr':>6} {'probe':>9} {'a_ssl':>6} {'angle':>6} "
     head += (f"{'f':>6} {'a_prune':>8} {'a_tot':>8} {'theta':>6} {'N':>6} {'K':>5} "
              f"{'eps':>9} {'+-sem':>8} {'theory':>9} {'z':>6} {'R':>8} {'S':>8} ")
     head += f"{'kappa':>8} " if mm else ""
@@ -528,6 +573,11 @@ def _table(rows, seed):
         if fam:
             learner += (f"{r['power_exp']:5.3g} {r['probe_scale']:5.3g} "
                         f"{r['random_share']:4.2g} ")
+        if spk:
+            proto = r["probe"] == "prototype"
+            learner += (f"{r['snr']:6.3g} {r['probe']:>9} "
+                        f"{_fmt(r['alpha_ssl'] or r['alpha_tot'], '6.3g') if proto else '-':>6} "
+                        f"{_fmt(r['probe_deg_mean'], '6.3g'):>6} ")
         opt = ""
         if mm:
             opt += f"{_fmt(r['kappa_mean'], '8.5f'):>8} "

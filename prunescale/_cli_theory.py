@@ -14,11 +14,12 @@ import sys
 import numpy as np
 
 from prunescale._args import CliError, names_type, values_type
-from prunescale.validation import check_noise
+from prunescale.validation import PROBES, check_noise
 
 RULES = ("hard", "easy", "random", "power")
 LEARNERS = ("max-margin", "hinge", "logistic", "ridge")
 METRICS = ("abs", "signed")
+
 
 EPILOG = """\
 learners: max-margin (the hard-margin perceptron of the paper; it needs separable data: with
@@ -56,6 +57,15 @@ random; |A| <= 50, B > 0; label-free, so --metric abs only). --random-share R in
 --rule hard or easy keeps with probability R f + (1 - R) pi_rule (0: the rule, 1: random).
 A, B and R are grid options like --f.
 
+structured inputs (docs/structure.md): --snr S (grid; default 0) draws inputs from
+N(0, I + S u u^T), u the teacher's unit vector. --probe fixed (default) ranks by the margin of a
+fixed probe at --theta-deg to the teacher (in input space); --probe prototype ranks by the
+label-free cosine distance 1 - |v.x|/|x| to the nearest prototype +-v, v the top eigenvector of
+an unlabeled sample of --alpha-ssl A times N inputs (grid; default A = alpha_tot): its angle to
+the teacher follows from S and A (below the transition A S^2 = 1 the prototype is uninformative),
+so --theta-deg is refused with it; theta_deg then reports the prototype's angle. --json objects
+add snr, probe, alpha_ssl.
+
 exit status: 0 every point certified; 1 some point not certified (one summary line on
 stderr); 2 bad input; 130 interrupted.
 """
@@ -85,8 +95,9 @@ def add_parser(sub):
                    help="kept examples per dimension (> 0)")
     g.add_argument("--alpha-tot", type=values_type("--alpha-tot"),
                    help="pool size per dimension (> 0); alpha_prune = f * alpha_tot")
-    p.add_argument("--theta-deg", type=values_type("--theta-deg"), default=np.zeros(1),
-                   help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0)")
+    p.add_argument("--theta-deg", type=values_type("--theta-deg"), default=None,
+                   help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0; not "
+                        "with --probe prototype)")
     add_learner_args(p)
     p.add_argument("--out", default=None, metavar="FILE",
                    help="also write the results to FILE, as CSV or JSON by its extension "
@@ -123,6 +134,15 @@ def add_learner_args(p) -> None:
                         "min(c sigma'(B p)^A, 1) (A > 0 hard, A < 0 easy, 0 random; default 0)")
     p.add_argument("--probe-scale", type=values_type("--probe-scale"), default=None,
                    help="scale(s) B > 0 of --rule power (default 1)")
+    p.add_argument("--snr", type=values_type("--snr"), default=None,
+                   help="spike strength(s) S in [0, 1e6] of the input covariance I + S u u^T "
+                        "along the teacher (default 0: isotropic inputs)")
+    p.add_argument("--probe", type=names_type("--probe", PROBES), default=["fixed"],
+                   help="the pruning metric's probe: fixed (at --theta-deg; default) or "
+                        "prototype (label-free: the top eigenvector of an unlabeled sample)")
+    p.add_argument("--alpha-ssl", type=values_type("--alpha-ssl"), default=None,
+                   help="unlabeled sample(s) per dimension A in (0, 1e6] of --probe prototype "
+                        "(default: the pool size alpha_tot)")
     p.add_argument("--random-share", type=values_type("--random-share"), default=None,
                    help="share(s) R in [0, 1] of random selection mixed into --rule hard or "
                         "easy: keep with probability R f + (1 - R) pi_rule (default 0)")
@@ -176,6 +196,34 @@ def check_softness_args(args) -> np.ndarray:
     return np.unique(soft.ravel())
 
 
+def check_structure_args(args) -> tuple[np.ndarray, np.ndarray | None]:
+    """Validated ``(snrs, alpha_ssls)`` and ``args.theta_deg`` (default 0) for the input law
+    and the probe (one-line :class:`CliError` for a combination that does not exist):
+    ``alpha_ssls`` is ``None`` unless ``--alpha-ssl`` is given."""
+    from prunescale.validation import check_alpha_ssl, check_snr
+
+    if getattr(args, "structure_checked", None) is not None:
+        return args.structure_checked
+    if len(args.probe) != 1:
+        raise CliError(f"--probe takes one of {', '.join(PROBES)}; got {','.join(args.probe)}")
+    proto = args.probe[0] == "prototype"
+    if proto and args.theta_deg is not None:
+        raise CliError("--theta-deg is not for --probe prototype: its angle to the teacher "
+                       "follows from --snr and --alpha-ssl")
+    if not proto and args.alpha_ssl is not None:
+        raise CliError("--alpha-ssl is the unlabeled sample of --probe prototype; got --probe "
+                       "fixed")
+    if proto and args.metric == ["signed"]:
+        raise CliError("--metric signed is not for --probe prototype: the prototype's sign is "
+                       "arbitrary (an unlabeled sample); use --metric abs")
+    if args.theta_deg is None:
+        args.theta_deg = np.zeros(1)
+    snrs = np.unique(check_snr(np.zeros(1) if args.snr is None else args.snr).ravel())
+    assl = None if args.alpha_ssl is None else np.unique(check_alpha_ssl(args.alpha_ssl).ravel())
+    args.structure_checked = (snrs, assl)
+    return snrs, assl
+
+
 def check_family_args(args) -> dict:
     """Validated policy-family grids per rule: ``{rule: [(A, B, R), ...]}`` (one-line
     :class:`CliError` for an option given to a rule that has no such parameter)."""
@@ -215,11 +263,12 @@ def check_family_args(args) -> dict:
 
 def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot=False,
                   softness=np.zeros(1), metric="abs", reweight=False, families=None,
-                  labels=None):
+                  labels=None, snrs=np.zeros(1), probe="fixed", alpha_ssls=None):
     """JSON-ready records (:meth:`prunescale.theory.TheoryResult.records`: every field, None
     where a learner does not define it) of every combination (rule, learner, f, alpha,
-    theta, lam, noise, softness and the rule's ``families``, :func:`check_family_args`) with one
-    metric; ``lam`` and ``reweight`` apply to the regularized learners."""
+    theta, lam, noise, softness, the rule's ``families`` (:func:`check_family_args`), snr and
+    alpha_ssl) with one metric and one probe; ``lam`` and ``reweight`` apply to the regularized
+    learners."""
     from prunescale.theory import solve
     from prunescale.validation import REGULARIZED
 
@@ -230,12 +279,16 @@ def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot
             reg = learner in REGULARIZED
             la = lams if reg else np.array([np.nan])
             fam = np.asarray((families or {}).get(rule, [(0.0, 1.0, 0.0)]), float)
-            F, AL, TH, LA, NO, TA, FI = np.meshgrid(f, alphas, thetas, la, noises, softness,
-                                                    np.arange(len(fam)), indexing="ij")
-            recs += solve(rule, F, theta_deg=TH, learner=learner, lam=LA, noise=NO,
-                          softness=TA, metric=metric, reweight=bool(reweight) and reg,
-                          power_exp=fam[FI, 0], probe_scale=fam[FI, 1],
-                          random_share=fam[FI, 2], labels=labels, **{key: AL}).records()
+            assl = np.array([np.nan]) if alpha_ssls is None else alpha_ssls
+            F, AL, TH, LA, NO, TA, FI, SN, AS = np.meshgrid(
+                f, alphas, thetas, la, noises, softness, np.arange(len(fam)), snrs, assl,
+                indexing="ij")
+            recs += solve(rule, F, theta_deg=None if probe == "prototype" else TH,
+                          learner=learner, lam=LA, noise=NO, softness=TA, metric=metric,
+                          reweight=bool(reweight) and reg, power_exp=fam[FI, 0],
+                          probe_scale=fam[FI, 1], random_share=fam[FI, 2], labels=labels,
+                          snr=SN, probe=probe, alpha_ssl=None if alpha_ssls is None else AS,
+                          **{key: AL}).records()
     return recs
 
 
@@ -247,20 +300,24 @@ def run(args) -> int:
     lams, noises = check_learner_args(args)
     softs = check_softness_args(args)
     families = check_family_args(args)
+    snrs, assl = check_structure_args(args)
     n_erm = sum(1 for name in args.learner if name != "max-margin")
-    per_learner = args.f.size * alphas.size * args.theta_deg.size * softs.size
+    per_learner = (args.f.size * alphas.size * args.theta_deg.size * softs.size * snrs.size
+                   * (1 if assl is None else assl.size))
     n_points = sum(len(v) for v in families.values()) * per_learner * (
         (len(args.learner) - n_erm + n_erm * (0 if lams is None else lams.size)) * noises.size)
     if n_points > MAX_POINTS:
         raise CliError(f"the grid of --rule, --learner, --f, --alpha-prune/--alpha-tot, "
-                       f"--theta-deg, --lam, --noise, --softness and the policy families has "
+                       f"--theta-deg, --lam, --noise, --softness, --snr, --alpha-ssl and the policy "
+                       f"families has "
                        f"{n_points} points; "
                        "at most "
                        f"{MAX_POINTS} per call")
     recs = solve_records(args.rule, args.learner, args.f, alphas, args.theta_deg, lams, noises,
                          alpha_is_tot=args.alpha_prune is None, softness=softs,
                          metric=args.metric[0], reweight=bool(args.reweight),
-                         families=families, labels=getattr(args, "labels", None))
+                         families=families, labels=getattr(args, "labels", None),
+                         snrs=snrs, probe=args.probe[0], alpha_ssls=assl)
     if out is not None:
         write_records(out, recs)
     if args.json:
@@ -286,6 +343,7 @@ def _table(recs):
     mm = any(r["learner"] == "max-margin" for r in recs)
     pol = any(r["softness"] or r["metric"] != "abs" or r["reweight"] for r in recs)
     fam = any(r["power_exp"] or r["probe_scale"] != 1 or r["random_share"] for r in recs)
+    spk = any(r.get("snr") or r.get("probe", "fixed") != "fixed" for r in recs)
     head = (f"{'rule':<6} {'learner':<10} {'f':>8} {'alpha_prune':>11} {'alpha_tot':>10} "
             f"{'theta':>6} ")
     if erm:
@@ -294,6 +352,8 @@ def _table(recs):
         head += f"{'tau':>6} {'metric':>6} {'rw':>3} "
     if fam:
         head += f"{'A':>6} {'B':>6} {'R':>5} "
+    if spk:
+        head += f"{'snr':>7} {'probe':>9} {'a_ssl':>7} "
     head += f"{'eps':>12} "
     if erm:
         head += f"{'eps_noisy':>10} "
@@ -315,6 +375,9 @@ def _table(recs):
         if fam:
             line += (f"{_fmt(r['power_exp'], '6.3g')} {_fmt(r['probe_scale'], '6.3g')} "
                      f"{_fmt(r['random_share'], '5.3g')} ")
+        if spk:
+            line += (f"{_fmt(r['snr'], '7.3g')} {r['probe']:>9} "
+                     f"{_fmt(r['alpha_ssl'], '7.3g') if r['probe'] == 'prototype' else '-':>7} ")
         line += f"{_fmt(r['eps'], '12.7g')} "
         if erm:
             line += f"{_fmt(r['eps_noisy'], '10.6f')} "

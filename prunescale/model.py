@@ -2,7 +2,8 @@
 
 A point of prunescale's model is three frozen, validated, hashable dataclasses:
 
-* :class:`Data`: the input law and the label channel. Inputs ``x ~ N(0, I_N)``; labels
+* :class:`Data`: the input law and the label channel. Inputs ``x ~ N(0, I_N + S u u^T)``
+  (``snr`` ``S``, default 0: isotropic; ``u = T / sqrt(N)`` the teacher's unit vector); labels
   ``y = sign(t)``, ``t = T.x / sqrt(N)`` the teacher field, each flipped independently with
   probability ``noise`` (``0 <= noise <= 1/2``), or drawn from a label channel
   ``P(y = +1 | t)`` (``labels``, :mod:`prunescale.theory.labels`).
@@ -10,7 +11,9 @@ A point of prunescale's model is three frozen, validated, hashable dataclasses:
   ``alpha_prune N = f alpha_tot N``: the rule (``hard``, ``easy``, ``random``, ``power``), the
   kept fraction ``f``, the probe angle ``theta_deg``, and the policy (``softness`` ``tau``, the
   ``metric`` ``|p|`` or ``y p``, loss ``reweight``, the power policy's ``power_exp`` and
-  ``probe_scale``, a mixed policy's ``random_share``); see
+  ``probe_scale``, a mixed policy's ``random_share``) and the ``probe`` (``fixed`` at
+  ``theta_deg``, or the label-free ``prototype`` of an unlabeled sample of ``alpha_ssl N``
+  inputs); see
   :class:`~prunescale.theory.Pruning` and ``docs/erm.md`` section 7.
 * :class:`Learner`: the student, ``max-margin`` or a regularized learner
   (``ridge``, ``logistic``, ``hinge``) with penalty ``lam`` (``docs/erm.md``).
@@ -49,6 +52,8 @@ class Data:
     """Input law and label channel.
 
     Attributes:
+        snr: spike strength ``S`` in ``[0, 1e6]`` of the input covariance ``I + S u u^T`` along
+            the teacher's unit vector ``u`` (``0``: isotropic inputs, ``docs/structure.md``).
         noise: probability ``eta`` in ``[0, 0.5]`` that a label ``sign(t)`` is flipped
             (independently per example, pool and test alike).
         labels: a label channel ``P(y = +1 | t)`` (:mod:`prunescale.theory.labels`, a channel
@@ -58,10 +63,13 @@ class Data:
 
     noise: float = 0.0
     labels: object = None
+    snr: float = 0.0
 
     def __post_init__(self):
         from prunescale.theory.labels import as_channel
 
+        object.__setattr__(self, "snr", _scalar("snr", self.snr, _pr.check_snr,
+                                                f"in [0, {_pr.SNR_MAX:g}]"))
         object.__setattr__(self, "noise",
                            _scalar("noise", self.noise, _pr.check_noise, "in [0, 0.5]"))
         ch = as_channel(self.labels)
@@ -108,6 +116,13 @@ class Selection(Pruning):
             is ``f`` (``A > 0``: hard examples, ``A < 0``: easy, ``A = 0``: random). Label-free.
         random_share: ``R`` in ``[0, 1]``, with ``hard`` or ``easy``: keep with probability
             ``R f + (1 - R) pi_rule(m)`` (``R = 0``: the rule, ``R = 1``: random).
+        probe: ``"fixed"`` (the direction at ``theta_deg`` to the teacher) or ``"prototype"``
+            (label-free: the top eigenvector ``v`` of the second moments of an independent
+            unlabeled sample, the metric the cosine distance ``1 - |v.x| / |x|`` to the
+            nearest prototype ``+-v``; ``theta_deg`` must stay 0, the angle follows from
+            ``snr`` and ``alpha_ssl``).
+        alpha_ssl: the prototype's unlabeled sample per dimension, in ``(0, 1e6]``; ``None``
+            (default): the pool size ``alpha_tot``. Prototype probe only.
     """
 
     softness: float = 0.0
@@ -116,9 +131,15 @@ class Selection(Pruning):
     power_exp: float = 0.0
     probe_scale: float = 1.0
     random_share: float = 0.0
+    probe: str = "fixed"
+    alpha_ssl: float | None = None
 
     def __post_init__(self):
         super().__post_init__()
+        a = _pr.check_probe(self.probe, self.theta_deg, self.alpha_ssl, self.metric)
+        if a is not None:
+            object.__setattr__(self, "alpha_ssl", _pr._scalar(
+                "alpha_ssl", a, f"in (0, {_pr.ALPHA_SSL_MAX:g}]"))
         object.__setattr__(self, "softness", _scalar(
             "softness", self.softness, _pr.check_softness, f"in [0, {_pr.SOFTNESS_MAX:g}]"))
         _pr.check_metric(self.metric)
@@ -166,10 +187,11 @@ class Learner:
 
 #: the flat field names of a :class:`Model`, in order (what :meth:`Model.fields` returns)
 FIELDS = ("rule", "f", "theta_deg", "softness", "metric", "reweight", "learner", "lam", "noise",
-          "power_exp", "probe_scale", "random_share", "labels")
+          "power_exp", "probe_scale", "random_share", "labels", "snr", "probe", "alpha_ssl")
 #: the policy-family fields, left out of :meth:`Model.key` at their defaults (so the names of
 #: model points stored before the families existed do not change)
-FAMILY = {"power_exp": 0.0, "probe_scale": 1.0, "random_share": 0.0, "labels": None}
+FAMILY = {"power_exp": 0.0, "probe_scale": 1.0, "random_share": 0.0, "labels": None,
+          "snr": 0.0, "probe": "fixed", "alpha_ssl": None}
 _DEFAULTS = {"theta_deg": 0.0, "softness": 0.0, "metric": "abs", "reweight": False,
              "learner": "max-margin", "lam": None, "noise": 0.0, **FAMILY}
 
@@ -215,8 +237,8 @@ class Model:
             lam = None  # stored sweeps write lam = 0 for max-margin
         return cls(Selection(v["rule"], v["f"], v["theta_deg"], v["softness"], v["metric"],
                              v["reweight"], v["power_exp"], v["probe_scale"],
-                             v["random_share"]),
-                   Learner(v["learner"], lam), Data(v["noise"], v["labels"]))
+                             v["random_share"], v["probe"], v["alpha_ssl"]),
+                   Learner(v["learner"], lam), Data(v["noise"], v["labels"], v["snr"]))
 
     def fields(self) -> dict:
         """The flat fields (:data:`FIELDS`), JSON-ready (``lam`` is ``None`` for max-margin)."""
@@ -225,7 +247,8 @@ class Model:
                 "metric": s.metric, "reweight": s.reweight, "learner": le.name, "lam": le.lam,
                 "noise": self.data.noise, "power_exp": s.power_exp, "probe_scale": s.probe_scale,
                 "random_share": s.random_share,
-                "labels": None if self.data.labels is None else str(self.data.labels)}
+                "labels": None if self.data.labels is None else str(self.data.labels),
+                "snr": self.data.snr, "probe": s.probe, "alpha_ssl": s.alpha_ssl}
 
     def replace(self, **fields) -> "Model":
         """A copy with some flat fields changed (validated again)."""
@@ -251,4 +274,9 @@ class Model:
             out.append(f"noise={d['noise']:g}")
         if d["labels"] is not None:
             out.append(f"labels={d['labels']}")
+        if d["snr"]:
+            out.append(f"snr={d['snr']:g}")
+        if d["probe"] != "fixed":
+            out.insert(2, "probe=prototype" + ("" if d["alpha_ssl"] is None
+                                               else f" alpha_ssl={d['alpha_ssl']:g}"))
         return " ".join(out)

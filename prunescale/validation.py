@@ -19,15 +19,19 @@ Example:
 
 from prunescale.theory.pruning import (
     ALPHA_MAX,
+    ALPHA_SSL_MAX,
     LAM_MAX,
     LEARNERS,
     METRICS,
     POWER_EXP_MAX,
+    PROBES,
     REGULARIZED,
     RULES,
+    SNR_MAX,
     SOFTNESS_MAX,
     THETA_MAX_DEG,
     check_alpha,
+    check_alpha_ssl,
     check_f,
     check_int,
     check_lam,
@@ -35,17 +39,20 @@ from prunescale.theory.pruning import (
     check_metric,
     check_noise,
     check_power_exp,
+    check_probe,
     check_probe_scale,
     check_random_share,
     check_rule,
+    check_snr,
     check_softness,
     check_theta_deg,
     check_tol,
 )
 
 __all__ = [
-    "ALPHA_MAX", "LAM_MAX", "LEARNERS", "METRICS", "POWER_EXP_MAX", "REGULARIZED", "RULES",
-    "SOFTNESS_MAX", "THETA_MAX_DEG", "check_alpha", "check_f", "check_int", "check_lam",
-    "check_learner", "check_metric", "check_noise", "check_power_exp", "check_probe_scale",
-    "check_random_share", "check_rule", "check_softness", "check_theta_deg", "check_tol",
+    "ALPHA_MAX", "ALPHA_SSL_MAX", "LAM_MAX", "LEARNERS", "METRICS", "POWER_EXP_MAX", "PROBES",
+    "REGULARIZED", "RULES", "SNR_MAX", "SOFTNESS_MAX", "THETA_MAX_DEG", "check_alpha",
+    "check_alpha_ssl", "check_f", "check_int", "check_lam", "check_learner", "check_metric",
+    "check_noise", "check_power_exp", "check_probe", "check_probe_scale", "check_random_share",
+    "check_rule", "check_snr", "check_softness", "check_theta_deg", "check_tol"
 ]

@@ -23,7 +23,9 @@ from prunescale.theory.engine import check_tol, model_arguments
 def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequence[int],
              alpha_tot=None, theta_deg=None, learner=None, lam=None, noise=None,
              softness=None, metric=None, reweight=None, power_exp=None, probe_scale=None,
-             random_share=None, labels=None, seed: int | None = 0, key=None,
+             random_share=None, labels=None, snr=None, probe=None, alpha_ssl=None,
+             prototype_method: str = "eigen", prototype_source: str = "independent",
+             seed: int | None = 0, key=None,
              mode: str | None = None, direct: bool = False, tol: float | None = None,
              chunk: int | None = None, max_iter: int | None = None,
              progress: bool | None = None) -> SimResult:
@@ -55,6 +57,29 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
         probe_scale: scale ``B > 0`` of the power policy.
         random_share: share ``R`` in ``[0, 1]`` of random selection mixed into ``hard`` or
             ``easy`` (the mixed policy), kept in the same way.
+        snr: spike ``S`` in ``[0, 1e6]`` of the input covariance ``I + S u u^T`` (``u`` the
+            teacher's unit vector; default 0, isotropic inputs: the same students as
+            before). Inputs are ``x = Sigma^(1/2) g``; a fixed probe at ``theta_deg`` (in
+            input space) keeps today's kept law of ``g`` at the effective angle
+            ``tan(theta_eff) = tan(theta) / sqrt(1 + S)``; students are trained on ``x``
+            with the isotropic penalty and ``eps = arccos(rho) / pi``,
+            ``rho = w~.u / |w~|``, ``w~ = Sigma^(1/2) w`` (:mod:`prunescale.sims.spiked`).
+        probe: ``"fixed"`` (default) or ``"prototype"``: the top eigenvector ``v`` of the
+            second moments of an unlabeled sample of spiked inputs, the pool (materialised)
+            ranked by the cosine distance ``1 - |v.x| / |x|`` (``hard`` keeps the largest);
+            sharp ``hard``, ``easy`` or ``random`` with metric ``abs``, ``pool`` or
+            ``materialize`` mode only (``direct`` and ``signed`` are refused). The measured
+            angle ``arccos(|v.u|)`` is :attr:`SimResult.probe_deg`.
+        alpha_ssl: the prototype's unlabeled sample per dimension (``M = round(alpha_ssl N)``
+            inputs, key ``fold_in(key_i, SSL)``); default ``alpha_tot``. A sample that does
+            not fit in memory is refused up front.
+        prototype_method: ``"eigen"`` (default; ``eigh`` of the second-moment matrix) or
+            ``"kmeans"`` (2-means Lloyd iterations on ``x / |x|`` of the sample, started at
+            two sample points drawn with ``fold_in(key_i, KMEANS)``; ``v`` along the
+            difference of the centroids). Simulation only.
+        prototype_source: ``"independent"`` (default: a sample independent of the pool) or
+            ``"pool"`` (the practitioner's variant: the prototype of the pool itself; no
+            ``alpha_ssl``). Simulation only.
         n: input dimension ``N >= 1``.
         seeds: number of students ``K`` (students ``0..K-1``) or explicit student indices.
         seed: base seed (ignored if ``key`` is given); student ``i`` uses
@@ -88,7 +113,7 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
                                    noise=noise, softness=softness, metric=metric,
                                    reweight=reweight, power_exp=power_exp,
                                    probe_scale=probe_scale, random_share=random_share,
-                                   labels=labels))
+                                   labels=labels, snr=snr, probe=probe, alpha_ssl=alpha_ssl))
     from prunescale.model import Model
     from prunescale.theory.pruning import Pruning
 
@@ -99,7 +124,9 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
     common = dict(seed=seed, key=key, alpha_tot=alpha_tot, direct=direct, mode=mode,
                   chunk=chunk, progress=progress, noise=model.data.noise,
                   softness=sel.softness, metric=sel.metric, power_exp=sel.power_exp,
-                  probe_scale=sel.probe_scale, random_share=sel.random_share)
+                  probe_scale=sel.probe_scale, random_share=sel.random_share,
+                  snr=model.data.snr, probe=sel.probe, alpha_ssl=sel.alpha_ssl,
+                  prototype_method=prototype_method, prototype_source=prototype_source)
     if not model.learner.regularized:
         from prunescale.sims.run import simulate_max_margin
 

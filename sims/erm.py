@@ -57,7 +57,8 @@ from prunescale.sims._x64 import float64
 from prunescale.sims.result import SimResult
 from prunescale.sims.prune import MODES, policy_shape, policy_sizes, sample_kept, sample_policy
 from prunescale.sims.prune import bucket
-from prunescale.sims.run import (_base_key, _check_args, block_size, channel_labels,
+from prunescale.sims.run import (CHUNK_BYTES, _base_key, _check_args, block_size,
+                                 channel_labels,
                                  check_memory, estimate_memory, fold_keys,
                                  realised_sizes, resolve_alphas, sample_block, draw_block, _build)
 from prunescale.theory.erm import _check_learner, _check_lam, _check_noise
@@ -307,15 +308,17 @@ def _solve_one(z, y, lam, learner, max_iter, cw=None, weighted=True):
     return _hinge(z, y, lam, max_iter, cw, weighted)
 
 
-@partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode", "labels"))
-def _sample_block(keys, noise, pruning, n, n_pool, mode, labels=None):
+@partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode", "labels", "spike_c"))
+def _sample_block(keys, noise, pruning, n, n_pool, mode, labels=None, spike_c=0.0):
     """Teachers, inputs ``z = x / sqrt(N)`` and observed labels of a block of students
     (flipped with probability ``noise``, or drawn from the channel ``labels`` with the same
     uniforms, :func:`prunescale.sims.run.channel_labels`)."""
 
     def one(key):
-        teacher, ex = sample_kept(key, pruning, n, n_pool, mode)
-        t = ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) if labels else None
+        teacher, ex = sample_kept(key, pruning, n, n_pool, mode, spike_c)
+        # a label channel sees the standardized teacher field u.x / sqrt(1 + S)
+        t = (ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) / (1.0 + spike_c)
+             if labels else None)
         y, flip = channel_labels(key, t, ex.y, noise, labels)
         y = y.astype(ex.x.dtype)
         z = ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
@@ -337,8 +340,9 @@ def _solve_impl(z, y, lam, learner, max_iter, cw=None, weighted=True):
 _solve_block = jax.jit(_solve_impl, static_argnames=("learner", "weighted"))
 
 
-def _measure_impl(teacher, z, y, w, a, lam, learner, n, cw=None):
-    """Certificate and overlaps of a block of students, from ``(w, a)`` and the raw data."""
+def _measure_impl(teacher, z, y, w, a, lam, learner, n, cw=None, c=None):
+    """Certificate and overlaps of a block of students, from ``(w, a)`` and the raw data
+    (``c``: spiked inputs, the whitened student's overlaps)."""
     if cw is None:
         cw = jnp.ones_like(y)
 
@@ -348,6 +352,10 @@ def _measure_impl(teacher, z, y, w, a, lam, learner, n, cw=None):
         R = jnp.clip((w @ teacher.T) / (nw * jnp.linalg.norm(teacher.T)), -1.0, 1.0)
         nt2 = jnp.linalg.norm(teacher.T2)
         S = jnp.where(nt2 > 0, (w @ teacher.T2) / (nw * jnp.where(nt2 > 0, nt2, 1.0)), 0.0)
+        if c is not None:
+            from prunescale.sims.spiked import whitened_overlaps
+
+            R, S = whitened_overlaps(w, teacher.T, teacher.T2, c)
         return jnp.arccos(R) / jnp.pi, R, S, nw * nw / n, gap, eps_err
 
     return jax.vmap(one)(teacher, z, y, w, a, cw)
@@ -357,9 +365,9 @@ _measure_block = jax.jit(_measure_impl, static_argnames=("learner", "n"))
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
-                                   "metric", "reweight", "mode", "labels"))
+                                   "metric", "reweight", "mode", "labels", "spike_c"))
 def _policy_sample_block(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric,
-                         reweight, mode, labels=None):
+                         reweight, mode, labels=None, spike_c=0.0):
     """Teachers, inputs ``z = x / sqrt(N)``, labels, loss weights, flip fractions, kept counts
     and overflow flags of a block of students under a selection policy
     (:func:`prunescale.sims.prune.sample_policy`)."""
@@ -367,7 +375,7 @@ def _policy_sample_block(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau
     def one(key):
         teacher, x, y, cw, _, flipped, count, bad = sample_policy(
             key, pruning, n, n_cand, n_rows, n_kept, k, tau, noise, metric, reweight, mode,
-            labels)
+            labels, spike_c)
         z = x / jnp.sqrt(jnp.asarray(n, x.dtype))
         return teacher, z, y, cw, flipped, count, bad
 
@@ -375,12 +383,14 @@ def _policy_sample_block(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau
 
 
 def _policy_block(keys, k, noise, lam, pruning, n, sizes, tau, metric, reweight, mode, learner,
-                  max_iter, labels=None):
+                  max_iter, labels=None, spike_c=0.0):
     n_cand, n_rows, n_kept = sizes
     teacher, z, y, cw, flipped, count, bad = _policy_sample_block(
-        keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, reweight, mode, labels)
+        keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, reweight, mode, labels,
+        spike_c)
     w, a, it = _solve_block(z, y, lam, learner, max_iter, cw)
-    eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, cw)
+    eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, cw,
+                                                _c(spike_c))
     return eps, R, S, Q, gap, eps_err, it, flipped, count, bad
 
 
@@ -401,29 +411,54 @@ def _students(cut, flips, sizes, lam, max_iter, learner, n):
     teacher, ex, valid, flips = _build(cut, flips, sizes, n)
     z, y, cw, flipped = _padded_inputs(ex, valid, flips, jnp.asarray(n, ex.x.dtype))
     w, a, it = _solve_impl(z, y, lam, learner, max_iter, cw, weighted=False)
-    return _measure_impl(teacher, z, y, w, a, lam, learner, n, cw) + (it, flipped)
+    c = sizes[6] if len(sizes) > 6 else None
+    return _measure_impl(teacher, z, y, w, a, lam, learner, n, cw, c) + (it, flipped)
 
 
-def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter, labels=None):
+def _c(spike_c):
+    """The spike coefficient as a traced argument, ``None`` for isotropic inputs."""
+    return None if not spike_c else np.float64(spike_c)
+
+
+def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter, labels=None,
+           spike_c=0.0, proto=None):
     """Sample, solve, certify one block: separately compiled pieces (as in
     :mod:`prunescale.sims.run`), each shared by every configuration whose kept set pads to the
     same bucket (:func:`prunescale.sims.run.sample_block`: padded rows have loss weight 0, so
     they drop out of the objective, the solver and the certificate). A label channel other
     than a flip (``labels``) draws each label from its example's teacher field: those
     configurations take the unpadded sampler, compiled once per configuration. (One program
-    fusing sampling and the hinge solver also deadlocked XLA's CPU runtime with jax 0.10.2.)"""
+    fusing sampling and the hinge solver also deadlocked XLA's CPU runtime with jax 0.10.2.)
+    ``spike_c``: spiked inputs; ``proto``: the prototype probe
+    (:func:`prunescale.sims.spiked.prepare`; the measured probe angles are returned last)."""
+    c = _c(spike_c)
+    if proto is not None:
+        from prunescale.sims.spiked import prototype_block
+
+        traced, static = proto
+        teacher, ex, valid, flips, pdeg = prototype_block(
+            keys, jnp.asarray(noise, jnp.float64), *traced, np.float64(spike_c), **static,
+            labels=labels)
+        z, y, cw, flipped = _padded_inputs(ex, valid, flips, jnp.float64(n))
+        w, a, it = _solve_block(z, y, lam, learner, max_iter, cw, weighted=False)
+        eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, cw,
+                                                    np.float64(spike_c))
+        return eps, R, S, Q, gap, eps_err, it, flipped, pdeg
     if labels is not None:
-        teacher, z, y, flipped = _sample_block(keys, noise, pruning, n, n_pool, mode, labels)
+        teacher, z, y, flipped = _sample_block(keys, noise, pruning, n, n_pool, mode, labels,
+                                               spike_c)
         w, a, it = _solve_block(z, y, lam, learner, max_iter)
-        eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n)
+        eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, None,
+                                                    c)
         return eps, R, S, Q, gap, eps_err, it, flipped
     if mode != "materialize":
-        drawn = draw_block(keys, noise, pruning, n, n_pool, mode)
+        drawn = draw_block(keys, noise, pruning, n, n_pool, mode, None, spike_c)
         return _students(*drawn, lam, max_iter, learner, n)
-    teacher, ex, valid, flips = sample_block(keys, noise, pruning, n, n_pool, mode)
+    teacher, ex, valid, flips = sample_block(keys, noise, pruning, n, n_pool, mode, None,
+                                             spike_c)
     z, y, cw, flipped = _padded_inputs(ex, valid, flips, jnp.float64(n))
     w, a, it = _solve_block(z, y, lam, learner, max_iter, cw, weighted=False)
-    eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, cw)
+    eps, R, S, Q, gap, eps_err = _measure_block(teacher, z, y, w, a, lam, learner, n, cw, c)
     return eps, R, S, Q, gap, eps_err, it, flipped
 
 
@@ -442,7 +477,10 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
                          direct: bool = False, mode: str | None = None,
                          eps_tol: float = EPS_TOL, chunk: int | None = None,
                          max_iter: int | None = None,
-                         progress: bool | None = None, labels=None) -> SimResult:
+                         progress: bool | None = None, labels=None, snr: float = 0.0,
+                         probe: str = "fixed", alpha_ssl: float | None = None,
+                         prototype_method: str = "eigen",
+                         prototype_source: str = "independent") -> SimResult:
     """The regularized simulator of :func:`prunescale.sims.simulate`: certified ridge,
     logistic or hinge students on pruned, noisy Gaussian data.
 
@@ -465,6 +503,10 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
     The power and mixed families (``power_exp``, ``probe_scale``, ``random_share``) are such
     policies; ``pi`` uses the theory's normaliser ``c`` (or threshold ``k``), so the realised
     kept fraction fluctuates around ``f``.
+
+    ``snr``, ``probe``, ``alpha_ssl``, ``prototype_method``, ``prototype_source``: spiked
+    inputs and the prototype probe (:mod:`prunescale.sims.spiked`), as
+    :func:`prunescale.sims.simulate`.
 
     Returns:
         :class:`~prunescale.sims.SimResult` (``kappa`` NaN).
@@ -494,6 +536,16 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
     fam = [float(a) for a in check_family(pruning.rule, metric, power_exp, probe_scale,
                                               random_share)]
     policy = bool(_sel.weighs_line(pruning.rule, softness, metric, fam[0], fam[2], reweight))
+    from prunescale.sims import spiked as _sp
+
+    given = pruning
+    pruning, spike_c, proto, proto_bytes = _sp.prepare(
+        pruning, n, n_pool, n_kept, alpha_tot, bucket(n_kept), snr=snr, probe=probe,
+        alpha_ssl=alpha_ssl, method=prototype_method, source=prototype_source, mode=mode,
+        metric=metric, labels=labels)
+    if proto is not None and policy:
+        raise InputError("the prototype probe is simulated with the sharp rules (hard, easy, "
+                         "random; softness 0, no power or mixed policy, no reweighting)")
     if policy:
         if mode == "materialize":
             raise InputError("mode must be pool or direct for a selection policy (softness > 0, "
@@ -507,13 +559,15 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
         if pruning.rule == "random":
             k_thr = 0.0
     # padded rows per student (a label channel other than a flip is not padded)
-    rows = n_rows if policy else n_kept if labels is not None else bucket(n_kept)
+    rows = (n_rows if policy else bucket(n_kept) if proto is not None
+            else n_kept if labels is not None else bucket(n_kept))
     if chunk is None:
-        chunk = block_size(n, rows)
+        chunk = _sp.block_with(block_size(n, rows), 8 * (6 * rows * n + 4 * n * n),
+                               proto_bytes, CHUNK_BYTES)
     chunk = int(chunk)
     extra = 8 * rows * rows * chunk if learner == "hinge" else 0  # the polish's P x P
     check_memory(estimate_memory(n, n_pool, rows, chunk, "pool") + extra
-                 + (8 * 4 * n_cand * chunk if policy else 0))
+                 + (8 * 4 * n_cand * chunk if policy else 0) + chunk * proto_bytes)
     key, seed = _base_key(key, seed)
     t0 = time.perf_counter()
     k = student_seeds.size
@@ -528,22 +582,24 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
             res = _policy_block(keys, np.float64(k_thr), noise, lam, pruning, n,
                                 (n_cand, n_rows, n_kept), policy_shape(softness, *fam), metric,
                                 reweight,
-                                mode, learner, np.int64(max_iter), labels)
+                                mode, learner, np.int64(max_iter), labels, spike_c)
         else:
             res = _block(keys, noise, lam, pruning, n, n_pool, mode, learner,
-                         np.int64(max_iter), labels)
-            res = tuple(res) + (np.full(chunk, n_kept), np.zeros(chunk, dtype=bool))
+                         np.int64(max_iter), labels, spike_c, proto)
+            pdeg = (res[8],) if proto is not None else ()
+            res = tuple(res[:8]) + (np.full(chunk, n_kept), np.zeros(chunk, dtype=bool)) + pdeg
         outs.append([np.asarray(x) for x in res])
         if progress:
             print(f"sim: {learner} {pruning.rule} f={pruning.f:g} alpha_prune={alpha_prune:g} "
                   f"N={n}: {min((b + 1) * chunk, k)}/{k} students, "
                   f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    eps, R, S, Q, gap, eps_err, its, flipped, kept, bad = (np.concatenate(x)[:k]
-                                                           for x in zip(*outs))
+    arrays = [np.concatenate(x)[:k] for x in zip(*outs)]
+    eps, R, S, Q, gap, eps_err, its, flipped, kept, bad = arrays[:10]
+    probe_deg = arrays[10] if proto is not None else None
     finite = (np.isfinite(eps) & np.isfinite(eps_err) & np.isfinite(Q) & np.isfinite(gap)
               & np.isfinite(R) & np.isfinite(S) & ~bad)
     return SimResult(
-        rule=pruning.rule, f=pruning.f, theta_deg=pruning.theta_deg,
+        rule=given.rule, f=given.f, theta_deg=given.theta_deg,
         alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
         n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds, learner=learner,
         lam=float(lam), noise=float(noise), softness=float(softness), metric=metric,
@@ -554,4 +610,6 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
         R=R, S=S, kappa=np.full(k, np.nan), Q=Q,
         gap=gap, eps_err=eps_err, iterations=its, flipped=flipped,
         kept=np.minimum(kept, n_rows if policy else n_kept).astype(float),
-        flagged=~(finite & (eps_err <= eps_tol)), seconds=time.perf_counter() - t0)
+        flagged=~(finite & (eps_err <= eps_tol)), seconds=time.perf_counter() - t0,
+        **_sp.result_fields(snr, probe, alpha_ssl, prototype_method, prototype_source,
+                            probe_deg))

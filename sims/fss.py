@@ -101,7 +101,10 @@ def theory_eps(row: dict):
     from prunescale import theory
     from prunescale.model import FIELDS, Model
 
-    model = Model.from_fields(**{k: row[k] for k in FIELDS if k in row})
+    fields = {k: row[k] for k in FIELDS if k in row}
+    if not fields.get("alpha_ssl"):  # stored as 0: the default (alpha_tot)
+        fields["alpha_ssl"] = None
+    model = Model.from_fields(**fields)
     res = theory.solve(model, alpha_prune=row["alpha_prune"])
     eps, conv = float(np.asarray(res.eps)), bool(np.asarray(res.converged))
     return (eps if conv and math.isfinite(eps) else None), conv

@@ -75,7 +75,7 @@ def prune_indices(key: jax.Array, tp: jax.Array, rule: str, n_keep: int) -> jax.
 
 @float64
 def sample_kept(key: jax.Array, pruning: Pruning, n: int, n_pool: int,
-                mode: str = "pool") -> tuple[Teacher, Examples]:
+                mode: str = "pool", spike_c: float = 0.0) -> tuple[Teacher, Examples]:
     """Teacher and the ``P = pruning.n_kept(n_pool)`` kept examples of one student.
 
     ``key`` determines everything: all the randomness of a student is *one* call to
@@ -84,7 +84,9 @@ def sample_kept(key: jax.Array, pruning: Pruning, n: int, n_pool: int,
     threefry call site costs about a second of compilation on CPU). Uniforms are
     ``Phi(normal)`` and a uniform random subset is the ``P`` largest of i.i.d. normal scores.
     See the module docstring for ``mode``. Pure and jit/vmap compatible (all arguments but
-    ``key`` static).
+    ``key`` static). ``spike_c``: spiked inputs (:mod:`prunescale.sims.spiked`), the kept
+    inputs mapped by ``Sigma^(1/2) = I + c u u^T`` after the labels (``pruning`` then carries
+    the effective angle); 0 (default): isotropic, unchanged.
     """
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
@@ -92,7 +94,8 @@ def sample_kept(key: jax.Array, pruning: Pruning, n: int, n_pool: int,
     if mode == "materialize":
         teacher, pool = sample_pool(key, n, 0.0, pruning.theta, n_pool=n_pool)
         idx = prune_indices(jax.random.fold_in(key, 7), pool.tp, pruning.rule, n_keep)
-        return teacher, Examples(pool.x[idx], pool.y[idx], pool.tp[idx])
+        return teacher, _spiked(Examples(pool.x[idx], pool.y[idx], pool.tp[idx]), teacher,
+                                spike_c)
     n_margin = n_pool if mode == "pool" else 2 * n_keep
     n_select = n_pool if (mode == "pool" and pruning.rule == "random") else 0
     sizes = (n, n, n_margin, n_select, n_keep * n)
@@ -112,7 +115,16 @@ def sample_kept(key: jax.Array, pruning: Pruning, n: int, n_pool: int,
         mag = truncated_folded_from_uniform(ndtr(m[:n_keep]), lo, hi)
         tp = jnp.where(m[n_keep:] >= 0, mag, -mag)
     x = inputs_from_normals(g.reshape(n_keep, n), tp, teacher.Jp)
-    return teacher, Examples(x, labels(x, teacher.T), tp)
+    return teacher, _spiked(Examples(x, labels(x, teacher.T), tp), teacher, spike_c)
+
+
+def _spiked(ex: Examples, teacher: Teacher, c) -> Examples:
+    """``ex`` with its inputs mapped by ``Sigma^(1/2)`` (``c = 0``: ``ex`` itself)."""
+    if not c:
+        return ex
+    from prunescale.sims.spiked import spike
+
+    return ex._replace(x=spike(ex.x, teacher.T, c))
 
 
 #: fold-in constants of a student's selection uniforms and label flips (``FLIP`` is shared by
@@ -173,7 +185,7 @@ def policy_sizes(f: float, n_pool: int, n_kept: int, mode: str, sharp_rank: bool
 @float64
 def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows: int,
                   n_kept: int, k, tau, noise, metric: str, reweight: bool,
-                  mode: str, labels=None):
+                  mode: str, labels=None, spike_c: float = 0.0):
     """Teacher and the kept examples of one student under a selection policy
     (``docs/erm.md`` section 7).
 
@@ -200,6 +212,11 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     rows when ``reweight``, else 1; 0 on padded rows), the row mask, the kept fraction of
     flipped labels, the kept count and whether the draw overflowed ``n_rows`` (pool) or fell
     short of ``n_kept`` (direct).
+
+    ``spike_c``: spiked inputs (:mod:`prunescale.sims.spiked`; ``pruning`` at the effective
+    angle): the kept inputs mapped by ``Sigma^(1/2) = I + c u u^T``; a label channel sees the
+    standardized teacher field ``t = u.x / sqrt(1 + S)``, as the theory; 0: isotropic,
+    unchanged.
     """
     sizes = (n, n, n_cand, n_cand, n_rows * n)
     zz = jax.random.normal(key, (sum(sizes),))
@@ -210,8 +227,8 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     if labels is None:
         flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, (n_cand,))
     else:  # a label channel (prunescale.theory.labels): P(y != sign(t) | t)
-        flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), labels.flip_prob(t, jnp),
-                                    (n_cand,))
+        flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP),
+                                    labels.flip_prob(t, jnp), (n_cand,))
     y0 = jnp.where(t >= 0, 1.0, -1.0)
     y = jnp.where(flip, -y0, y0)
     m = jnp.abs(p) if metric == "abs" else y * p
@@ -241,6 +258,10 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
          + pk[:, None] * j_hat[None, :] + rk[:, None] * e_vec[None, :])
     vf = valid.astype(p.dtype)
     x = x * vf[:, None]
+    if spike_c:
+        from prunescale.sims.spiked import spike
+
+        x = spike(x, teacher.T, spike_c)
     yk = jnp.where(valid, yk, 1.0)
     nv = jnp.maximum(jnp.sum(vf), 1.0)
     if reweight and not step and pruning.rule != "random":

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 #: per-student measurements whose mean and standard error :meth:`SimResult.summary` reports
-MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q")
+MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "probe_deg")
 
 
 def aggregates_defined(learner: str, noise: float, flagged) -> bool:
@@ -32,7 +32,10 @@ class SimResult:
     """Certified students on pruned data: per-student arrays and aggregates.
 
     Configuration: ``rule, f, theta_deg, softness, metric, reweight, power_exp, probe_scale,
-    random_share`` (selection),
+    random_share`` (selection), ``snr`` (spike ``S`` of the input covariance ``I + S u u^T``),
+    ``probe`` (``fixed`` or ``prototype``), ``alpha_ssl`` (the prototype's unlabeled sample per
+    dimension; ``None``: ``alpha_tot``), ``prototype_method`` and ``prototype_source`` (the
+    prototype pipeline, :mod:`prunescale.sims.spiked`; ``None`` for a fixed probe),
     ``learner, lam`` (``lam`` NaN for max-margin), ``noise`` (label flips), the loads
     ``alpha_prune, alpha_tot``, the dimension ``n``, the realised pool and kept sizes
     ``n_pool, n_kept``, the sampling ``mode``, the base ``seed`` and the ``student_seeds``,
@@ -44,8 +47,12 @@ class SimResult:
     margin; NaN for the regularized learners), ``Q`` (``|w|^2 / N``; NaN for max-margin,
     whose norm is arbitrary), ``gap``, ``eps_err`` (certified bound on ``|eps - eps*|``),
     ``iterations``, ``flipped`` (fraction of kept labels flipped; NaN where not recorded),
-    ``kept`` (number of kept examples: random under a soft policy) and ``flagged``
+    ``kept`` (number of kept examples: random under a soft policy), ``probe_deg`` (the
+    probe's angle to the teacher in input space, degrees: ``theta_deg`` for a fixed probe,
+    the measured ``arccos(|v.u|)`` of a prototype) and ``flagged``
     (not certified within ``tol`` or a non-finite measurement; excluded from the aggregates).
+    Under spiked inputs ``R`` and ``S`` are the overlaps of the whitened student
+    ``Sigma^(1/2) w`` (so that ``eps = arccos(R) / pi`` still holds).
 
     Aggregates ``<name>_mean`` / ``<name>_sem`` (standard error, ``ddof=1``) of every
     measurement are over unflagged students (NaN if fewer than 1 resp. 2, and NaN when the
@@ -87,6 +94,18 @@ class SimResult:
     probe_scale: float = 1.0
     random_share: float = 0.0
     labels: str | None = None
+    snr: float = 0.0
+    probe: str = "fixed"
+    alpha_ssl: float | None = None
+    prototype_method: str | None = None
+    prototype_source: str | None = None
+    probe_deg: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.probe_deg is None:  # a fixed probe: its angle
+            object.__setattr__(self, "probe_deg",
+                               np.full(np.asarray(self.student_seeds).size,
+                                       float(self.theta_deg)))
 
     @property
     def model(self):
@@ -98,7 +117,9 @@ class SimResult:
                                  reweight=self.reweight, learner=self.learner,
                                  lam=None if self.learner == "max-margin" else self.lam,
                                  noise=self.noise, power_exp=self.power_exp,
-                                 probe_scale=self.probe_scale, random_share=self.random_share)
+                                 probe_scale=self.probe_scale, random_share=self.random_share,
+                                 snr=self.snr, probe=self.probe,
+                                 alpha_ssl=self.alpha_ssl)
 
     @property
     def complete(self) -> bool:
@@ -174,6 +195,10 @@ class SimResult:
         }
         if self.labels is not None:
             out["labels"] = self.labels
+        out.update(snr=self.snr, probe=self.probe, alpha_ssl=self.alpha_ssl)
+        if self.probe == "prototype":
+            out.update(prototype_method=self.prototype_method,
+                       prototype_source=self.prototype_source)
         for name in MEASURED:
             out[f"{name}_mean"] = self.mean(name)
             out[f"{name}_sem"] = self.sem(name)
@@ -190,7 +215,10 @@ class SimResult:
         cols = {name: [getattr(self, name)] * k for name in (
             "rule", "learner", "lam", "noise", "softness", "metric", "reweight", "power_exp",
             "probe_scale", "random_share", "f", "alpha_prune", "alpha_tot", "theta_deg", "n",
-            "n_pool", "n_kept", "mode", "seed", "tol")}
+            "n_pool", "n_kept", "mode", "seed", "tol", "snr", "probe")}
+        cols["alpha_ssl"] = [np.nan if self.alpha_ssl is None else self.alpha_ssl] * k
+        cols["prototype_method"] = [self.prototype_method] * k
+        cols["prototype_source"] = [self.prototype_source] * k
         cols["student"] = np.asarray(self.student_seeds, dtype=np.int64)
         for name in MEASURED + ("gap", "eps_err", "iterations", "flipped", "kept", "flagged"):
             cols[name] = np.asarray(getattr(self, name))
@@ -206,7 +234,11 @@ class SimResult:
         attrs = {name: getattr(self, name) for name in (
             "rule", "learner", "lam", "noise", "softness", "metric", "power_exp", "probe_scale",
             "random_share", "f", "alpha_prune",
-            "alpha_tot", "theta_deg", "n", "n_pool", "n_kept", "mode", "tol")}
+            "alpha_tot", "theta_deg", "n", "n_pool", "n_kept", "mode", "tol", "snr", "probe")}
+        attrs["alpha_ssl"] = np.nan if self.alpha_ssl is None else float(self.alpha_ssl)
+        if self.probe == "prototype":
+            attrs["prototype_method"] = self.prototype_method
+            attrs["prototype_source"] = self.prototype_source
         attrs["reweight"] = int(self.reweight)
         attrs["seed"] = -1 if self.seed is None else int(self.seed)
         return xr.Dataset(data, coords={"student": np.asarray(self.student_seeds)},

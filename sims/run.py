@@ -50,9 +50,10 @@ from prunescale.sims.result import SimResult
 CHUNK_BYTES = 1 << 30
 
 
-def _measure(teacher, ex, w_scaled, lam_scaled, valid, n):
+def _measure(teacher, ex, w_scaled, lam_scaled, valid, n, c=None):
     """Raw-data certificate and overlaps of one student (solver-independent), on its real
-    rows ``valid`` only."""
+    rows ``valid`` only; ``c``: spiked inputs (the whitened student's overlaps,
+    :func:`prunescale.sims.spiked.whitened_overlaps`)."""
     z = ex.y[:, None] * ex.x
     # scaled problem rows z / sqrt(N): w_raw = w / sqrt(N), lambda_raw = lambda / N
     sqrt_n = jnp.sqrt(jnp.asarray(n, z.dtype))
@@ -62,6 +63,10 @@ def _measure(teacher, ex, w_scaled, lam_scaled, valid, n):
     nt2 = jnp.linalg.norm(teacher.T2)
     S = jnp.where(nt2 > 0, (w_scaled @ teacher.T2) / (nw * jnp.where(nt2 > 0, nt2, 1.0)), 0.0)
     R = jnp.clip(R, -1.0, 1.0)
+    if c is not None:
+        from prunescale.sims.spiked import whitened_overlaps
+
+        R, S = whitened_overlaps(w_scaled, teacher.T, teacher.T2, c)
     return jnp.arccos(R) / jnp.pi, R, S, cert.kappa, cert.gap, cert.eps_err
 
 
@@ -118,11 +123,18 @@ def _rank_chunk(normals, sizes, rule, n, mode, pool_b, keep_b):
 def _build(cut, flips, sizes, n):
     """Teachers, padded kept examples (observed labels), row masks and label flips of a block
     (:func:`prunescale.sims.prune.build_kept`) from :func:`_rank_chunk`'s ``cut``; traceable
-    inside a larger program; the same program for every rule, mode and pool size."""
-    _, n_keep, theta, _, _, _ = sizes
+    inside a larger program; the same program for every rule, mode and pool size. A 7th entry
+    of ``sizes`` (:func:`draw_block` with ``spike_c``) maps the inputs by
+    ``Sigma^(1/2)`` (spiked inputs)."""
+    _, n_keep, theta, _, _, _ = sizes[:6]
+    c = sizes[6] if len(sizes) > 6 else None
 
     def one(a, b, g, tp, flip):
         teacher, ex, valid = build_kept(a, b, g, tp, n_keep, theta)
+        if c is not None:
+            from prunescale.sims.spiked import spike
+
+            ex = ex._replace(x=spike(ex.x, teacher.T, c))
         flip = flip & valid
         return teacher, ex._replace(y=jnp.where(flip, -ex.y, ex.y)), valid, flip
 
@@ -132,52 +144,59 @@ def _build(cut, flips, sizes, n):
 _build_chunk = jax.jit(_build, static_argnames=("n",))
 
 
-def draw_block(keys, noise, pruning, n, n_pool, mode, per_octave=None):
+def draw_block(keys, noise, pruning, n, n_pool, mode, per_octave=None, spike_c=0.0):
     """The random numbers and the kept probe margins of a block of students:
     ``(cut, flips, sizes)``, the arguments of :func:`_build` (padded shapes, which depend on
-    the bucket of ``P`` only)."""
+    the bucket of ``P`` only). ``spike_c`` (nonzero: spiked inputs) is appended to ``sizes``
+    (traced: one program for every ``S > 0``)."""
     pool_b, keep_b, draw_b = padded_sizes(pruning, n, n_pool, mode, per_octave)
     normals, flips = _draw_chunk(keys, jnp.asarray(noise, jnp.float64), draw_b, keep_b)
     sizes = padded_args(pruning, n, n_pool, mode)
     cut = _rank_chunk(normals, sizes, pruning.rule, n, mode, pool_b, keep_b)
+    if spike_c:
+        sizes = sizes + (np.float64(spike_c),)
     return cut, flips, sizes
 
 
-def sample_block(keys, noise, pruning, n, n_pool, mode, per_octave=None):
+def sample_block(keys, noise, pruning, n, n_pool, mode, per_octave=None, spike_c=0.0):
     """Teachers, kept examples padded to ``bucket(P)`` rows (zero rows beyond the ``P`` real
     ones; labels flipped with probability ``noise``), the row masks and the flips of a block of
     students (keys ``keys``). The real rows are exactly the unpadded draw's: the same
     numbers of the same key. ``pool`` and ``direct`` modes compile once per bucket of
-    ``(P_tot, P)``; ``materialize`` (tests) once per configuration."""
+    ``(P_tot, P)``; ``materialize`` (tests) once per configuration. ``spike_c``: spiked
+    inputs (:mod:`prunescale.sims.spiked`)."""
     if mode == "materialize":
         noise = jnp.asarray(noise, jnp.float64)
-        teacher, ex = _sample_chunk(keys, noise, pruning, n, n_pool, mode)
+        teacher, ex = _sample_chunk(keys, noise, pruning, n, n_pool, mode, None, spike_c)
         p = ex.x.shape[1]
         pad = bucket(p, per_octave) - p
-        flips = ex.y != _sample_chunk(keys, jnp.float64(0.0), pruning, n, n_pool, mode)[1].y
+        flips = ex.y != _sample_chunk(keys, jnp.float64(0.0), pruning, n, n_pool, mode, None,
+                                      spike_c)[1].y
         ex = Examples(jnp.pad(ex.x, ((0, 0), (0, pad), (0, 0))),
                       jnp.pad(ex.y, ((0, 0), (0, pad)), constant_values=1.0),
                       jnp.pad(ex.tp, ((0, 0), (0, pad))))
         valid = jnp.broadcast_to(jnp.arange(p + pad) < p, ex.y.shape)
         return teacher, ex, valid, jnp.pad(flips, ((0, 0), (0, pad)))
-    cut, flips, sizes = draw_block(keys, noise, pruning, n, n_pool, mode, per_octave)
+    cut, flips, sizes = draw_block(keys, noise, pruning, n, n_pool, mode, per_octave, spike_c)
     return _build_chunk(cut, flips, sizes, n)
 
 
-@partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode", "labels"))
-def _sample_chunk(keys, noise, pruning, n, n_pool, mode, labels=None):
+@partial(jax.jit, static_argnames=("pruning", "n", "n_pool", "mode", "labels", "spike_c"))
+def _sample_chunk(keys, noise, pruning, n, n_pool, mode, labels=None, spike_c=0.0):
     def one(k):
-        teacher, ex = sample_kept(k, pruning, n, n_pool, mode)
-        t = ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) if labels else None
+        teacher, ex = sample_kept(k, pruning, n, n_pool, mode, spike_c)
+        # a label channel sees the standardized teacher field u.x / sqrt(1 + S) (the theory's)
+        t = (ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) / (1.0 + spike_c)
+             if labels else None)
         return teacher, ex._replace(y=channel_labels(k, t, ex.y, noise, labels)[0])
 
     return jax.vmap(one)(keys)
 
 
 @partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
-                                   "metric", "mode", "labels"))
+                                   "metric", "mode", "labels", "spike_c"))
 def _sample_policy_chunk(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, mode,
-                         labels=None):
+                         labels=None, spike_c=0.0):
     """A block of students' kept sets under a selection policy
     (:func:`prunescale.sims.prune.sample_policy`). The rows beyond a student's random kept
     count repeat its first kept example: a repeated constraint leaves the max-margin solution
@@ -186,7 +205,7 @@ def _sample_policy_chunk(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau
     def one(key):
         teacher, x, y, _, valid, _, _, bad = sample_policy(
             key, pruning, n, n_cand, n_rows, n_kept, k, tau, noise, metric, False, mode,
-            labels)
+            labels, spike_c)
         x = jnp.where(valid[:, None], x, x[0])
         y = jnp.where(valid, y, y[0])
         return teacher, Examples(x, y, jnp.zeros_like(y)), bad
@@ -195,8 +214,8 @@ def _sample_policy_chunk(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau
 
 
 @partial(jax.jit, static_argnames=("n",))
-def _measure_chunk(teacher, ex, w, lam, valid, n):
-    return jax.vmap(partial(_measure, n=n))(teacher, ex, w, lam, valid)
+def _measure_chunk(teacher, ex, w, lam, valid, n, c=None):
+    return jax.vmap(partial(_measure, n=n, c=c))(teacher, ex, w, lam, valid)
 
 
 def _rows(ex, n):
@@ -211,38 +230,53 @@ def _students(cut, flips, sizes, tol, max_iter, n):
     bucket (no recompilation between the solve and the certificate)."""
     teacher, ex, valid, _ = _build(cut, flips, sizes, n)
     sol = solve_max_margin(_rows(ex, n), tol, max_iter=max_iter, valid=valid)
-    meas = jax.vmap(partial(_measure, n=n))(teacher, ex, sol.w, sol.lam, valid)
+    c = sizes[6] if len(sizes) > 6 else None
+    meas = jax.vmap(partial(_measure, n=n, c=c))(teacher, ex, sol.w, sol.lam, valid)
     return meas + (sol.iterations,)
 
 
 def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0, policy=None,
-           labels=None):
+           labels=None, spike_c=0.0, proto=None):
     """Sample, solve, measure one chunk: separately compiled pieces, each shared by every
     configuration whose kept set pads to the same bucket (:func:`sample_block`), so a grid
     compiles once per bucket, not once per configuration. A label channel other than a flip
     (``labels``) draws each label from its example's teacher field: those configurations
     take the unpadded sampler, compiled once per configuration.
-    ``policy``: ``(k, (n_cand, n_rows, n_kept), tau, metric)`` of a selection policy."""
+    ``policy``: ``(k, (n_cand, n_rows, n_kept), tau, metric)`` of a selection policy.
+    ``spike_c``: spiked inputs; ``proto``: the prototype probe (:func:`prototype_setup`;
+    then the measured probe angles are returned last)."""
     bad = jnp.zeros(keys.shape[0], bool)
+    c = None if not spike_c else np.float64(spike_c)
+    if proto is not None:
+        from prunescale.sims.spiked import prototype_block
+
+        traced, static = proto
+        teacher, ex, valid, _, pdeg = prototype_block(
+            keys, jnp.asarray(noise, jnp.float64), *traced, np.float64(spike_c), **static,
+            labels=labels)
+        sol = solve_max_margin(_rows(ex, n), gap_tol / 10.0, max_iter=max_iter, valid=valid)
+        meas = _measure_chunk(teacher, ex, sol.w, sol.lam, valid, n, np.float64(spike_c))
+        return tuple(meas) + (sol.iterations, pdeg)
     if policy is None and labels is None and mode != "materialize":
-        drawn = draw_block(keys, noise, pruning, n, n_pool, mode, MAX_MARGIN_PER_OCTAVE)
+        drawn = draw_block(keys, noise, pruning, n, n_pool, mode, MAX_MARGIN_PER_OCTAVE,
+                           spike_c)
         return _students(*drawn, gap_tol / 10.0, max_iter, n)
     if policy is None and labels is None:
         teacher, ex, valid, _ = sample_block(keys, noise, pruning, n, n_pool, mode,
-                                             MAX_MARGIN_PER_OCTAVE)
+                                             MAX_MARGIN_PER_OCTAVE, spike_c)
     elif policy is None:
         teacher, ex = _sample_chunk(keys, jnp.asarray(noise, jnp.float64), pruning, n,
-                                    n_pool, mode, labels)
+                                    n_pool, mode, labels, spike_c)
         valid = jnp.ones(ex.y.shape, bool)
     else:
         k, (n_cand, n_rows, n_kept), tau, metric = policy
         teacher, ex, bad = _sample_policy_chunk(
             keys, jnp.float64(k), jnp.asarray(noise, jnp.float64), pruning, n, n_cand, n_rows,
-            n_kept, tau, metric, mode, labels)
+            n_kept, tau, metric, mode, labels, spike_c)
         valid = jnp.ones(ex.y.shape, bool)
     z = _rows(ex, n)
     sol = solve_max_margin(z, gap_tol / 10.0, max_iter=max_iter, valid=valid)
-    eps, R, S, kappa, gap, eps_err = _measure_chunk(teacher, ex, sol.w, sol.lam, valid, n)
+    eps, R, S, kappa, gap, eps_err = _measure_chunk(teacher, ex, sol.w, sol.lam, valid, n, c)
     gap = jnp.where(bad, jnp.inf, gap)  # an overflowing draw is flagged
     return eps, R, S, kappa, gap, eps_err, sol.iterations
 
@@ -260,7 +294,9 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
              gap_tol: float = 1e-6, chunk: int | None = None, max_iter: int = 80,
              progress: bool | None = None, noise: float = 0.0, softness: float = 0.0,
              metric: str = "abs", power_exp: float = 0.0, probe_scale: float = 1.0,
-             random_share: float = 0.0, labels=None) -> SimResult:
+             random_share: float = 0.0, labels=None, snr: float = 0.0, probe: str = "fixed",
+             alpha_ssl: float | None = None, prototype_method: str = "eigen",
+             prototype_source: str = "independent") -> SimResult:
     """The max-margin simulator of :func:`prunescale.sims.simulate`: certified max-margin
     students on pruned Gaussian data.
 
@@ -301,6 +337,8 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
             :func:`prunescale.theory.solve`), sampled by the same Bernoulli keeps over the
             pool with the theory's normaliser ``c`` or threshold ``k`` (the realised kept
             fraction fluctuates around ``f``).
+        snr, probe, alpha_ssl, prototype_method, prototype_source: spiked inputs and the
+            prototype probe (:mod:`prunescale.sims.spiked`, as :func:`prunescale.sims.simulate`).
 
     Returns:
         :class:`SimResult`. The same ``(seed or key, student indices, arguments)`` gives the
@@ -325,6 +363,14 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     n_pool, n_kept = realised_sizes(pruning, n, alpha_prune, alpha_tot)
+    from prunescale.sims import spiked as _sp
+
+    keep_b = bucket(n_kept, MAX_MARGIN_PER_OCTAVE)
+    given = pruning
+    pruning, spike_c, proto, proto_bytes = _sp.prepare(
+        pruning, n, n_pool, n_kept, alpha_tot, keep_b, snr=snr, probe=probe,
+        alpha_ssl=alpha_ssl, method=prototype_method, source=prototype_source, mode=mode,
+        metric=metric, labels=labels)
     policy = None
     from prunescale.theory import _selection as _sel
     from prunescale.theory.pruning import check_family
@@ -346,22 +392,28 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
         policy = (k_thr, (n_cand, n_rows, n_kept), policy_shape(softness, *fam), metric)
     elif metric not in ("abs", "signed"):
         raise InputError(f"metric must be one of abs, signed; got {metric!r}")
-    rows = (policy[1][1] if policy is not None else n_kept if labels is not None
-            else bucket(n_kept, MAX_MARGIN_PER_OCTAVE))
+    if proto is not None and policy is not None:
+        raise InputError("the prototype probe is simulated with the sharp rules (hard, easy, "
+                         "random; softness 0, no power or mixed policy)")
+    rows = (policy[1][1] if policy is not None else keep_b if proto is not None
+            else n_kept if labels is not None else keep_b)
     if chunk is None:
-        chunk = block_size(n, rows)
-    check_memory(estimate_memory(n, n_pool, rows, int(chunk), mode))
+        chunk = _sp.block_with(block_size(n, rows), 8 * (6 * rows * n + 4 * n * n),
+                               proto_bytes, CHUNK_BYTES)
+    check_memory(estimate_memory(n, n_pool, rows, int(chunk), mode) + int(chunk) * proto_bytes)
     key, seed = _base_key(key, seed)
     t0 = time.perf_counter()
     outs = _run_blocks(key, student_seeds, int(chunk), pruning, n, n_pool, n_kept, mode,
                        float(gap_tol), max_iter, alpha_prune, progress, t0, noise, policy,
-                       labels)
+                       labels, spike_c, proto)
     k = student_seeds.size
-    eps, R, S, kappa, gap, eps_err, its = (np.concatenate(a)[:k] for a in zip(*outs))
+    arrays = [np.concatenate(a)[:k] for a in zip(*outs)]
+    eps, R, S, kappa, gap, eps_err, its = arrays[:7]
+    probe_deg = arrays[7] if proto is not None else None
     gap = np.where(np.isnan(gap), np.inf, gap)
     nan = np.full(k, np.nan)
     return SimResult(
-        rule=pruning.rule, f=pruning.f, theta_deg=pruning.theta_deg,
+        rule=given.rule, f=given.f, theta_deg=given.theta_deg,
         alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), n=n, n_pool=n_pool,
         n_kept=n_kept, mode=mode, seed=seed, student_seeds=student_seeds,
         learner="max-margin", lam=float("nan"), noise=noise,
@@ -373,7 +425,8 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
         R=R, S=S, kappa=kappa, Q=nan, gap=gap,
         eps_err=eps_err, iterations=its, flipped=nan,
         kept=np.full(k, float(n_kept) if policy is None else np.nan),  # policy: not recorded
-        flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0)
+        flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0, **_sp.result_fields(
+            snr, probe, alpha_ssl, prototype_method, prototype_source, probe_deg))
 
 
 def _check_args(pruning, n, seeds, gap_tol, chunk, max_iter) -> np.ndarray:
@@ -501,7 +554,7 @@ fold_keys = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
 
 def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap_tol,
                 max_iter, alpha_prune, progress, t0, noise=0.0, policy=None,
-                labels=None) -> list:
+                labels=None, spike_c=0.0, proto=None) -> list:
     """Sample, solve and certify the students in blocks of exactly ``chunk`` (the last block
     padded with copies of its last student, dropped afterwards)."""
     n_chunks = -(-student_seeds.size // chunk)
@@ -513,7 +566,8 @@ def _run_blocks(key, student_seeds, chunk, pruning, n, n_pool, n_kept, mode, gap
     for c in range(n_chunks):
         idx = padded[c * chunk:(c + 1) * chunk]
         keys = fold_keys(key, jnp.asarray(idx, dtype=jnp.uint32))
-        res = _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise, policy, labels)
+        res = _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise, policy, labels,
+                     spike_c, proto)
         outs.append([np.asarray(a) for a in res])
         if progress:
             el = time.perf_counter() - t0

@@ -4,7 +4,9 @@ A results folder holds ``task-<id>.parquet`` files, one per finished task (a blo
 of one configuration at one ``N``), each with one row per student:
 
     rule, f, alpha_prune, alpha_tot, theta_deg, mode, gap_tol,
-    learner, lam, noise, softness, metric, reweight            (the configuration)
+    learner, lam, noise, softness, metric, reweight, ...       (the configuration: CONFIG,
+                                                                with the spiked model's snr,
+                                                                probe, alpha_ssl)
     n, seed, student                                           (which student)
     eps, eps_noisy, R, S, kappa, Q, gap, flagged               (its certified measurements;
                                                                 kappa: max-margin only,
@@ -36,14 +38,20 @@ __all__ = ["clean_stale_temporaries", "finished_tasks", "load", "read_task", "re
 #: the configuration columns; with ``n`` they label one point of a sweep
 CONFIG = ("rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "mode", "gap_tol", "learner",
           "lam", "noise", "softness", "metric", "reweight", "power_exp", "probe_scale",
-          "random_share", "labels")
-#: values of the selection columns in files written before selection policies existed
+          "random_share", "labels", "snr", "probe", "alpha_ssl", "prototype_method",
+          "prototype_source")
+#: values of the selection columns in files written before selection policies (and the
+#: spiked model: ``snr``, ``probe``, ``alpha_ssl``, 0 meaning ``alpha_tot``) existed
 POLICY_DEFAULTS = {"softness": 0.0, "metric": "abs", "reweight": False, "power_exp": 0.0,
-                   "probe_scale": 1.0, "random_share": 0.0, "labels": ""}
+                   "probe_scale": 1.0, "random_share": 0.0, "labels": "", "snr": 0.0,
+                   "probe": "fixed", "alpha_ssl": 0.0, "prototype_method": "eigen",
+                   "prototype_source": "independent"}
 #: the measured columns, one value per student
-MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap")
+MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap", "probe_deg")
 #: the measured quantities averaged per configuration
-AVERAGED = ("eps", "eps_noisy", "R", "S", "kappa", "Q")
+AVERAGED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "probe_deg")
+#: measured columns added later: files written before them read as NaN (not measured)
+MEASURED_DEFAULTS = {"probe_deg": float("nan")}
 #: every column of a task file, in order
 COLUMNS = CONFIG + ("n", "seed", "student") + MEASURED + ("flagged", "seconds", "version",
                                                          "task")
@@ -149,7 +157,8 @@ def _files(folder) -> list[Path]:
 
 
 def write_task(folder, task_id: str, columns: dict) -> Path:
-    """Write one task's rows (``columns``: name -> sequence, see :data:`COLUMNS`) atomically.
+    """Write one task's rows (``columns``: name -> sequence, see :data:`COLUMNS`; a measured
+    column of :data:`MEASURED_DEFAULTS` not given is written as NaN) atomically.
 
     The temporary file carries the writer's pid (``.task-<id>.parquet.pid<pid>.*.tmp``, the
     pattern :func:`clean_stale_temporaries` removes once the writer is dead).
@@ -158,20 +167,23 @@ def write_task(folder, task_id: str, columns: dict) -> Path:
     import pyarrow.parquet as pq
 
     path = task_path(folder, task_id)
+    rows = len(columns["task"])
+    columns = {**{k: [v] * rows for k, v in MEASURED_DEFAULTS.items()}, **columns}
     table = pa.table({k: columns[k] for k in COLUMNS})
     return _files_mod.atomic_write(path, lambda fh: pq.write_table(table, fh), sync_dir=True)
 
 
 def read_task(path, columns=None):
     """A task file as a pyarrow ``Table`` (all columns, or ``columns``); a file written before
-    selection policies existed gets their default columns (:data:`POLICY_DEFAULTS`)."""
+    selection policies existed gets their default columns (:data:`POLICY_DEFAULTS`), one
+    written before a measured column existed gets NaN there (:data:`MEASURED_DEFAULTS`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     names = pq.read_schema(path).names
     want = list(COLUMNS) if columns is None else list(columns)
     t = pq.read_table(path, columns=[c for c in want if c in names] if columns else None)
-    for c, v in POLICY_DEFAULTS.items():
+    for c, v in {**POLICY_DEFAULTS, **MEASURED_DEFAULTS}.items():
         if c in want and c not in t.column_names:
             t = t.append_column(c, pa.array([v] * t.num_rows))
     return t
@@ -245,7 +257,7 @@ def to_dataset(summary):
 
     Its dimensions are ``n`` and the configuration fields (``rule, learner, f, alpha_prune,
     theta_deg, lam, noise, softness, metric, reweight, power_exp, probe_scale, random_share,
-    labels``)
+    labels, snr, probe, alpha_ssl``)
     that take more than one value; a field
     with a single value is kept as a scalar coordinate (``ds.rule``, ``ds.attrs`` untouched), so
     a sweep over ``f`` and ``n`` is a two-dimensional dataset. Refuses a table mixing modes or
@@ -256,7 +268,8 @@ def to_dataset(summary):
                              f"({', '.join(map(str, sorted(summary[col].unique())))}); "
                              "select one before aggregating")
     dims = ["rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "softness",
-            "metric", "reweight", "power_exp", "probe_scale", "random_share", "labels", "n"]
+            "metric", "reweight", "power_exp", "probe_scale", "random_share", "labels", "snr",
+            "probe", "alpha_ssl", "n"]
     ds = summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()
     single = [d for d in dims if d != "n" and ds.sizes[d] == 1]
     return ds.squeeze(single)

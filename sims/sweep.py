@@ -99,6 +99,11 @@ class Config:
     probe_scale: float = 1.0   # the power policy's B; 1 elsewhere
     random_share: float = 0.0  # a mixed hard/easy policy's R; 0 elsewhere
     labels: str = ""           # a label channel other than a flip (prunescale.theory.labels)
+    snr: float = 0.0           # spike S of the input covariance I + S u u^T
+    probe: str = "fixed"       # fixed (theta_deg) or prototype
+    alpha_ssl: float = 0.0     # the prototype's unlabeled sample per dimension; 0: alpha_tot
+    prototype_method: str = "eigen"         # the prototype: top eigenvector or 2-means
+    prototype_source: str = "independent"   # of an independent sample or of the pool
 
     def key(self) -> tuple:
         return dataclasses.astuple(self)
@@ -108,7 +113,9 @@ class Config:
         """The :class:`prunescale.model.Model` of this configuration."""
         from prunescale.model import FIELDS, Model
 
-        return Model.from_fields(**{k: getattr(self, k) for k in FIELDS})
+        d = {k: getattr(self, k) for k in FIELDS}
+        d["alpha_ssl"] = d["alpha_ssl"] or None  # stored as 0: the default (alpha_tot)
+        return Model.from_fields(**d)
 
     @classmethod
     def of(cls, model, alpha_prune: float, alpha_tot: float, mode: str = "pool",
@@ -117,6 +124,7 @@ class Config:
         d = model.fields()
         d["lam"] = 0.0 if d["lam"] is None else d["lam"]
         d["labels"] = "" if d["labels"] is None else d["labels"]
+        d["alpha_ssl"] = 0.0 if d["alpha_ssl"] is None else float(d["alpha_ssl"])
         return cls(alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), mode=mode,
                    gap_tol=float(gap_tol), **d)
 
@@ -125,8 +133,17 @@ class Config:
         (``power_exp, probe_scale, random_share``) when they are the defaults and there is no
         label channel (``labels = ""``), and then without
         the selection fields when they are the defaults too (so that sweeps stored before
-        policies and families existed keep their task ids)."""
+        policies and families existed keep their task ids). The spiked model's fields
+        (``snr, probe, alpha_ssl``) and the prototype's simulation options
+        (``prototype_method, prototype_source``) are left out at their defaults (isotropic,
+        fixed probe; eigenvector of an independent sample)."""
         k = list(self.key())
+        if (self.prototype_method, self.prototype_source) != ("eigen", "independent"):
+            return k
+        k = k[:-2]
+        if (self.snr, self.probe, self.alpha_ssl) != (0.0, "fixed", 0.0):
+            return k
+        k = k[:-3]
         if self.labels == "":  # the flip channel (noise): no labels field
             k = k[:-1]
         else:
@@ -238,15 +255,17 @@ def run_task(task: Task, chunk: int | None = None, max_iter: int = 80) -> dict:
 
     c = task.config
     k = len(task.students)
+    proto = ({"prototype_method": c.prototype_method, "prototype_source": c.prototype_source}
+             if c.probe == "prototype" else {})
     res = sims.simulate(c.model, alpha_prune=c.alpha_prune, alpha_tot=c.alpha_tot, n=task.n,
                         seeds=list(task.students), seed=task.seed, mode=c.mode, tol=c.gap_tol,
                         chunk=chunk, max_iter=max_iter if c.learner == "max-margin" else None,
-                        progress=False)
+                        progress=False, **proto)
     extra = dict(eps_noisy=res.eps_noisy, kappa=res.kappa, Q=res.Q)
     cols = {name: [value] * k for name, value in dataclasses.asdict(c).items()}
     cols.update(n=[task.n] * k, seed=[task.seed] * k,
                 student=np.asarray(task.students, dtype=np.int64),
-                eps=res.eps, R=res.R, S=res.S, gap=res.gap, **extra,
+                eps=res.eps, R=res.R, S=res.S, gap=res.gap, probe_deg=res.probe_deg, **extra,
                 flagged=np.asarray(res.flagged, dtype=bool),
                 seconds=np.full(k, res.seconds / k), version=[task.version] * k,
                 task=[task.id] * k)

@@ -47,7 +47,8 @@ def test_sweep_task_ids_unchanged_for_flip():
     from prunescale.sims.sweep import Config
 
     cfg = Config("hard", 0.5, 1.0, 2.0, noise=0.1)
-    assert cfg.ident() == list(cfg.key())[:-7]  # no labels, no families, no policy
+    # no spiked-model fields, no labels, no families, no policy
+    assert cfg.ident() == list(cfg.key())[:-12]
     other = Config("hard", 0.5, 1.0, 2.0, labels="probit:2")
     assert other.ident()[-1] == "probit:2"
     assert Config.of(cfg.model, 1.0, 2.0) == cfg

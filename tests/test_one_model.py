@@ -121,8 +121,17 @@ def test_fss_reference_changes_with_every_model_field():
     # the label channel varies around a max-margin point
     mm = {**base, "learner": "max-margin", "lam": None, "noise": 0.0, "softness": 0.0}
     mm_variants = {"labels": "probit:2"}
-    assert set(variants) | set(power_variants) | set(mm_variants) == set(FIELDS)
-    for point, changes in ((base, variants), (power, power_variants), (mm, mm_variants)):
+    # spiked inputs around the base point; the probe around a spiked point at theta 0 (the
+    # prototype, well above its BBP transition, has its own angle); the prototype's sample
+    variants["snr"] = 2.0
+    spike = {**base, "theta_deg": 0.0, "snr": 3.0}
+    spike_variants = {"probe": "prototype"}
+    proto = {**spike, "probe": "prototype", "alpha_ssl": 20.0}
+    proto_variants = {"alpha_ssl": 1.0}
+    assert (set(variants) | set(power_variants) | set(mm_variants) | set(spike_variants)
+            | set(proto_variants)) == set(FIELDS)
+    for point, changes in ((base, variants), (power, power_variants), (mm, mm_variants),
+                           (spike, spike_variants), (proto, proto_variants)):
         ref, ok = theory_eps(point)
         assert ok and ref is not None
         for name, value in changes.items():

@@ -26,6 +26,16 @@ concavity of ``A`` in ``k``: ``d^2A/dk^2 = -2 alpha P(k)`` with ``P = E[Phi]`` i
 
 and the smallest ``|d|`` that makes the right side exceed a rounding margin gives ``k``.
 
+**Spiked inputs** (``docs/structure.md``): the student minimises the input-space norm
+``|D w|``, ``D = diag(1/sqrt(1+S), 1, 1)`` in whitened coordinates, over the same convex ``C``:
+with ``z = D w`` it is the min-norm point of the convex ``D C``. The direction ``(R, S, b)`` is
+then on the ellipsoid ``|D (R, S, b)| = 1``, so ``U = 1 / k`` still; the supporting hyperplane
+has normal ``D^(-1) n`` and ``L = (G(w0) - n.w0) / |D^(-1) n|``; ``|z - z*|^2 <= U^2 - L^2``
+gives ``|w - w*| <= sqrt(1+S) sqrt(U^2 - L^2)`` and ``|w*| >= |z*| >= L``, so
+``|eps - eps*| <= arcsin(sqrt(1+S) sqrt(U^2 - L^2) / L) / pi``. The teacher equation of the
+residual becomes ``R/(1+S) = alpha (E[M1 X1] + R P/(1+S))``. All reduce to the isotropic ones at
+``S = 0``.
+
 A stationary point that is not the maximum of ``A`` (a saddle, or the spurious ``R < 0``
 root of the stationarity equations) has no small gap: the certificate rejects it. The
 bounds hold up to the quadrature error of the expectations (see the refinement tests).
@@ -74,12 +84,15 @@ class Certificate:
     gap_floor: np.ndarray
 
 
-def certify(nodes, alpha, R, S, b, k) -> Certificate:
+def certify(nodes, alpha, R, S, b, k, sc=None) -> Certificate:
     """Certificate in the direction ``(R, S, b)`` (a unit vector) from one evaluation at ``k``.
 
     ``k`` should be (close to) the root of ``A = 0`` in that direction; the certified margin
-    :attr:`Certificate.kappa` is at most ``k``.
+    :attr:`Certificate.kappa` is at most ``k``. ``sc``: ``sqrt(1 + S)`` of spiked inputs (then
+    ``(R, S, b)`` is on the ellipsoid of unit input-space norm; ``None``: isotropic).
     """
+    one = np.ones_like(R) if sc is None else sc
+    tw = 1.0 / (one * one)  # the teacher component's weight in the norm, 1/(1+S)
     m = moments(nodes, R, S, b, k, certificate_only=True)
     A = b * b - alpha * m.m2
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -89,7 +102,7 @@ def certify(nodes, alpha, R, S, b, k) -> Certificate:
         n1 = -(alpha / Q) * m.m1x1
         n2 = -(alpha / Q) * m.m1x2
         n3 = (alpha / Q) * b * m.P - 1.0
-        norm_n = np.sqrt(n1 * n1 + n2 * n2 + n3 * n3)
+        norm_n = np.sqrt(one * one * n1 * n1 + n2 * n2 + n3 * n3)
         # (G(w0) - n.w0) * k = Q + (alpha / Q) (R E[M1 X1] + S E[M1 X2] - b^2 P)
         num = Q + (alpha / Q) * (R * m.m1x1 + S * m.m1x2 - b * b * m.P)
         lower = num / (k * norm_n)
@@ -100,11 +113,11 @@ def certify(nodes, alpha, R, S, b, k) -> Certificate:
         upper = np.where(kf > 0, 1.0 / kf, np.nan)
         gap = np.where(np.isfinite(upper) & (lower > 0), (upper - lower) / upper, np.inf)
         delta = np.sqrt(np.maximum(upper * upper - lower * lower, 0.0))
-        ratio = np.minimum(1.0, delta / lower)
+        ratio = np.minimum(1.0, one * delta / lower)
         eps_bound = np.where(np.isfinite(gap), np.arcsin(ratio) / np.pi, np.inf)
         residual = np.maximum(
             np.abs(A) / (b * b),
-            np.maximum(np.abs(R - alpha * (m.m1x1 + R * m.P)),
+            np.maximum(np.abs(tw * R - alpha * (m.m1x1 + tw * R * m.P)),
                        np.abs(S - alpha * (m.m1x2 + S * m.P))),
         )
     return Certificate(kappa=np.where(np.isfinite(upper), kf, np.nan), upper=upper, lower=lower,

@@ -115,10 +115,13 @@ class Points:
     #: a label channel other than a constant flip (:mod:`prunescale.theory.labels`; then
     #: ``eta = 0``): only the general ``(p, z)`` rule takes it (:func:`label_law`)
     labels: object = None
+    #: the penalty's weight ``1/(1+S)`` on the teacher component in whitened coordinates
+    #: (spiked inputs, :mod:`prunescale.theory.spiked`; ``None``: ``1``, isotropic)
+    tw: np.ndarray | None = None
 
     def take(self, idx) -> "Points":
         sel = {k: (None if getattr(self, k) is None else getattr(self, k)[idx])
-               for k in ("k", "tau", "f")}
+               for k in ("k", "tau", "f", "tw")}
         sel["kept"] = None if self.kept is None else self.kept.take(idx)
         return Points(self.learner, *(getattr(self, k)[idx] for k in
                                        ("lo", "hi", "c", "sn", "eta", "alpha", "lam")),
@@ -128,6 +131,11 @@ class Points:
     @property
     def size(self) -> int:
         return self.lo.size
+
+    @property
+    def lam_m(self) -> np.ndarray:
+        """The penalty on the teacher overlap ``m``: ``lam / (1 + S)`` (``lam`` at ``S = 0``)."""
+        return self.lam if self.tw is None else self.lam * self.tw
 
 
 def n_p_panels(learner: str, policy: bool = False) -> int:

@@ -19,7 +19,8 @@ from prunescale.theory.result import TheoryResult
 #: the model fields a call may leave out, and their values then
 DEFAULTS = {"theta_deg": 0.0, "learner": "max-margin", "lam": None, "noise": 0.0,
             "softness": 0.0, "metric": "abs", "reweight": False, "power_exp": 0.0,
-            "probe_scale": 1.0, "random_share": 0.0, "labels": None}
+            "probe_scale": 1.0, "random_share": 0.0, "labels": None, "snr": 0.0,
+            "probe": "fixed", "alpha_ssl": None}
 
 
 def model_arguments(rule, given: dict) -> dict:
@@ -39,7 +40,8 @@ def model_arguments(rule, given: dict) -> dict:
         if isinstance(rule, Selection):
             fields.update(softness=rule.softness, metric=rule.metric, reweight=rule.reweight,
                           power_exp=rule.power_exp, probe_scale=rule.probe_scale,
-                          random_share=rule.random_share)
+                          random_share=rule.random_share, probe=rule.probe,
+                          alpha_ssl=rule.alpha_ssl)
     else:
         fields, what = {"rule": rule}, None
     given = {k: v for k, v in given.items() if v is not None}
@@ -56,6 +58,8 @@ def model_arguments(rule, given: dict) -> dict:
     _pr.check_reweight_for(learner, out["reweight"])
     _pr.check_family(out["rule"], out["metric"], out["power_exp"], out["probe_scale"],
                      out["random_share"])
+    _pr.check_snr(out["snr"])
+    _pr.check_probe(out["probe"], out["theta_deg"], out["alpha_ssl"], out["metric"])
     out["labels"] = _channel(out["labels"], out["noise"])
     if out["labels"] is not None and out["labels"].is_flip:
         out["noise"], out["labels"] = out["labels"].eta, None
@@ -90,9 +94,9 @@ def check_tol(tol, learner: str) -> None:
 
 def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None,
           learner=None, lam=None, noise=None, softness=None, metric=None, reweight=None,
-          power_exp=None, probe_scale=None, random_share=None, labels=None,
-          tol: float | None = None, quad=None, strict: bool = False,
-          max_log_step: float | None = None) -> TheoryResult:
+          power_exp=None, probe_scale=None, random_share=None, labels=None, snr=None,
+          probe=None, alpha_ssl=None, tol: float | None = None, quad=None,
+          strict: bool = False, max_log_step: float | None = None) -> TheoryResult:
     """Solve and certify the replica theory at every point of the broadcast inputs.
 
     Args:
@@ -122,6 +126,15 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
             ``"binned:-0.1,0,0.1:0.3,0.05,0.95,0.7"``); ``flip:ETA`` is ``noise = ETA``. Not
             together with a nonzero ``noise``. ``eps`` is the error against the clean teacher,
             ``eps_noisy`` against labels drawn from the channel.
+        snr: spike strength(s) ``S`` in ``[0, 1e6]`` of the input covariance
+            ``I + S u u^T`` along the teacher (default 0: isotropic; ``docs/structure.md``).
+        probe: ``"fixed"`` (default: the direction at ``theta_deg`` to the teacher, an angle in
+            input space) or ``"prototype"`` (the top eigenvector of an independent unlabeled
+            sample of ``alpha_ssl N`` inputs, ranked by the cosine distance to ``+-v``; its
+            angle is the BBP limit :func:`prunescale.theory.spiked.prototype_angle_deg`, 90
+            degrees, an uninformative probe, at and below ``alpha_ssl snr^2 = 1``).
+        alpha_ssl: the prototype's unlabeled sample(s) per dimension (default: the pool
+            ``alpha_tot``); prototype probe only.
         tol: certification tolerance of the learner's certificate: the largest relative
             duality gap for max-margin (default ``1e-12``), the largest certified bound on
             ``|eps - eps*|`` for the regularized learners (default ``1e-5``).
@@ -151,8 +164,22 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
                                    noise=noise, softness=softness, metric=metric,
                                    reweight=reweight, power_exp=power_exp,
                                    probe_scale=probe_scale, random_share=random_share,
-                                   labels=labels))
+                                   labels=labels, snr=snr, probe=probe, alpha_ssl=alpha_ssl))
     check_tol(tol, m["learner"])
+    opts = dict(tol=tol, quad=quad, strict=strict, max_log_step=max_log_step)
+    if m["probe"] != "fixed" or np.any(np.asarray(m["snr"], float) != 0):
+        from prunescale.theory import _spiked_engine
+
+        return _spiked_engine.solve_spiked(m, alpha_prune, alpha_tot, _solve_model, opts)
+    return _solve_model(m, alpha_prune, alpha_tot, **opts)
+
+
+def _solve_model(m: dict, alpha_prune, alpha_tot, *, tol=None, quad=None, strict=False,
+                 max_log_step=None, snr=0.0) -> TheoryResult:
+    """Hand the validated model point ``m`` (:func:`model_arguments`) to its learner's engine;
+    ``snr`` (whitened: ``m["theta_deg"]`` is then the whitened angle) is passed on only where
+    it is not the isotropic ``0``."""
+    spike = {} if np.all(np.asarray(snr, float) == 0) else {"snr": snr}
     fam = {k: m[k] for k in ("power_exp", "probe_scale", "random_share")}
     shapes = [np.shape(v) for v in fam.values() if np.ndim(v)]
     if shapes and m["f"] is not None and not isinstance(m["f"], (str, bytes)):
@@ -175,7 +202,7 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
         return solver.solve_max_margin(
             m["rule"], m["f"], alpha_prune, m["theta_deg"], alpha_tot=alpha_tot,
             noise=m["noise"], softness=m["softness"], metric=m["metric"], strict=strict,
-            labels=m["labels"], **fam,
+            labels=m["labels"], **fam, **spike,
             **kw)
     if max_log_step is not None:
         raise InputError("max_log_step is an option of the max-margin engine; got "
@@ -197,7 +224,7 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
     res = erm.solve_regularized(
         m["rule"], m["f"], alpha_prune, alpha_tot, m["theta_deg"], learner=m["learner"],
         lam=m["lam"], noise=noise, softness=m["softness"], metric=m["metric"],
-        reweight=m["reweight"], strict=strict, labels=law, **fam, **kw)
+        reweight=m["reweight"], strict=strict, labels=law, **fam, **spike, **kw)
     if ch is not None:
         import dataclasses
 

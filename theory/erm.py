@@ -73,8 +73,10 @@ def _fixed_point_map(pts: Points, X, mo):
     Vh = -a * mo["df"]
     qh = a * mo["f2"]
     Vn = 1.0 / (lam + Vh)
+    # spiked inputs: the teacher overlap sees the penalty lam / (1 + S) (docs/structure.md)
+    Vm = Vn if pts.tw is None else 1.0 / (pts.lam_m + Vh)
     F = np.empty_like(X)
-    F[:, 0] = Vn * (a * mo["ft"] + Vh * X[:, 0])
+    F[:, 0] = Vm * (a * mo["ft"] + Vh * X[:, 0])
     F[:, 1] = Vn * (a * mo["fu"] + Vh * X[:, 1])
     F[:, 2] = np.sqrt(np.maximum(qh, 0.0)) * Vn
     F[:, 3] = Vn
@@ -102,9 +104,10 @@ def _initial(pts: Points):
     g0 = {"ridge": 1.0, "logistic": 0.5, "hinge": 1.0}[pts.learner]
     a = pts.alpha
     V = 1.0 / (pts.lam + a * d0)
+    Vm = 1.0 / (pts.lam_m + a * d0)
     # E[y t] of the kept law at theta = 0 is E|p| (1 - 2 eta); a rough proxy is enough
     yt = (1.0 - 2.0 * pts.eta) * 0.8 + 0.05
-    X = np.stack([a * g0 * yt * V, np.zeros_like(V), g0 * np.sqrt(a) * V, V], axis=1)
+    X = np.stack([a * g0 * yt * Vm, np.zeros_like(V), g0 * np.sqrt(a) * V, V], axis=1)
     return X
 
 
@@ -272,6 +275,11 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     instead, because the split bound failed or was larger (the smaller valid ``rho`` is kept).
     """
     lam, a = pts.lam, pts.alpha
+    # spiked inputs: L = (1/2) x^T diag(lam_m, lam, lam) x + ..., lam_m = lam / (1 + S) <= lam;
+    # the primal is lam_m-strongly convex (lam_min = lam_m); all equal to lam at S = 0
+    tw = np.ones_like(lam) if pts.tw is None else pts.tw
+    lam_m = lam * tw
+    lam_min = lam_m
     ulp = np.finfo(float).eps
     m, s, tau, V = X[:, 0], X[:, 1], X[:, 2], X[:, 3]
     nx = np.sqrt(m * m + s * s + tau * tau)
@@ -279,17 +287,17 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     mo = moments(pts, X, quad, cert=True)
     S = a * mo["f2"]
     sqS = np.sqrt(S)
-    mD = a * mo["ft"] / lam
+    mD = a * mo["ft"] / lam_m
     sD = a * mo["fu"] / lam
     tDu = (sqS + a * mo["fxi"]) / lam  # unconstrained; D takes tau_D = max(0, tDu)
     # L_hat - D, each difference padded by the rounding of x_D (sums of ``alpha |f| (|p| + |z|
     # + 1)`` terms divided by lambda) and of the subtraction
     err_x = 64.0 * ulp * (nx + np.sqrt(mD * mD + sD * sD + tDu * tDu)
-                          + (a * mo["absF"] + sqS) / lam)
+                          + (a * mo["absF"] + sqS) / lam_min)
     dm, ds = np.abs(m - mD) + err_x, np.abs(s - sD) + err_x
     dt2 = np.where(tDu >= 0, (np.abs(tau - tDu) + err_x) ** 2,
                    (tau + err_x) ** 2 + 2.0 * (tau + err_x) * (np.abs(tDu) + err_x))
-    gap_dual = 0.5 * lam * (dm * dm + ds * ds + dt2) * (1.0 + 8.0 * ulp)
+    gap_dual = 0.5 * lam * (tw * dm * dm + ds * ds + dt2) * (1.0 + 8.0 * ulp)
     # sup_c psi(c), psi(c) = alpha E[u_hat omega - l*(u_hat) - V_c u_hat^2/2] - tau c/2, V_c =
     # tau/c: sup psi = alpha E[a_hat] - tau sqrt(S), with E[a_hat] = -E[f omega] - E[l*(-f)]
     Ea = -(m * mo["ft"] + s * mo["fu"] + tau * mo["fxi"]) - mo["lstar"]
@@ -329,7 +337,7 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     # the allowances did not cover the rounding
     i0 = int(np.argmin(np.abs(_C_LADDER - 1.0)))
     floor = 64.0 * ulp * (np.abs(dk[:, i0]) + gap_dual) + 1e-300
-    rho = np.sqrt(2.0 * np.maximum(gap, floor) / lam)
+    rho = np.sqrt(2.0 * np.maximum(gap, floor) / lam_min)
     consistent = gap_primal >= -floor
     ok = bracket & consistent & np.isfinite(gap)
     # the part of the bound that the rounding allowances alone give: that of x_D and what the
@@ -337,24 +345,25 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     with np.errstate(invalid="ignore"):
         extra = np.where(np.isfinite(gap_primal0), np.maximum(gap_primal - gap_primal0, 0.0),
                          gap_primal)
-    rho_floor = np.sqrt(3.0) * err_x + np.sqrt(2.0 * extra / lam)
+    rho_floor = np.sqrt(3.0) * err_x + np.sqrt(2.0 * extra / lam_min)
     # the difference-of-totals bound (docs/erm.md 4.3), rigorous on its own: P_up from the
     # phi values themselves, D from x_D. Its rounding floor ~ sqrt(ulp |P| / lambda) is
     # higher, but it needs neither absF nor herr2 nor the per-node square bound; the smaller
     # valid bound of the two is taken (both bound |x_hat - x*|, so their minimum does)
     tD = np.maximum(0.0, tDu)
-    dual_t = -a * mo["lstar"] - 0.5 * lam * (mD * mD + sD * sD + tD * tD)
+    dual_t = -a * mo["lstar"] - 0.5 * lam * (tw * mD * mD + sD * sD + tD * tD)
+    nxw = np.sqrt(tw * m * m + s * s + tau * tau)  # the Lambda-norm over lam (nx at S = 0)
     e_phi = 1e-14 * np.max(np.abs(sc), axis=1) + 1e-300
     P_up = tangent_envelope_max(cs, ph, gs, e_phi, e_g)
-    gap_t = 0.5 * lam * nx * nx + P_up - dual_t
+    gap_t = 0.5 * lam * nxw * nxw + P_up - dual_t
     floor_t = 64.0 * ulp * (np.abs(dual_t) + a * mo["absM"] + np.max(np.abs(sc), axis=1)
-                            + 0.5 * lam * nx * nx)
+                            + 0.5 * lam * nxw * nxw)
     ok_t = np.isfinite(P_up) & (gap_t >= -floor_t) & np.isfinite(gap_t)
-    rho_t = np.sqrt(2.0 * np.maximum(gap_t, floor_t) / lam)
+    rho_t = np.sqrt(2.0 * np.maximum(gap_t, floor_t) / lam_min)
     use_t = ok_t & ~(ok & (rho <= rho_t))
     gap, floor, rho = (np.where(use_t, b, n) for n, b in ((gap, gap_t), (floor, floor_t),
                                                            (rho, rho_t)))
-    rho_floor = np.where(use_t, np.sqrt(2.0 * floor_t / lam), rho_floor)
+    rho_floor = np.where(use_t, np.sqrt(2.0 * floor_t / lam_min), rho_floor)
     eps_bound = np.where(rho < nx, np.arcsin(np.minimum(rho / nx, 1.0)) / np.pi, 1.0)
     eps_bound = np.where(ok | ok_t, eps_bound, np.inf)
     eps_floor = np.arcsin(np.minimum(rho_floor / nx, 1.0)) / np.pi
@@ -475,7 +484,7 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
                       reweight: bool = False, power_exp=0.0, probe_scale=1.0,
                       random_share=0.0, quad: ErmQuadrature = ErmQuadrature(),
                       bound_tol: float = BOUND_TOL, strict: bool = False,
-                      labels=None) -> TheoryResult:
+                      labels=None, snr=0.0) -> TheoryResult:
     """The regularized engine of :func:`prunescale.theory.solve`: solve and certify the ERM
     fixed point at every point of the broadcast inputs.
 
@@ -509,6 +518,11 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
             rules only; these take the general ``(p, z)`` rule with the channel's label law
             given ``(p, z)`` (:func:`~prunescale.theory._erm_law.label_law`: closed form, or a
             rule in the last Gaussian for logistic). ``eps_noisy`` is then the channel's.
+        snr: spike strength(s) ``S`` of the inputs ``N(0, I + S u u^T)`` (``docs/structure.md``):
+            solved in whitened coordinates, where only the teacher overlap's penalty changes,
+            ``lam m = alpha E[f t]`` becoming ``(lam / (1 + S)) m = alpha E[f t]``;
+            ``theta_deg`` is then the probe's whitened angle
+            (:func:`prunescale.theory.spiked.effective_angle_deg`).
 
     Returns:
         :class:`~prunescale.theory.TheoryResult` of the broadcast shape (``kappa``,
@@ -532,6 +546,12 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
     from prunescale.theory.solver import _family
 
     fam = _family(rule, metric, shape, power_exp, probe_scale, random_share)
+    try:
+        SN = np.broadcast_to(_pr.check_snr(snr), shape).ravel().astype(float)
+    except ValueError:
+        raise InputError(f"snr must broadcast to the shape {shape} of the other inputs; got "
+                         f"shape {np.shape(snr)}") from None
+    TW = 1.0 / (1.0 + SN) if np.any(SN != 0) else None  # None: the isotropic code path
     pol = _policy_mask(rule, TA, metric, reweight, fam)
     ch = _check_channel(labels, NO, pol, learner)
     X = np.empty((F.size, 4))
@@ -546,10 +566,12 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         if mask is pol:
             pts = _policy_points(rule, learner, *args, TA[idx], metric, reweight,
                                  tuple(a[idx] for a in fam))
+            pts.tw = None if TW is None else TW[idx]
             X0 = _sharp_start(rule, learner, args, TA[idx], metric, pts, quad)
         else:
             pts = _points(rule, learner, *args)
             pts.labels = ch
+            pts.tw = None if TW is None else TW[idx]
         X[idx], res[idx], c1, c2 = _solve_points(pts, quad, X0)
         for dst, src in ((cert, c1), (cert_ref, c2)):
             for k, v in src.items():
@@ -640,6 +662,7 @@ def _sharp_start(rule, learner, args, TA, metric, pts: Points, quad: ErmQuadratu
         return None
     with np.errstate(all="ignore"):
         sharp = _points(rule, learner, *args)
+        sharp.tw = pts.tw
         Xs, rs = _solve_chunks(sharp, quad)
     X0 = _initial(pts)
     ok = (rs <= RES_TOL) & np.all(np.isfinite(Xs), axis=1)
@@ -670,6 +693,8 @@ def _continue(pts: Points, X, res, quad, n_steps: int = 12):
     if bad.size == 0:
         return X, res
     cols = [pts.lo, pts.hi, pts.c, pts.eta, pts.lam]
+    if pts.tw is not None:
+        cols.append(pts.tw)
     if pts.policy:
         cols += [pts.k, pts.tau, pts.f]
     key = np.stack(cols, axis=1)

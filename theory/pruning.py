@@ -162,6 +162,13 @@ METRICS = ("abs", "signed")
 SOFTNESS_MAX = 10.0
 #: largest ``|A|`` of the power policy accepted
 POWER_EXP_MAX = 50.0
+#: the probes: a ``fixed`` direction at ``theta_deg`` to the teacher, or the ``prototype`` (top
+#: eigenvector of an independent unlabeled sample of ``alpha_ssl N`` inputs)
+PROBES = ("fixed", "prototype")
+#: largest spike strength ``S`` of the input covariance ``I + S u u^T``
+SNR_MAX = 1e6
+#: largest unlabeled sample per dimension of the prototype probe
+ALPHA_SSL_MAX = 1e6
 
 
 def check_learner(learner) -> str:
@@ -279,6 +286,53 @@ def check_family(rule: str, metric: str, power_exp=0.0, probe_scale=1.0, random_
                              f"rule random is random already (got random_share = "
                              f"{float(sh[sh != 0].flat[0])!r})")
     return ex, sc, sh
+
+
+def check_snr(snr) -> np.ndarray:
+    """Spike strength(s) ``S`` of the input covariance ``I + S u u^T``: finite, in
+    ``[0, SNR_MAX]`` (``0``: isotropic inputs)."""
+    arr = _check_finite("snr", snr, f"in [0, {SNR_MAX:g}]")
+    bad = (arr < 0) | (arr > SNR_MAX)
+    if bad.any():
+        raise InputError(f"snr must be in [0, {SNR_MAX:g}]; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_alpha_ssl(alpha_ssl) -> np.ndarray:
+    """Unlabeled sample(s) per dimension of the prototype probe: finite, in
+    ``(0, ALPHA_SSL_MAX]``."""
+    allowed = f"in (0, {ALPHA_SSL_MAX:g}]"
+    arr = _check_finite("alpha_ssl", alpha_ssl, allowed)
+    bad = (arr <= 0) | (arr > ALPHA_SSL_MAX)
+    if bad.any():
+        raise InputError(f"alpha_ssl must be {allowed}; got {float(arr[bad].flat[0])!r}")
+    return arr
+
+
+def check_probe(probe, theta_deg=0.0, alpha_ssl=None, metric: str = "abs"):
+    """The probe (one of :data:`PROBES`) with its parameters, validated together: the
+    ``prototype`` probe has no ``theta_deg`` (its angle follows from ``snr`` and
+    ``alpha_ssl``) and no signed metric (the sign of an eigenvector of an unlabeled sample is
+    arbitrary), and ``alpha_ssl`` (``None``: the pool size ``alpha_tot``, else
+    :func:`check_alpha_ssl`) belongs to the prototype probe only. Returns ``alpha_ssl`` as an
+    array, or ``None``."""
+    if not isinstance(probe, str) or probe not in PROBES:
+        raise InputError(f"probe must be one of {', '.join(PROBES)}; got {probe!r}")
+    if alpha_ssl is not None:
+        if probe != "prototype":
+            raise InputError(f"alpha_ssl is the unlabeled sample of the prototype probe; got "
+                             f"alpha_ssl = {alpha_ssl!r} with probe {probe}")
+        alpha_ssl = check_alpha_ssl(alpha_ssl)
+    if probe == "prototype":
+        th = np.asarray(theta_deg if theta_deg is not None else 0.0)
+        if th.dtype.kind in "fiu" and np.any(th != 0):
+            raise InputError("theta_deg is not for the prototype probe: its angle to the "
+                             "teacher follows from snr and alpha_ssl; got theta_deg = "
+                             f"{float(th[th != 0].flat[0])!r}")
+        if metric == "signed":
+            raise InputError("metric signed is not for the prototype probe: the sign of an "
+                             "unlabeled sample's eigenvector is arbitrary; use metric abs")
+    return alpha_ssl
 
 
 def _scalar(name: str, arr: np.ndarray, allowed: str) -> float:

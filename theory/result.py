@@ -13,9 +13,11 @@ import numpy as np
 
 #: the broadcast grid parameters, in the order tried when naming an axis in :meth:`to_xarray`
 GRID = ("f", "alpha_prune", "alpha_tot", "theta_deg", "lam", "noise", "softness", "power_exp",
-        "probe_scale", "random_share")
-#: the grid parameters an engine may leave out, and their values then (the families' defaults)
-GRID_DEFAULTS = {"power_exp": 0.0, "probe_scale": 1.0, "random_share": 0.0}
+        "probe_scale", "random_share", "snr", "alpha_ssl")
+#: the grid parameters an engine may leave out, and their values then (the families' defaults,
+#: isotropic inputs; ``alpha_ssl`` is NaN for a fixed probe)
+GRID_DEFAULTS = {"power_exp": 0.0, "probe_scale": 1.0, "random_share": 0.0, "snr": 0.0,
+                 "alpha_ssl": np.nan}
 #: the per-point answers and certificate fields
 VALUES = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "q0", "m", "s", "V", "alpha_c",
           "converged", "residual", "gap", "gap_floor", "eps_bound", "quad_err", "reason")
@@ -31,9 +33,17 @@ class TheoryResult:
         metric, reweight: the selection metric (``"abs"`` or ``"signed"``) and whether the
             kept losses are reweighted (always ``False`` for max-margin).
         f, alpha_prune, alpha_tot, theta_deg, lam, noise, softness: the parameters
-            (``alpha_tot = alpha_prune / f``; ``lam`` NaN for max-margin).
+            (``alpha_tot = alpha_prune / f``; ``lam`` NaN for max-margin). ``theta_deg`` is
+            the probe's angle to the teacher in input space: the given one for a fixed probe,
+            the prototype's limiting angle
+            (:func:`prunescale.theory.spiked.prototype_angle_deg`, ``90`` below the BBP
+            transition) for the prototype probe.
         power_exp, probe_scale, random_share: the policy families' ``A``, ``B`` and ``R``
             (``docs/erm.md`` section 7; ``0``, ``1``, ``0`` when not used).
+        snr: the spike strength ``S`` of the inputs ``N(0, I + S u u^T)`` (``0``: isotropic;
+            ``docs/structure.md``).
+        alpha_ssl: the prototype's unlabeled sample per dimension (NaN for a fixed probe).
+        probe: ``"fixed"`` or ``"prototype"``, one for every point.
         eps: error against the clean teacher, ``arccos(R) / pi``.
         eps_noisy: error against noisy test labels, ``noise + (1 - 2 noise) eps`` (under a
             label channel, ``P(y != sign(w.x))`` for a fresh example labelled by it).
@@ -77,6 +87,8 @@ class TheoryResult:
     power_exp: np.ndarray
     probe_scale: np.ndarray
     random_share: np.ndarray
+    snr: np.ndarray
+    alpha_ssl: np.ndarray
     eps: np.ndarray
     eps_noisy: np.ndarray
     R: np.ndarray
@@ -96,10 +108,11 @@ class TheoryResult:
     quad_err: np.ndarray
     reason: np.ndarray
     labels: str | None = None
+    probe: str = "fixed"
 
     @classmethod
     def build(cls, *, rule, learner, metric="abs", reweight=False, shape, labels=None,
-              **arrays):
+              probe="fixed", **arrays):
         """A result of ``shape`` from flat or shaped arrays; missing value fields are NaN."""
         out = {}
         for name in GRID + VALUES:
@@ -116,7 +129,7 @@ class TheoryResult:
         if arrays:
             raise TypeError(f"unknown fields {sorted(arrays)}")
         return cls(rule=rule, learner=learner, metric=metric, reweight=bool(reweight),
-                   labels=None if labels is None else str(labels), **out)
+                   labels=None if labels is None else str(labels), probe=str(probe), **out)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -136,7 +149,7 @@ class TheoryResult:
         cols.append(np.ravel(self.reason).astype(str).tolist())
         names = tuple(floats) + ("converged", "reason")
         head = {"rule": self.rule, "learner": self.learner, "metric": self.metric,
-                "reweight": bool(self.reweight)}
+                "reweight": bool(self.reweight), "probe": self.probe}
         if self.labels is not None:
             head["labels"] = self.labels
         return [{**head, **dict(zip(names, row))} for row in zip(*cols)]
@@ -145,7 +158,7 @@ class TheoryResult:
         """One row per point: the parameters, the answers and the certificate (``pandas``)."""
         import pandas as pd
 
-        data = {k: getattr(self, k) for k in ("rule", "learner", "metric", "reweight")}
+        data = {k: getattr(self, k) for k in ("rule", "learner", "metric", "reweight", "probe")}
         if self.labels is not None:
             data["labels"] = self.labels
         for k in GRID + VALUES:
@@ -184,7 +197,7 @@ class TheoryResult:
         """An ``xarray.Dataset``: a dimension per grid axis (named after the parameter that
         varies along it), the other parameters as coordinates, every answer and certificate
         field (``reason`` included) as a variable; ``rule``, ``learner``, ``metric`` and
-        ``reweight`` as attributes."""
+        ``reweight`` and ``probe`` as attributes."""
         import xarray as xr
 
         dims = self._axis_names()
@@ -203,4 +216,5 @@ class TheoryResult:
         return xr.Dataset(data, coords=coords,
                           attrs={"rule": self.rule, "learner": self.learner,
                                  "metric": self.metric, "reweight": int(self.reweight),
+                                 "probe": self.probe,
                                  **({} if self.labels is None else {"labels": self.labels})})

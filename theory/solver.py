@@ -84,6 +84,9 @@ class _Batch:
     eta: np.ndarray | None = None  # label-flip probability of each curve (None: noiseless)
     policy: Policy | None = None  # soft or label-aware selection (None: the sharp |t_p| rule)
     channel: object = None  # a label channel with a varying agreement a(|t|) (theory.labels)
+    # spiked inputs: sqrt(1 + S) per curve (None: isotropic). The student lies on the ellipsoid
+    # R^2 / (1 + S) + S_p^2 + b^2 = 1 of unit input-space norm (docs/structure.md)
+    sc: np.ndarray | None = None
 
     @property
     def noisy(self) -> bool:
@@ -93,7 +96,8 @@ class _Batch:
     def take(self, idx) -> "_Batch":
         return _Batch(self.lo[idx], self.hi[idx], self.fnorm[idx], self.theta[idx], self.dim,
                       self.quad, None if self.eta is None else self.eta[idx],
-                      None if self.policy is None else self.policy.take(idx), self.channel)
+                      None if self.policy is None else self.policy.take(idx), self.channel,
+                      None if self.sc is None else self.sc[idx])
 
     def nodes(self, R, S, b, k):
         if self.dim == 1:
@@ -109,11 +113,32 @@ def _unpack(y, dim):
     return p, q, y[:, -1]
 
 
+def _sphere(batch: _Batch, p, q):
+    """:func:`~theory._equations.sphere`, for spiked inputs stretched to the ellipsoid
+    ``(sqrt(1+S) cos p, sin p cos q, sin p sin q)``: the whitened directions of unit norm in
+    input space, on which maximising the margin is the spiked max-margin problem
+    (``docs/structure.md``)."""
+    u, du, d2u = sphere(p, q)
+    if batch.sc is not None:
+        u[:, 0] *= batch.sc
+        du[..., 0] *= batch.sc[:, None]
+        d2u[..., 0] *= batch.sc[:, None, None]
+    return u, du, d2u
+
+
+def student_angle(p, sc=None):
+    """The whitened student's angle to the teacher at the ellipsoid angle ``p``:
+    ``atan2(sin p, sqrt(1+S) cos p)`` (``p`` itself when isotropic), so ``eps = angle / pi``."""
+    if sc is None:
+        return p
+    return np.where(sc == 1.0, p, np.arctan2(np.sin(p), sc * np.cos(p)))
+
+
 def _system(batch: _Batch, alpha, y):
     """Residual ``F = (A, dA/dangles)`` and Jacobian in ``y = (angles, k)``."""
     dim = batch.dim
     p, q, k = _unpack(y, dim)
-    u, du, d2u = sphere(p, q)
+    u, du, d2u = _sphere(batch, p, q)
     R, S, b = u[:, 0], u[:, 1], u[:, 2]
     d = derivatives(batch.nodes(R, S, b, k), alpha, R, S, b, k)
     grad, hess = angle_derivatives(d, du, d2u, dim)
@@ -188,17 +213,23 @@ def _negative_definite(H):
 
 
 def _initial(batch: _Batch, alpha0):
-    """Closed-form start at a tiny load (every kept example is a support vector)."""
+    """Closed-form start at a tiny load (every kept example is a support vector).
+
+    Spiked inputs: on the ellipsoid the teacher overlap is ``(1 + S) sqrt(alpha0) E[y t]`` and
+    ``cos p`` its ``1/sqrt(1 + S)``; :func:`_march_start` shrinks ``alpha0`` by ``1 + S`` so
+    that ``cos p`` stays as small as in the isotropic start."""
     n = len(alpha0)
     one = np.ones(n)
     R0, S0, b0, k0 = 0.5 * one, 0.0 * one, np.sqrt(0.75) * one, 1e3 * one
     mom = moments(batch.nodes(R0, S0, b0, k0), R0, S0, b0, k0)  # Phi = 1 at every node
     m1, m2 = mom.px1, mom.px2  # E[y t], E[y u]
-    R = np.sqrt(alpha0) * m1
+    sc = one if batch.sc is None else batch.sc
+    R = np.sqrt(alpha0) * m1 * (sc * sc)
+    cp = R / sc
     S = np.sqrt(alpha0) * m2
-    b = np.sqrt(1 - R * R - S * S)
+    b = np.sqrt(1 - cp * cp - S * S)
     k = b / np.sqrt(alpha0) + R * m1 + S * m2
-    p = np.arctan2(np.hypot(S, b), R)
+    p = np.arctan2(np.hypot(S, b), cp)
     y = [p]
     if batch.dim == 2:
         y.append(np.arctan2(b, S))
@@ -233,11 +264,12 @@ def _certify(batch: _Batch, alpha, y, k_steps: int = 0):
         sl = slice(lo, lo + _CHUNK)
         sub = batch.take(np.arange(len(y))[sl])
         p, q, k = _unpack(y[sl], batch.dim)
-        u, _, _ = sphere(p, q)
+        u, _, _ = _sphere(sub, p, q)
         R, S, b = u[:, 0], u[:, 1], u[:, 2]
         with np.errstate(all="ignore"):
             k = _margin_newton(sub, alpha[sl], R, S, b, k, k_steps)
-            parts.append(certify(sub.nodes(R, S, b, k), alpha[sl], R, S, b, k))
+            parts.append(certify(sub.nodes(R, S, b, k), alpha[sl], R, S, b, k,
+                                 sc=sub.sc))
     return Certificate(*(np.concatenate(x) for x in zip(*(dataclasses.astuple(c)
                                                              for c in parts))))
 
@@ -276,7 +308,8 @@ def _march_start(batch: _Batch, targets: list[np.ndarray], max_log_step: float) 
     T = np.full((G, n_t.max()), np.nan)
     for g, t in enumerate(targets):
         T[g, : len(t)] = t
-    la = np.log(np.minimum(ALPHA_START, 0.5 * T[:, 0]))
+    start = ALPHA_START if batch.sc is None else ALPHA_START / (batch.sc * batch.sc)
+    la = np.log(np.minimum(start, 0.5 * T[:, 0]))
     y, ok0, _, lm0 = _newton(batch, np.exp(la), _initial(batch, np.exp(la)))
     ok0 &= lm0
     return _MarchState(T=T, n_t=n_t, ptr=np.where(ok0, 0, n_t), la=la, y=y, la_prev=la.copy(),
@@ -460,6 +493,7 @@ def solve_max_margin(
     probe_scale=1.0,
     random_share=0.0,
     labels=None,
+    snr=0.0,
 ) -> TheoryResult:
     """The max-margin engine of :func:`prunescale.theory.solve`: solve the replica equations
     at every point of the broadcast inputs.
@@ -493,6 +527,12 @@ def solve_max_margin(
             policy ``R f + (1 - R) pi_rule`` (``docs/erm.md`` section 7).
         labels: a label channel (:mod:`prunescale.theory.labels`, not a flip: that is
             ``noise``) for every point; ``eps_noisy`` is then measured against its labels.
+        snr: spike strength(s) ``S`` of the inputs ``N(0, I + S u u^T)`` (``docs/structure.md``):
+            solved in whitened coordinates, where the student's norm is weakened by ``1/(1+S)``
+            along the teacher (the direction lies on the ellipsoid ``R'^2/(1+S) + S^2 + b^2 =
+            1``); ``theta_deg`` is then the probe's whitened angle
+            (:func:`prunescale.theory.spiked.effective_angle_deg`); ``kappa`` is the margin of
+            the student of unit input-space norm.
 
     Returns:
         A :class:`TheoryResult` whose arrays have the broadcast shape of the inputs. Where a
@@ -542,16 +582,29 @@ def solve_max_margin(
                 ETA = np.full(F.size, 1.0 - j[0])
     solver_channel = channel if channel is not None and not np.any(ETA != NO) else None
     n = F.size
+    try:
+        SN = np.broadcast_to(_pr.check_snr(snr), shape).ravel().astype(float)
+    except ValueError:
+        raise InputError(f"snr must broadcast to the shape {shape} of the other inputs; got "
+                         f"shape {np.shape(snr)}") from None
     # A kept slab narrower than F_SOLVABLE is below what float64 quadrature resolves: such
     # points are reported as not certified (solved at a placeholder f, then discarded).
     too_small = (F < F_SOLVABLE) & (rule != "random")
     F_orig, F = F, np.where(too_small, 0.5, F)
     out, newton_ok = _solve_curves(rule, F, AL, TH, quad, max_log_step, ETA, TAU, metric, fam,
-                                   solver_channel)
+                                   solver_channel, SN if np.any(SN != 0) else None)
 
     p, q, k = out["p"], out["q"], out["k"]
     R = np.cos(p)
     S = np.where(out["dim"] == 2, np.sin(p) * np.cos(q), 0.0)  # exactly 0 by symmetry
+    spiked = SN != 0
+    if spiked.any():  # the ellipsoid point (sqrt(1+S) cos p, S, b), normalised
+        sc = np.sqrt(1.0 + SN)
+        with np.errstate(all="ignore"):
+            nrm = np.hypot(sc * np.cos(p), np.sin(p))
+            R = np.where(spiked, sc * np.cos(p) / nrm, R)
+            S = np.where(spiked, S / nrm, S)
+        p = student_angle(p, sc)
     reason = _reasons(p, q, k, out, newton_ok, gap_tol)
     _capacity_reasons(reason, AL, out["alpha_c"])
     reason[too_small] = f"f below {F_SOLVABLE:g}: the kept slab is narrower than float64 resolves"
@@ -575,7 +628,7 @@ def solve_max_margin(
     eps = answer(p / np.pi)
     return TheoryResult.build(
         rule=rule, learner="max-margin", metric=metric, reweight=False, shape=shape,
-        f=F, alpha_prune=AL, alpha_tot=alpha_tot, theta_deg=TH, noise=NO, softness=TAU,
+        f=F, alpha_prune=AL, alpha_tot=alpha_tot, theta_deg=TH, noise=NO, softness=TAU, snr=SN,
         power_exp=fam[0], probe_scale=fam[1], random_share=fam[2], eps=eps,
         eps_noisy=(NO.reshape(shape) + (1.0 - 2.0 * NO.reshape(shape)) * eps
                    if channel is None else channel.eps_noisy(eps)),
@@ -633,7 +686,7 @@ def _family(rule, metric, shape, power_exp, probe_scale, random_share):
 
 
 def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric="abs",
-                  fam=None, channel=None):
+                  fam=None, channel=None, SN=None):
     """Step 2 of :func:`solve`: group the points into curves of equal ``(f, theta, noise)``,
     march each curve through its separable loads (:func:`_march`; with noise only those below
     the capacity, :mod:`theory.capacity`), and certify every point under the solving and the
@@ -652,6 +705,8 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric
         keys = np.stack([F, np.where(full, 0.0, TH), NO, np.where(full, 0.0, TAU),
                          np.where(full, 0.0, EX), np.where(full, 1.0, SC),
                          np.where(full, 0.0, SH)], -1)
+    if SN is not None:  # spiked inputs: the spike strength is part of a curve's key
+        keys = np.concatenate([keys, SN[:, None]], -1)
     ukeys, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.ravel()
 
@@ -670,7 +725,9 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric
         gtau = ukeys[gsel, 3] if pol else None
         gfam = (ukeys[gsel, 4], ukeys[gsel, 5], ukeys[gsel, 6]) if pol else None
         met = metric if pol else "abs"
-        batch = _batch_for(rule, gf, gth, dim, quad, geta, gtau, met, gfam, channel)
+        gsc = None if SN is None else np.sqrt(1.0 + ukeys[gsel, 7])
+        batch = dataclasses.replace(
+            _batch_for(rule, gf, gth, dim, quad, geta, gtau, met, gfam, channel), sc=gsc)
         cap = np.full(gsel.size, np.inf)
         if batch.noisy:
             noisy = np.flatnonzero((geta > 0) | (channel is not None))
@@ -688,6 +745,7 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric
         if live.size == 0:
             continue
         batch, gf, gth, geta = batch.take(live), gf[live], gth[live], geta[live]
+        gsc = None if gsc is None else gsc[live]
         gtau = None if gtau is None else gtau[live]
         gfam = None if gfam is None else tuple(a[live] for a in gfam)
         targets, members = [targets[i] for i in live], [members[i] for i in live]
@@ -705,8 +763,9 @@ def _solve_curves(rule, F, AL, TH, quad, max_log_step, NO=None, TAU=None, metric
         y = np.stack([out["p"][pts]] + ([out["q"][pts]] if dim == 2 else []) + [out["k"][pts]],
                      -1)
         cert = _certify(batch.take(grp), AL[pts], y)
-        fine = _certify(_batch_for(rule, gf, gth, dim, quad.refined(), geta, gtau,
-                                   met, gfam, channel).take(grp), AL[pts], y)
+        fine = _certify(dataclasses.replace(_batch_for(rule, gf, gth, dim, quad.refined(), geta,
+                                                       gtau, met, gfam, channel),
+                                            sc=gsc).take(grp), AL[pts], y)
         out["k"][pts] = np.where(np.isfinite(cert.kappa), cert.kappa, y[:, -1])
         out["resid"][pts] = cert.residual
         out["gap"][pts] = cert.gap
