@@ -120,7 +120,8 @@ def test_padded_regularized_equals_unpadded(learner):
             assert float(g1) == pytest.approx(float(g0), abs=1e-13)
 
 
-@pytest.mark.parametrize("learner", ["max-margin", "ridge"])
+@pytest.mark.parametrize("learner", [pytest.param("max-margin", marks=pytest.mark.slow),
+                                     "ridge"])
 def test_a_grid_compiles_once_per_bucket(learner):
     """A 4 x 4 grid of (f, alpha_prune) compiles one student program per bucket of kept-set
     sizes, and its students match those of single runs."""

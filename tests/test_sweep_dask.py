@@ -137,6 +137,7 @@ def test_sweep_through_an_external_scheduler(cluster, tmp_path):
         assert len(c.scheduler_info()["workers"]) == 2
 
 
+@pytest.mark.slow  # the embedded cluster's other tests (Ctrl-C, resume) stay in the default run
 def test_killed_worker_loses_no_row_and_duplicates_none(cluster, tmp_path):
     _, workers, sched_file = cluster
     out = tmp_path / "res"
