@@ -55,7 +55,8 @@ from jax.scipy.linalg import cho_factor, cho_solve
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
 from prunescale.sims.result import SimResult
-from prunescale.sims.prune import MODES, policy_shape, policy_sizes, sample_kept, sample_policy
+from prunescale.sims.prune import (MODES, policy_buckets, policy_shape, policy_sizes,
+                                   policy_statics, sample_kept, sample_policy_padded)
 from prunescale.sims.prune import bucket
 from prunescale.sims.run import (CHUNK_BYTES, _base_key, _check_args, block_size,
                                  channel_labels,
@@ -364,22 +365,44 @@ def _measure_impl(teacher, z, y, w, a, lam, learner, n, cw=None, c=None):
 _measure_block = jax.jit(_measure_impl, static_argnames=("learner", "n"))
 
 
-@partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
-                                   "metric", "reweight", "mode", "labels", "spike_c"))
-def _policy_sample_block(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric,
-                         reweight, mode, labels=None, spike_c=0.0):
+@partial(jax.jit, static_argnames=("rule", "n", "cand_b", "rows_b", "tau0", "step", "metric",
+                                   "reweight", "mode", "labels", "spike_c"))
+def _policy_sample_padded(keys, traced, rule, n, cand_b, rows_b, tau0, step, metric, reweight,
+                          mode, labels=None, spike_c=0.0):
     """Teachers, inputs ``z = x / sqrt(N)``, labels, loss weights, flip fractions, kept counts
     and overflow flags of a block of students under a selection policy
-    (:func:`prunescale.sims.prune.sample_policy`)."""
+    (:func:`prunescale.sims.prune.sample_policy_padded`): one program per buckets
+    ``(cand_b, rows_b)`` and policy structure, shared by every ``f``, angle, threshold,
+    softness and family parameter."""
 
     def one(key):
-        teacher, x, y, cw, _, flipped, count, bad = sample_policy(
-            key, pruning, n, n_cand, n_rows, n_kept, k, tau, noise, metric, reweight, mode,
-            labels, spike_c)
+        teacher, x, y, cw, _, flipped, count, bad = sample_policy_padded(
+            key, rule, n, cand_b, rows_b, tau0, step, metric, reweight, mode, labels, spike_c,
+            **traced)
         z = x / jnp.sqrt(jnp.asarray(n, x.dtype))
         return teacher, z, y, cw, flipped, count, bad
 
     return jax.vmap(one)(keys)
+
+
+def policy_traced(pruning, n_cand, n_rows, n_kept, k, shape, noise) -> dict:
+    """The traced arguments of :func:`prunescale.sims.prune.sample_policy_padded`."""
+    return {"n_cand": np.int32(n_cand), "n_rows": np.int32(n_rows), "n_kept": np.int32(n_kept),
+            "k": np.float64(k), "shape": tuple(np.float64(v) for v in shape),
+            "f": np.float64(pruning.f), "theta": np.float64(pruning.theta),
+            "noise": jnp.asarray(noise, jnp.float64)}
+
+
+def _policy_sample_block(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric,
+                         reweight, mode, labels=None, spike_c=0.0):
+    """:func:`_policy_sample_padded` at the buckets of ``(n_cand, n_rows)``
+    (:func:`prunescale.sims.prune.policy_buckets`)."""
+    shape = policy_shape(tau) if not isinstance(tau, tuple) else tau
+    tau0, step = policy_statics(pruning.rule, shape)
+    cand_b, rows_b = policy_buckets(n_cand, n_rows)
+    return _policy_sample_padded(
+        keys, policy_traced(pruning, n_cand, n_rows, n_kept, k, shape, noise), pruning.rule, n,
+        cand_b, rows_b, tau0, step, metric, bool(reweight), mode, labels, spike_c)
 
 
 def _policy_block(keys, k, noise, lam, pruning, n, sizes, tau, metric, reweight, mode, learner,
@@ -559,7 +582,7 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
         if pruning.rule == "random":
             k_thr = 0.0
     # padded rows per student (a label channel other than a flip is not padded)
-    rows = (n_rows if policy else bucket(n_kept) if proto is not None
+    rows = (policy_buckets(n_cand, n_rows)[1] if policy else bucket(n_kept) if proto is not None
             else n_kept if labels is not None else bucket(n_kept))
     if chunk is None:
         chunk = _sp.block_with(block_size(n, rows), 8 * (6 * rows * n + 4 * n * n),
@@ -567,7 +590,8 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
     chunk = int(chunk)
     extra = 8 * rows * rows * chunk if learner == "hinge" else 0  # the polish's P x P
     check_memory(estimate_memory(n, n_pool, rows, chunk, "pool") + extra
-                 + (8 * 4 * n_cand * chunk if policy else 0) + chunk * proto_bytes)
+                 + (8 * 4 * policy_buckets(n_cand, n_rows)[0] * chunk if policy else 0)
+                 + chunk * proto_bytes)
     key, seed = _base_key(key, seed)
     t0 = time.perf_counter()
     k = student_seeds.size

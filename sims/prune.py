@@ -143,26 +143,35 @@ def _shape(shape) -> tuple:
     return policy_shape(shape) if not isinstance(shape, tuple) else shape
 
 
-def keep_prob(rule: str, m, k, shape, f):
+def keep_prob(rule: str, m, k, shape, f, tau0: bool | None = None):
     """``pi(m)`` of a selection policy in JAX (:func:`prunescale.theory._selection.keep_prob`):
     ``sigmoid((k - m)/tau)`` (hard), ``sigmoid((m - k)/tau)`` (easy), ``f`` (random); the step
     ``1{m <= k}`` / ``1{m >= k}`` at ``tau = 0``; mixed with random, ``R f + (1 - R) pi``;
     ``power``: ``min(exp(k + A log sigma'(B m)), 1)``, ``k = log c``. ``shape``:
-    :func:`policy_shape` (a bare number is the softness)."""
+    :func:`policy_shape` (a bare number is the softness); its entries and ``k``, ``f`` may be
+    traced, only ``tau0`` (whether ``tau = 0``; default: read from ``shape``) selects the
+    formula. At ``A = 0`` the power formula is ``min(exp(k), 1)`` exactly and at ``R = 0`` the
+    mixture is ``pi`` exactly (``0 f + 1 pi``), so no other value needs a branch."""
     tau, a, b, r = _shape(shape)
     if rule == "random":
         return jnp.full_like(m, f)
     if rule == "power":
-        if a == 0:  # the constant exp(k) = f: random
-            return jnp.exp(jnp.minimum(k, 0.0)) * jnp.ones_like(m)
         z = jnp.abs(b * m)
         return jnp.exp(jnp.minimum(k + a * (-z - 2.0 * jnp.log1p(jnp.exp(-z))), 0.0))
     d = (k - m) if rule == "hard" else (m - k)
-    if tau == 0:
+    if (tau == 0) if tau0 is None else tau0:
         pi = jnp.where(d >= 0, 1.0, 0.0).astype(m.dtype)
     else:
         pi = jax.nn.sigmoid(d / tau)
-    return pi if r == 0 else r * f + (1.0 - r) * pi
+    return r * f + (1.0 - r) * pi
+
+
+def policy_statics(rule: str, shape) -> tuple:
+    """``(tau0, step)`` of a policy: whether its softness is 0, and whether it is the sharp
+    hard/easy step (``tau = 0``, no random share), kept by rank in ``pool`` mode."""
+    tau, _, _, r = _shape(shape)
+    tau0 = float(tau) == 0.0
+    return tau0, rule in ("hard", "easy") and tau0 and float(r) == 0.0
 
 
 def policy_sizes(f: float, n_pool: int, n_kept: int, mode: str, sharp_rank: bool):
@@ -218,33 +227,66 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     standardized teacher field ``t = u.x / sqrt(1 + S)``, as the theory; 0: isotropic,
     unchanged.
     """
-    sizes = (n, n, n_cand, n_cand, n_rows * n)
-    zz = jax.random.normal(key, (sum(sizes),))
-    a, b, p, r, g = jnp.split(zz, np.cumsum(sizes)[:-1])
-    teacher = teacher_from_normals(a, b, pruning.theta)
-    cth, sth = math.cos(pruning.theta), math.sin(pruning.theta)
+    shape = _shape(tau)
+    tau0, step = policy_statics(pruning.rule, shape)
+    return sample_policy_padded(
+        key, pruning.rule, n, n_cand, n_rows, tau0, step, metric, reweight, mode, labels,
+        spike_c, n_cand=n_cand, n_rows=n_rows, n_kept=n_kept, k=k,
+        shape=tuple(jnp.asarray(v, jnp.float64) for v in shape), f=pruning.f,
+        theta=pruning.theta, noise=noise)
+
+
+def policy_buckets(n_cand: int, n_rows: int, per_octave: int | None = None) -> tuple:
+    """``(cand_b, rows_b)``: the padded candidate and row counts of :func:`sample_policy_padded`
+    (:func:`bucket`; ``per_octave`` for the rows, as the learner's solver pads)."""
+    return bucket(n_cand), bucket(n_rows, per_octave)
+
+
+def sample_policy_padded(key, rule: str, n: int, cand_b: int, rows_b: int, tau0: bool,
+                         step: bool, metric: str, reweight: bool, mode: str, labels, spike_c,
+                         *, n_cand, n_rows, n_kept, k, shape, f, theta, noise):
+    """:func:`sample_policy` on padded shapes: ``cand_b >= n_cand`` candidates and
+    ``rows_b >= n_rows`` rows (the extra rows are masked: weight 0, ``valid`` False).
+
+    Static: ``rule``, ``n``, the buckets, ``tau0`` and ``step`` (:func:`policy_statics`),
+    ``metric``, ``reweight``, ``mode``, ``labels``, ``spike_c``; everything else
+    (``n_cand, n_rows, n_kept``, the threshold ``k``, the policy ``shape`` ``(tau, A, B, R)``,
+    ``f``, ``theta``, ``noise``) may be traced, so one compiled program serves every
+    configuration of the same buckets. The draw ``normal(key, (2 N + 2 cand_b + rows_b N,))``
+    starts with the unpadded one (:func:`draw_normals`) and every piece is cut from the same
+    position as without padding (the probe fields from ``2 N``, the orthogonal fields from
+    ``2 N + n_cand``, the inputs from ``2 N + 2 n_cand``); the flips and selection uniforms
+    of the padded candidates follow the real ones. So a student's kept set does not depend on
+    its bucket."""
+    tau, a_exp, b_sc, r_sh = shape
+    zz = draw_normals(key, 2 * n + 2 * cand_b + rows_b * n)
+    a, b = zz[:n], zz[n:2 * n]
+    p = jax.lax.dynamic_slice(zz, (2 * n,), (cand_b,))
+    r = jax.lax.dynamic_slice(zz, (2 * n + n_cand,), (cand_b,))
+    g = jax.lax.dynamic_slice(zz, (2 * n + 2 * n_cand,), (rows_b * n,))
+    in_cand = jnp.arange(cand_b) < n_cand
+    teacher = teacher_from_normals(a, b, theta)
+    cth, sth = jnp.cos(theta), jnp.sin(theta)
     t = cth * p - sth * r
     if labels is None:
-        flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, (n_cand,))
+        flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP), noise, (cand_b,))
     else:  # a label channel (prunescale.theory.labels): P(y != sign(t) | t)
         flip = jax.random.bernoulli(jax.random.fold_in(key, FLIP),
-                                    labels.flip_prob(t, jnp), (n_cand,))
+                                    labels.flip_prob(t, jnp), (cand_b,))
     y0 = jnp.where(t >= 0, 1.0, -1.0)
     y = jnp.where(flip, -y0, y0)
     m = jnp.abs(p) if metric == "abs" else y * p
-    shape = _shape(tau)
-    pi = keep_prob(pruning.rule, m, k, shape, pruning.f)
-    step = pruning.rule in ("hard", "easy") and shape[0] == 0 and shape[3] == 0
-    sharp_rank = mode == "pool" and step
-    if sharp_rank:
-        idx = jax.lax.top_k(-m if pruning.rule == "hard" else m, n_rows)[1]
+    pi = jnp.where(in_cand, keep_prob(rule, m, k, (tau, a_exp, b_sc, r_sh), f, tau0), 0.0)
+    if mode == "pool" and step:  # the sharp rule by rank: exactly n_rows = P kept
+        score = jnp.where(in_cand, -m if rule == "hard" else m, -jnp.inf)
+        idx = jax.lax.top_k(score, rows_b)[1]
         count = jnp.asarray(n_rows)
     else:
-        u = jax.random.uniform(jax.random.fold_in(key, SELECT), (n_cand,), dtype=p.dtype)
-        acc = u < pi
+        u = jax.random.uniform(jax.random.fold_in(key, SELECT), (cand_b,), dtype=p.dtype)
+        acc = (u < pi) & in_cand
         count = jnp.sum(acc)
-        idx = jnp.nonzero(acc, size=n_rows, fill_value=0)[0]
-    valid = jnp.arange(n_rows) < count
+        idx = jnp.nonzero(acc, size=rows_b, fill_value=0)[0]
+    valid = jnp.arange(rows_b) < jnp.minimum(count, n_rows)
     if mode == "pool":
         bad = count > n_rows
     else:
@@ -253,7 +295,7 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
     sqn = jnp.sqrt(jnp.asarray(n, p.dtype))
     j_hat = teacher.Jp / jnp.linalg.norm(teacher.Jp)
     e_vec = (-sth * teacher.T + cth * teacher.T2) / sqn
-    gm = g.reshape(n_rows, n)
+    gm = g.reshape(rows_b, n)
     x = (gm - (gm @ j_hat)[:, None] * j_hat[None, :] - (gm @ e_vec)[:, None] * e_vec[None, :]
          + pk[:, None] * j_hat[None, :] + rk[:, None] * e_vec[None, :])
     vf = valid.astype(p.dtype)
@@ -264,11 +306,11 @@ def sample_policy(key: jax.Array, pruning: Pruning, n: int, n_cand: int, n_rows:
         x = spike(x, teacher.T, spike_c)
     yk = jnp.where(valid, yk, 1.0)
     nv = jnp.maximum(jnp.sum(vf), 1.0)
-    if reweight and not step and pruning.rule != "random":
+    if reweight and not step and rule != "random":
         inv = jnp.where(valid, 1.0 / jnp.where(valid, pik, 1.0), 0.0)
         cw = inv / (jnp.sum(inv) / nv)
-    elif reweight and pruning.rule == "random":
-        inv = jnp.where(valid, 1.0 / pruning.f, 0.0)
+    elif reweight and rule == "random":
+        inv = jnp.where(valid, 1.0 / f, 0.0)
         cw = inv / (jnp.sum(inv) / nv)
     else:
         cw = vf
@@ -309,11 +351,12 @@ def bucket(size: int, per_octave: int | None = None) -> int:
 
 def program_shape(learner: str, n: int, n_kept: int, policy: bool = False) -> tuple:
     """What the compiled programs of a simulation depend on besides the block size: the
-    learner, ``N`` and the bucket of the kept-set size (a selection policy: its own row count,
-    approximately ``P``). Configurations of equal shape share their programs."""
-    if policy:
-        return (learner, "policy", int(n), int(n_kept))
+    learner, ``N`` and the bucket of the kept-set size (a selection policy: the bucket of its
+    row count, a bound on its random kept count, approximately that of ``P``). Configurations
+    of equal shape share their programs."""
     per = MAX_MARGIN_PER_OCTAVE if learner == "max-margin" else None
+    if policy:  # its rows: a bound on the random kept count, bucketed (policy_buckets)
+        return (learner, "policy", int(n), bucket(n_kept, per))
     return (learner, int(n), bucket(n_kept, per))
 
 

@@ -39,8 +39,8 @@ from prunescale.sims.certify import certify
 from prunescale.sims.data import Examples
 from prunescale.sims.prune import (FLIP, MAX_MARGIN_PER_OCTAVE, MODES, bucket, build_kept,
                                    cut_normals, draw_normals, padded_args, padded_sizes,
-                                   policy_shape, policy_sizes, pool_size, rank_kept, sample_kept,
-                                   sample_policy)
+                                   policy_buckets, policy_shape, policy_sizes, policy_statics,
+                                   pool_size, rank_kept, sample_kept, sample_policy_padded)
 from prunescale.sims.student import solve_max_margin
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
@@ -193,24 +193,37 @@ def _sample_chunk(keys, noise, pruning, n, n_pool, mode, labels=None, spike_c=0.
     return jax.vmap(one)(keys)
 
 
-@partial(jax.jit, static_argnames=("pruning", "n", "n_cand", "n_rows", "n_kept", "tau",
-                                   "metric", "mode", "labels", "spike_c"))
-def _sample_policy_chunk(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, mode,
-                         labels=None, spike_c=0.0):
+@partial(jax.jit, static_argnames=("rule", "n", "cand_b", "rows_b", "tau0", "step", "metric",
+                                   "mode", "labels", "spike_c"))
+def _sample_policy_padded(keys, traced, rule, n, cand_b, rows_b, tau0, step, metric, mode,
+                          labels=None, spike_c=0.0):
     """A block of students' kept sets under a selection policy
-    (:func:`prunescale.sims.prune.sample_policy`). The rows beyond a student's random kept
-    count repeat its first kept example: a repeated constraint leaves the max-margin solution
-    and its certificate unchanged. Also returns whether the draw was flagged (overflow)."""
+    (:func:`prunescale.sims.prune.sample_policy_padded`): one program per buckets and policy
+    structure, shared by every ``f``, angle, threshold and policy parameter. Returns the
+    teachers, the examples, the row masks (the rows beyond a student's random kept count are
+    masked out of the solver) and whether the draw was flagged (overflow)."""
 
     def one(key):
-        teacher, x, y, _, valid, _, _, bad = sample_policy(
-            key, pruning, n, n_cand, n_rows, n_kept, k, tau, noise, metric, False, mode,
-            labels, spike_c)
-        x = jnp.where(valid[:, None], x, x[0])
-        y = jnp.where(valid, y, y[0])
-        return teacher, Examples(x, y, jnp.zeros_like(y)), bad
+        teacher, x, y, _, valid, _, _, bad = sample_policy_padded(
+            key, rule, n, cand_b, rows_b, tau0, step, metric, False, mode, labels, spike_c,
+            **traced)
+        return teacher, Examples(x, y, jnp.zeros_like(y)), valid, bad
 
     return jax.vmap(one)(keys)
+
+
+def _sample_policy_chunk(keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, mode,
+                         labels=None, spike_c=0.0):
+    """:func:`_sample_policy_padded` at the buckets of ``(n_cand, n_rows)`` (rows in powers of
+    two, as the max-margin solver pads)."""
+    from prunescale.sims.erm import policy_traced
+
+    shape = policy_shape(tau) if not isinstance(tau, tuple) else tau
+    tau0, step = policy_statics(pruning.rule, shape)
+    cand_b, rows_b = policy_buckets(n_cand, n_rows, MAX_MARGIN_PER_OCTAVE)
+    return _sample_policy_padded(
+        keys, policy_traced(pruning, n_cand, n_rows, n_kept, k, shape, noise), pruning.rule, n,
+        cand_b, rows_b, tau0, step, metric, mode, labels, spike_c)
 
 
 @partial(jax.jit, static_argnames=("n",))
@@ -270,10 +283,9 @@ def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0, policy=
         valid = jnp.ones(ex.y.shape, bool)
     else:
         k, (n_cand, n_rows, n_kept), tau, metric = policy
-        teacher, ex, bad = _sample_policy_chunk(
-            keys, jnp.float64(k), jnp.asarray(noise, jnp.float64), pruning, n, n_cand, n_rows,
-            n_kept, tau, metric, mode, labels, spike_c)
-        valid = jnp.ones(ex.y.shape, bool)
+        teacher, ex, valid, bad = _sample_policy_chunk(
+            keys, k, noise, pruning, n, n_cand, n_rows, n_kept, tau, metric, mode, labels,
+            spike_c)
     z = _rows(ex, n)
     sol = solve_max_margin(z, gap_tol / 10.0, max_iter=max_iter, valid=valid)
     eps, R, S, kappa, gap, eps_err = _measure_chunk(teacher, ex, sol.w, sol.lam, valid, n, c)
@@ -395,7 +407,8 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
     if proto is not None and policy is not None:
         raise InputError("the prototype probe is simulated with the sharp rules (hard, easy, "
                          "random; softness 0, no power or mixed policy)")
-    rows = (policy[1][1] if policy is not None else keep_b if proto is not None
+    rows = (policy_buckets(*policy[1][:2], MAX_MARGIN_PER_OCTAVE)[1] if policy is not None
+            else keep_b if proto is not None
             else n_kept if labels is not None else keep_b)
     if chunk is None:
         chunk = _sp.block_with(block_size(n, rows), 8 * (6 * rows * n + 4 * n * n),
@@ -600,10 +613,13 @@ def resolve_alphas(f: float, alpha_prune, alpha_tot) -> tuple[float, float]:
 def compiled_programs() -> dict:
     """How many programs each compiled piece of the simulators holds in this process (its jit
     cache size): ``draw`` (random numbers), ``rank`` (pruning of the pool), ``max-margin`` and
-    ``regularized`` (build, solve and certificate of a block). A grid compiles one
+    ``regularized`` (build, solve and certificate of a block), ``policy`` (the samplers of
+    selection policies: one per buckets and policy structure). A grid compiles one
     ``max-margin`` or ``regularized`` program per learner, ``N`` and bucket of kept-set sizes
     (:func:`prunescale.sims.prune.program_shape`), not one per configuration."""
     from prunescale.sims import erm
 
     return {"draw": _draw_chunk._cache_size(), "rank": _rank_chunk._cache_size(),
-            "max-margin": _students._cache_size(), "regularized": erm._students._cache_size()}
+            "max-margin": _students._cache_size(), "regularized": erm._students._cache_size(),
+            "policy": _sample_policy_padded._cache_size()
+            + erm._policy_sample_padded._cache_size()}

@@ -98,7 +98,9 @@ def test_pool_policy_keeps_a_binomial_count_and_direct_keeps_p():
     assert np.all(np.asarray(cw).sum(axis=1) == count)  # weight 1 on kept rows, 0 on padding
     _, _, _, z, y, cw, _, count_d, bad_d = _policy_data(pr, n, n_pool, students, 0.3, "abs",
                                                         False, 0.1, mode="direct")
-    assert not np.any(bad_d) and np.all(np.asarray(cw) == 1.0)
+    p_kept = pr.n_kept(n_pool)  # direct: exactly P rows of weight 1, the bucket's rest 0
+    assert not np.any(bad_d) and np.all(np.asarray(cw)[:, :p_kept] == 1.0)
+    assert np.all(np.asarray(cw)[:, p_kept:] == 0.0)
     assert np.all(np.asarray(count_d) >= pr.n_kept(n_pool))
     # sharp signed in the pool: exactly P kept by rank of y p, all at or below the threshold
     _, n_rows, _, z, y, cw, _, count_s, _ = _policy_data(pr, n, n_pool, students, 0.0,

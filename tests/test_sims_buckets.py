@@ -139,3 +139,23 @@ def test_a_grid_compiles_once_per_bucket(learner):
     grew = simrun.compiled_programs()[kind] - before
     # kept sets 5..64: 3 power-of-two buckets (max-margin), 5 of two per octave
     assert grew <= len(shapes) <= (3 if learner == "max-margin" else 5) < len(fs) * len(alphas)
+
+
+def test_a_policy_grid_compiles_its_sampler_once_per_bucket():
+    """Soft, signed, mixed and power policies: the sampler is compiled per buckets of
+    candidates and rows and per policy structure, not per kept fraction, angle, softness,
+    threshold or family parameter; the students match those of a single run."""
+    n, fs = 16, (0.3, 0.35, 0.4)
+    before = simrun.compiled_programs()["policy"]
+    runs = {}
+    for f in fs:
+        for theta in (0.0, 20.0):
+            for tau in (0.2, 0.5):
+                runs[f, theta, tau] = sims.simulate("hard", f, alpha_tot=8.0, n=n, seeds=2,
+                                                    theta_deg=theta, softness=tau,
+                                                    learner="ridge", lam=0.1, progress=False)
+    grew = simrun.compiled_programs()["policy"] - before
+    assert grew <= 2 < len(runs)  # candidates 128 (one bucket); rows of 3 fractions: <= 2
+    one = sims.simulate("hard", 0.35, alpha_tot=8.0, n=n, seeds=[1], theta_deg=20.0,
+                        softness=0.5, learner="ridge", lam=0.1, progress=False)
+    assert float(one.eps[0]) == pytest.approx(float(runs[0.35, 20.0, 0.5].eps[1]), abs=1e-12)

@@ -33,7 +33,10 @@ def test_isotropic_fixed_probe_students_unchanged(case):
               progress=False)
     kw.update(extra)
     r = sims.simulate(**kw, snr=0.0, probe="fixed")
-    np.testing.assert_allclose(r.eps, eps, rtol=0, atol=1e-12)
+    # ridge: a linear solve (to rounding); max-margin: interior-point solutions, certified to
+    # a relative gap of 1e-7, agree to ~1e-9 across processors and padding
+    tol = 1e-12 if extra.get("learner") == "ridge" else 1e-9
+    np.testing.assert_allclose(r.eps, eps, rtol=0, atol=tol)
     assert r.snr == 0.0 and r.probe == "fixed" and r.alpha_ssl is None
     np.testing.assert_array_equal(r.probe_deg, kw["theta_deg"])
 
