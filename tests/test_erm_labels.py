@@ -103,8 +103,8 @@ def test_theory_refusals_one_line():
     from prunescale.errors import InputError
     from prunescale.theory import solve
 
-    with pytest.raises(InputError, match="sharp") as e:
-        solve(learner="ridge", labels="probit:2", softness=0.5, **KW)
+    with pytest.raises(InputError, match="give noise or labels, not both") as e:
+        solve(learner="ridge", labels="probit:2", noise=0.1, softness=0.5, **KW)
     assert "\n" not in str(e.value)
 
 
@@ -172,3 +172,36 @@ def test_theory_logistic_channel_no_pruning_is_theta_free():
     r = solve(rule="hard", f=1.0, alpha_prune=1.5, learner="ridge", lam=0.1,
               theta_deg=[0.0, 20.0], labels="logistic:2")
     assert r.converged.all() and abs(r.eps[0] - r.eps[1]) < 1e-9
+
+
+@pytest.mark.parametrize("learner,policy", [
+    ("ridge", dict(softness=0.4)),
+    ("hinge", dict(metric="signed", theta_deg=10.0)),
+    ("ridge", dict(rule="power", power_exp=1.0, probe_scale=2.0)),
+])
+def test_channel_with_a_selection_policy_equals_its_noise(learner, policy):
+    """A flip written as a binned channel, with a selection policy: the threshold and the
+    kept law see the channel (the general rule) and give the noise's solution."""
+    from prunescale.theory import solve
+
+    kw = {**KW, **policy}
+    a = solve(learner=learner, noise=0.1, **kw)
+    b = solve(learner=learner, labels=Binned((0.0,), (0.1, 0.9)), **kw)
+    assert a.converged.all() and b.converged.all()
+    np.testing.assert_allclose(b.eps, a.eps, rtol=0, atol=1e-9)
+
+
+def test_channel_with_a_selection_policy_against_simulation():
+    """Ridge, power policy, probit channel: theory against certified students at N = 400."""
+    from prunescale.sims import simulate
+    from prunescale.theory import solve
+
+    kw = dict(rule="power", f=0.3, alpha_tot=5.0, power_exp=1.0, probe_scale=2.0,
+              learner="ridge", lam=0.1, labels="probit:3")
+    th = solve(strict=True, **kw)
+    r = simulate(n=400, seeds=16, progress=False, **kw)
+    assert r.n_flagged == 0
+    assert abs(r.eps_mean - float(th.eps)) < 3 * r.eps_sem, (r.eps_mean, r.eps_sem, th.eps)
+    # and the channel matters: the clean teacher's policy point is far from it
+    clean = solve(**{**kw, "labels": None})
+    assert float(th.eps) - float(clean.eps) > 10 * r.eps_sem

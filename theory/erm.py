@@ -430,17 +430,20 @@ def _policy_mask(rule, TA, metric, reweight, fam=None):
 
 
 def _policy_points(rule, learner, F, AL, TH, LA, NO, TA, metric, reweight,
-                   fam=(None, None, None)) -> Points:
+                   fam=(None, None, None), labels=None) -> Points:
     """Points of a selection policy: ``p`` on ``[0, T]``, ``pi`` applied per label
-    (:class:`prunescale.theory._kept_law.Policy`; ``fam``: the family parameters)."""
+    (:class:`prunescale.theory._kept_law.Policy`; ``fam``: the family parameters;
+    ``labels``: a non-flip label channel, which the threshold and the kept law both see)."""
     from prunescale.theory._kept_law import Policy
 
     th = np.zeros_like(TH) if rule == "random" else np.radians(TH)
-    kept = Policy.of(rule, F, TA, metric, NO, th, *fam)
+    kept = Policy.of(rule, F, TA, metric, NO if labels is None else labels, th, *fam)
     lo, hi = np.zeros_like(F), np.full_like(F, np.inf)
-    return Points(learner, lo, hi, np.cos(th), np.sin(th), NO, AL, LA, policy=rule,
-                  metric=metric, reweight=bool(reweight), k=kept.k, tau=TA.copy(), f=F.copy(),
-                  kept=kept)
+    pts = Points(learner, lo, hi, np.cos(th), np.sin(th), NO, AL, LA, policy=rule,
+                 metric=metric, reweight=bool(reweight), k=kept.k, tau=TA.copy(), f=F.copy(),
+                 kept=kept)
+    pts.labels = labels
+    return pts
 
 
 def _points(rule, learner, F, AL, TH, LA, NO) -> Points:
@@ -553,7 +556,7 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
                          f"shape {np.shape(snr)}") from None
     TW = 1.0 / (1.0 + SN) if np.any(SN != 0) else None  # None: the isotropic code path
     pol = _policy_mask(rule, TA, metric, reweight, fam)
-    ch = _check_channel(labels, NO, pol, learner)
+    ch = _check_channel(labels, NO, learner)
     X = np.empty((F.size, 4))
     res = np.empty(F.size)
     cert, cert_ref = {}, {}
@@ -565,7 +568,7 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         X0 = None
         if mask is pol:
             pts = _policy_points(rule, learner, *args, TA[idx], metric, reweight,
-                                 tuple(a[idx] for a in fam))
+                                 tuple(a[idx] for a in fam), labels=ch)
             pts.tw = None if TW is None else TW[idx]
             X0 = _sharp_start(rule, learner, args, TA[idx], metric, pts, quad)
         else:
@@ -631,7 +634,7 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         eps_bound=bound(eps_bound), quad_err=bound(cert_ref["eps_bound"]), reason=reason)
 
 
-def _check_channel(labels, NO, pol, learner):
+def _check_channel(labels, NO, learner):
     """The non-flip channel of :func:`solve_regularized` (``None`` for none or a flip, which
     the caller passes as ``noise``); one-line :class:`InputError` for what is not
     supported."""
@@ -644,10 +647,6 @@ def _check_channel(labels, NO, pol, learner):
         raise InputError(f"labels {ch}: pass a flip channel as noise = {ch.eta:g}")
     if np.any(NO != 0):
         raise InputError(f"give noise or labels, not both; got labels {ch}")
-    if np.any(pol):
-        raise InputError(f"labels {ch}: the regularized learners take a label channel with the "
-                         "sharp |p| rules only so far (softness 0, metric abs, no family "
-                         "parameters or reweighting)")
     return ch
 
 
