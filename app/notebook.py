@@ -159,7 +159,8 @@ def _(alpha_tot, compute, math, spike_args, theta_deg):
                 f"\n\n**Below the transition** (α_ssl·S² = {_A * _S * _S:.3g} ≤ 1) the "
                 "prototype is uninformative: the top direction of the unlabeled inputs "
                 "has nothing to do with the teacher (90°), so ranking examples by it cannot "
-                "find the easy or the hard ones. Raise S or α_ssl."
+                "find the easy or the hard ones: keep-hard and keep-easy are random pruning "
+                "here. Raise S or α_ssl."
             )
     else:
         proto_deg = math.nan

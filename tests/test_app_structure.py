@@ -70,10 +70,9 @@ def test_spike_controls_reach_the_theory():
                                                                              snr=5.0)
     ph = compute.phase(0.0, snr=5.0)
     at, fs = compute.phase_grids(0.0)
-    F, AT = np.meshgrid(fs, at, indexing="ij")
-    e = solve("easy", F, alpha_tot=AT, snr=5.0)
-    h = solve("hard", F, alpha_tot=AT, snr=5.0)
-    np.testing.assert_array_equal(ph.log_ratio, np.log10(h.eps / e.eps))
+    e = solve("easy", fs[3], alpha_tot=at, snr=5.0)  # one row of the diagram
+    h = solve("hard", fs[3], alpha_tot=at, snr=5.0)
+    np.testing.assert_allclose(ph.log_ratio[3], np.log10(h.eps / e.eps), rtol=0, atol=1e-9)
     fr = compute.frontier(0.0, snr=5.0)
     a, fg = compute.frontier_grids(0.0)
     ref_fr = curves.pareto_frontier(a, 0.0, f_grid=fg, snr=5.0)
@@ -105,33 +104,35 @@ def test_regularized_learner_and_simulation_take_the_spike():
 def test_prototype_ignores_theta_shows_the_bbp_angle_and_refuses_signed():
     from prunescale.app.notebook import app as nb
 
-    outputs, defs = nb.run(defs=_controls(snr=5.0, probe="prototype", alpha_ssl=10.0,
+    outputs, defs = nb.run(defs=_controls(snr=2.0, probe="prototype", alpha_ssl=1.0,
                                           theta=20))
     html = _html(outputs)
-    assert defs["spike_args"] == {"snr": 5.0, "probe": "prototype", "alpha_ssl": 10.0}
-    angle = float(prototype_angle_deg(10.0, 5.0))
+    assert defs["spike_args"] == {"snr": 2.0, "probe": "prototype", "alpha_ssl": 1.0}
+    angle = float(prototype_angle_deg(1.0, 2.0))  # cos^2 = (1 - 1/4) / (1 + 1/2): 45 degrees
     pt = defs["pt"]
-    r = solve(pt.rule, defs["f"], defs["alpha_prune"], snr=5.0, probe="prototype",
-              alpha_ssl=10.0)
+    r = solve(pt.rule, defs["f"], defs["alpha_prune"], snr=2.0, probe="prototype",
+              alpha_ssl=1.0)
     assert pt.eps == float(r.eps) and pt.theta_deg == pytest.approx(angle, abs=1e-9)
     assert defs["proto_deg"] == pytest.approx(angle, abs=1e-12)
     assert "θ slider is not used by the prototype probe" in html
     assert f"prototype angle θ = {angle:.3g}°" in html and "Below the transition" not in html
     # theta is ignored: the same cached panels as at theta = 0
-    assert compute.learning_curve("hard", 0.2, 20.0, snr=5.0, probe="prototype",
-                                  alpha_ssl=10.0) is \
-        compute.learning_curve("hard", 0.2, 0.0, snr=5.0, probe="prototype", alpha_ssl=10.0)
-    assert compute.frontier(20.0, snr=5.0, probe="prototype", alpha_ssl=10.0) is \
-        compute.frontier(0.0, snr=5.0, probe="prototype", alpha_ssl=10.0)
-    ph = compute.phase(30.0, snr=5.0, probe="prototype", alpha_ssl=10.0)
+    assert compute.learning_curve("hard", 0.2, 20.0, snr=2.0, probe="prototype",
+                                  alpha_ssl=1.0) is \
+        compute.learning_curve("hard", 0.2, 0.0, snr=2.0, probe="prototype", alpha_ssl=1.0)
+    assert compute.frontier(20.0, snr=2.0, probe="prototype", alpha_ssl=1.0) is \
+        compute.frontier(0.0, snr=2.0, probe="prototype", alpha_ssl=1.0)
+    ph = compute.phase(30.0, snr=2.0, probe="prototype", alpha_ssl=1.0)
     assert ph.probe == "prototype" and ph.theta_deg == 0.0
-    assert "prototype probe, S = 5" in plots.probe_words(ph)
+    assert plots.probe_words(ph) == "prototype probe, S = 2, α_ssl = 1"
+    assert plots.probe_words(pt) == "prototype probe (θ = 45°), S = 2, α_ssl = 1"
+    assert angle == pytest.approx(45.0)
     for panel in ("learning", "frontier", "phase", "erm"):
         assert f'data-panel="{panel}"' in html
     assert "Traceback" not in html
     # with the signed metric: the library's one-line refusal in the regularized panel
     # (the max-margin panels are those above, from the caches)
-    outputs, defs = nb.run(defs=_controls(snr=5.0, probe="prototype", alpha_ssl=10.0,
+    outputs, defs = nb.run(defs=_controls(snr=2.0, probe="prototype", alpha_ssl=1.0,
                                           learner="logistic", metric="signed", noise=0.1))
     html = _html(outputs)
     assert defs["erm_notice"].startswith("metric signed is not for the prototype probe")
@@ -139,7 +140,7 @@ def test_prototype_ignores_theta_shows_the_bbp_angle_and_refuses_signed():
     assert "Metric signed is not for the prototype probe" in html and "Traceback" not in html
     assert 'data-panel="learning"' in html and 'data-panel="erm"' not in html
     with pytest.raises(ValueError, match="metric signed is not for the prototype probe"):
-        compute.erm_curve("logistic", "hard", 0.2, snr=5.0, probe="prototype",
+        compute.erm_curve("logistic", "hard", 0.2, snr=2.0, probe="prototype",
                           metric="signed")
 
 
@@ -153,6 +154,7 @@ def test_below_the_transition_the_prototype_is_uninformative():
     note = defs["probe_note"]
     assert "prototype angle θ = 90°" in note and "Below the transition" in note
     assert "uninformative" in note and "α_ssl·S² = 0.5 ≤ 1" in note
+    assert "random pruning here" in note
     assert defs["pt"].theta_deg == 90.0
 
 
