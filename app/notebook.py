@@ -33,6 +33,10 @@ def _(mo):
     **keep hard** keeps the smallest margins, **keep easy** the largest, **random** a
     uniform subset. The student then sees α_prune = f·α_tot examples per dimension.
     The probe sits at an angle **θ** to the teacher: θ = 0 is a perfect pruning metric.
+    Inputs can carry a **spike** of strength **S** along the teacher (covariance
+    I + S·u uᵀ; S = 0: isotropic), and the probe can be the label-free **prototype**: the
+    top eigenvector of α_ssl·N unlabeled inputs, whose angle to the teacher follows from S
+    and α_ssl (the BBP transition) instead of the θ slider.
     Curves are the exact N → ∞ replica theory (every point certified); the *simulate*
     button trains real students. (Sorscher et al., *Beyond neural scaling laws*, 2022.)
     """)
@@ -57,6 +61,22 @@ def _(compute, mo):
 
 
 @app.cell(hide_code=True)
+def _(compute, mo):
+    # spiked inputs along the teacher and the probe (docs/structure.md)
+    snr_slider = mo.ui.slider(steps=list(compute.SNR_STEPS), value=0.0, show_value=True,
+                              debounce=True, label="spike strength S")
+    probe_choice = mo.ui.radio(
+        options={"fixed at θ": "fixed", "prototype (label-free)": "prototype"},
+        value="fixed at θ", inline=True, label="probe",
+    )
+    alpha_ssl_choice = mo.ui.dropdown(
+        options={"= pool (α_tot)": 0.0, **{f"{a:g}": a for a in compute.ALPHA_SSL_STEPS}},
+        value="= pool (α_tot)", label="unlabeled sample α_ssl (prototype)",
+    )
+    return alpha_ssl_choice, probe_choice, snr_slider
+
+
+@app.cell(hide_code=True)
 def _(compute, mo, mode):
     alpha_slider = mo.ui.slider(
         steps=list(compute.ALPHA_STEPS), value=3.0 if mode.value == "prune" else 15.0,
@@ -68,28 +88,97 @@ def _(compute, mo, mode):
 
 
 @app.cell(hide_code=True)
-def _(alpha_slider, f_slider, mo, mode, rule, theta):
-    mo.hstack([rule, f_slider, mode, alpha_slider, theta], justify="start", gap=2,
-              wrap=True)
+def _(
+    alpha_slider,
+    alpha_ssl_choice,
+    f_slider,
+    mo,
+    mode,
+    probe_choice,
+    probe_note,
+    rule,
+    snr_slider,
+    theta,
+):
+    mo.vstack([
+        mo.hstack([rule, f_slider, mode, alpha_slider, theta], justify="start", gap=2,
+                  wrap=True),
+        mo.hstack([snr_slider, probe_choice]
+                  + ([alpha_ssl_choice] if probe_choice.value == "prototype" else []),
+                  justify="start", gap=2, wrap=True),
+        mo.md(probe_note) if probe_note else "",
+    ])
     return
 
 
 @app.cell(hide_code=True)
-def _(alpha_slider, compute, f_slider, mode, rule, theta):
+def _(alpha_ssl_choice, probe_choice, snr_slider):
+    # the spike and probe controls as keywords of every compute call (S = 0 with the fixed
+    # probe: exactly the isotropic app)
+    _a = float(alpha_ssl_choice.value or 0.0)
+    spike_args = dict(snr=float(snr_slider.value), probe=str(probe_choice.value),
+                      alpha_ssl=_a if _a > 0 and probe_choice.value == "prototype" else None)
+    return (spike_args,)
+
+
+@app.cell(hide_code=True)
+def _(alpha_slider, compute, f_slider, mode, rule, spike_args, theta):
     f = float(f_slider.value)
     theta_deg = float(theta.value)
     if mode.value == "prune":
-        pt = compute.point(rule.value, f, theta_deg, alpha_prune=float(alpha_slider.value))
+        pt = compute.point(rule.value, f, theta_deg, alpha_prune=float(alpha_slider.value),
+                           **spike_args)
     else:
-        pt = compute.point(rule.value, f, theta_deg, alpha_tot=float(alpha_slider.value))
+        pt = compute.point(rule.value, f, theta_deg, alpha_tot=float(alpha_slider.value),
+                           **spike_args)
     alpha_prune, alpha_tot = pt.alpha_prune, pt.alpha_tot
     return alpha_prune, alpha_tot, f, pt, theta_deg
 
 
 @app.cell(hide_code=True)
-def _(alpha_prune, alpha_tot, compute, math, mo, pt):
-    _same = compute.point("random", 1.0, alpha_prune=alpha_prune)
-    _pool = compute.point("random", 1.0, alpha_prune=alpha_tot)
+def _(alpha_tot, compute, math, spike_args, theta_deg):
+    from prunescale.theory import effective_angle_deg
+
+    # the probe in words: the theta slider, or the prototype's BBP angle (theta ignored)
+    _S = spike_args["snr"]
+    if spike_args["probe"] == "prototype":
+        _pool = spike_args["alpha_ssl"] is None
+        _A = alpha_tot if _pool else spike_args["alpha_ssl"]
+        proto_deg = compute.prototype_angle(_S, _A)
+        theta_label = f"the prototype probe (θ = {proto_deg:.3g}°, S = {_S:g})"
+        probe_note = (
+            f"**The θ slider is not used by the prototype probe:** its angle to the teacher "
+            f"follows from S and α_ssl. Here α_ssl = {_A:.4g}"
+            + (" (the pool α_tot; the angle changes along each curve with α_tot)"
+               if _pool else "")
+            + f", S = {_S:g}: **prototype angle θ = {proto_deg:.3g}°** (BBP: "
+            "cos²θ = (1 − 1/(α_ssl·S²)) / (1 + 1/(α_ssl·S)) above α_ssl·S² = 1)."
+        )
+        if _A * _S * _S <= 1:
+            probe_note += (
+                f"\n\n**Below the transition** (α_ssl·S² = {_A * _S * _S:.3g} ≤ 1) the "
+                "prototype is uninformative: the top direction of the unlabeled inputs "
+                "has nothing to do with the teacher (90°), so ranking examples by it cannot "
+                "find the easy or the hard ones: keep-hard and keep-easy are random pruning "
+                "here. Raise S or α_ssl."
+            )
+    else:
+        proto_deg = math.nan
+        theta_label = f"θ = {theta_deg:g}°" + (f", S = {_S:g}" if _S else "")
+        probe_note = ""
+        if _S and theta_deg > 0:
+            _eff = float(effective_angle_deg(theta_deg, _S))
+            probe_note = (f"With the spike S = {_S:g} the fixed probe at θ = {theta_deg:g}° "
+                          f"acts like a probe at θ_eff = {_eff:.3g}° on isotropic inputs "
+                          "(tan θ_eff = tan θ / √(1+S)): the teacher's direction dominates "
+                          "the probe's field.")
+    return probe_note, proto_deg, theta_label
+
+
+@app.cell(hide_code=True)
+def _(alpha_prune, alpha_tot, compute, math, mo, pt, spike_args):
+    _same = compute.point("random", 1.0, alpha_prune=alpha_prune, snr=spike_args["snr"])
+    _pool = compute.point("random", 1.0, alpha_prune=alpha_tot, snr=spike_args["snr"])
 
     def _e(x):
         return f"{x:.4g}" if math.isfinite(x) else "not certified"
@@ -99,7 +188,8 @@ def _(alpha_prune, alpha_tot, compute, math, mo, pt):
     mo.callout(
         mo.md(
             f"""
-            **Current point** — {pt.rule}, f = {pt.f:g}, θ = {pt.theta_deg:g}°,
+            **Current point** — {pt.rule}, f = {pt.f:g},
+            {"prototype probe at θ = " if pt.probe == "prototype" else "θ = "}{pt.theta_deg:.3g}°{f", S = {pt.snr:g}" if pt.snr else ""},
             α_prune = {alpha_prune:.4g}, α_tot = {alpha_tot:.4g}: test error
             **ε = {_e(pt.eps)}** (R = {_e(pt.R)}, S = {_e(pt.S)}, κ = {_e(pt.kappa)};
             {_status}).
@@ -140,6 +230,7 @@ def _(
     sim_button,
     sim_n,
     sim_seeds,
+    spike_args,
     theta_deg,
 ):
     sim_message = ""
@@ -148,7 +239,8 @@ def _(
                                subtitle="the first run of a new size compiles (a few seconds)"):
             try:
                 _res = compute.simulate(pt.rule, f, theta_deg, alpha_prune,
-                                        n=int(sim_n.value), seeds=int(sim_seeds.value))
+                                        n=int(sim_n.value), seeds=int(sim_seeds.value),
+                                        **spike_args)
             except Exception as exc:  # shown to the user, the app keeps running
                 sim_message = f"Simulation failed: {exc}"
             else:
@@ -179,19 +271,23 @@ def _(
     sim_message,
     sim_n,
     sim_seeds,
+    spike_args,
     theta_deg,
+    theta_label,
 ):
     _lo = min(compute.ALPHA_RANGE[0], alpha_prune / 1.5)
     _hi = max(compute.ALPHA_RANGE[1], alpha_prune * 1.5)
     _rules = ["hard", "easy"]
-    _ready = all(compute.is_cached("learning", theta_deg, r, f, lo=_lo, hi=_hi) for r in _rules)
+    _ready = all(compute.is_cached("learning", theta_deg, r, f, lo=_lo, hi=_hi, **spike_args)
+                 for r in _rules)
     with (contextlib.nullcontext() if _ready
           else mo.status.spinner(title="Solving learning curves")):
-        _curves = {r: compute.learning_curve(r, f, theta_deg, lo=_lo, hi=_hi) for r in _rules}
-        _ref = compute.reference_curve(lo=_lo, hi=_hi)
+        _curves = {r: compute.learning_curve(r, f, theta_deg, lo=_lo, hi=_hi, **spike_args)
+                   for r in _rules}
+        _ref = compute.reference_curve(lo=_lo, hi=_hi, snr=spike_args["snr"])
     _sel = _curves.get(pt.rule, _ref)
     _others = [c for r, c in _curves.items() if r != pt.rule]
-    _sims = [s for s in get_sims() if s.matches(pt.rule, f, theta_deg)]
+    _sims = [s for s in get_sims() if s.matches(pt.rule, f, theta_deg, **spike_args)]
     _fig = plots.learning_panel(pt, _sel, _others, _ref, _sims)
     _img = mo.Html(plots.to_png_html(_fig, "learning", "learning curves"))
     _excl = sum(c.n_excluded for c in (*_curves.values(), _ref))
@@ -199,7 +295,7 @@ def _(
         f"""
         ### Learning curves
         **Plotted:** test error ε against the number of kept examples per dimension,
-        α_prune, at fixed f = {f:g} and θ = {theta_deg:g}°. Solid: the selected rule; dotted:
+        α_prune, at fixed f = {f:g} and {theta_label}. Solid: the selected rule; dotted:
         the other rule; dashed gray: random pruning, which is just the ordinary learning
         curve ε ≈ 0.5/α_prune at large α. The star is the current point.
 
@@ -228,16 +324,17 @@ def _(
 
 
 @app.cell(hide_code=True)
-def _(compute, contextlib, mo, plots, pt, theta_deg):
-    with (contextlib.nullcontext() if compute.is_cached("frontier", theta_deg)
-          else mo.status.spinner(title=f"Solving the Pareto frontier at θ = {theta_deg:g}°",
+def _(compute, contextlib, mo, plots, pt, spike_args, theta_deg, theta_label):
+    _proto = spike_args["probe"] == "prototype"
+    with (contextlib.nullcontext() if compute.is_cached("frontier", theta_deg, **spike_args)
+          else mo.status.spinner(title=f"Solving the Pareto frontier at {theta_label}",
                                  subtitle="cached after the first time")):
-        _fr = compute.frontier(theta_deg)
+        _fr = compute.frontier(theta_deg, **spike_args)
     _fig = plots.frontier_panel(_fr, pt)
     _img = mo.Html(plots.to_png_html(_fig, "frontier", "Pareto frontier"))
-    if theta_deg > 0:
+    if theta_deg > 0 or _proto:
         _fmin = (
-            f"Here θ = {theta_deg:g}°: the diamond marks **f_min ≈ {_fr.f_min:.3g}**, "
+            f"Here {theta_label}: the diamond marks **f_min ≈ {_fr.f_min:.3g}**, "
             f"the smallest fraction that is ever optimal over the budgets searched "
             f"(reached at α_prune ≈ {_fr.alpha_prune_at_min:.3g}"
             + (", the end of the range: it keeps decreasing slowly, so f_min is a bound "
@@ -274,11 +371,11 @@ def _(compute, contextlib, mo, plots, pt, theta_deg):
 
 
 @app.cell(hide_code=True)
-def _(compute, contextlib, mo, plots, pt, theta_deg):
-    with (contextlib.nullcontext() if compute.is_cached("phase", theta_deg)
-          else mo.status.spinner(title=f"Solving the phase diagram at θ = {theta_deg:g}°",
+def _(compute, contextlib, mo, plots, pt, spike_args, theta_deg, theta_label):
+    with (contextlib.nullcontext() if compute.is_cached("phase", theta_deg, **spike_args)
+          else mo.status.spinner(title=f"Solving the phase diagram at {theta_label}",
                                  subtitle="cached after the first time")):
-        _ph = compute.phase(theta_deg)
+        _ph = compute.phase(theta_deg, **spike_args)
     _fig = plots.phase_panel(_ph, pt)
     _img = mo.Html(plots.to_png_html(_fig, "phase", "easy versus hard phase diagram"))
     _text = mo.md(
@@ -374,6 +471,7 @@ def _(
     reweight,
     share_slider,
     softness_slider,
+    spike_args,
     theta_deg,
 ):
     erm_learner = learner.value
@@ -393,17 +491,23 @@ def _(
     erm_notice = compute.erm_unavailable(erm_learner, erm_noise, erm_pol["reweight"],
                                          erm_labels) or ""
     if not erm_notice:
+        try:  # the library's one-line refusal (the prototype has no signed metric)
+            compute.spike(**spike_args, metric=erm_pol["metric"])
+        except ValueError as exc:
+            erm_notice = str(exc)
+    if not erm_notice:
         _lo = min(compute.ALPHA_RANGE[0], alpha_prune / 1.5)
         _hi = max(compute.ALPHA_RANGE[1], alpha_prune * 1.5)
         _ready = all(compute.erm_is_cached(erm_learner, r, f, theta_deg, lam=erm_lam,
                                            noise=erm_noise, lo=_lo, hi=_hi, **erm_pol,
-                                           **erm_fam)
+                                           **erm_fam, **spike_args)
                      for r in erm_rules)
         _slow = ("a regularized learner at θ > 0, with a power or mixed policy, a soft or "
                  "reweighted selection or a probit or logistic label channel can take a while "
                  "the first time"
                  if (theta_deg > 0 or erm_pol["softness"] > 0 or erm_pol["reweight"]
-                     or erm_power or erm_fam["random_share"] > 0 or erm_labels)
+                     or erm_power or erm_fam["random_share"] > 0 or erm_labels
+                     or spike_args["probe"] == "prototype")
                  and erm_learner != "max-margin" else "cached afterwards")
         with (contextlib.nullcontext() if _ready
               else mo.status.spinner(title=f"Solving {erm_learner} learning curves",
@@ -411,11 +515,12 @@ def _(
             try:
                 erm_curves = [compute.erm_curve(erm_learner, r, f, theta_deg, lam=erm_lam,
                                                 noise=erm_noise, lo=_lo, hi=_hi, **erm_pol,
-                                                **erm_fam)
+                                                **erm_fam, **spike_args)
                               for r in erm_rules]
                 erm_pts = {r: compute.erm_point(erm_learner, r, f, theta_deg,
                                                 alpha_prune=alpha_prune, lam=erm_lam,
-                                                noise=erm_noise, **erm_pol, **erm_fam)
+                                                noise=erm_noise, **erm_pol, **erm_fam,
+                                                **spike_args)
                            for r in erm_rules}
             except Exception as exc:  # shown to the user, the app keeps running
                 erm_curves, erm_pts = [], {}
@@ -441,6 +546,7 @@ def _(
     alpha_slider,
     beta_slider,
     channel,
+    compute,
     erm_curves,
     erm_error,
     erm_fam,
@@ -464,14 +570,16 @@ def _(
     noise_slider,
     plots,
     power_exp_slider,
+    probe_choice,
     probe_scale_slider,
     pt,
     reweight,
     rule,
     share_slider,
+    snr_slider,
     softness_slider,
     theta,
-    theta_deg,
+    theta_label,
 ):
     _controls = mo.vstack([
         mo.hstack([learner, lam_slider, channel, noise_slider if channel.value == "flip"
@@ -479,8 +587,8 @@ def _(
         mo.hstack([family] + ([power_exp_slider, probe_scale_slider] if erm_power
                               else [share_slider, softness_slider, metric])
                   + [reweight], justify="start", gap=2, wrap=True),
-        mo.hstack([rule, f_slider, mode, alpha_slider, theta], justify="start", gap=2,
-                  wrap=True),
+        mo.hstack([rule, f_slider, mode, alpha_slider, theta, snr_slider, probe_choice],
+                  justify="start", gap=2, wrap=True),
     ])
     _sel_rule = "power" if erm_power else pt.rule
     _cur = erm_pts.get(_sel_rule)
@@ -488,7 +596,10 @@ def _(
         _panel = mo.callout(mo.md(f"**{erm_notice[0].upper() + erm_notice[1:]}.**"),
                             kind="warn")
         _now = ("**Current point:** no number for the max-margin student with reweighting: "
-                "untick it or choose hinge, logistic or ridge.")
+                "untick it or choose hinge, logistic or ridge."
+                if erm_notice == compute.REWEIGHT_MAX_MARGIN else
+                "**Current point:** no number for the prototype probe with the y·p metric: "
+                "choose |p| or the fixed probe.")
     elif erm_error:
         _panel = mo.callout(mo.md(erm_error), kind="danger")
         _now = "**Current point:** not available."
@@ -496,7 +607,7 @@ def _(
         _fig = plots.erm_panel(erm_curves, _sel_rule, _cur)
         _panel = mo.Html(plots.to_png_html(_fig, "erm", "regularized learners with label noise"))
         if _cur is not None and _cur.converged and math.isfinite(_cur.eps):
-            _now = (f"**Current point** ({_sel_rule}, f = {f:g}, θ = {theta_deg:g}°, "
+            _now = (f"**Current point** ({_sel_rule}, f = {f:g}, {theta_label}, "
                     f"α_prune = {alpha_prune:.4g}): **ε = {_cur.eps:.4g}** against the clean "
                     f"teacher"
                     + (f"; against noisy test labels η + (1 − 2η)ε = {_cur.eps_noisy:.4g}"
@@ -540,7 +651,7 @@ def _(
         f"""
         ### Regularized learners and label noise
         **Plotted:** test error ε of the **{erm_learner}** student against α_prune, for
-        {_which} at f = {f:g} and θ = {theta_deg:g}°, {_noise_words}. Solid: the selected
+        {_which} at f = {f:g} and {theta_label}, {_noise_words}. Solid: the selected
         rule; the star is the current point. Hinge is
         the soft-margin SVM, logistic the logistic regression, ridge least squares.
         {_lam_note} ε is measured against the clean teacher. {_sel_note}

@@ -56,8 +56,8 @@ def learning_panel(pt: Point, selected: Curve, others: list[Curve], reference: C
     ax.set_yscale("log")
     ax.set_xlabel("α_prune  (kept examples per dimension)")
     ax.set_ylabel("test error ε")
-    ax.set_title(f"Learning curves at f = {selected.f:g}, θ = {pt.theta_deg:g}°"
-                 if selected.rule != "random" else f"Learning curve, θ = {pt.theta_deg:g}°")
+    ax.set_title(f"Learning curves at f = {selected.f:g}, {probe_words(pt)}"
+                 if selected.rule != "random" else f"Learning curve, {probe_words(pt)}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     return fig
@@ -83,7 +83,7 @@ def frontier_panel(fr: FrontierData, pt: Point) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel("α_prune")
     ax.set_ylabel("test error ε")
-    ax.set_title(f"Pareto frontier (unlimited pool), θ = {fr.theta_deg:g}°")
+    ax.set_title(f"Pareto frontier (unlimited pool), {probe_words(fr)}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
 
@@ -130,7 +130,7 @@ def phase_panel(ph: PhaseData, pt: Point) -> Figure:
     ax.set_ylim(0, 1)
     ax.set_xlabel("α_tot  (pool size per dimension)")
     ax.set_ylabel("kept fraction f")
-    ax.set_title(f"Which examples to keep? θ = {ph.theta_deg:g}°")
+    ax.set_title(f"Which examples to keep? {probe_words(ph)}")
     ax.legend(fontsize=8, loc="upper center", framealpha=0.9)
     return fig
 
@@ -182,13 +182,28 @@ def erm_panel(curves: list[ErmCurve], selected_rule: str, pt: ErmPoint | None = 
     ax.set_xlabel("α_prune  (kept examples per dimension)")
     ax.set_ylabel("test error ε  (against the clean teacher)")
     if ref is not None:
-        th = pt.theta_deg if pt is not None else next(
-            (c.theta_deg for c in curves if c.rule != "random"), ref.theta_deg)
+        src = pt if pt is not None else next(
+            (c for c in curves if c.rule != "random"), ref)
         ax.set_title(f"{_learner_title(ref.learner, ref.lam, ref.noise, ref.labels)}; "
-                     f"θ = {th:g}°", fontsize=11)
+                     f"{probe_words(src)}", fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     return fig
+
+
+def probe_words(obj) -> str:
+    """The probe of a computed panel or point, for a title: ``"θ = 20°"`` (the fixed probe;
+    ``", S = 5"`` added with a spike) or ``"prototype probe, S = 5"`` (with its angle ``θ``
+    for a :class:`Point`, whose prototype angle the solver reports)."""
+    snr = float(getattr(obj, "snr", 0.0) or 0.0)
+    spike = f", S = {snr:g}" if snr else ""
+    if getattr(obj, "probe", "fixed") == "prototype":
+        a = getattr(obj, "alpha_ssl", None)
+        ssl = "" if a is None else f", α_ssl = {a:g}"
+        if isinstance(obj, Point):
+            return f"prototype probe (θ = {obj.theta_deg:.3g}°){spike}{ssl}"
+        return f"prototype probe{spike}{ssl}"
+    return f"θ = {obj.theta_deg:g}°{spike}"
 
 
 def to_png(fig: Figure, dpi: int = 90) -> bytes:

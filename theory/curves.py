@@ -90,6 +90,9 @@ def pareto_frontier(
     rules: tuple[str, ...] = ("hard",),
     f_grid=None,
     quad: Quadrature = Quadrature(),
+    snr=None,
+    probe=None,
+    alpha_ssl=None,
 ) -> Frontier:
     """Minimum over the kept fraction ``f`` of ``eps(rule, f, alpha_prune, theta)``.
 
@@ -112,7 +115,13 @@ def pareto_frontier(
     minimum sits at the smallest fraction searched and is reported with ``at_boundary``; the
     frontier then depends on how small a fraction of a pool one can keep. With an imperfect
     metric (``theta > 0``) the optimum is interior.
+
+    ``snr, probe, alpha_ssl`` (spiked inputs and the prototype probe, ``docs/structure.md``)
+    are passed to :func:`prunescale.theory.solve` (``None``: its defaults); the unpruned
+    reference gets ``snr`` only. With the prototype and ``alpha_ssl=None`` its sample is the
+    pool ``alpha_prune / f``, which changes with ``f`` along the search.
     """
+    spike = _spike_kw(snr, probe, alpha_ssl)
     alpha = _pr.check_alpha("alpha_prune", np.atleast_1d(np.asarray(alpha_prune, float)))
     fg = np.sort(_pr.check_f(F_GRID if f_grid is None else np.asarray(f_grid, float)))
     n, m = len(alpha), len(fg)
@@ -124,7 +133,7 @@ def pareto_frontier(
     n_bad = 0
     unbracketed = np.zeros(n, bool)
     for rule in rules:
-        r = solve(rule, Fm, A, theta_deg=theta_deg, quad=quad)
+        r = solve(rule, Fm, A, theta_deg=theta_deg, quad=quad, **spike)
         eps = np.where(r.converged, r.eps, np.inf)
         n_bad += int((~r.converged).sum())
         i = np.argmin(eps, axis=1)
@@ -143,7 +152,8 @@ def pareto_frontier(
             rows, cols, y = rows[ok], cols[ok], y[ok]
             if rows.size:
                 lf = _parabola_vertex(np.log(fg[cols]), y)
-                r2 = solve(rule, np.exp(lf), alpha[rows], theta_deg=theta_deg, quad=quad)
+                r2 = solve(rule, np.exp(lf), alpha[rows], theta_deg=theta_deg, quad=quad,
+                           **spike)
                 better = r2.converged & (r2.eps < e_i[rows])
                 e_i[rows[better]] = r2.eps[better]
                 f_i[rows[better]] = r2.f[better]
@@ -151,7 +161,7 @@ def pareto_frontier(
         win = e_i < best
         best[win], f_opt[win], rule_opt[win] = e_i[win], f_i[win], rule
         at_boundary[win] = i[win] == 0
-    rand = solve("random", 1.0, alpha, quad=quad)
+    rand = solve("random", 1.0, alpha, quad=quad, snr=snr)
     skip = unbracketed | ~np.isfinite(best) | ~rand.converged
     best[skip], f_opt[skip], rule_opt[skip] = np.nan, np.nan, ""
     at_boundary[skip] = False
@@ -189,34 +199,41 @@ class PhaseDiagram:
 
 
 def phase_diagram(alpha_tot, f, theta_deg: float = 0.0, *,
-                  quad: Quadrature = Quadrature()) -> PhaseDiagram:
-    """Solve keep-easy and keep-hard on the ``(f, alpha_tot)`` grid and locate the boundary."""
+                  quad: Quadrature = Quadrature(), snr=None, probe=None,
+                  alpha_ssl=None) -> PhaseDiagram:
+    """Solve keep-easy and keep-hard on the ``(f, alpha_tot)`` grid and locate the boundary.
+    ``snr, probe, alpha_ssl``: passed to :func:`prunescale.theory.solve`."""
+    spike = _spike_kw(snr, probe, alpha_ssl)
     at = _pr.check_alpha("alpha_tot", np.atleast_1d(np.asarray(alpha_tot, float)))
     fs = _pr.check_f(np.atleast_1d(np.asarray(f, float)))
     F, AT = np.meshgrid(fs, at, indexing="ij")
-    e = solve("easy", F, alpha_tot=AT, theta_deg=theta_deg, quad=quad)
-    h = solve("hard", F, alpha_tot=AT, theta_deg=theta_deg, quad=quad)
+    e = solve("easy", F, alpha_tot=AT, theta_deg=theta_deg, quad=quad, **spike)
+    h = solve("hard", F, alpha_tot=AT, theta_deg=theta_deg, quad=quad, **spike)
     with np.errstate(all="ignore"):
         lr = np.log10(h.eps / e.eps)  # nan where either is not certified
-    bd, n_failed = _boundary(fs, theta_deg, None, None, 12, quad)
+    bd, n_failed = _boundary(fs, theta_deg, None, None, 12, quad, **spike)
     return PhaseDiagram(alpha_tot=at, f=fs, theta_deg=float(theta_deg), eps_easy=e.eps,
                         eps_hard=h.eps, log_ratio=lr, boundary_alpha_tot=bd,
                         n_uncertified=int(np.isnan(lr).sum()), n_boundary_failed=n_failed)
 
 
 def log_ratio(f, alpha_tot, theta_deg: float = 0.0, *,
-              quad: Quadrature = Quadrature()) -> np.ndarray:
+              quad: Quadrature = Quadrature(), snr=None, probe=None,
+              alpha_ssl=None) -> np.ndarray:
     """``log10(eps_hard / eps_easy)`` at ``(f, alpha_tot)``: positive where keep-easy wins;
-    ``nan`` where either rule is not certified."""
-    e = solve("easy", f, alpha_tot=alpha_tot, theta_deg=theta_deg, quad=quad)
-    h = solve("hard", f, alpha_tot=alpha_tot, theta_deg=theta_deg, quad=quad)
+    ``nan`` where either rule is not certified. ``snr, probe, alpha_ssl``: passed to
+    :func:`prunescale.theory.solve`."""
+    spike = _spike_kw(snr, probe, alpha_ssl)
+    e = solve("easy", f, alpha_tot=alpha_tot, theta_deg=theta_deg, quad=quad, **spike)
+    h = solve("hard", f, alpha_tot=alpha_tot, theta_deg=theta_deg, quad=quad, **spike)
     with np.errstate(all="ignore"):
         return np.log10(h.eps / e.eps)  # nan where either is not certified
 
 
 def phase_boundary(f, theta_deg: float = 0.0, *, alpha_tot_range=(1e-2, 1e4), n_scan: int = 25,
                    n_refine: int = 12, scan=None, scan_log_ratio=None,
-                   quad: Quadrature = Quadrature()) -> np.ndarray:
+                   quad: Quadrature = Quadrature(), snr=None, probe=None,
+                   alpha_ssl=None) -> np.ndarray:
     r"""Pool size ``alpha_tot*(f)`` at which keep-easy and keep-hard give equal error.
 
     $$
@@ -234,13 +251,22 @@ def phase_boundary(f, theta_deg: float = 0.0, *, alpha_tot_range=(1e-2, 1e4), n_
     ``nan`` where no crossing lies in the scanned range, at ``f = 1`` (the rules coincide),
     and wherever a solve needed by the bracketing or the refinement is not certified: an
     uncertified solve is never used as a root.
+
+    ``snr, probe, alpha_ssl``: passed to :func:`prunescale.theory.solve` (a given
+    ``scan_log_ratio`` must have been computed with the same ones).
     """
     return _boundary(f, theta_deg, scan, scan_log_ratio, n_refine, quad,
-                     alpha_tot_range, n_scan)[0]
+                     alpha_tot_range, n_scan, **_spike_kw(snr, probe, alpha_ssl))[0]
+
+
+def _spike_kw(snr=None, probe=None, alpha_ssl=None) -> dict:
+    """The spike and probe keywords of :func:`prunescale.theory.solve` that were given."""
+    return {k: v for k, v in (("snr", snr), ("probe", probe), ("alpha_ssl", alpha_ssl))
+            if v is not None}
 
 
 def _boundary(f, theta_deg, scan, scan_lr, n_refine, quad, alpha_tot_range=(1e-2, 1e4),
-              n_scan=25):
+              n_scan=25, **spike):
     """:func:`phase_boundary` and the number of rows whose root could not be certified."""
     fs = _pr.check_f(np.atleast_1d(np.asarray(f, float)))
     if scan is None:
@@ -248,7 +274,7 @@ def _boundary(f, theta_deg, scan, scan_lr, n_refine, quad, alpha_tot_range=(1e-2
     scan = _pr.check_alpha("alpha_tot", np.asarray(scan, float))
     if scan_lr is None:
         F, AT = np.meshgrid(fs, scan, indexing="ij")
-        scan_lr = log_ratio(F, AT, theta_deg, quad=quad)
+        scan_lr = log_ratio(F, AT, theta_deg, quad=quad, **spike)
     G = np.atleast_2d(np.asarray(scan_lr, float))
     out = np.full(len(fs), np.nan)
     # first crossing from easy-wins (G > 0) to hard-wins (G <= 0); nan never brackets
@@ -265,7 +291,7 @@ def _boundary(f, theta_deg, scan, scan_lr, n_refine, quad, alpha_tot_range=(1e-2
         # Illinois: regula falsi that halves the stale end's value when it is kept twice
         with np.errstate(all="ignore"):
             xc = np.where(gb != ga, xb - gb * (xb - xa) / (gb - ga), 0.5 * (xa + xb))
-        gc = log_ratio(fs[rows], np.exp(xc), theta_deg, quad=quad)
+        gc = log_ratio(fs[rows], np.exp(xc), theta_deg, quad=quad, **spike)
         failed |= ~np.isfinite(gc)
         gc = np.where(failed, gb, gc)  # failed rows stop moving (and are reported as nan)
         xc = np.where(failed, xb, xc)
@@ -301,7 +327,7 @@ class FMin:
 
 
 def f_min(theta_deg: float, *, alpha_prune=None, f_grid=None,
-          quad: Quadrature = Quadrature()) -> FMin:
+          quad: Quadrature = Quadrature(), snr=None, probe=None, alpha_ssl=None) -> FMin:
     """Minimum useful fraction ``f_min(theta)`` of keep-hard pruning with an imperfect metric.
 
     Following the paper (Sec. 3, Fig. 3), let ``f_opt(alpha_prune)`` be the kept fraction
@@ -321,10 +347,14 @@ def f_min(theta_deg: float, *, alpha_prune=None, f_grid=None,
     budget (e.g. 0.19, 0.13, 0.086, 0.059 at ``alpha_prune`` = 20, 60, 200, 600 for
     ``theta = 20``), so the minimum sits at the largest budget searched and ``at_boundary``
     reports it: ``f_min`` is a property of the budget range, not an asymptotic constant.
+
+    ``snr, probe, alpha_ssl``: passed to :func:`pareto_frontier` (with the prototype probe
+    ``theta_deg`` must be 0: its angle follows from ``snr`` and ``alpha_ssl``).
     """
     theta = float(_pr.check_theta_deg(theta_deg))
     alpha = np.geomspace(0.5, 200.0, 24) if alpha_prune is None else np.asarray(alpha_prune)
-    fr = pareto_frontier(alpha, theta, rules=("hard",), f_grid=f_grid, quad=quad)
+    fr = pareto_frontier(alpha, theta, rules=("hard",), f_grid=f_grid, quad=quad, snr=snr,
+                         probe=probe, alpha_ssl=alpha_ssl)
     fm, am, edge = smallest_optimal_fraction(fr.alpha_prune, fr.f_opt, fr.at_boundary)
     return FMin(theta_deg=theta, f_min=fm, alpha_prune_at_min=am, frontier=fr,
                 at_boundary=edge, n_skipped=fr.n_skipped)
