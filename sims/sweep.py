@@ -16,10 +16,12 @@ is rerun by Dask on another one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import sys
 import time
 from typing import Callable, Iterable, Sequence
 
@@ -350,12 +352,33 @@ def run(tasks: Sequence[Task], *, out=None, scheduler: str | None = None,
             fut.release()
         rep.wall = time.perf_counter() - t0
     finally:
-        if futures:
-            client.cancel(futures)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        # after an interrupt, the event loop's shutdown may log errors of its own (seen:
+        # a NameError in distributed's sync() cancel callback): the user asked to stop, and
+        # the command's one line "interrupted" is the whole message
+        with _quiet_logs(sys.exc_info()[0] is not None):
+            if futures:
+                client.cancel(futures)
+            client.close()
+            if cluster is not None:
+                cluster.close()
     return rep
+
+
+@contextlib.contextmanager
+def _quiet_logs(quiet: bool):
+    """Silence the cluster's loggers (``distributed``, ``tornado``, ``asyncio``) inside the
+    block when ``quiet``."""
+    import logging
+
+    names = ("distributed", "tornado", "asyncio")
+    saved = [(lg, lg.level) for lg in map(logging.getLogger, names)] if quiet else []
+    for lg, _ in saved:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in saved:
+            lg.setLevel(level)
 
 
 def check_scheduler(scheduler: str) -> None:
