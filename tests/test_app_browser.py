@@ -224,6 +224,7 @@ def _check_regularized_panel_answers(page) -> None:
     _report("softness 0.5", dt)
 
 
+@pytest.mark.slow  # a minute of a real browser; the notebook tests cover the panels by default
 def test_app_in_browser(server, tmp_path):
     try:
         from playwright.sync_api import sync_playwright

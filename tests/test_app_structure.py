@@ -198,6 +198,7 @@ def _old_notebook(tmp_path):
     return mod.app
 
 
+@pytest.mark.slow  # the cheap check: test_zero_spike_with_the_fixed_probe_calls_the_solver_as_before
 def test_zero_spike_panels_are_identical_to_the_app_before(tmp_path):
     """S = 0 with the fixed probe: every panel image and the current point of today's
     notebook (the commit before the controls; both use today's :mod:`app.compute`, whose

@@ -115,7 +115,7 @@ def test_prototype_below_the_transition_is_nearly_orthogonal():
 
 
 def test_kmeans_prototype_and_the_pool_variant():
-    kw = dict(rule="hard", f=0.5, alpha_tot=4.0, n=200, seeds=2, snr=16.0,
+    kw = dict(rule="hard", f=0.5, alpha_tot=4.0, n=100, seeds=2, snr=16.0,
               probe="prototype", progress=False)
     eig = sims.simulate(**kw, learner="ridge", lam=0.1)
     km = sims.simulate(**kw, learner="ridge", lam=0.1, prototype_method="kmeans")
