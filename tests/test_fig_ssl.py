@@ -1,0 +1,69 @@
+"""Figure 9 (self-supervised pruning: the prototype probe on spiked inputs) in smoke mode, and
+its answer logic."""
+
+import numpy as np
+
+from prunescale.figures import fig_ssl as F
+
+
+def test_winner_and_best_over_f_claim_nothing_without_certified_points():
+    eps = np.array([[0.3, 0.2, 0.25], [0.1, np.nan, 0.4]])  # [point, f]
+    best = F.best_over_f(eps)
+    assert best[0] == 0.2 and np.isnan(best[1])
+    w = F.winner([0.1, 0.3, 0.2, np.nan], [0.2, 0.1, 0.3, 0.1], [0.3, 0.2, 0.1, 0.1])
+    assert list(w) == [0, 1, 2, -1]
+    assert F._segments([1, 2, 3, 4], ["a", "a", "b", "a"]) == [["a", 1.0, 2.0], ["b", 3.0, 3.0],
+                                                               ["a", 4.0, 4.0]]
+
+
+def test_figure_smoke(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "config", lambda q: {
+        "learner": "max-margin", "snr": [0.1, 3.5, 30.0], "alpha_tot": [0.5, 100.0],
+        "f": [0.2, 0.5, 0.85], "curve_snr": [1.0], "curve_f": 0.3,
+        "curve_alpha_prune": [0.3, 1.0, 2.0, 5.0], "sim_alpha_prune": [2.0],
+        # the angle of (b)'s prototype marker (alpha_ssl = alpha_tot = 2 / 0.3): no new sizes
+        "angle_snr": [1.0], "angle_alpha_ssl": [6.666667], "angle_methods": ["eigen"],
+        "angle_f": 0.3, "angle_alpha_tot": 6.666667, "n": 100, "seeds": 6, "seed": 0,
+        "pool_check": {"snr": 4.0, "alpha_tot": 4.0, "f": 0.5, "rule": "hard", "n": [],
+                       "seeds": 4}})
+    res = F.main(quick=True, out=tmp_path)
+    for p in res["paths"]:
+        assert p.exists() and p.stat().st_size > 1000
+    text = (tmp_path / f"{F.NAME}.csv").read_text()
+    assert "# answers:" in text and "# n_uncertified: 0" in text
+    assert res["n_uncertified"] == 0 and res["n_flagged"] == 0 and len(res["sim"]) == 3
+    assert res["theory_converged"]
+    # below the BBP line (alpha_tot S^2 <= 1) the prototype carries no information: keep-hard,
+    # keep-easy and random pruning at the same alpha_prune are the same theory
+    from prunescale.theory import solve
+
+    g, c = res["grid"], F.config(True)
+    f = np.asarray(c["f"])
+    for j, a in enumerate(c["alpha_tot"]):  # S = 0.1: alpha_tot S^2 = 0.005 and 1
+        rand = solve("random", f, alpha_tot=a, snr=0.1).eps
+        np.testing.assert_allclose(g["proto_hard"][0, j], rand, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(g["proto_easy"][0, j], rand, rtol=0, atol=1e-10)
+    # ... and no pruning wins there (random pruning at f < 1 of a fixed pool never helps);
+    # with a strong spike keep-easy wins small pools, keep-hard large ones
+    best = res["decision"]["best"]
+    assert best.tolist() == [[2, 2], [1, 0], [1, 1]]
+    ans = res["answers"]
+    assert ans["no_pruning_wins_below_bbp"]
+    assert ans["winner_by_snr"]["3.5"] == [["easy", 0.5, 0.5], ["hard", 100.0, 100.0]]
+    # the label-free best is never better than the supervised best (which may also prune)
+    d = res["decision"]
+    assert np.all(d["ratio"] >= 1 - 1e-9) and d["within"][0].all()
+    # the markers: the students agree with the theory, and the eigenvector's measured angle
+    # with the BBP limit (above the transition: 30.7 degrees at alpha_ssl = 6.67, S = 1)
+    assert np.all(np.abs(res["z"]) < 4)
+    (ang,) = res["angles"]
+    assert abs(ang["bbp_deg"] - 30.7) < 0.1
+    assert abs(ang["probe_deg_mean"] - ang["bbp_deg"]) < 4 * ang["probe_deg_sem"]
+    proto = next(s for s in res["sim"] if s["policy"] == "prototype")
+    assert proto["probe_deg_mean"] == ang["probe_deg_mean"]  # the same students
+    # the main job's summary carries the answers (a rerun: everything from the cache)
+    from prunescale.figures.run import run_all
+
+    summary = run_all(tmp_path, only=["fig9"])
+    assert summary["drawn"] == [F.NAME] and summary["ssl"]["no_pruning_wins_below_bbp"]
+    assert summary["certification"][F.NAME]["n_uncertified"] == 0
