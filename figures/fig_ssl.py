@@ -41,9 +41,13 @@ from prunescale.figures._store import cached, write_table
 NAME = "fig9_ssl"
 #: the label-free best counts as "as good as the supervised one" within this relative margin
 TOL = 0.10
+#: pruning counts as matching no pruning within this relative error (the certificates'
+#: precision): keep-hard that keeps every support vector of the pool *is* the pool's student
+#: (relative differences of 1e-14 in the theory), same error with fewer examples
+TIE = 1e-4
 #: the classes of the winner map (index -> name); -1: not decided (an uncertified point)
 WINNERS = ("hard", "easy", "none")
-WIN_LABELS = {"hard": "prototype keep hard", "easy": "prototype keep easy",
+WIN_LABELS = {"hard": "prototype keep hard (ties no pruning)", "easy": "prototype keep easy",
               "none": "no pruning"}
 WIN_COLORS = {"hard": "#b2182b", "easy": "#2166ac", "none": "0.6"}
 #: the learning-curve policies of panel (b): name -> keywords of solve / simulate
@@ -109,10 +113,12 @@ def best_over_f(eps: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(eps).all(axis=-1), np.min(eps, axis=-1), np.nan)
 
 
-def winner(best_hard, best_easy, none) -> np.ndarray:
-    """Per point: the index in :data:`WINNERS` of the smallest error (``-1`` unless all three
-    are certified)."""
+def winner(best_hard, best_easy, none, tie: float = TIE) -> np.ndarray:
+    """Per point: the index in :data:`WINNERS` of the smallest error, pruning preferred where
+    it is within the relative ``tie`` of no pruning (the same error with fewer examples);
+    ``-1`` unless all three are certified."""
     stack = np.stack([np.asarray(x, float) for x in (best_hard, best_easy, none)])
+    stack[2] = stack[2] * (1.0 + tie)
     known = np.isfinite(stack).all(axis=0)
     return np.where(known, np.argmin(np.where(np.isfinite(stack), stack, np.inf), axis=0), -1)
 
@@ -140,8 +146,9 @@ def grid(cache, c) -> dict:
     return cached(cache, "ssl-grid", {"kind": "ssl-grid", **key}, compute)
 
 
-def decide(g: dict) -> dict:
-    """The winner map and the label-free vs supervised comparison of panel (a)."""
+def decide(g: dict, f) -> dict:
+    """The winner map and the label-free vs supervised comparison of panel (a) (``f``: the
+    kept fractions of the last axis of ``g``)."""
     bh, be = best_over_f(g["proto_hard"]), best_over_f(g["proto_easy"])
     best_free = np.fmin(np.fmin(bh, be), g["none"])
     best_sup = np.fmin(np.fmin(best_over_f(g["sup_hard"]), best_over_f(g["sup_easy"])),
@@ -149,7 +156,13 @@ def decide(g: dict) -> dict:
     known = np.isfinite(bh) & np.isfinite(be) & np.isfinite(g["none"]) & np.isfinite(best_sup)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(known, best_free / best_sup, np.nan)
+    # keep-hard's smallest kept fraction that reaches no pruning's error (within TIE)
+    f = np.asarray(f, float)
+    reach = g["proto_hard"] <= (g["none"] * (1.0 + TIE))[..., None]
+    f_free = np.where(reach.any(axis=-1), np.min(np.where(reach, f, np.inf), axis=-1), np.nan)
     return {"best": winner(bh, be, g["none"]), "best_hard": bh, "best_easy": be,
+            "hard_f_free": f_free,
+            "hard_strictly_better": np.isfinite(bh) & (bh < g["none"] * (1.0 - TIE)),
             "best_free": np.where(known, best_free, np.nan), "best_sup": best_sup,
             "ratio": ratio, "within": np.where(known, ratio <= 1.0 + TOL, False)}
 
@@ -238,7 +251,7 @@ def _segments(x, labels) -> list:
     return out
 
 
-def _answers(c, d, cur, sims, angles, pools) -> dict:
+def _answers(c, g, d, cur, sims, angles, pools) -> dict:
     """What the figure says: where each selection wins, where label-free pruning is as good
     as supervised pruning (within :data:`TOL`), the learning curves at the simulated
     budgets, the measured angles against BBP and the pool-prototype check."""
@@ -252,6 +265,15 @@ def _answers(c, d, cur, sims, angles, pools) -> dict:
         "winner_by_snr": {f"{s:g}": _segments(A, names[best[i] + 1])
                           for i, s in enumerate(S)},
         "no_pruning_wins_below_bbp": bool(np.all(best[below] == WINNERS.index("none"))),
+        # keep-hard never beats no pruning by more than TIE: it ties it (every support vector
+        # kept) with a kept fraction f < 1; the smallest such f over its points
+        "keep_hard_strictly_better_share": float(np.mean(d["hard_strictly_better"])),
+        "keep_hard_smallest_f_tying_no_pruning": (
+            [float(np.nanmin(d["hard_f_free"][best == 0])),
+             float(np.nanmax(d["hard_f_free"][best == 0]))] if np.any(best == 0) else None),
+        "keep_easy_largest_gain_over_no_pruning": (
+            float(np.nanmax(g["none"][best == 1] / d["best_easy"][best == 1]))
+            if np.any(best == 1) else None),
         "within_10pct_share": float(np.mean(within)),
         # per winner: the share of its points where the label-free best is within TOL
         "within_10pct_share_by_winner": {
@@ -302,7 +324,7 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     from prunescale.theory.spiked import prototype_angle_deg
 
     g = grid(cache, c)
-    d = decide(g)
+    d = decide(g, c["f"])
     progress.step("theory: prototype and perfect probe over spike and pool size")
     cur = {}
     for s in c["curve_snr"]:
@@ -332,7 +354,7 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
                 progress.step(f"sim prototype angle {m} S={s:g} a_ssl={a:g}")
     pools = pool_check(cache, c, progress)
     progress.step("answers")
-    answers = _answers(c, d, cur, sims, angles, pools)
+    answers = _answers(c, g, d, cur, sims, angles, pools)
     S, A = np.asarray(c["snr"]), np.asarray(c["alpha_tot"])
     a_line = np.geomspace(min(c["angle_alpha_ssl"] + [0.02]) / 2,
                           max(c["angle_alpha_ssl"]) * 2, 200)

@@ -12,6 +12,10 @@ def test_winner_and_best_over_f_claim_nothing_without_certified_points():
     assert best[0] == 0.2 and np.isnan(best[1])
     w = F.winner([0.1, 0.3, 0.2, np.nan], [0.2, 0.1, 0.3, 0.1], [0.3, 0.2, 0.1, 0.1])
     assert list(w) == [0, 1, 2, -1]
+    # pruning within the relative TIE of no pruning is the same error with fewer examples
+    none = 0.2
+    assert F.winner(none * (1 + F.TIE / 2), 0.3, none) == 0
+    assert F.winner(none * (1 + 2 * F.TIE), 0.3, none) == 2
     assert F._segments([1, 2, 3, 4], ["a", "a", "b", "a"]) == [["a", 1.0, 2.0], ["b", 3.0, 3.0],
                                                                ["a", 4.0, 4.0]]
 
@@ -49,6 +53,12 @@ def test_figure_smoke(tmp_path, monkeypatch):
     assert best.tolist() == [[2, 2], [1, 0], [1, 1]]
     ans = res["answers"]
     assert ans["no_pruning_wins_below_bbp"]
+    # keep-hard's win is a tie: it keeps every support vector of the pool (the pool's
+    # student) with a fraction of it; keep-easy really beats no pruning
+    assert ans["keep_hard_strictly_better_share"] == 0.0
+    assert ans["keep_hard_smallest_f_tying_no_pruning"][0] < 1.0
+    assert abs(g["proto_hard"][1, 1].min() / g["none"][1, 1] - 1) < 1e-9
+    assert ans["keep_easy_largest_gain_over_no_pruning"] > 1.5
     assert ans["winner_by_snr"]["3.5"] == [["easy", 0.5, 0.5], ["hard", 100.0, 100.0]]
     # the label-free best is never better than the supervised best (which may also prune)
     d = res["decision"]
