@@ -77,7 +77,7 @@ def config(quick: bool) -> dict:
         "sim_alpha_prune": [4.0] if quick else [1.0, 2.0, 4.0, 8.0],
         # (c): the prototype's angle; the students are a cheap by-product (f, alpha_tot)
         "angle_snr": [2.0, 4.0],
-        "angle_alpha_ssl": ([0.1, 4.0] if quick
+        "angle_alpha_ssl": ([0.1, round(4.0 / 0.3, 6)] if quick
                             else [0.03, 0.06, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]),
         "angle_methods": ["eigen", "kmeans"],
         # quick: the pool and kept sizes of (b)'s markers (their compiled solver is reused);
