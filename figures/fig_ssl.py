@@ -300,13 +300,21 @@ def _answers(c, g, d, cur, sims, angles, pools) -> dict:
                          [round(p["probe_deg_mean"], 2), round(p["probe_deg_sem"], 2),
                           round(p["bbp_deg"], 2)] for p in angles},
     }
-    out["pool_prototype"] = (
-        {f"n_{n}": {p["source"]: [round(p["eps_mean"], 5), round(p["eps_sem"], 5)]
-                    for p in pools if p["n"] == n}
-         | {"diff_in_se": round(_diff_se(pools, n), 2)} for n in {p["n"] for p in pools}}
-        | {"theory": round(pools[0]["theory"], 5), **c["pool_check"]}
-        if pools else "not computed in quick mode (prunescale figures --full)")
+    out["pool_prototype"] = pool_answer(pools, c["pool_check"])
     return out
+
+
+def pool_answer(pools, pc: dict):
+    """Per ``N``: ``eps`` mean and standard error with the independent sample and with the
+    pool's own prototype, and their difference in combined standard errors."""
+    if not pools:
+        return "not computed in quick mode (prunescale figures --full)"
+    out = {}
+    for n in sorted({p["n"] for p in pools}):
+        out[f"n_{n}"] = {p["source"]: [round(p["eps_mean"], 5), round(p["eps_sem"], 5)]
+                         for p in pools if p["n"] == n}
+        out[f"n_{n}"]["diff_in_se"] = round(_diff_se(pools, n), 2)
+    return {**out, "theory": round(pools[0]["theory"], 5), **pc}
 
 
 def _diff_se(pools, n) -> float:

@@ -19,6 +19,17 @@ def test_winner_and_best_over_f_claim_nothing_without_certified_points():
     assert F._segments([1, 2, 3, 4], ["a", "a", "b", "a"]) == [["a", 1.0, 2.0], ["b", 3.0, 3.0],
                                                                ["a", 4.0, 4.0]]
 
+    # the pool's own prototype against the independent sample (the full run's check)
+    pools = [{"n": n, "source": s, "eps_mean": m, "eps_sem": e, "theory": 0.0877}
+             for n, s, m, e in ((400, "independent", 0.0863, 0.0010),
+                                (400, "pool", 0.0858, 0.0009),
+                                (800, "independent", 0.0878, 0.0006),
+                                (800, "pool", 0.0869, 0.0006))]
+    ans = F.pool_answer(pools, {"snr": 4.0})
+    assert ans["n_800"]["pool"] == [0.0869, 0.0006] and ans["snr"] == 4.0
+    assert ans["n_800"]["diff_in_se"] == round(-0.0009 / np.hypot(0.0006, 0.0006), 2)
+    assert isinstance(F.pool_answer([], {}), str)
+
 
 def test_figure_smoke(tmp_path, monkeypatch):
     monkeypatch.setattr(F, "config", lambda q: {
