@@ -151,9 +151,10 @@ def decide(g: dict, f) -> dict:
     kept fractions of the last axis of ``g``)."""
     bh, be = best_over_f(g["proto_hard"]), best_over_f(g["proto_easy"])
     best_free = np.fmin(np.fmin(bh, be), g["none"])
-    best_sup = np.fmin(np.fmin(best_over_f(g["sup_hard"]), best_over_f(g["sup_easy"])),
-                       g["none"])
-    known = np.isfinite(bh) & np.isfinite(be) & np.isfinite(g["none"]) & np.isfinite(best_sup)
+    sh, se = best_over_f(g["sup_hard"]), best_over_f(g["sup_easy"])
+    best_sup = np.fmin(np.fmin(sh, se), g["none"])
+    known = (np.isfinite(bh) & np.isfinite(be) & np.isfinite(g["none"]) & np.isfinite(sh)
+             & np.isfinite(se))
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(known, best_free / best_sup, np.nan)
     # keep-hard's smallest kept fraction that reaches no pruning's error (within TIE)
@@ -163,7 +164,8 @@ def decide(g: dict, f) -> dict:
     return {"best": winner(bh, be, g["none"]), "best_hard": bh, "best_easy": be,
             "hard_f_free": f_free,
             "hard_strictly_better": np.isfinite(bh) & (bh < g["none"] * (1.0 - TIE)),
-            "best_free": np.where(known, best_free, np.nan), "best_sup": best_sup,
+            "best_free": np.where(known, best_free, np.nan),
+            "best_sup": np.where(known, best_sup, np.nan),
             "ratio": ratio, "within": np.where(known, ratio <= 1.0 + TOL, False)}
 
 
@@ -279,9 +281,11 @@ def _answers(c, g, d, cur, sims, angles, pools) -> dict:
         "within_10pct_share_by_winner": {
             w: (float(np.mean(within[best == i])) if np.any(best == i) else None)
             for i, w in enumerate(WINNERS)},
-        "within_10pct_by_snr": {f"{s:g}": _segments(A, np.where(within[i], "within",
-                                                                 "worse"))
-                                for i, s in enumerate(S)},
+        "within_10pct_by_snr": {
+            f"{s:g}": _segments(A, np.where(np.isfinite(d["ratio"][i]),
+                                            np.where(within[i], "within", "worse"),
+                                            "not certified"))
+            for i, s in enumerate(S)},
         "largest_ratio_label_free_to_supervised": float(np.nanmax(d["ratio"])),
     }
     ap = curve_alphas(c)
