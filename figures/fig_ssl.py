@@ -76,7 +76,7 @@ def config(quick: bool) -> dict:
         "curve_alpha_prune": np.round(np.geomspace(0.3, 20.0, 13 if quick else 31), 6).tolist(),
         "sim_alpha_prune": [4.0] if quick else [1.0, 2.0, 4.0, 8.0],
         # (c): the prototype's angle; the students are a cheap by-product (f, alpha_tot)
-        "angle_snr": [2.0, 4.0],
+        "angle_snr": [2.0] if quick else [2.0, 4.0],
         "angle_alpha_ssl": ([0.1, round(4.0 / 0.3, 6)] if quick
                             else [0.03, 0.06, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]),
         "angle_methods": ["eigen", "kmeans"],
