@@ -39,14 +39,16 @@ def test_figure_smoke(tmp_path, monkeypatch):
         # the angle of (b)'s prototype marker (alpha_ssl = alpha_tot = 2 / 0.3): no new sizes
         "angle_snr": [1.0], "angle_alpha_ssl": [6.666667], "angle_methods": ["eigen"],
         "angle_f": 0.3, "angle_alpha_tot": 6.666667, "n": 100, "seeds": 6, "seed": 0,
-        "pool_check": {"snr": 4.0, "alpha_tot": 4.0, "f": 0.5, "rule": "hard", "n": [],
-                       "seeds": 4}})
+        # (b)'s prototype marker again (from the cache) against the pool's own prototype
+        "pool_check": {"snr": 1.0, "alpha_tot": 2.0 / 0.3, "f": 0.3, "rule": "hard",
+                       "n": [100], "seeds": 6}})
     res = F.main(quick=True, out=tmp_path)
     for p in res["paths"]:
         assert p.exists() and p.stat().st_size > 1000
     text = (tmp_path / f"{F.NAME}.csv").read_text()
     assert "# answers:" in text and "# n_uncertified: 0" in text
     assert res["n_uncertified"] == 0 and res["n_flagged"] == 0 and len(res["sim"]) == 3
+    assert text.count(",pool_check,") == 2
     assert res["theory_converged"]
     # below the BBP line (alpha_tot S^2 <= 1) the prototype carries no information: keep-hard,
     # keep-easy and random pruning at the same alpha_prune are the same theory
@@ -82,6 +84,9 @@ def test_figure_smoke(tmp_path, monkeypatch):
     assert abs(ang["probe_deg_mean"] - ang["bbp_deg"]) < 4 * ang["probe_deg_sem"]
     proto = next(s for s in res["sim"] if s["policy"] == "prototype")
     assert proto["probe_deg_mean"] == ang["probe_deg_mean"]  # the same students
+    indep, pool = res["pool_check"]
+    assert indep["eps_mean"] == proto["eps_mean"] and pool["source"] == "pool"
+    assert abs(ans["pool_prototype"]["n_100"]["diff_in_se"]) < 4
     # the main job's summary carries the answers (a rerun: everything from the cache)
     from prunescale.figures.run import run_all
 
