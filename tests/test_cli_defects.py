@@ -277,7 +277,7 @@ def test_pool_too_large_names_the_options_given():
 def test_skipped_browser_tests_are_named_in_the_summary(tmp_path):
     env = dict(os.environ, PRUNESCALE_CHROMIUM=str(tmp_path / "no-such-chromium"))
     p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        os.path.join(REPO, "tests", "test_app_browser.py")],
+                        "-m", "slow", os.path.join(REPO, "tests", "test_app_browser.py")],
                        capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "of the app skipped: no Chromium installed" in p.stdout, p.stdout
