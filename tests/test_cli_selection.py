@@ -58,11 +58,14 @@ def test_bad_selection_input_is_one_line(cmd, extra, needle):
     assert "Traceback" not in out.stderr
 
 
-def test_sim_json_and_a_results_folder_with_policies(tmp_path):
-    out = run("sim", "--rule", "easy", "--f", "0.4", "--alpha-prune", "2", "--softness", "0.2",
-              "--metric", "signed", "--noise", "0.1", "--n", "60", "--seeds", "3", "--json")
-    assert out.returncode == 0, out.stderr
-    (row,) = json.loads(out.stdout)
+def test_sim_json_and_a_results_folder_with_policies(tmp_path, capsys):
+    from prunescale.cli import main  # in this process: its compiled programs are shared
+
+    rc = main(["sim", "--rule", "easy", "--f", "0.4", "--alpha-prune", "2", "--softness", "0.2",
+               "--metric", "signed", "--noise", "0.1", "--n", "60", "--seeds", "3", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    (row,) = json.loads(out)
     assert (row["softness"], row["metric"], row["reweight"]) == (0.2, "signed", False)
     assert row["n_flagged"] == 0 and row["theory_converged"]
     th = float(solve("easy", 0.4, 2.0, noise=0.1, softness=0.2, metric="signed").eps)
@@ -71,9 +74,9 @@ def test_sim_json_and_a_results_folder_with_policies(tmp_path):
     from prunescale.sims import load
 
     folder = str(tmp_path / "res")
-    out = run("sim", "--rule", "hard", "--f", "0.3", "--alpha-prune", "2", "--softness", "0,0.3",
-              "--n", "50", "--seeds", "2", "--out", folder, "--quiet")
-    assert out.returncode == 0, out.stderr
+    rc = main(["sim", "--rule", "hard", "--f", "0.3", "--alpha-prune", "2", "--softness",
+               "0,0.3", "--n", "50", "--seeds", "2", "--out", folder, "--quiet"])
+    assert rc == 0, capsys.readouterr().err
     df = load(folder)
     assert sorted(set(df["softness"])) == [0.0, 0.3] and set(df["metric"]) == {"abs"}
     ds = load(folder, aggregate=True)
