@@ -339,7 +339,7 @@ def _configs(args, points, thetas, ns):
         seen.add(cfg)
         configs.append(cfg)
         for n in ns:
-            p = plan(cfg.model, n, ap, at, mode=mode, chunk=args.chunk)
+            p = plan(cfg.model, n, ap, at, mode=mode, chunk=args.chunk, **proto)
             sizes[cfg, n] = (p.n_pool, p.n_kept)
             shapes.add(p.shape)
             work += args.seeds * p.n_kept * float(n) ** 2

@@ -300,7 +300,7 @@ def prepare(pruning, n: int, n_pool: int, n_kept: int, alpha_tot: float, keep_b:
     avail = available_memory()
     if avail is not None and need > avail:
         what = ("the pool" if source == "pool" else
-                f"the unlabeled sample of M = {n_ssl} inputs (alpha_ssl N) and the pool")
+                f"unlabeled sample of M = {n_ssl} inputs (alpha_ssl N) and the pool")
         raise InputError(f"the prototype probe's {what} need about {need / 2**30:.3g} GiB of "
                          f"memory per student and {avail / 2**30:.3g} GiB are available; "
                          "reduce alpha_ssl or N")

@@ -71,3 +71,12 @@ def test_bad_structure_input_is_one_line(capsys, cmd, argv, words):
                         *extra, *argv)
     assert rc == 2 and not out
     assert len(err.strip().splitlines()) == 1 and words in err, err
+
+
+def test_a_sample_too_large_is_refused_before_a_sweep_starts(capsys, tmp_path):
+    out = tmp_path / "res"
+    rc, stdout, err = _run(capsys, "sim", "--rule", "hard", "--f", "0.5", "--alpha-tot", "4",
+                           "--snr", "4", "--probe", "prototype", "--alpha-ssl", "1e5",
+                           "--n", "400", "--seeds", "2", "--quiet", "--out", str(out))
+    assert rc == 2 and not stdout and not out.exists()
+    assert len(err.strip().splitlines()) == 1 and "reduce alpha_ssl or N" in err, err
