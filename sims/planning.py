@@ -49,8 +49,10 @@ def plan(model, n: int, alpha_prune: float, alpha_tot: float, *, mode: str = "po
         mode: ``"pool"``, ``"direct"`` or ``"materialize"`` (as :func:`prunescale.sims.simulate`).
         chunk: students per block (default: the simulator's).
         check_memory: refuse a block that needs more memory than is available.
-        prototype_method, prototype_source: the prototype probe's options (as
-            :func:`prunescale.sims.simulate`); its unlabeled sample counts in the memory.
+        prototype_method: the prototype probe's method, ``"eigen"`` or ``"kmeans"`` (as
+            :func:`prunescale.sims.simulate`).
+        prototype_source: the prototype's sample, ``"independent"`` (counted in the memory)
+            or ``"pool"``.
 
     Raises:
         InputError: one line, for a configuration this ``N`` cannot realise or a block that
