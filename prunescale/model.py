@@ -3,7 +3,8 @@
 A point of prunescale's model is three frozen, validated, hashable dataclasses:
 
 * :class:`Data`: the input law and the label channel. Inputs ``x ~ N(0, I_N + S u u^T)``
-  (``snr`` ``S``, default 0: isotropic; ``u = T / sqrt(N)`` the teacher's unit vector); labels
+  (``snr`` ``S``, default 0: isotropic; ``u = T / sqrt(N)`` the teacher's unit vector), or
+  with a power-law or measured covariance spectrum (``spectrum``, ``teacher_decay``); labels
   ``y = sign(t)``, ``t = T.x / sqrt(N)`` the teacher field, each flipped independently with
   probability ``noise`` (``0 <= noise <= 1/2``), or drawn from a label channel
   ``P(y = +1 | t)`` (``labels``, :mod:`prunescale.theory.labels`).
@@ -59,17 +60,35 @@ class Data:
         labels: a label channel ``P(y = +1 | t)`` (:mod:`prunescale.theory.labels`, a channel
             or its spec such as ``"probit:2"``), or ``None`` (the flip ``noise``). ``flip:ETA``
             is stored as ``noise = ETA``; any other channel needs ``noise = 0``.
+        spectrum: the input covariance's spectrum, ``power:A:D`` (eigenvalues proportional to
+            ``k^(-A)``, ``k = 1..D``) or ``file:PATH`` (eigenvalues read from a file), normalised
+            to mean 1 (:mod:`prunescale.theory.spectrum`, ``docs/spectrum.md``); ``None``
+            (default): isotropic inputs. Not with ``snr``.
+        teacher_decay: ``B``: the teacher's share of the label-field variance in eigendirection
+            ``k`` proportional to ``k^(-B)``; ``None`` (default): a teacher isotropic in input
+            space (share proportional to ``lambda_k``). Only with ``spectrum``.
     """
 
     noise: float = 0.0
     labels: object = None
     snr: float = 0.0
+    spectrum: str | None = None
+    teacher_decay: float | None = None
 
     def __post_init__(self):
         from prunescale.theory.labels import as_channel
+        from prunescale.theory.spectrum import parse_spectrum
+
+        sp = parse_spectrum(self.spectrum, self.teacher_decay)
+        object.__setattr__(self, "spectrum", None if sp is None else sp.spec)
+        object.__setattr__(self, "teacher_decay", None if sp is None else sp.teacher_decay)
 
         object.__setattr__(self, "snr", _scalar("snr", self.snr, _pr.check_snr,
                                                 f"in [0, {_pr.SNR_MAX:g}]"))
+        if sp is not None and self.snr != 0:
+            raise InputError(f"give snr or spectrum, not both; got snr = {self.snr:g} and "
+                             f"spectrum {sp.spec} (a spike along the teacher is a spectrum "
+                             "of its own)")
         object.__setattr__(self, "noise",
                            _scalar("noise", self.noise, _pr.check_noise, "in [0, 0.5]"))
         ch = as_channel(self.labels)
@@ -187,11 +206,13 @@ class Learner:
 
 #: the flat field names of a :class:`Model`, in order (what :meth:`Model.fields` returns)
 FIELDS = ("rule", "f", "theta_deg", "softness", "metric", "reweight", "learner", "lam", "noise",
-          "power_exp", "probe_scale", "random_share", "labels", "snr", "probe", "alpha_ssl")
+          "power_exp", "probe_scale", "random_share", "labels", "snr", "probe", "alpha_ssl",
+          "spectrum", "teacher_decay")
 #: the policy-family fields, left out of :meth:`Model.key` at their defaults (so the names of
 #: model points stored before the families existed do not change)
 FAMILY = {"power_exp": 0.0, "probe_scale": 1.0, "random_share": 0.0, "labels": None,
-          "snr": 0.0, "probe": "fixed", "alpha_ssl": None}
+          "snr": 0.0, "probe": "fixed", "alpha_ssl": None, "spectrum": None,
+          "teacher_decay": None}
 _DEFAULTS = {"theta_deg": 0.0, "softness": 0.0, "metric": "abs", "reweight": False,
              "learner": "max-margin", "lam": None, "noise": 0.0, **FAMILY}
 
@@ -215,6 +236,9 @@ class Model:
                 raise InputError(f"{name} must be a prunescale.model.{cls.__name__}; got "
                                  f"{getattr(self, name)!r}")
         _pr.check_reweight_for(self.learner.name, self.selection.reweight)
+        if self.data.spectrum is not None and self.selection.probe != "fixed":
+            raise InputError(f"the prototype probe needs spiked inputs (snr), not spectrum "
+                             f"{self.data.spectrum}; use probe = fixed")
 
     @classmethod
     def from_fields(cls, **fields) -> "Model":
@@ -238,7 +262,8 @@ class Model:
         return cls(Selection(v["rule"], v["f"], v["theta_deg"], v["softness"], v["metric"],
                              v["reweight"], v["power_exp"], v["probe_scale"],
                              v["random_share"], v["probe"], v["alpha_ssl"]),
-                   Learner(v["learner"], lam), Data(v["noise"], v["labels"], v["snr"]))
+                   Learner(v["learner"], lam), Data(v["noise"], v["labels"], v["snr"],
+                                                    v["spectrum"], v["teacher_decay"]))
 
     def fields(self) -> dict:
         """The flat fields (:data:`FIELDS`), JSON-ready (``lam`` is ``None`` for max-margin)."""
@@ -248,7 +273,8 @@ class Model:
                 "noise": self.data.noise, "power_exp": s.power_exp, "probe_scale": s.probe_scale,
                 "random_share": s.random_share,
                 "labels": None if self.data.labels is None else str(self.data.labels),
-                "snr": self.data.snr, "probe": s.probe, "alpha_ssl": s.alpha_ssl}
+                "snr": self.data.snr, "probe": s.probe, "alpha_ssl": s.alpha_ssl,
+                "spectrum": self.data.spectrum, "teacher_decay": self.data.teacher_decay}
 
     def replace(self, **fields) -> "Model":
         """A copy with some flat fields changed (validated again)."""
@@ -276,6 +302,10 @@ class Model:
             out.append(f"labels={d['labels']}")
         if d["snr"]:
             out.append(f"snr={d['snr']:g}")
+        if d["spectrum"] is not None:
+            out.append(f"spectrum={d['spectrum']}")
+            if d["teacher_decay"] is not None:
+                out.append(f"teacher_decay={d['teacher_decay']:g}")
         if d["probe"] != "fixed":
             out.insert(2, "probe=prototype" + ("" if d["alpha_ssl"] is None
                                                else f" alpha_ssl={d['alpha_ssl']:g}"))

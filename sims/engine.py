@@ -118,6 +118,9 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
     from prunescale.theory.pruning import Pruning
 
     model = Model.from_fields(**m)  # scalars: validated once, here
+    if model.data.spectrum is not None:
+        raise InputError(f"the simulator does not take a covariance spectrum yet; got spectrum "
+                         f"{model.data.spectrum} (the theory does: prunescale.theory.solve)")
     check_tol(tol, model.learner.name)
     sel = model.selection
     pruning = Pruning(sel.rule, sel.f, sel.theta_deg)

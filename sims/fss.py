@@ -104,6 +104,10 @@ def theory_eps(row: dict):
     fields = {k: row[k] for k in FIELDS if k in row}
     if not fields.get("alpha_ssl"):  # stored as 0: the default (alpha_tot)
         fields["alpha_ssl"] = None
+    if "spectrum" in fields:  # stored as "": isotropic inputs, a teacher isotropic in input space
+        fields["spectrum"] = fields["spectrum"] or None
+        td = fields.get("teacher_decay")
+        fields["teacher_decay"] = float(td) if td not in (None, "") else None
     model = Model.from_fields(**fields)
     res = theory.solve(model, alpha_prune=row["alpha_prune"])
     eps, conv = float(np.asarray(res.eps)), bool(np.asarray(res.converged))

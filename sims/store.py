@@ -39,13 +39,13 @@ __all__ = ["clean_stale_temporaries", "finished_tasks", "load", "read_task", "re
 CONFIG = ("rule", "f", "alpha_prune", "alpha_tot", "theta_deg", "mode", "gap_tol", "learner",
           "lam", "noise", "softness", "metric", "reweight", "power_exp", "probe_scale",
           "random_share", "labels", "snr", "probe", "alpha_ssl", "prototype_method",
-          "prototype_source")
+          "prototype_source", "spectrum", "teacher_decay")
 #: values of the selection columns in files written before selection policies (and the
 #: spiked model: ``snr``, ``probe``, ``alpha_ssl``, 0 meaning ``alpha_tot``) existed
 POLICY_DEFAULTS = {"softness": 0.0, "metric": "abs", "reweight": False, "power_exp": 0.0,
                    "probe_scale": 1.0, "random_share": 0.0, "labels": "", "snr": 0.0,
                    "probe": "fixed", "alpha_ssl": 0.0, "prototype_method": "eigen",
-                   "prototype_source": "independent"}
+                   "prototype_source": "independent", "spectrum": "", "teacher_decay": ""}
 #: the measured columns, one value per student
 MEASURED = ("eps", "eps_noisy", "R", "S", "kappa", "Q", "gap", "probe_deg")
 #: the measured quantities averaged per configuration
@@ -257,7 +257,7 @@ def to_dataset(summary):
 
     Its dimensions are ``n`` and the configuration fields (``rule, learner, f, alpha_prune,
     theta_deg, lam, noise, softness, metric, reweight, power_exp, probe_scale, random_share,
-    labels, snr, probe, alpha_ssl``)
+    labels, snr, probe, alpha_ssl, spectrum, teacher_decay``)
     that take more than one value; a field
     with a single value is kept as a scalar coordinate (``ds.rule``, ``ds.attrs`` untouched), so
     a sweep over ``f`` and ``n`` is a two-dimensional dataset. Refuses a table mixing modes or
@@ -269,7 +269,7 @@ def to_dataset(summary):
                              "select one before aggregating")
     dims = ["rule", "learner", "f", "alpha_prune", "theta_deg", "lam", "noise", "softness",
             "metric", "reweight", "power_exp", "probe_scale", "random_share", "labels", "snr",
-            "probe", "alpha_ssl", "n"]
+            "probe", "alpha_ssl", "spectrum", "teacher_decay", "n"]
     ds = summary.drop(columns=["mode", "gap_tol"]).set_index(dims).to_xarray()
     single = [d for d in dims if d != "n" and ds.sizes[d] == 1]
     return ds.squeeze(single)

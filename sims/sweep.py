@@ -106,6 +106,8 @@ class Config:
     alpha_ssl: float = 0.0     # the prototype's unlabeled sample per dimension; 0: alpha_tot
     prototype_method: str = "eigen"         # the prototype: top eigenvector or 2-means
     prototype_source: str = "independent"   # of an independent sample or of the pool
+    spectrum: str = ""         # the input covariance's spectrum (power:A:D, file:PATH); "": I
+    teacher_decay: str = ""    # B as text; "": a teacher isotropic in input space
 
     def key(self) -> tuple:
         return dataclasses.astuple(self)
@@ -117,6 +119,8 @@ class Config:
 
         d = {k: getattr(self, k) for k in FIELDS}
         d["alpha_ssl"] = d["alpha_ssl"] or None  # stored as 0: the default (alpha_tot)
+        d["spectrum"] = d["spectrum"] or None
+        d["teacher_decay"] = float(d["teacher_decay"]) if d["teacher_decay"] else None
         return Model.from_fields(**d)
 
     @classmethod
@@ -127,6 +131,8 @@ class Config:
         d["lam"] = 0.0 if d["lam"] is None else d["lam"]
         d["labels"] = "" if d["labels"] is None else d["labels"]
         d["alpha_ssl"] = 0.0 if d["alpha_ssl"] is None else float(d["alpha_ssl"])
+        d["spectrum"] = d["spectrum"] or ""
+        d["teacher_decay"] = "" if d["teacher_decay"] is None else repr(d["teacher_decay"])
         return cls(alpha_prune=float(alpha_prune), alpha_tot=float(alpha_tot), mode=mode,
                    gap_tol=float(gap_tol), **d)
 
@@ -138,8 +144,12 @@ class Config:
         policies and families existed keep their task ids). The spiked model's fields
         (``snr, probe, alpha_ssl``) and the prototype's simulation options
         (``prototype_method, prototype_source``) are left out at their defaults (isotropic,
-        fixed probe; eigenvector of an independent sample)."""
+        fixed probe; eigenvector of an independent sample), and so are the spectrum's
+        (``spectrum, teacher_decay``; isotropic inputs)."""
         k = list(self.key())
+        if (self.spectrum, self.teacher_decay) != ("", ""):
+            return k
+        k = k[:-2]
         if (self.prototype_method, self.prototype_source) != ("eigen", "independent"):
             return k
         k = k[:-2]

@@ -128,10 +128,15 @@ def test_fss_reference_changes_with_every_model_field():
     spike_variants = {"probe": "prototype"}
     proto = {**spike, "probe": "prototype", "alpha_ssl": 20.0}
     proto_variants = {"alpha_ssl": 1.0}
+    # a covariance spectrum around the base point; the teacher decay around a spectrum point
+    variants["spectrum"] = "power:1:200"
+    spec = {**base, "spectrum": "power:1:200"}
+    spec_variants = {"teacher_decay": 3.0}
     assert (set(variants) | set(power_variants) | set(mm_variants) | set(spike_variants)
-            | set(proto_variants)) == set(FIELDS)
+            | set(proto_variants) | set(spec_variants)) == set(FIELDS)
     for point, changes in ((base, variants), (power, power_variants), (mm, mm_variants),
-                           (spike, spike_variants), (proto, proto_variants)):
+                           (spike, spike_variants), (proto, proto_variants),
+                           (spec, spec_variants)):
         ref, ok = theory_eps(point)
         assert ok and ref is not None
         for name, value in changes.items():

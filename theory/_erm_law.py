@@ -118,6 +118,9 @@ class Points:
     #: the penalty's weight ``1/(1+S)`` on the teacher component in whitened coordinates
     #: (spiked inputs, :mod:`prunescale.theory.spiked`; ``None``: ``1``, isotropic)
     tw: np.ndarray | None = None
+    #: a covariance spectrum (:mod:`prunescale.theory.spectrum`): ``(lambda_k, u_k^2,
+    #: E[e_k^2])``, shared by every point of the batch; ``None``: isotropic (or spiked)
+    spec: tuple | None = None
 
     def take(self, idx) -> "Points":
         sel = {k: (None if getattr(self, k) is None else getattr(self, k)[idx])
@@ -126,7 +129,7 @@ class Points:
         return Points(self.learner, *(getattr(self, k)[idx] for k in
                                        ("lo", "hi", "c", "sn", "eta", "alpha", "lam")),
                       policy=self.policy, metric=self.metric, reweight=self.reweight,
-                      labels=self.labels, **sel)
+                      labels=self.labels, spec=self.spec, **sel)
 
     @property
     def size(self) -> int:

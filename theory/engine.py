@@ -20,7 +20,7 @@ from prunescale.theory.result import TheoryResult
 DEFAULTS = {"theta_deg": 0.0, "learner": "max-margin", "lam": None, "noise": 0.0,
             "softness": 0.0, "metric": "abs", "reweight": False, "power_exp": 0.0,
             "probe_scale": 1.0, "random_share": 0.0, "labels": None, "snr": 0.0,
-            "probe": "fixed", "alpha_ssl": None}
+            "probe": "fixed", "alpha_ssl": None, "spectrum": None, "teacher_decay": None}
 
 
 def model_arguments(rule, given: dict) -> dict:
@@ -60,6 +60,18 @@ def model_arguments(rule, given: dict) -> dict:
                      out["random_share"])
     _pr.check_snr(out["snr"])
     _pr.check_probe(out["probe"], out["theta_deg"], out["alpha_ssl"], out["metric"])
+    from prunescale.theory.spectrum import parse_spectrum
+
+    sp = parse_spectrum(out["spectrum"], out["teacher_decay"])
+    if sp is not None:
+        if np.any(np.asarray(out["snr"], float) != 0):
+            raise InputError(f"give snr or spectrum, not both; got snr = {out['snr']!r} and "
+                             f"spectrum {sp.spec}")
+        if out["probe"] != "fixed":
+            raise InputError(f"the prototype probe needs spiked inputs (snr), not spectrum "
+                             f"{sp.spec}; use probe = fixed")
+    out["spectrum"] = sp
+    out["teacher_decay"] = None if sp is None else sp.teacher_decay
     out["labels"] = _channel(out["labels"], out["noise"])
     if out["labels"] is not None and out["labels"].is_flip:
         out["noise"], out["labels"] = out["labels"].eta, None
@@ -95,8 +107,9 @@ def check_tol(tol, learner: str) -> None:
 def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None,
           learner=None, lam=None, noise=None, softness=None, metric=None, reweight=None,
           power_exp=None, probe_scale=None, random_share=None, labels=None, snr=None,
-          probe=None, alpha_ssl=None, tol: float | None = None, quad=None,
-          strict: bool = False, max_log_step: float | None = None) -> TheoryResult:
+          probe=None, alpha_ssl=None, spectrum=None, teacher_decay=None,
+          tol: float | None = None, quad=None, strict: bool = False,
+          max_log_step: float | None = None) -> TheoryResult:
     """Solve and certify the replica theory at every point of the broadcast inputs.
 
     Args:
@@ -135,6 +148,13 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
             degrees, an uninformative probe, at and below ``alpha_ssl snr^2 = 1``).
         alpha_ssl: the prototype's unlabeled sample(s) per dimension (default: the pool
             ``alpha_tot``); prototype probe only.
+        spectrum: the input covariance's spectrum, ``"power:A:D"`` or ``"file:PATH"``
+            (:mod:`prunescale.theory.spectrum`, ``docs/spectrum.md``; default ``None``:
+            isotropic inputs). ``alpha`` counts examples per input dimension ``D``; the
+            fixed point sums over the spectrum (every learner, rule and policy; not with
+            ``snr`` or the prototype probe).
+        teacher_decay: ``B``: the teacher's share of the label-field variance in eigendirection
+            ``k`` proportional to ``k^(-B)`` (default: a teacher isotropic in input space).
         tol: certification tolerance of the learner's certificate: the largest relative
             duality gap for max-margin (default ``1e-12``), the largest certified bound on
             ``|eps - eps*|`` for the regularized learners (default ``1e-5``).
@@ -164,9 +184,14 @@ def solve(rule=None, f=None, alpha_prune=None, *, alpha_tot=None, theta_deg=None
                                    noise=noise, softness=softness, metric=metric,
                                    reweight=reweight, power_exp=power_exp,
                                    probe_scale=probe_scale, random_share=random_share,
-                                   labels=labels, snr=snr, probe=probe, alpha_ssl=alpha_ssl))
+                                   labels=labels, snr=snr, probe=probe, alpha_ssl=alpha_ssl,
+                                   spectrum=spectrum, teacher_decay=teacher_decay))
     check_tol(tol, m["learner"])
     opts = dict(tol=tol, quad=quad, strict=strict, max_log_step=max_log_step)
+    if m["spectrum"] is not None:
+        from prunescale.theory import _spectrum_engine
+
+        return _spectrum_engine.solve_spectrum(m, alpha_prune, alpha_tot, opts)
     if m["probe"] != "fixed" or np.any(np.asarray(m["snr"], float) != 0):
         from prunescale.theory import _spiked_engine
 

@@ -67,11 +67,69 @@ _CHUNK_NODES = 2_000_000
 LAM_MAX = _pr.LAM_MAX
 
 
+#: largest number of (point, eigenvalue) terms per block of the spectral sums
+_SPEC_BLOCK = 2_000_000
+
+
+def spectral_sums(spec, lam, Vh, norms: bool = False) -> dict:
+    r"""The prior's sums over a covariance spectrum (``docs/spectrum.md`` section 2).
+
+    With ``r_k = 1 / (lam / lambda_k + Vh)`` (the resolvent of the whitened penalty
+    ``lam diag(1/lambda_k)`` shifted by ``Vh``) and the weights ``u_k^2`` (teacher) and
+    ``e_k^2`` (probe error direction) of ``spec = (lambda_k, u_k^2, e_k^2)``:
+
+    .. math::  A_1 = \sum_k u_k^2 r_k,\ A_v = \sum_k u_k^2 (r_k - A_1)^2,\
+               E_1 = \sum_k e_k^2 r_k,\ E_v = \sum_k e_k^2 (r_k - E_1)^2,\
+               T_1 = \frac1D \sum_k r_k,\ T_2 = \frac1D \sum_k r_k^2
+
+    (the spreads ``A_v``, ``E_v`` summed as squares, without cancellation). With
+    ``norms=True`` also the penalty's weights ``N_u = sum u_k^2 r_k^2 / lambda_k``, ``N_e``,
+    ``N_t = (1/D) sum r_k^2 / lambda_k``. At ``lambda_k = 1`` every sum is ``1/(lam + Vh)``
+    or its square (spreads ``0``): the isotropic fixed point.
+    """
+    lk, u2, e2 = spec
+    lam = np.asarray(lam, float)
+    Vh = np.asarray(Vh, float)
+    n, D = lam.size, lk.size
+    names = ["A1", "Av", "E1", "Ev", "T1", "T2"] + (["Nu", "Ne", "Nt"] if norms else [])
+    out = {k: np.empty(n) for k in names}
+    step = max(1, _SPEC_BLOCK // D)
+    inv = 1.0 / lk
+    for i in range(0, n, step):
+        sl = slice(i, i + step)
+        r = 1.0 / (lam[sl, None] * inv[None, :] + Vh[sl, None])
+        A1 = r @ u2
+        E1 = r @ e2
+        out["A1"][sl], out["E1"][sl] = A1, E1
+        out["Av"][sl] = np.square(r - A1[:, None]) @ u2
+        out["Ev"][sl] = np.square(r - E1[:, None]) @ e2
+        out["T1"][sl] = r.mean(axis=1)
+        r2 = r * r
+        out["T2"][sl] = r2.mean(axis=1)
+        if norms:
+            r2 *= inv[None, :]
+            out["Nu"][sl], out["Ne"][sl], out["Nt"][sl] = r2 @ u2, r2 @ e2, r2.mean(axis=1)
+    return out
+
+
 def _fixed_point_map(pts: Points, X, mo):
     """``F(X)``: the right-hand sides of the fixed-point equations (module docstring)."""
     a, lam = pts.alpha, pts.lam
     Vh = -a * mo["df"]
     qh = a * mo["f2"]
+    if pts.spec is not None:
+        # a covariance spectrum (docs/spectrum.md): w~ = (lam M + Vh)^-1 (b_u u + b_e e +
+        # sqrt(qh) xi), M = diag(1/lambda_k); m = u.w~, s = e.w~, V = tr(lam M + Vh)^-1 / D
+        sp = spectral_sums(pts.spec, lam, Vh)
+        bu = a * mo["ft"] + Vh * X[:, 0]
+        be = a * mo["fu"] + Vh * X[:, 1]
+        F = np.empty_like(X)
+        F[:, 0] = bu * sp["A1"]
+        F[:, 1] = be * sp["E1"]
+        F[:, 2] = np.sqrt(np.maximum(bu * bu * sp["Av"] + be * be * sp["Ev"]
+                                     + np.maximum(qh, 0.0) * sp["T2"], 0.0))
+        F[:, 3] = sp["T1"]
+        return F
     Vn = 1.0 / (lam + Vh)
     # spiked inputs: the teacher overlap sees the penalty lam / (1 + S) (docs/structure.md)
     Vm = Vn if pts.tw is None else 1.0 / (pts.lam_m + Vh)
@@ -107,6 +165,10 @@ def _initial(pts: Points):
     Vm = 1.0 / (pts.lam_m + a * d0)
     # E[y t] of the kept law at theta = 0 is E|p| (1 - 2 eta); a rough proxy is enough
     yt = (1.0 - 2.0 * pts.eta) * 0.8 + 0.05
+    if pts.spec is not None:
+        sp = spectral_sums(pts.spec, pts.lam, a * d0)
+        return np.stack([a * g0 * yt * sp["A1"], np.zeros_like(V),
+                         g0 * np.sqrt(a * sp["T2"]), sp["T1"]], axis=1)
     X = np.stack([a * g0 * yt * Vm, np.zeros_like(V), g0 * np.sqrt(a) * V, V], axis=1)
     return X
 
@@ -257,6 +319,56 @@ def tangent_envelope_max(c, phi, g, e_phi, e_g):
     return np.where(unbounded, np.inf, best)
 
 
+def _jacobian(pts: Points, X, G, quad: ErmQuadrature):
+    """Forward-difference Jacobian of ``G(X) = F(X) - X`` (the ``s`` row and column the
+    identity where ``sin(theta) = 0``, where ``s = 0`` exactly)."""
+    J = np.zeros((pts.size, 4, 4))
+    dim2 = pts.sn > 0
+    for j in range(4):
+        scale = np.sqrt(np.sum(X[:, :3] ** 2, axis=1)) if j < 3 else X[:, 3]
+        hj = 1e-7 * np.maximum(scale, 1e-12)
+        Xp = X.copy()
+        Xp[:, j] += hj
+        Gp, _ = _residual(pts, Xp, quad)
+        J[:, :, j] = (Gp - G) / hj[:, None]
+    J[~dim2, 1, :] = 0.0
+    J[~dim2, :, 1] = 0.0
+    J[~dim2, 1, 1] = -1.0
+    return J
+
+
+def spectral_check(pts: Points, X, quad: ErmQuadrature) -> dict:
+    """The check of a fixed point with a covariance spectrum (``docs/spectrum.md`` section 4),
+    in the keys of :func:`certificate`.
+
+    The duality-gap certificate is derived for an isotropic (or spiked) penalty only; here the
+    returned ``eps_bound`` is the change of ``eps`` under one Newton step of the fixed-point
+    equations discretised by ``quad`` from ``X`` (forward-difference Jacobian): under the
+    solving rule a measure of the solution's accuracy, under the refined rule an estimate of
+    the quadrature error. It is a first-order estimate, not a rigorous bound (``gap`` NaN)."""
+    G, res = _residual(pts, X, quad)
+    J = _jacobian(pts, X, G, quad)
+    Gs = np.where((pts.sn > 0)[:, None], G, G * np.array([1.0, 0.0, 1.0, 1.0]))
+    with np.errstate(all="ignore"):
+        try:
+            step = -np.linalg.solve(J, Gs[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = np.full_like(G, np.nan)
+
+    def eps_of(Y):
+        Q = np.sum(Y[:, :3] ** 2, axis=1)
+        return np.arccos(np.clip(Y[:, 0] / np.sqrt(Q), -1.0, 1.0)) / np.pi
+
+    with np.errstate(all="ignore"):
+        e0, e1 = eps_of(X), eps_of(X + step)
+    est = np.abs(e1 - e0)
+    ok = np.all(np.isfinite(step), axis=1) & np.isfinite(est) & np.isfinite(res)
+    nan = np.full(pts.size, np.nan)
+    return {"gap": nan, "floor": np.zeros(pts.size), "rho": np.sqrt(np.sum(step ** 2, axis=1)),
+            "eps_bound": np.where(ok, est, np.inf), "eps_floor": np.zeros(pts.size),
+            "bracket": ok, "consistent": ok, "totals": np.zeros(pts.size, dtype=bool)}
+
+
 def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     """Duality-gap certificate of the states ``X`` (module docstring; ``docs/erm.md`` sec. 4).
 
@@ -274,6 +386,8 @@ def certificate(pts: Points, X, quad: ErmQuadrature) -> dict:
     difference-of-totals bound (``docs/erm.md`` 4.2-4.3, rigorous on its own) was used
     instead, because the split bound failed or was larger (the smaller valid ``rho`` is kept).
     """
+    if pts.spec is not None:
+        return spectral_check(pts, X, quad)
     lam, a = pts.lam, pts.alpha
     # spiked inputs: L = (1/2) x^T diag(lam_m, lam, lam) x + ..., lam_m = lam / (1 + S) <= lam;
     # the primal is lam_m-strongly convex (lam_min = lam_m); all equal to lam at S = 0
@@ -487,7 +601,7 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
                       reweight: bool = False, power_exp=0.0, probe_scale=1.0,
                       random_share=0.0, quad: ErmQuadrature = ErmQuadrature(),
                       bound_tol: float = BOUND_TOL, strict: bool = False,
-                      labels=None, snr=0.0) -> TheoryResult:
+                      labels=None, snr=0.0, spectrum=None, margin: bool = False) -> TheoryResult:
     """The regularized engine of :func:`prunescale.theory.solve`: solve and certify the ERM
     fixed point at every point of the broadcast inputs.
 
@@ -526,6 +640,13 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
             ``lam m = alpha E[f t]`` becoming ``(lam / (1 + S)) m = alpha E[f t]``;
             ``theta_deg`` is then the probe's whitened angle
             (:func:`prunescale.theory.spiked.effective_angle_deg`).
+        spectrum: a :class:`prunescale.theory.spectrum.Spectrum` (``docs/spectrum.md``): the
+            prior's closed forms become sums over the spectrum (:func:`spectral_sums`), and
+            each point is checked by :func:`spectral_check` (an estimate, not the duality-gap
+            certificate); ``None``: isotropic inputs. Not with ``snr``.
+        margin: also report ``kappa = 1 / sqrt(|w|^2 / N)``, the margin of the hinge solution
+            normalised by its norm (the max-margin ``kappa`` where the hinge solution is the
+            hard-margin one).
 
     Returns:
         :class:`~prunescale.theory.TheoryResult` of the broadcast shape (``kappa``,
@@ -555,10 +676,16 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         raise InputError(f"snr must broadcast to the shape {shape} of the other inputs; got "
                          f"shape {np.shape(snr)}") from None
     TW = 1.0 / (1.0 + SN) if np.any(SN != 0) else None  # None: the isotropic code path
+    SPEC = None
+    if spectrum is not None:
+        if TW is not None:
+            raise InputError("give snr or spectrum, not both")
+        SPEC = (spectrum.eigenvalues, spectrum.teacher_share, spectrum.probe_share)
     pol = _policy_mask(rule, TA, metric, reweight, fam)
     ch = _check_channel(labels, NO, learner)
     X = np.empty((F.size, 4))
     res = np.empty(F.size)
+    kap = np.full(F.size, np.nan)
     cert, cert_ref = {}, {}
     for mask in (~pol, pol):
         idx = np.flatnonzero(mask)
@@ -570,15 +697,19 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
             pts = _policy_points(rule, learner, *args, TA[idx], metric, reweight,
                                  tuple(a[idx] for a in fam), labels=ch)
             pts.tw = None if TW is None else TW[idx]
+            pts.spec = SPEC
             X0 = _sharp_start(rule, learner, args, TA[idx], metric, pts, quad)
         else:
             pts = _points(rule, learner, *args)
             pts.labels = ch
             pts.tw = None if TW is None else TW[idx]
+            pts.spec = SPEC
         X[idx], res[idx], c1, c2 = _solve_points(pts, quad, X0)
         for dst, src in ((cert, c1), (cert_ref, c2)):
             for k, v in src.items():
                 dst.setdefault(k, np.empty(F.size, dtype=v.dtype))[idx] = v
+        if margin:
+            kap[idx] = _margin_kappa(pts, X[idx], quad)
     m, s, tau, V = X.T
     Q = m * m + s * s + tau * tau
     R = np.clip(m / np.sqrt(Q), -1.0, 1.0)
@@ -591,7 +722,11 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
     reason[~(cert_ref["bracket"] & cert_ref["consistent"])] = (
         "refined-quadrature certificate failed (no tangent bracket or dual above primal)")
     for i in np.flatnonzero(~(eps_bound <= bound_tol)):
-        if not np.isfinite(eps_bound[i]):
+        if SPEC is not None:
+            reason[i] = (f"estimated eps error {eps_bound[i]:.2g} above tol = {bound_tol:g} "
+                         "(a Newton step of the fixed point under the solving or the refined "
+                         "quadrature; docs/spectrum.md)")
+        elif not np.isfinite(eps_bound[i]):
             reason[i] = "certificate failed (no tangent bracket or dual above primal)"
         elif eps_bound[i] >= 1.0:
             reason[i] = (f"certified eps bound above tol = {bound_tol:g}: the certified "
@@ -630,8 +765,26 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         eps=answer(eps), eps_noisy=answer(NO + (1.0 - 2.0 * NO) * eps if ch is None
                                           else ch.eps_noisy(eps)), R=answer(R),
         S=answer(S), Q=answer(Q), q0=answer(tau * tau), m=answer(m), s=answer(s),
+        kappa=answer(kap),
         V=answer(V), converged=converged, residual=res, gap=cert["gap"],
         eps_bound=bound(eps_bound), quad_err=bound(cert_ref["eps_bound"]), reason=reason)
+
+
+def _margin_kappa(pts: Points, X, quad: ErmQuadrature):
+    """``1 / sqrt(|w|^2 / N)`` at the states ``X``: ``|w|^2 / N = m^2 + s^2 + tau^2`` for
+    isotropic inputs; with a spectrum the penalty norm ``w~^T diag(1/lambda_k) w~ / D`` from
+    the prior's sums (:func:`spectral_sums` with ``norms=True``)."""
+    m, s, tau, V = X.T
+    if pts.spec is None:
+        return 1.0 / np.sqrt(m * m + s * s + tau * tau)
+    mo = moments(pts, X, quad)
+    a = pts.alpha
+    Vh = -a * mo["df"]
+    sp = spectral_sums(pts.spec, pts.lam, Vh, norms=True)
+    bu = a * mo["ft"] + Vh * m
+    be = a * mo["fu"] + Vh * s
+    nrm = bu * bu * sp["Nu"] + be * be * sp["Ne"] + a * mo["f2"] * sp["Nt"]
+    return 1.0 / np.sqrt(nrm)
 
 
 def _check_channel(labels, NO, learner):
@@ -662,6 +815,7 @@ def _sharp_start(rule, learner, args, TA, metric, pts: Points, quad: ErmQuadratu
     with np.errstate(all="ignore"):
         sharp = _points(rule, learner, *args)
         sharp.tw = pts.tw
+        sharp.spec = pts.spec
         Xs, rs = _solve_chunks(sharp, quad)
     X0 = _initial(pts)
     ok = (rs <= RES_TOL) & np.all(np.isfinite(Xs), axis=1)

@@ -68,6 +68,9 @@ class TheoryResult:
         reason: ``""`` where converged, else why the point is not certified.
         labels: the label channel's spec (:mod:`prunescale.theory.labels`) when it is not a
             flip, one for every point; ``None`` for the flip ``noise``.
+        spectrum, teacher_decay: the input covariance's spectrum spec and the teacher decay
+            ``B`` (:mod:`prunescale.theory.spectrum`; ``None`` for isotropic or spiked inputs,
+            and for a teacher isotropic in input space).
 
     Where ``converged`` is False the answer fields (``eps`` to ``V``) are NaN: an uncertified
     point never carries a plausible number.
@@ -109,10 +112,12 @@ class TheoryResult:
     reason: np.ndarray
     labels: str | None = None
     probe: str = "fixed"
+    spectrum: str | None = None
+    teacher_decay: float | None = None
 
     @classmethod
     def build(cls, *, rule, learner, metric="abs", reweight=False, shape, labels=None,
-              probe="fixed", **arrays):
+              probe="fixed", spectrum=None, teacher_decay=None, **arrays):
         """A result of ``shape`` from flat or shaped arrays; missing value fields are NaN."""
         out = {}
         for name in GRID + VALUES:
@@ -129,7 +134,14 @@ class TheoryResult:
         if arrays:
             raise TypeError(f"unknown fields {sorted(arrays)}")
         return cls(rule=rule, learner=learner, metric=metric, reweight=bool(reweight),
-                   labels=None if labels is None else str(labels), probe=str(probe), **out)
+                   labels=None if labels is None else str(labels), probe=str(probe),
+                   spectrum=None if spectrum is None else str(spectrum),
+                   teacher_decay=None if teacher_decay is None else float(teacher_decay), **out)
+
+    def _meta(self) -> dict:
+        """The optional one-per-result fields that are set (label channel, spectrum)."""
+        return {k: getattr(self, k) for k in ("labels", "spectrum", "teacher_decay")
+                if getattr(self, k) is not None}
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -149,9 +161,7 @@ class TheoryResult:
         cols.append(np.ravel(self.reason).astype(str).tolist())
         names = tuple(floats) + ("converged", "reason")
         head = {"rule": self.rule, "learner": self.learner, "metric": self.metric,
-                "reweight": bool(self.reweight), "probe": self.probe}
-        if self.labels is not None:
-            head["labels"] = self.labels
+                "reweight": bool(self.reweight), "probe": self.probe, **self._meta()}
         return [{**head, **dict(zip(names, row))} for row in zip(*cols)]
 
     def to_pandas(self):
@@ -159,8 +169,7 @@ class TheoryResult:
         import pandas as pd
 
         data = {k: getattr(self, k) for k in ("rule", "learner", "metric", "reweight", "probe")}
-        if self.labels is not None:
-            data["labels"] = self.labels
+        data.update(self._meta())
         for k in GRID + VALUES:
             data[k] = np.ravel(getattr(self, k))
         data["reason"] = data["reason"].astype(str)
@@ -217,4 +226,4 @@ class TheoryResult:
                           attrs={"rule": self.rule, "learner": self.learner,
                                  "metric": self.metric, "reweight": int(self.reweight),
                                  "probe": self.probe,
-                                 **({} if self.labels is None else {"labels": self.labels})})
+                                 **self._meta()})
