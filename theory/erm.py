@@ -601,7 +601,8 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
                       reweight: bool = False, power_exp=0.0, probe_scale=1.0,
                       random_share=0.0, quad: ErmQuadrature = ErmQuadrature(),
                       bound_tol: float = BOUND_TOL, strict: bool = False,
-                      labels=None, snr=0.0, spectrum=None, margin: bool = False) -> TheoryResult:
+                      labels=None, snr=0.0, spectrum=None, margin: bool = False,
+                      start=None) -> TheoryResult:
     """The regularized engine of :func:`prunescale.theory.solve`: solve and certify the ERM
     fixed point at every point of the broadcast inputs.
 
@@ -647,6 +648,9 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         margin: also report ``kappa = 1 / sqrt(|w|^2 / N)``, the margin of the hinge solution
             normalised by its norm (the max-margin ``kappa`` where the hinge solution is the
             hard-margin one).
+        start: starting states ``(m, s, tau, V)``, one row per point of the flattened
+            broadcast inputs (for example a nearby solution), or ``None`` (the engine's own).
+            Only the start changes: each point is solved and certified on its own.
 
     Returns:
         :class:`~prunescale.theory.TheoryResult` of the broadcast shape (``kappa``,
@@ -692,13 +696,14 @@ def solve_regularized(rule: str, f, alpha_prune=None, alpha_tot=None, theta_deg=
         if idx.size == 0:
             continue
         args = (F[idx], AL[idx], TH[idx], LA[idx], NO[idx])
-        X0 = None
+        X0 = None if start is None else np.asarray(start, float).reshape(F.size, 4)[idx]
         if mask is pol:
             pts = _policy_points(rule, learner, *args, TA[idx], metric, reweight,
                                  tuple(a[idx] for a in fam), labels=ch)
             pts.tw = None if TW is None else TW[idx]
             pts.spec = SPEC
-            X0 = _sharp_start(rule, learner, args, TA[idx], metric, pts, quad)
+            if X0 is None:
+                X0 = _sharp_start(rule, learner, args, TA[idx], metric, pts, quad)
         else:
             pts = _points(rule, learner, *args)
             pts.labels = ch
