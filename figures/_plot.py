@@ -97,3 +97,22 @@ def mark_uncertified(ax, x, y, color="k", label="not certified") -> int:
                 ms=5, clip_on=False, label=label,
                 transform=blended_transform_factory(ax.transData, ax.transAxes))
     return int(bad.sum())
+
+
+def winner_map(ax, x, y, best, names, colors, labels, blank) -> list:
+    """Colour each point of the grid ``x`` by ``y`` of ``ax`` by its winner ``best`` (an index
+    into ``names``; -1 where no winner is certified, drawn in the colour ``blank``); return
+    the legend handles of the winners present, and of "not certified" where a point is."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    best = np.asarray(best)
+    cmap = ListedColormap([blank] + [colors[n] for n in names])
+    ax.pcolormesh(x, y, best + 1, cmap=cmap, vmin=-0.5, vmax=len(names) + 0.5,
+                  shading="nearest")
+    present = sorted({int(b) for b in np.ravel(best)})
+    handles = [Patch(color=colors[names[b]], label=labels[names[b]])
+               for b in present if b >= 0]
+    if -1 in present:
+        handles.append(Patch(color=blank, label="not certified"))
+    return handles

@@ -6,6 +6,8 @@
   every item already stored. Files are written to a temporary name and renamed into place
   (atomic on POSIX), so a killed run never leaves a torn file; a file whose stored
   configuration differs from the requested one (or that cannot be read) is recomputed.
+* :func:`certification`: the counts every figure reports (uncertified theory points, flagged
+  students) and the z-scores of its simulations against the theory.
 * :func:`write_table`: a tidy CSV whose header lines (``# key: value``) record the
   configuration, written atomically as well.
 """
@@ -69,6 +71,23 @@ def cached(cache_dir, name: str, config: dict, compute) -> dict:
     blob = json.dumps(full, sort_keys=True, default=float)
     _files.atomic_write(path, lambda fh: np.savez(fh, __config__=np.asarray(blob), **data))
     return data
+
+
+def certification(n_uncertified, sims, flagged=None, mean="eps_mean", theory="eps_theory",
+                  sem="eps_sem") -> tuple[dict, np.ndarray]:
+    """The counts a figure reports and the z-scores of its simulated points.
+
+    Returns ``(counts, z)``: ``counts`` holds ``n_uncertified`` (as given: the theory numbers
+    drawn that are not certified), ``n_flagged`` (students flagged in ``flagged``, default
+    ``sims``) and ``theory_converged`` (every point of ``sims`` has a certified theory
+    value); ``z`` holds ``(mean - theory) / sem`` of each point of ``sims`` with a certified
+    theory value and a positive ``sem``, in order.
+    """
+    counts = {"n_uncertified": int(n_uncertified),
+              "n_flagged": int(sum(p["n_flagged"] for p in (sims if flagged is None else flagged))),
+              "theory_converged": bool(all(p["theory_converged"] for p in sims))}
+    z = [(p[mean] - p[theory]) / p[sem] for p in sims if p["theory_converged"] and p[sem] > 0]
+    return counts, np.asarray(z)
 
 
 def write_table(path, columns: dict, config: dict) -> None:

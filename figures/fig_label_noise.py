@@ -19,7 +19,7 @@ import numpy as np
 
 from prunescale.figures import _plot
 from prunescale._progress import Progress
-from prunescale.figures._store import cached, write_table
+from prunescale.figures._store import cached, certification, write_table
 
 NAME = "fig6_label_noise"
 RULES = ("hard", "easy", "random")
@@ -209,15 +209,12 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
                     eps=e, theory_converged=bool(np.isfinite(e)), n_flagged=0)
     n_unc = int(sum((~np.asarray(th[f"converged_{r}"], bool)).sum() for r in RULES)
                 + (~np.isfinite(ph["log_ratio"])).sum())
-    counts = {"n_uncertified": n_unc, "n_flagged": int(sum(s["n_flagged"] for s in sims)),
-              "theory_converged": bool(all(s["theory_converged"] for s in sims))}
-    z = [(s["eps_mean"] - s["eps_theory"]) / s["eps_sem"] for s in sims
-         if s["theory_converged"] and s["eps_sem"] > 0]
+    counts, z = certification(n_unc, sims)
     write_table(out / f"{NAME}.csv", rows,
                 {"figure": NAME, "theta_deg": 0.0, **c, "boundary_noise": c["phase_noise"],
                  "boundary_alpha_tot": np.asarray(ph["boundary"]).tolist(), **counts})
     return {"paths": paths, "theory": th, "phase": ph, "sim": sims, "config": c,
-            "z": np.asarray(z), **counts}
+            "z": z, **counts}
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import numpy as np
 
 from prunescale.figures import _plot
 from prunescale._progress import Progress
-from prunescale.figures._store import cached, write_table
+from prunescale.figures._store import cached, certification, write_table
 
 NAME = "fig8_policies"
 #: the policies of the consistency panels: name -> keywords of solve / simulate
@@ -417,14 +417,11 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     n_unc = int(sum((~np.isfinite(expo[th]["eps_noisy"])).sum()
                     + sum((~np.isfinite(v)).sum() for v in cons[th].values())
                     for th in c["thetas"]))
-    counts = {"n_uncertified": n_unc, "n_flagged": int(sum(s["n_flagged"] for s in sims)),
-              "theory_converged": bool(all(s["theory_converged"] for s in sims))}
-    z = [(s["mean"] - s["theory"]) / s["sem"] for s in sims
-         if s["theory_converged"] and s["sem"] > 0]
+    counts, z = certification(n_unc, sims, mean="mean", theory="theory", sem="sem")
     write_table(out / f"{NAME}.csv", rows, {"figure": NAME, "stall_slope": STALL_SLOPE, **c,
                                              "answers": answers, **counts})
     return {"paths": paths, "exponents": expo, "consistency": cons, "f": fgs, "alpha_tot": ags,
-            "sim": sims, "config": c, "z": np.asarray(z), "answers": answers, **counts}
+            "sim": sims, "config": c, "z": z, "answers": answers, **counts}
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import numpy as np
 
 from prunescale.figures import _plot
 from prunescale._progress import Progress
-from prunescale.figures._store import cached, write_table
+from prunescale.figures._store import cached, certification, write_table
 
 NAME = "fig7_selection"
 #: the candidate policies: (rule, metric)
@@ -168,24 +168,14 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     j_cut = int(np.argmin(np.abs(np.log(at / c["cut_alpha_tot"]))))
 
     def draw():
-        from matplotlib.colors import ListedColormap
-        from matplotlib.patches import Patch
-
         fig, axes = _plot.figure(2, 2, width=4.4, height=3.4)
         ax = axes[0]
-        cmap = ListedColormap(["0.85"] + [COLORS[p] for p in POLICIES])
-        ax.pcolormesh(at, et, g["best"] + 1, cmap=cmap, vmin=-0.5, vmax=len(POLICIES) + 0.5,
-                      shading="nearest")
+        handles = _plot.winner_map(ax, at, et, g["best"], POLICIES, COLORS, LABELS, "0.85")
         ax.set_xscale("log")
         ax.set_xlabel(r"pool size $\alpha_{tot}$")
         ax.set_ylabel(r"label noise $\eta$")
         ax.set_title(f"(a) which selection wins (f = {c['f']:g}, {c['learner']}, "
                      f"$\\lambda$ = {c['lam']:g})", fontsize=9)
-        present = sorted({int(b) for b in np.ravel(g["best"])})
-        handles = [Patch(color=COLORS[POLICIES[b]], label=LABELS[POLICIES[b]])
-                   for b in present if b >= 0]
-        if -1 in present:
-            handles.append(Patch(color="0.85", label="not certified"))
         ax.legend(handles=handles, loc="upper right", fontsize=7)
         ax = axes[1]
         mesh = ax.pcolormesh(at, et, g["margin"], cmap="viridis", shading="nearest")
@@ -253,15 +243,12 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
             eps=s["eps_mean"], eps_sem=s["eps_sem"], n_flagged=s["n_flagged"])
     n_unc = int((~np.isfinite(g["eps"])).sum()
                 + sum((~np.isfinite(v)).sum() for v in rw.values()))
-    counts = {"n_uncertified": n_unc, "n_flagged": int(sum(s["n_flagged"] for s in sims)),
-              "theory_converged": bool(all(s["theory_converged"] for s in sims))}
-    z = [(s["eps_mean"] - s["eps_theory"]) / s["eps_sem"] for s in sims
-         if s["theory_converged"] and s["eps_sem"] > 0]
+    counts, z = certification(n_unc, sims)
     share = {LABELS[p]: float(np.mean(g["best"] == i)) for i, p in enumerate(POLICIES)}
     write_table(out / f"{NAME}.csv", rows, {"figure": NAME, "theta_deg": 0.0, **c,
                                              "winner_share": share, **counts})
     return {"paths": paths, "grid": g, "reweight": rw, "sim": sims, "config": c,
-            "z": np.asarray(z), "winner_share": share, **counts}
+            "z": z, "winner_share": share, **counts}
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import numpy as np
 
 from prunescale.figures import _plot
 from prunescale._progress import Progress
-from prunescale.figures._store import cached, write_table
+from prunescale.figures._store import cached, certification, write_table
 
 NAME = "fig9_ssl"
 #: the label-free best counts as "as good as the supervised one" within this relative margin
@@ -372,15 +372,11 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
                           max(c["angle_alpha_ssl"]) * 2, 200)
 
     def draw():
-        from matplotlib.colors import ListedColormap
-        from matplotlib.patches import Patch
         from matplotlib.lines import Line2D
 
         fig, axes = _plot.figure(2, 2, width=4.6, height=3.6)
         ax = axes[0]
-        cmap = ListedColormap(["0.9"] + [WIN_COLORS[w] for w in WINNERS])
-        ax.pcolormesh(A, S, d["best"] + 1, cmap=cmap, vmin=-0.5, vmax=len(WINNERS) + 0.5,
-                      shading="nearest")
+        handles = _plot.winner_map(ax, A, S, d["best"], WINNERS, WIN_COLORS, WIN_LABELS, "0.9")
         if np.any(d["within"]) and not np.all(d["within"]):
             ax.contour(A, S, d["within"].astype(float), levels=[0.5], colors="k",
                        linewidths=1.4)
@@ -392,11 +388,6 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
         ax.set_xlabel(r"pool size $\alpha_{tot}$ (= unlabeled sample $\alpha_{ssl}$)")
         ax.set_ylabel("spike S")
         ax.set_title("(a) which selection wins (label-free prototype metric)", fontsize=9)
-        present = sorted({int(b) for b in np.ravel(d["best"])})
-        handles = [Patch(color=WIN_COLORS[WINNERS[b]], label=WIN_LABELS[WINNERS[b]])
-                   for b in present if b >= 0]
-        if -1 in present:
-            handles.append(Patch(color="0.9", label="not certified"))
         handles += [Line2D([], [], color="w", ls="--", label=r"BBP: $\alpha S^2$ = 1"),
                     Line2D([], [], color="k", label=f"within {TOL:.0%} of supervised")]
         leg = ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9)
@@ -514,15 +505,11 @@ def main(quick: bool = True, out="prunescale-figures", cache=None, progress=None
     # every drawn theory number: the grid of (a) and the lines of (b)
     n_unc = int(sum((~np.isfinite(v)).sum() for v in g.values())
                 + sum((~np.isfinite(cur[s][name])).sum() for s in cur for name in CURVES))
-    every = sims + angles + pools
-    counts = {"n_uncertified": n_unc, "n_flagged": int(sum(p["n_flagged"] for p in every)),
-              "theory_converged": bool(all(p["theory_converged"] for p in sims))}
-    z = [(p["eps_mean"] - p["theory"]) / p["eps_sem"] for p in sims
-         if p["theory_converged"] and p["eps_sem"] > 0]
+    counts, z = certification(n_unc, sims, flagged=sims + angles + pools, theory="theory")
     write_table(out / f"{NAME}.csv", rows, {"figure": NAME, "tol": TOL, **c,
                                              "answers": answers, **counts})
     return {"paths": paths, "grid": g, "decision": d, "curves": cur, "sim": sims,
-            "angles": angles, "pool_check": pools, "config": c, "z": np.asarray(z),
+            "angles": angles, "pool_check": pools, "config": c, "z": z,
             "answers": answers, **counts}
 
 

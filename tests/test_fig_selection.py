@@ -1,6 +1,7 @@
 """Figure 7 (which selection wins) in smoke mode, and its winner logic."""
 
 import numpy as np
+import pytest
 
 from prunescale.figures import fig_selection as F
 
@@ -13,11 +14,15 @@ def test_winner_claims_nothing_where_a_policy_is_not_certified():
     assert np.isnan(w["margin"][2])
 
 
-def test_figure_smoke(tmp_path, monkeypatch):
+# the simulated markers of (d) (4 JAX-compiled student programs) only in the slow run; the
+# students of selection policies against the theory: tests/test_selection_sims.py
+@pytest.mark.parametrize("rw_alpha_sim", [[], pytest.param([20.0], marks=pytest.mark.slow)],
+                         ids=["theory", "markers"])
+def test_figure_smoke(tmp_path, monkeypatch, rw_alpha_sim):
     monkeypatch.setattr(F, "config", lambda q: {
         "learner": "logistic", "lam": 0.01, "f": 0.3, "alpha_tot": [2.0, 30.0],
         "noise": [0.0, 0.3], "cut_alpha_tot": 30.0, "softness": 0.2, "rw_noise": 0.1,
-        "rw_alpha_tot": [20.0], "rw_alpha_sim": [20.0], "n": 60, "seeds": 3, "seed": 0})
+        "rw_alpha_tot": [20.0], "rw_alpha_sim": rw_alpha_sim, "n": 60, "seeds": 3, "seed": 0})
     res = F.main(quick=True, out=tmp_path)
     for p in res["paths"]:
         assert p.exists() and p.stat().st_size > 1000
@@ -34,4 +39,5 @@ def test_figure_smoke(tmp_path, monkeypatch):
     # keeping the largest y p discards them and wins on the large pool
     assert eps[hard_signed, 1, 1] > 0.5
     assert res["grid"]["best"][1, 1] == easy_signed
-    assert len(res["sim"]) == 4 and all(s["theory_converged"] for s in res["sim"])
+    assert len(res["sim"]) == 4 * len(rw_alpha_sim)
+    assert all(s["theory_converged"] for s in res["sim"])

@@ -2,6 +2,7 @@
 its answer logic."""
 
 import numpy as np
+import pytest
 
 from prunescale.figures import fig_ssl as F
 
@@ -31,25 +32,26 @@ def test_winner_and_best_over_f_claim_nothing_without_certified_points():
     assert isinstance(F.pool_answer([], {}), str)
 
 
-def test_figure_smoke(tmp_path, monkeypatch):
-    monkeypatch.setattr(F, "config", lambda q: {
-        "learner": "max-margin", "snr": [0.1, 3.5, 30.0], "alpha_tot": [0.5, 100.0],
-        "f": [0.2, 0.5, 0.85], "curve_snr": [1.0], "curve_f": 0.3,
-        "curve_alpha_prune": [0.3, 1.0, 2.0, 5.0], "sim_alpha_prune": [2.0],
-        # the angle of (b)'s prototype marker (alpha_ssl = alpha_tot = 2 / 0.3): no new sizes
-        "angle_snr": [1.0], "angle_alpha_ssl": [6.666667], "angle_methods": ["eigen"],
-        "angle_f": 0.3, "angle_alpha_tot": 6.666667, "n": 100, "seeds": 6, "seed": 0,
-        # (b)'s prototype marker again (from the cache) against the pool's own prototype
-        "pool_check": {"snr": 1.0, "alpha_tot": 2.0 / 0.3, "f": 0.3, "rule": "hard",
-                       "n": [100], "seeds": 6}})
-    res = F.main(quick=True, out=tmp_path)
+#: the smoke configuration: (b)'s markers at one pool size, N = 100
+SMOKE = {
+    "learner": "max-margin", "snr": [0.1, 3.5, 30.0], "alpha_tot": [0.5, 100.0],
+    "f": [0.2, 0.5, 0.85], "curve_snr": [1.0], "curve_f": 0.3,
+    "curve_alpha_prune": [0.3, 1.0, 2.0, 5.0], "sim_alpha_prune": [2.0],
+    # the angle of (b)'s prototype marker (alpha_ssl = alpha_tot = 2 / 0.3): no new sizes
+    "angle_snr": [1.0], "angle_alpha_ssl": [6.666667], "angle_methods": ["eigen"],
+    "angle_f": 0.3, "angle_alpha_tot": 6.666667, "n": 100, "seeds": 6, "seed": 0,
+    # (b)'s prototype marker again (from the cache) against the pool's own prototype
+    "pool_check": {"snr": 1.0, "alpha_tot": 2.0 / 0.3, "f": 0.3, "rule": "hard",
+                   "n": [100], "seeds": 6}}
+
+
+def _check_theory(res, tmp_path):
+    """The figure, its table and what its theory shows (with or without simulated markers)."""
     for p in res["paths"]:
         assert p.exists() and p.stat().st_size > 1000
     text = (tmp_path / f"{F.NAME}.csv").read_text()
     assert "# answers:" in text and "# n_uncertified: 0" in text
-    assert res["n_uncertified"] == 0 and res["n_flagged"] == 0 and len(res["sim"]) == 3
-    assert text.count(",pool_check,") == 2
-    assert res["theory_converged"]
+    assert res["n_uncertified"] == 0 and res["n_flagged"] == 0
     # below the BBP line (alpha_tot S^2 <= 1) the prototype carries no information: keep-hard,
     # keep-easy and random pruning at the same alpha_prune are the same theory
     from prunescale.theory import solve
@@ -76,6 +78,30 @@ def test_figure_smoke(tmp_path, monkeypatch):
     # the label-free best is never better than the supervised best (which may also prune)
     d = res["decision"]
     assert np.all(d["ratio"] >= 1 - 1e-9) and d["within"][0].all()
+
+
+def test_figure_theory_smoke(tmp_path, monkeypatch):
+    """The figure without simulated markers: its theory, decision, answers, image and table
+    (the simulated markers, whose students are checked in tests/test_spiked_sims.py, run in
+    :func:`test_figure_smoke`)."""
+    c = {**SMOKE, "sim_alpha_prune": [], "angle_methods": [],
+         "pool_check": {**SMOKE["pool_check"], "n": []}}
+    monkeypatch.setattr(F, "config", lambda q: c)
+    res = F.main(quick=True, out=tmp_path)
+    _check_theory(res, tmp_path)
+    assert res["sim"] == [] and res["angles"] == [] and res["pool_check"] == []
+    assert res["z"].size == 0
+
+
+@pytest.mark.slow
+def test_figure_smoke(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "config", lambda q: SMOKE)
+    res = F.main(quick=True, out=tmp_path)
+    _check_theory(res, tmp_path)
+    text = (tmp_path / f"{F.NAME}.csv").read_text()
+    assert len(res["sim"]) == 3 and text.count(",pool_check,") == 2
+    assert res["theory_converged"]
+    ans = res["answers"]
     # the markers: the students agree with the theory, and the eigenvector's measured angle
     # with the BBP limit (above the transition: 30.7 degrees at alpha_ssl = 6.67, S = 1)
     assert np.all(np.abs(res["z"]) < 4)
