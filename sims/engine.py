@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from prunescale._threads import single_blas
+from prunescale.errors import InputError
 from prunescale.sims.result import SimResult
 from prunescale.theory.engine import check_tol, model_arguments
 
