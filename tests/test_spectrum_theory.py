@@ -32,7 +32,7 @@ def test_isotropic_spectrum_equals_the_isotropic_engines(learner, lam):
 
 
 def test_isotropic_spectrum_with_a_policy_and_noise():
-    kw = dict(rule="hard", f=0.4, alpha_prune=ALPHAS, theta_deg=10.0, learner="logistic",
+    kw = dict(rule="hard", f=0.4, alpha_prune=ALPHAS, theta_deg=10.0, learner="ridge",
               lam=0.1, softness=0.3, noise=0.1)
     r0 = theory.solve(**kw)
     r1 = theory.solve(**kw, spectrum="power:0:50")
