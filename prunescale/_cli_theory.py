@@ -244,8 +244,6 @@ def check_spectrum_args(args, dim_free: bool = False):
     :class:`~prunescale.errors.InputError`): the canonical spec (``None`` without one) and
     ``B``. ``dim_free``: a ``power:A`` without ``D`` is accepted (``prunescale sim``: ``D =
     N``), checked at ``D = 2``; returned as given."""
-    from prunescale.sims.spectrum import parse as parse_spectrum
-
     spec, decay = getattr(args, "spectrum", None), getattr(args, "teacher_decay", None)
     if spec is None and decay is None:
         return None, None
@@ -260,11 +258,12 @@ def check_spectrum_args(args, dim_free: bool = False):
     free = dim_free and spec is not None and spec.startswith("power:") and spec.count(":") == 1
     import warnings
 
+    from prunescale.model import Data
+
     with warnings.catch_warnings():  # numpy's warning on an empty file: the error says it
         warnings.simplefilter("ignore", UserWarning)
-        sp = parse_spectrum(spec + ":2" if free else spec, decay)
-    return (spec if free else None if sp is None else sp.spec), (
-        None if sp is None else sp.teacher_decay)
+        data = Data(spectrum=spec + ":2" if free else spec, teacher_decay=decay)
+    return (spec if free else data.spectrum), data.teacher_decay
 
 
 def check_family_args(args) -> dict:
