@@ -25,7 +25,9 @@ mean and its z, for comparison). --json prints a list, one object per configurat
 keys rule, f, alpha_prune, alpha_tot, theta_deg, mode, gap_tol, learner, lam, noise,
 softness, metric, reweight, power_exp, probe_scale, random_share (the selection policy), labels
 (the label channel when not a flip), snr, probe, alpha_ssl (0: alpha_tot), prototype_method,
-prototype_source (the spiked inputs and the prototype probe), ns, eps_inf, eps_inf_se, slope, slope_se,
+prototype_source (the spiked inputs and the prototype probe), spectrum, teacher_decay (the
+input covariance's spectrum, "" for isotropic inputs; a family power:A is solved at the largest
+N), ns, eps_inf, eps_inf_se, slope, slope_se,
 curvature, chi2, dof, n_points, reason, eps_largest_n, sem_largest_n, n_flagged, eps_theory,
 theory_converged, z, z_largest_n (null where not a number).
 

@@ -33,7 +33,8 @@ import numpy as np
 
 from prunescale._args import CliError, names_type, values_type
 from prunescale._cli_theory import (add_learner_args, check_family_args, check_learner_args,
-                                    check_softness_args, check_structure_args)
+                                    check_softness_args, check_spectrum_args,
+                                    check_structure_args)
 
 RULES = ("hard", "easy", "random", "power")
 
@@ -83,6 +84,13 @@ student is stored twice; a damaged task file is set aside (renamed *.damaged, wi
 warning) and its task recomputed. Read it with prunescale.sims.load(DIR); extrapolate N -> infinity
 with 'prunescale fss DIR'. --out FILE.csv / FILE.json writes the table above instead.
 
+covariance spectrum (docs/spectrum-sims.md): --spectrum power:A:D or file:PATH and
+--teacher-decay B as for 'prunescale theory'; inputs are generated in the eigenbasis with
+N = D (--n may be left out; another --n is refused). --spectrum power:A (no D) takes D = N for
+each --n (a family for 'prunescale fss'; its theory is the one at D = N). A D whose simulation
+does not fit in memory is refused. The table then starts with a line naming the spectrum; --json
+objects, CSV rows and the results folder add spectrum and teacher_decay.
+
 where it runs: tasks go to a Dask cluster, --scheduler ADDRESS (an existing one, e.g. started
 by dask-jobqueue on Slurm/PBS; its workers need prunescale installed and write nothing; this
 process writes the results) or an embedded LocalCluster of --workers single-threaded
@@ -120,8 +128,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="probe angle(s) to the teacher in degrees, in [0, 90) (default 0; not "
                         "with --probe prototype)")
     add_learner_args(p)
-    p.add_argument("--n", type=values_type("--n"), required=True,
-                   help="input dimension(s) N >= 1 (integers)")
+    p.add_argument("--n", type=values_type("--n"), default=None,
+                   help="input dimension(s) N >= 1 (integers; required without --spectrum; "
+                        "with --spectrum power:A:D or file:PATH N = D, the default)")
     p.add_argument("--seeds", type=int, required=True,
                    help="students per configuration and N, >= 1")
     p.add_argument("--seed", type=int, default=0, help="base seed >= 0 (default 0)")
@@ -135,11 +144,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "beside it is the independent sample's)")
     p.add_argument("--direct", action="store_true",
                    help="sample kept data from the N -> infinity law instead of a finite pool")
-    p.add_argument("--tol", "--gap-tol", dest="tol", type=float, default=1e-6,
+    p.add_argument("--tol", "--gap-tol", dest="tol", type=float, default=None,
                    help="certification tolerance (the API's tol): flag max-margin students "
                    "whose certified relative duality gap, and regularized students whose "
-                   "certified bound on |eps - eps*|, exceeds this (default 1e-6; stored as "
-                   "gap_tol; --gap-tol is the former name)")
+                   "certified bound on |eps - eps*|, exceeds this (default 1e-6; 1e-5 for a "
+                   "regularized student with --spectrum; stored as gap_tol; --gap-tol is the "
+                   "former name)")
     p.add_argument("--chunk", type=int, default=None,
                    help="students per compiled block (default: 8, fewer if memory requires)")
     p.add_argument("--out", default=None, metavar="FILE|DIR",
@@ -201,6 +211,32 @@ def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
     return check_int(name, value, lo, hi)
 
 
+def _spectrum_dims(args) -> list[int]:
+    """The validated dimensions ``N`` of the sweep: ``--n``, or with ``--spectrum`` (checked,
+    :func:`prunescale._cli_theory.check_spectrum_args`) its ``D`` (``--n`` may be left out,
+    another value is refused); ``power:A`` without ``D`` takes ``D = N`` of each ``--n``."""
+    from prunescale.sims.spectrum import parse as parse_spectrum
+
+    spec, decay = check_spectrum_args(args, dim_free=True)
+    args.spectrum_checked = (spec, decay)
+    if spec is None or (spec.startswith("power:") and spec.count(":") == 1):
+        if args.n is None:
+            raise CliError("give --n (the input dimension(s) N)" + (
+                f"; --spectrum {spec} has no D, so each N is its D" if spec else ""))
+        ns = _ints("--n", args.n, 1, MAX_N)
+        if spec is not None and min(ns) < 2:
+            raise CliError(f"--spectrum {spec}: D = N must be >= 2; got --n {min(ns)}")
+        return ns
+    dim = parse_spectrum(spec).dim
+    if args.n is not None:
+        ns = _ints("--n", args.n, 1, MAX_N)
+        other = [n for n in ns if n != dim]
+        if other:
+            raise CliError(f"--n {other[0]} differs from the spectrum's dimension D = {dim}; "
+                           f"with --spectrum N = D (leave --n out or give --n {dim})")
+    return [_check_int("N = D of --spectrum", dim, 2, MAX_N)]
+
+
 def _points(args) -> list[tuple[float, float, float]]:
     """Validated ``(f, alpha_prune, alpha_tot)`` for every combination requested."""
     from prunescale.validation import check_alpha, check_f
@@ -230,11 +266,15 @@ def _points(args) -> list[tuple[float, float, float]]:
     return out
 
 
-def _theory_eps(cfg):
-    """``(eps, converged)`` of the replica theory at a sweep configuration."""
+def _theory_eps(cfg, n=None):
+    """``(eps, converged)`` of the replica theory at a sweep configuration (at ``D = n`` for
+    a spectrum ``power:A`` written without ``D``)."""
     from prunescale.sims.fss import theory_eps
 
-    return theory_eps(dataclasses.asdict(cfg))
+    row = dataclasses.asdict(cfg)
+    if n is not None:
+        row["n"] = int(n)
+    return theory_eps(row)
 
 
 def _ints(name: str, values, lo: int, hi: int) -> list[int]:
@@ -330,16 +370,23 @@ def _configs(args, points, thetas, ns):
     for (rule, fam), (learner, lam, noise), theta, (f, ap, at), tau, snr, a_ssl in \
             itertools.product(combos, _learners(args), thetas, points, softs, snrs,
                               [0.0] if assl is None else assl):
-        cfg = Config(rule, f, ap, at, theta, mode, float(args.tol), learner, lam, noise,
+        spec, decay = args.spectrum_checked
+        tol = args.tol
+        if tol is None:
+            from prunescale.sims.spectrum import EPS_TOL
+
+            tol = EPS_TOL if spec is not None and learner != "max-margin" else 1e-6
+        cfg = Config(rule, f, ap, at, theta, mode, float(tol), learner, lam, noise,
                      float(tau), args.metric[0], bool(args.reweight) and learner != "max-margin",
                      *fam, labels=args.labels or "", snr=float(snr), probe=args.probe[0],
-                     alpha_ssl=float(a_ssl), **proto)
+                     alpha_ssl=float(a_ssl), **proto, spectrum=spec or "",
+                     teacher_decay="" if decay is None else repr(float(decay)))
         if cfg in seen:
             continue
         seen.add(cfg)
         configs.append(cfg)
         for n in ns:
-            p = plan(cfg.model, n, ap, at, mode=mode, chunk=args.chunk, **proto)
+            p = plan(cfg.model_at(n), n, ap, at, mode=mode, chunk=args.chunk, **proto)
             sizes[cfg, n] = (p.n_pool, p.n_kept)
             shapes.add(p.shape)
             work += args.seeds * p.n_kept * float(n) ** 2
@@ -368,12 +415,13 @@ def run(args) -> int:
     out_file, out_dir = _check_where(args)
     check_structure_args(args)  # fills in --theta-deg
     thetas = [float(t) for t in check_theta_deg(args.theta_deg).ravel()]
-    ns = _ints("--n", args.n, 1, MAX_N)
+    ns = _spectrum_dims(args)
     _check_int("--seeds", args.seeds, 1, MAX_SEEDS)
     _check_int("--seed", args.seed, 0, MAX_SEED)
     if args.chunk is not None:
         _check_int("--chunk", args.chunk, 1)
-    check_tol("--tol", args.tol)
+    if args.tol is not None:
+        check_tol("--tol", args.tol)
     _check_grid_size(args, thetas, ns)
     points = _points(args)
     for f, ap, at in points:
@@ -381,6 +429,10 @@ def run(args) -> int:
             if at * n > MAX_POOL:
                 raise CliError(f"pool of alpha_tot * N = {at:g} * {n} = {at * n:g} examples "
                                f"(f = {f:g}, alpha_prune = {ap:g}); at most {MAX_POOL:g}")
+            if args.spectrum_checked[0] is not None:
+                from prunescale.sims.spectrum import check_fits
+
+                check_fits(n, at)
     configs, sizes, work, n_shapes = _configs(args, points, thetas, ns)
 
     from prunescale.sims import sweep
@@ -501,7 +553,7 @@ def _summary_row(args, cfg, n, size, st) -> dict:
     n_pool, n_kept = size
     mm = cfg.learner == "max-margin"
     # every model field (lam None for max-margin), in the table's column order
-    model = cfg.model.fields()
+    model = cfg.model_at(n).fields()
     row = {"rule": cfg.rule, "f": cfg.f, "alpha_prune": cfg.alpha_prune,
            "alpha_tot": cfg.alpha_tot, "theta_deg": cfg.theta_deg, "n": int(n),
            "learner": model["learner"], "lam": model["lam"], "noise": model["noise"]}
@@ -525,7 +577,7 @@ def _summary_row(args, cfg, n, size, st) -> dict:
     if args.no_theory:
         row["eps_theory"], row["theory_converged"] = None, None
     else:
-        row["eps_theory"], row["theory_converged"] = _theory_eps(cfg)
+        row["eps_theory"], row["theory_converged"] = _theory_eps(cfg, n)
     row["z"] = None
     if row["eps_theory"] is not None and row["eps_sem"] and row["eps_mean"] is not None:
         row["z"] = (row["eps_mean"] - row["eps_theory"]) / row["eps_sem"]
@@ -548,6 +600,12 @@ def _table(rows, seed):
     spk = any(r["snr"] or r["probe"] != "fixed" for r in rows)
     erm = any(r["learner"] != "max-margin" for r in rows)
     mm = any(r["learner"] == "max-margin" for r in rows)
+    specs = list(dict.fromkeys(r["spectrum"] for r in rows if r.get("spectrum")))
+    if specs:
+        decay = rows[0].get("teacher_decay")
+        print(f"spectrum {', '.join(specs)}, teacher decay "
+              f"{'none (share proportional to lambda_k)' if decay is None else format(decay, 'g')}"
+              "; N = D")
     head = f"{'rule':6} {'learner':10} "
     if noisy:
         head += f"{'lam':>7} {'noise':>5} "

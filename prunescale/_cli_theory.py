@@ -57,6 +57,13 @@ random; |A| <= 50, B > 0; label-free, so --metric abs only). --random-share R in
 --rule hard or easy keeps with probability R f + (1 - R) pi_rule (0: the rule, 1: random).
 A, B and R are grid options like --f.
 
+covariance spectrum (docs/spectrum-sims.md): --spectrum power:A:D (eigenvalues proportional to
+k^-A, k = 1..D) or file:PATH (eigenvalues read from a .npy or text file), normalised to mean 1;
+--teacher-decay B: the teacher's share of the label-field variance in eigendirection k
+proportional to k^-B (default: proportional to the eigenvalue). The table then starts with a
+line naming the spectrum; --json objects add spectrum and teacher_decay. Not with --snr or
+--probe prototype.
+
 structured inputs (docs/structure.md): --snr S (grid; default 0) draws inputs from
 N(0, I + S u u^T), u the teacher's unit vector. --probe fixed (default) ranks by the margin of a
 fixed probe at --theta-deg to the teacher (in input space); --probe prototype ranks by the
@@ -137,6 +144,14 @@ def add_learner_args(p) -> None:
     p.add_argument("--snr", type=values_type("--snr"), default=None,
                    help="spike strength(s) S in [0, 1e6] of the input covariance I + S u u^T "
                         "along the teacher (default 0: isotropic inputs)")
+    p.add_argument("--spectrum", default=None, metavar="SPEC",
+                   help="input covariance spectrum: power:A:D (eigenvalues proportional to "
+                        "k^-A, k = 1..D, A >= 0) or file:PATH (eigenvalues from a .npy or "
+                        "text file); normalised to mean 1 (default: isotropic inputs)")
+    p.add_argument("--teacher-decay", type=float, default=None, metavar="B",
+                   help="with --spectrum: the teacher's share of the label-field variance in "
+                        "eigendirection k proportional to k^-B (default: proportional to the "
+                        "eigenvalue, a teacher isotropic in input space)")
     p.add_argument("--probe", type=names_type("--probe", PROBES), default=["fixed"],
                    help="the pruning metric's probe: fixed (at --theta-deg; default) or "
                         "prototype (label-free: the top eigenvector of an unlabeled sample)")
@@ -224,6 +239,33 @@ def check_structure_args(args) -> tuple[np.ndarray, np.ndarray | None]:
     return snrs, assl
 
 
+def check_spectrum_args(args, dim_free: bool = False):
+    """Validated ``--spectrum`` and ``--teacher-decay`` (one-line
+    :class:`~prunescale.errors.InputError`): the canonical spec (``None`` without one) and
+    ``B``. ``dim_free``: a ``power:A`` without ``D`` is accepted (``prunescale sim``: ``D =
+    N``), checked at ``D = 2``; returned as given."""
+    spec, decay = getattr(args, "spectrum", None), getattr(args, "teacher_decay", None)
+    if spec is None and decay is None:
+        return None, None
+    if spec is not None and not spec.strip():
+        raise CliError("--spectrum is empty; give power:A:D or file:PATH")
+    if spec is not None and getattr(args, "snr", None) is not None:
+        raise CliError("give --snr or --spectrum, not both (a spike along the teacher is a "
+                       "spectrum of its own)")
+    if spec is not None and args.probe != ["fixed"]:
+        raise CliError("--spectrum is simulated and solved with --probe fixed; the prototype "
+                       "probe needs spiked inputs (--snr)")
+    free = dim_free and spec is not None and spec.startswith("power:") and spec.count(":") == 1
+    import warnings
+
+    from prunescale.model import Data
+
+    with warnings.catch_warnings():  # numpy's warning on an empty file: the error says it
+        warnings.simplefilter("ignore", UserWarning)
+        data = Data(spectrum=spec + ":2" if free else spec, teacher_decay=decay)
+    return (spec if free else data.spectrum), data.teacher_decay
+
+
 def check_family_args(args) -> dict:
     """Validated policy-family grids per rule: ``{rule: [(A, B, R), ...]}`` (one-line
     :class:`CliError` for an option given to a rule that has no such parameter)."""
@@ -263,12 +305,13 @@ def check_family_args(args) -> dict:
 
 def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot=False,
                   softness=np.zeros(1), metric="abs", reweight=False, families=None,
-                  labels=None, snrs=np.zeros(1), probe="fixed", alpha_ssls=None):
+                  labels=None, snrs=np.zeros(1), probe="fixed", alpha_ssls=None,
+                  spectrum=None, teacher_decay=None):
     """JSON-ready records (:meth:`prunescale.theory.TheoryResult.records`: every field, None
     where a learner does not define it) of every combination (rule, learner, f, alpha,
     theta, lam, noise, softness, the rule's ``families`` (:func:`check_family_args`), snr and
-    alpha_ssl) with one metric and one probe; ``lam`` and ``reweight`` apply to the regularized
-    learners."""
+    alpha_ssl) with one metric, one probe and one input ``spectrum`` (with its
+    ``teacher_decay``); ``lam`` and ``reweight`` apply to the regularized learners."""
     from prunescale.theory import solve
     from prunescale.validation import REGULARIZED
 
@@ -288,6 +331,7 @@ def solve_records(rules, learners, f, alphas, thetas, lams, noises, alpha_is_tot
                           reweight=bool(reweight) and reg, power_exp=fam[FI, 0],
                           probe_scale=fam[FI, 1], random_share=fam[FI, 2], labels=labels,
                           snr=SN, probe=probe, alpha_ssl=None if alpha_ssls is None else AS,
+                          spectrum=spectrum, teacher_decay=teacher_decay,
                           **{key: AL}).records()
     return recs
 
@@ -301,6 +345,7 @@ def run(args) -> int:
     softs = check_softness_args(args)
     families = check_family_args(args)
     snrs, assl = check_structure_args(args)
+    spectrum, decay = check_spectrum_args(args)
     n_erm = sum(1 for name in args.learner if name != "max-margin")
     per_learner = (args.f.size * alphas.size * args.theta_deg.size * softs.size * snrs.size
                    * (1 if assl is None else assl.size))
@@ -317,7 +362,8 @@ def run(args) -> int:
                          alpha_is_tot=args.alpha_prune is None, softness=softs,
                          metric=args.metric[0], reweight=bool(args.reweight),
                          families=families, labels=getattr(args, "labels", None),
-                         snrs=snrs, probe=args.probe[0], alpha_ssls=assl)
+                         snrs=snrs, probe=args.probe[0], alpha_ssls=assl,
+                         spectrum=spectrum, teacher_decay=decay)
     if out is not None:
         write_records(out, recs)
     if args.json:
@@ -354,6 +400,11 @@ def _table(recs):
         head += f"{'A':>6} {'B':>6} {'R':>5} "
     if spk:
         head += f"{'snr':>7} {'probe':>9} {'a_ssl':>7} "
+    spec = next((r.get("spectrum") for r in recs if r.get("spectrum")), None)
+    if spec is not None:
+        decay = recs[0].get("teacher_decay")
+        print(f"spectrum {spec}, teacher decay "
+              f"{'none (share proportional to lambda_k)' if decay is None else format(decay, 'g')}")
     head += f"{'eps':>12} "
     if erm:
         head += f"{'eps_noisy':>10} "

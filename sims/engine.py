@@ -20,10 +20,11 @@ from prunescale.theory.engine import check_tol, model_arguments
 
 
 @single_blas
-def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequence[int],
-             alpha_tot=None, theta_deg=None, learner=None, lam=None, noise=None,
-             softness=None, metric=None, reweight=None, power_exp=None, probe_scale=None,
-             random_share=None, labels=None, snr=None, probe=None, alpha_ssl=None,
+def simulate(rule=None, f=None, alpha_prune=None, *, n: int | None = None,
+             seeds: int | Sequence[int], alpha_tot=None, theta_deg=None, learner=None,
+             lam=None, noise=None, softness=None, metric=None, reweight=None, power_exp=None,
+             probe_scale=None, random_share=None, labels=None, snr=None, spectrum=None,
+             teacher_decay=None, probe=None, alpha_ssl=None,
              prototype_method: str = "eigen", prototype_source: str = "independent",
              seed: int | None = 0, key=None,
              mode: str | None = None, direct: bool = False, tol: float | None = None,
@@ -64,6 +65,17 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
             ``tan(theta_eff) = tan(theta) / sqrt(1 + S)``; students are trained on ``x``
             with the isotropic penalty and ``eps = arccos(rho) / pi``,
             ``rho = w~.u / |w~|``, ``w~ = Sigma^(1/2) w`` (:mod:`prunescale.sims.spiked`).
+        spectrum: a covariance spectrum of the inputs, ``"power:A:D"`` (eigenvalues
+            proportional to ``k^(-A)``) or ``"file:PATH"`` (:mod:`prunescale.theory.spectrum`;
+            default ``None``: isotropic inputs; not with ``snr``, fixed probe only). Inputs are
+            generated in the eigenbasis, ``N = D`` (``n`` may be left out; another ``n`` is
+            refused): today's isotropic draws ``g`` mapped by ``x = Sigma^(1/2) H g``, ``H`` the
+            Householder reflection that sends the drawn teacher to the model's whitened teacher
+            ``u`` (:mod:`prunescale.sims.spectrum`). A ``D`` whose simulation does not fit in
+            memory is refused up front.
+        teacher_decay: ``B``: the teacher's share ``u_k^2`` of the label-field variance
+            proportional to ``k^(-B)``; default ``None``: proportional to ``lambda_k`` (a
+            teacher isotropic in input space). Only with ``spectrum``.
         probe: ``"fixed"`` (default) or ``"prototype"``: the top eigenvector ``v`` of the
             second moments of an unlabeled sample of spiked inputs, the pool (materialised)
             ranked by the cosine distance ``1 - |v.x| / |x|`` (``hard`` keeps the largest);
@@ -80,7 +92,7 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
         prototype_source: ``"independent"`` (default: a sample independent of the pool) or
             ``"pool"`` (the practitioner's variant: the prototype of the pool itself; no
             ``alpha_ssl``). Simulation only.
-        n: input dimension ``N >= 1``.
+        n: input dimension ``N >= 1`` (required without a spectrum; ``D`` with one).
         seeds: number of students ``K`` (students ``0..K-1``) or explicit student indices.
         seed: base seed (ignored if ``key`` is given); student ``i`` uses
             ``jax.random.fold_in(jax.random.key(seed), i)``, and sees the same pool, teacher
@@ -91,7 +103,8 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
             ``direct=True``) or ``"materialize"`` (a literal pool, sharp rules only).
         tol: flagging threshold of the learner's certificate: relative duality gap of a
             max-margin student (default ``1e-6``), certified bound on ``|eps - eps*|`` of a
-            regularized one (default ``1e-6``). Flagged students are counted and excluded.
+            regularized one (default ``1e-6``; ``1e-5`` with a spectrum,
+            :data:`prunescale.sims.spectrum.EPS_TOL`). Flagged students are counted and excluded.
         chunk: students per compiled block (the result does not depend on it).
         max_iter: iteration cap of the solver (interior point or Newton).
         progress: one line per block on stderr (default: when there is more than one).
@@ -113,14 +126,19 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
                                    noise=noise, softness=softness, metric=metric,
                                    reweight=reweight, power_exp=power_exp,
                                    probe_scale=probe_scale, random_share=random_share,
-                                   labels=labels, snr=snr, probe=probe, alpha_ssl=alpha_ssl))
+                                   labels=labels, snr=snr, probe=probe, alpha_ssl=alpha_ssl,
+                                   spectrum=spectrum, teacher_decay=teacher_decay))
     from prunescale.model import Model
     from prunescale.theory.pruning import Pruning
 
     model = Model.from_fields(**m)  # scalars: validated once, here
     if model.data.spectrum is not None:
-        raise InputError(f"the simulator does not take a covariance spectrum yet; got spectrum "
-                         f"{model.data.spectrum} (the theory does: prunescale.theory.solve)")
+        from prunescale.sims.spectrum import check_dimension
+        from prunescale.theory.spectrum import parse_spectrum
+
+        n = check_dimension(n, parse_spectrum(model.data.spectrum).dim)
+    elif n is None:
+        raise InputError("give n (the input dimension N >= 1), or a spectrum (then N = D)")
     check_tol(tol, model.learner.name)
     sel = model.selection
     pruning = Pruning(sel.rule, sel.f, sel.theta_deg)
@@ -129,7 +147,8 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
                   softness=sel.softness, metric=sel.metric, power_exp=sel.power_exp,
                   probe_scale=sel.probe_scale, random_share=sel.random_share,
                   snr=model.data.snr, probe=sel.probe, alpha_ssl=sel.alpha_ssl,
-                  prototype_method=prototype_method, prototype_source=prototype_source)
+                  prototype_method=prototype_method, prototype_source=prototype_source,
+                  spectrum=model.data.spectrum, teacher_decay=model.data.teacher_decay)
     if not model.learner.regularized:
         from prunescale.sims.run import simulate_max_margin
 
@@ -140,6 +159,10 @@ def simulate(rule=None, f=None, alpha_prune=None, *, n: int, seeds: int | Sequen
     from prunescale.sims.erm import simulate_regularized
 
     kw = {} if tol is None else {"eps_tol": tol}
+    if tol is None and model.data.spectrum is not None:
+        from prunescale.sims.spectrum import EPS_TOL
+
+        kw = {"eps_tol": EPS_TOL}
     return simulate_regularized(pruning, alpha_prune, n, seeds, learner=model.learner.name,
                                 lam=model.learner.lam, reweight=sel.reweight,
                                 max_iter=max_iter, **common, labels=model.data.labels, **kw)

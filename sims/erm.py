@@ -55,6 +55,7 @@ from jax.scipy.linalg import cho_factor, cho_solve
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
 from prunescale.sims.result import SimResult
+from prunescale.sims.spiked import teacher_field, traced_map
 from prunescale.sims.prune import (MODES, policy_buckets, policy_shape, policy_sizes,
                                    policy_statics, sample_kept, sample_policy_padded)
 from prunescale.sims.prune import bucket
@@ -318,8 +319,7 @@ def _sample_block(keys, noise, pruning, n, n_pool, mode, labels=None, spike_c=0.
     def one(key):
         teacher, ex = sample_kept(key, pruning, n, n_pool, mode, spike_c)
         # a label channel sees the standardized teacher field u.x / sqrt(1 + S)
-        t = (ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) / (1.0 + spike_c)
-             if labels else None)
+        t = teacher_field(ex.x, teacher.T, spike_c) if labels else None
         y, flip = channel_labels(key, t, ex.y, noise, labels)
         y = y.astype(ex.x.dtype)
         z = ex.x / jnp.sqrt(jnp.asarray(n, ex.x.dtype))
@@ -354,9 +354,12 @@ def _measure_impl(teacher, z, y, w, a, lam, learner, n, cw=None, c=None):
         nt2 = jnp.linalg.norm(teacher.T2)
         S = jnp.where(nt2 > 0, (w @ teacher.T2) / (nw * jnp.where(nt2 > 0, nt2, 1.0)), 0.0)
         if c is not None:
+            from prunescale.sims.spectrum import SpectralMap, whitened_eps_err
             from prunescale.sims.spiked import whitened_overlaps
 
             R, S = whitened_overlaps(w, teacher.T, teacher.T2, c)
+            if isinstance(c, SpectralMap):
+                eps_err = whitened_eps_err(eps_err, w, c)
         return jnp.arccos(R) / jnp.pi, R, S, nw * nw / n, gap, eps_err
 
     return jax.vmap(one)(teacher, z, y, w, a, cw)
@@ -440,7 +443,7 @@ def _students(cut, flips, sizes, lam, max_iter, learner, n):
 
 def _c(spike_c):
     """The spike coefficient as a traced argument, ``None`` for isotropic inputs."""
-    return None if not spike_c else np.float64(spike_c)
+    return traced_map(spike_c)
 
 
 def _block(keys, noise, lam, pruning, n, n_pool, mode, learner, max_iter, labels=None,
@@ -503,7 +506,8 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
                          progress: bool | None = None, labels=None, snr: float = 0.0,
                          probe: str = "fixed", alpha_ssl: float | None = None,
                          prototype_method: str = "eigen",
-                         prototype_source: str = "independent") -> SimResult:
+                         prototype_source: str = "independent", spectrum=None,
+                         teacher_decay: float | None = None) -> SimResult:
     """The regularized simulator of :func:`prunescale.sims.simulate`: certified ridge,
     logistic or hinge students on pruned, noisy Gaussian data.
 
@@ -529,7 +533,8 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
 
     ``snr``, ``probe``, ``alpha_ssl``, ``prototype_method``, ``prototype_source``: spiked
     inputs and the prototype probe (:mod:`prunescale.sims.spiked`), as
-    :func:`prunescale.sims.simulate`.
+    :func:`prunescale.sims.simulate`. ``spectrum``, ``teacher_decay``: a covariance spectrum
+    (``n`` must equal its ``D``; :mod:`prunescale.sims.spectrum`).
 
     Returns:
         :class:`~prunescale.sims.SimResult` (``kappa`` NaN).
@@ -566,6 +571,11 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
         pruning, n, n_pool, n_kept, alpha_tot, bucket(n_kept), snr=snr, probe=probe,
         alpha_ssl=alpha_ssl, method=prototype_method, source=prototype_source, mode=mode,
         metric=metric, labels=labels)
+    from prunescale.sims import spectrum as _spec
+
+    smap = _spec.prepare(spectrum, teacher_decay, n, alpha_tot, snr=snr, probe=probe)
+    if smap is not None:
+        spike_c = smap
     if proto is not None and policy:
         raise InputError("the prototype probe is simulated with the sharp rules (hard, easy, "
                          "random; softness 0, no power or mixed policy, no reweighting)")
@@ -636,4 +646,4 @@ def simulate_regularized(pruning, alpha_prune: float | None, n: int,
         kept=np.minimum(kept, n_rows if policy else n_kept).astype(float),
         flagged=~(finite & (eps_err <= eps_tol)), seconds=time.perf_counter() - t0,
         **_sp.result_fields(snr, probe, alpha_ssl, prototype_method, prototype_source,
-                            probe_deg))
+                            probe_deg), **_spec.result_fields(smap))

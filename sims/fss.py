@@ -97,7 +97,9 @@ def _z(value, ref, se):
 def theory_eps(row: dict):
     """``(eps, converged)`` of the replica theory at the row's configuration, the whole
     stored model point (every :data:`prunescale.model.FIELDS`; ``eps`` is ``None`` unless
-    certified)."""
+    certified). A spectrum ``power:A`` stored without ``D`` (a sweep over ``N`` with ``D = N``)
+    is solved at ``D = n`` of the row, or at the largest of its ``ns`` (a fit's row): the
+    theory at that finite ``D``, not a ``D -> infinity`` limit."""
     from prunescale import theory
     from prunescale.model import FIELDS, Model
 
@@ -105,7 +107,11 @@ def theory_eps(row: dict):
     if not fields.get("alpha_ssl"):  # stored as 0: the default (alpha_tot)
         fields["alpha_ssl"] = None
     if "spectrum" in fields:  # stored as "": isotropic inputs, a teacher isotropic in input space
-        fields["spectrum"] = fields["spectrum"] or None
+        from prunescale.sims.spectrum import at_dim
+
+        # power:A (no D): D = N; a fit over several N (row "ns") takes the largest
+        n = row.get("n", max(row["ns"]) if row.get("ns") else None)
+        fields["spectrum"] = (at_dim(fields["spectrum"], n) if n else fields["spectrum"]) or None
         td = fields.get("teacher_decay")
         fields["teacher_decay"] = float(td) if td not in (None, "") else None
     model = Model.from_fields(**fields)

@@ -55,8 +55,8 @@ def plan(model, n: int, alpha_prune: float, alpha_tot: float, *, mode: str = "po
             or ``"pool"``.
 
     Raises:
-        InputError: one line, for a configuration this ``N`` cannot realise or a block that
-            would not fit in memory.
+        InputError: one line, for a configuration this ``N`` cannot realise, a block that
+            would not fit in memory, or a spectrum whose ``D`` is not ``n``.
     """
     from prunescale.sims import run
     from prunescale.sims.prune import program_shape
@@ -65,6 +65,13 @@ def plan(model, n: int, alpha_prune: float, alpha_tot: float, *, mode: str = "po
     from prunescale.sims.prune import MAX_MARGIN_PER_OCTAVE, bucket
 
     s = model.selection
+    if model.data.spectrum is not None:  # N = D, and a D that fits (sims.spectrum)
+        from prunescale.sims.spectrum import check_dimension, check_fits
+        from prunescale.theory.spectrum import parse_spectrum
+
+        check_dimension(n, parse_spectrum(model.data.spectrum).dim)
+        if check_memory:
+            check_fits(n, alpha_tot)
     n_pool, n_kept = run.realised_sizes(s, n, alpha_prune, alpha_tot)
     chunk = chunk or run.block_size(n, n_kept)
     memory = run.estimate_memory(n, n_pool, n_kept, chunk, mode)

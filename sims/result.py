@@ -51,8 +51,10 @@ class SimResult:
     probe's angle to the teacher in input space, degrees: ``theta_deg`` for a fixed probe,
     the measured ``arccos(|v.u|)`` of a prototype) and ``flagged``
     (not certified within ``tol`` or a non-finite measurement; excluded from the aggregates).
-    Under spiked inputs ``R`` and ``S`` are the overlaps of the whitened student
-    ``Sigma^(1/2) w`` (so that ``eps = arccos(R) / pi`` still holds).
+    Under spiked inputs or a covariance spectrum (``spectrum``, the canonical spec, and
+    ``teacher_decay``, :mod:`prunescale.sims.spectrum`; ``None``: isotropic) ``R`` and ``S``
+    are the overlaps of the whitened student ``Sigma^(1/2) w`` (so that
+    ``eps = arccos(R) / pi`` still holds).
 
     Aggregates ``<name>_mean`` / ``<name>_sem`` (standard error, ``ddof=1``) of every
     measurement are over unflagged students (NaN if fewer than 1 resp. 2, and NaN when the
@@ -100,6 +102,8 @@ class SimResult:
     prototype_method: str | None = None
     prototype_source: str | None = None
     probe_deg: np.ndarray | None = None
+    spectrum: str | None = None
+    teacher_decay: float | None = None
 
     def __post_init__(self):
         if self.probe_deg is None:  # a fixed probe: its angle
@@ -119,7 +123,8 @@ class SimResult:
                                  noise=self.noise, power_exp=self.power_exp,
                                  probe_scale=self.probe_scale, random_share=self.random_share,
                                  snr=self.snr, probe=self.probe,
-                                 alpha_ssl=self.alpha_ssl)
+                                 alpha_ssl=self.alpha_ssl, spectrum=self.spectrum,
+                                 teacher_decay=self.teacher_decay)
 
     @property
     def complete(self) -> bool:
@@ -196,6 +201,8 @@ class SimResult:
         if self.labels is not None:
             out["labels"] = self.labels
         out.update(snr=self.snr, probe=self.probe, alpha_ssl=self.alpha_ssl)
+        if self.spectrum is not None:
+            out.update(spectrum=self.spectrum, teacher_decay=self.teacher_decay)
         if self.probe == "prototype":
             out.update(prototype_method=self.prototype_method,
                        prototype_source=self.prototype_source)
@@ -219,6 +226,10 @@ class SimResult:
         cols["alpha_ssl"] = [np.nan if self.alpha_ssl is None else self.alpha_ssl] * k
         cols["prototype_method"] = [self.prototype_method] * k
         cols["prototype_source"] = [self.prototype_source] * k
+        if self.spectrum is not None:
+            cols["spectrum"] = [self.spectrum] * k
+            cols["teacher_decay"] = [np.nan if self.teacher_decay is None
+                                     else self.teacher_decay] * k
         cols["student"] = np.asarray(self.student_seeds, dtype=np.int64)
         for name in MEASURED + ("gap", "eps_err", "iterations", "flipped", "kept", "flagged"):
             cols[name] = np.asarray(getattr(self, name))
@@ -239,6 +250,10 @@ class SimResult:
         if self.probe == "prototype":
             attrs["prototype_method"] = self.prototype_method
             attrs["prototype_source"] = self.prototype_source
+        if self.spectrum is not None:
+            attrs["spectrum"] = self.spectrum
+            attrs["teacher_decay"] = (np.nan if self.teacher_decay is None
+                                      else float(self.teacher_decay))
         attrs["reweight"] = int(self.reweight)
         attrs["seed"] = -1 if self.seed is None else int(self.seed)
         return xr.Dataset(data, coords={"student": np.asarray(self.student_seeds)},

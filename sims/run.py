@@ -45,6 +45,7 @@ from prunescale.sims.student import solve_max_margin
 from prunescale.errors import InputError
 from prunescale.sims._x64 import float64
 from prunescale.sims.result import SimResult
+from prunescale.sims.spiked import teacher_field, traced_map
 
 #: default memory budget of one chunk of students, in bytes
 CHUNK_BYTES = 1 << 30
@@ -63,11 +64,15 @@ def _measure(teacher, ex, w_scaled, lam_scaled, valid, n, c=None):
     nt2 = jnp.linalg.norm(teacher.T2)
     S = jnp.where(nt2 > 0, (w_scaled @ teacher.T2) / (nw * jnp.where(nt2 > 0, nt2, 1.0)), 0.0)
     R = jnp.clip(R, -1.0, 1.0)
+    eps_err = cert.eps_err
     if c is not None:
+        from prunescale.sims.spectrum import SpectralMap, whitened_eps_err
         from prunescale.sims.spiked import whitened_overlaps
 
         R, S = whitened_overlaps(w_scaled, teacher.T, teacher.T2, c)
-    return jnp.arccos(R) / jnp.pi, R, S, cert.kappa, cert.gap, cert.eps_err
+        if isinstance(c, SpectralMap):
+            eps_err = whitened_eps_err(eps_err, w_scaled, c)
+    return jnp.arccos(R) / jnp.pi, R, S, cert.kappa, cert.gap, eps_err
 
 
 
@@ -154,7 +159,7 @@ def draw_block(keys, noise, pruning, n, n_pool, mode, per_octave=None, spike_c=0
     sizes = padded_args(pruning, n, n_pool, mode)
     cut = _rank_chunk(normals, sizes, pruning.rule, n, mode, pool_b, keep_b)
     if spike_c:
-        sizes = sizes + (np.float64(spike_c),)
+        sizes = sizes + (traced_map(spike_c),)
     return cut, flips, sizes
 
 
@@ -185,9 +190,9 @@ def sample_block(keys, noise, pruning, n, n_pool, mode, per_octave=None, spike_c
 def _sample_chunk(keys, noise, pruning, n, n_pool, mode, labels=None, spike_c=0.0):
     def one(k):
         teacher, ex = sample_kept(k, pruning, n, n_pool, mode, spike_c)
-        # a label channel sees the standardized teacher field u.x / sqrt(1 + S) (the theory's)
-        t = (ex.x @ teacher.T / jnp.sqrt(jnp.asarray(n, ex.x.dtype)) / (1.0 + spike_c)
-             if labels else None)
+        # a label channel sees the standardized teacher field u.x / sqrt(1 + S) (the theory's;
+        # u.Sigma^(-1/2) x of a spectrum)
+        t = teacher_field(ex.x, teacher.T, spike_c) if labels else None
         return teacher, ex._replace(y=channel_labels(k, t, ex.y, noise, labels)[0])
 
     return jax.vmap(one)(keys)
@@ -259,7 +264,7 @@ def _chunk(keys, pruning, n, n_pool, mode, gap_tol, max_iter, noise=0.0, policy=
     ``spike_c``: spiked inputs; ``proto``: the prototype probe (:func:`prototype_setup`;
     then the measured probe angles are returned last)."""
     bad = jnp.zeros(keys.shape[0], bool)
-    c = None if not spike_c else np.float64(spike_c)
+    c = traced_map(spike_c)
     if proto is not None:
         from prunescale.sims.spiked import prototype_block
 
@@ -308,7 +313,8 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
              metric: str = "abs", power_exp: float = 0.0, probe_scale: float = 1.0,
              random_share: float = 0.0, labels=None, snr: float = 0.0, probe: str = "fixed",
              alpha_ssl: float | None = None, prototype_method: str = "eigen",
-             prototype_source: str = "independent") -> SimResult:
+             prototype_source: str = "independent", spectrum=None,
+             teacher_decay: float | None = None) -> SimResult:
     """The max-margin simulator of :func:`prunescale.sims.simulate`: certified max-margin
     students on pruned Gaussian data.
 
@@ -351,6 +357,8 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
             fraction fluctuates around ``f``).
         snr, probe, alpha_ssl, prototype_method, prototype_source: spiked inputs and the
             prototype probe (:mod:`prunescale.sims.spiked`, as :func:`prunescale.sims.simulate`).
+        spectrum, teacher_decay: a covariance spectrum (``n`` must equal its ``D``) and its
+            teacher (:mod:`prunescale.sims.spectrum`, as :func:`prunescale.sims.simulate`).
 
     Returns:
         :class:`SimResult`. The same ``(seed or key, student indices, arguments)`` gives the
@@ -383,6 +391,11 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
         pruning, n, n_pool, n_kept, alpha_tot, keep_b, snr=snr, probe=probe,
         alpha_ssl=alpha_ssl, method=prototype_method, source=prototype_source, mode=mode,
         metric=metric, labels=labels)
+    from prunescale.sims import spectrum as _spec
+
+    smap = _spec.prepare(spectrum, teacher_decay, n, alpha_tot, snr=snr, probe=probe)
+    if smap is not None:
+        spike_c = smap
     policy = None
     from prunescale.theory import _selection as _sel
     from prunescale.theory.pruning import check_family
@@ -439,7 +452,8 @@ def simulate_max_margin(pruning: Pruning, alpha_prune: float | None, n: int,
         eps_err=eps_err, iterations=its, flipped=nan,
         kept=np.full(k, float(n_kept) if policy is None else np.nan),  # policy: not recorded
         flagged=~(gap <= gap_tol), seconds=time.perf_counter() - t0, **_sp.result_fields(
-            snr, probe, alpha_ssl, prototype_method, prototype_source, probe_deg))
+            snr, probe, alpha_ssl, prototype_method, prototype_source, probe_deg),
+        **_spec.result_fields(smap))
 
 
 def _check_args(pruning, n, seeds, gap_tol, chunk, max_iter) -> np.ndarray:

@@ -64,20 +64,52 @@ def effective_theta(theta: float, snr: float) -> float:
 
 
 def spike(x, T, c):
-    """``Sigma^(1/2) x = x + c u (u.x)`` row-wise (``u = T / |T|``)."""
+    """``Sigma^(1/2) x = x + c u (u.x)`` row-wise (``u = T / |T|``); ``c`` a
+    :class:`~prunescale.sims.spectrum.SpectralMap`: ``Sigma^(1/2) H x`` of a spectrum."""
+    from prunescale.sims.spectrum import SpectralMap
+
+    if isinstance(c, SpectralMap):
+        return c.inputs(x, T)
     u = T / jnp.linalg.norm(T)
     return x + c * (x @ u)[..., None] * u
 
 
 def whitened_overlaps(w, T, T2, c):
     """``(R, S)`` of the whitened student ``w~ = Sigma^(1/2) w`` with ``T`` and ``T2``
-    (``T2`` is orthogonal to ``u``, so ``w~.T2 = w.T2``); ``eps = arccos(R) / pi``."""
+    (``T2`` is orthogonal to ``u``, so ``w~.T2 = w.T2``); ``eps = arccos(R) / pi``. ``c`` a
+    :class:`~prunescale.sims.spectrum.SpectralMap`: its :meth:`~prunescale.sims.spectrum.
+    SpectralMap.overlaps`."""
+    from prunescale.sims.spectrum import SpectralMap
+
+    if isinstance(c, SpectralMap):
+        return c.overlaps(w, T, T2)
     wt = spike(w, T, c)
     nw = jnp.linalg.norm(wt)
     R = jnp.clip((wt @ T) / (nw * jnp.linalg.norm(T)), -1.0, 1.0)
     nt2 = jnp.linalg.norm(T2)
     S = jnp.where(nt2 > 0, (wt @ T2) / (nw * jnp.where(nt2 > 0, nt2, 1.0)), 0.0)
     return R, S
+
+
+def teacher_field(x, T, c):
+    """The standardized teacher field of mapped inputs ``x`` (what a label channel sees):
+    ``u.x / sqrt(1 + S)`` (``= u.g``) of spiked inputs, ``u.Sigma^(-1/2) x`` of a spectrum
+    (``c`` a :class:`~prunescale.sims.spectrum.SpectralMap`)."""
+    from prunescale.sims.spectrum import SpectralMap
+
+    if isinstance(c, SpectralMap):
+        return c.teacher_field(x)
+    return x @ T / jnp.sqrt(jnp.asarray(x.shape[-1], x.dtype)) / (1.0 + c)
+
+
+def traced_map(c):
+    """The input map as a traced argument: ``None`` for isotropic inputs (``c = 0``), the
+    spike coefficient as a float64, or the :class:`~prunescale.sims.spectrum.SpectralMap`."""
+    from prunescale.sims.spectrum import SpectralMap
+
+    if isinstance(c, SpectralMap):
+        return c
+    return None if not c else np.float64(c)
 
 
 def bbp_angle_deg(alpha_ssl: float, snr: float) -> float:

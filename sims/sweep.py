@@ -106,7 +106,8 @@ class Config:
     alpha_ssl: float = 0.0     # the prototype's unlabeled sample per dimension; 0: alpha_tot
     prototype_method: str = "eigen"         # the prototype: top eigenvector or 2-means
     prototype_source: str = "independent"   # of an independent sample or of the pool
-    spectrum: str = ""         # the input covariance's spectrum (power:A:D, file:PATH); "": I
+    spectrum: str = ""         # the input covariance's spectrum (power:A:D, file:PATH, or
+    #                            power:A: D = N of each task); "": isotropic
     teacher_decay: str = ""    # B as text; "": a teacher isotropic in input space
 
     def key(self) -> tuple:
@@ -114,12 +115,20 @@ class Config:
 
     @property
     def model(self):
-        """The :class:`prunescale.model.Model` of this configuration."""
+        """The :class:`prunescale.model.Model` of this configuration (a spectrum ``power:A``
+        without ``D`` needs the dimension: :meth:`model_at`)."""
+        return self.model_at(None)
+
+    def model_at(self, n: int | None):
+        """The :class:`prunescale.model.Model` of this configuration at dimension ``N = n``:
+        a spectrum written ``power:A`` (no ``D``) is ``power:A:N`` there
+        (:func:`prunescale.sims.spectrum.at_dim`); any other spectrum is unchanged."""
         from prunescale.model import FIELDS, Model
+        from prunescale.sims.spectrum import at_dim
 
         d = {k: getattr(self, k) for k in FIELDS}
         d["alpha_ssl"] = d["alpha_ssl"] or None  # stored as 0: the default (alpha_tot)
-        d["spectrum"] = d["spectrum"] or None
+        d["spectrum"] = (d["spectrum"] if n is None else at_dim(d["spectrum"], n)) or None
         d["teacher_decay"] = float(d["teacher_decay"]) if d["teacher_decay"] else None
         return Model.from_fields(**d)
 
@@ -269,7 +278,7 @@ def run_task(task: Task, chunk: int | None = None, max_iter: int = 80) -> dict:
     k = len(task.students)
     proto = ({"prototype_method": c.prototype_method, "prototype_source": c.prototype_source}
              if c.probe == "prototype" else {})
-    res = sims.simulate(c.model, alpha_prune=c.alpha_prune, alpha_tot=c.alpha_tot, n=task.n,
+    res = sims.simulate(c.model_at(task.n), alpha_prune=c.alpha_prune, alpha_tot=c.alpha_tot, n=task.n,
                         seeds=list(task.students), seed=task.seed, mode=c.mode, tol=c.gap_tol,
                         chunk=chunk, max_iter=max_iter if c.learner == "max-margin" else None,
                         progress=False, **proto)

@@ -103,8 +103,8 @@ def test_a_folder_written_before_selection_policies_still_loads(tmp_path):
     assert list(df["softness"]) == [0.0, 0.0] and list(df["metric"]) == ["abs", "abs"]
     # the task id of a default-policy configuration did not change: a rerun skips it
     cfg = Config("hard", 0.3, 2.0, 2.0 / 0.3, 0.0, "pool", 1e-6, "max-margin", 0.0, 0.0)
-    # without the spiked-model, selection, family and label fields
-    assert len(cfg.ident()) == len(cfg.key()) - 12
+    # without the spectrum, spiked-model, selection, family and label fields
+    assert len(cfg.ident()) == len(cfg.key()) - 14
     assert Task(cfg, 50, 0, (0, 1)).id == path.name[5:-8]
     out = run("sim", "--rule", "hard", "--f", "0.3", "--alpha-prune", "2", "--n", "50",
               "--seeds", "2", "--out", str(folder))

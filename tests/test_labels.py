@@ -47,8 +47,8 @@ def test_sweep_task_ids_unchanged_for_flip():
     from prunescale.sims.sweep import Config
 
     cfg = Config("hard", 0.5, 1.0, 2.0, noise=0.1)
-    # no spiked-model fields, no labels, no families, no policy
-    assert cfg.ident() == list(cfg.key())[:-12]
+    # no spectrum or spiked-model fields, no labels, no families, no policy
+    assert cfg.ident() == list(cfg.key())[:-14]
     other = Config("hard", 0.5, 1.0, 2.0, labels="probit:2")
     assert other.ident()[-1] == "probit:2"
     assert Config.of(cfg.model, 1.0, 2.0) == cfg
