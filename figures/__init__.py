@@ -7,4 +7,4 @@ configuration recorded in its header, and draws the figure as PNG and SVG.
 """
 
 FIGURES = ("learning_curves", "frontier", "phase_diagram", "imperfect", "parity", "label_noise",
-           "selection", "policies", "ssl")
+           "selection", "policies", "ssl", "spectrum")

@@ -10,14 +10,14 @@ import numpy as np
 
 from prunescale.figures import (FIGURES, fig_frontier, fig_imperfect, fig_label_noise,
                                 fig_learning_curves, fig_parity, fig_phase_diagram,
-                                fig_policies, fig_selection, fig_ssl)
+                                fig_policies, fig_selection, fig_spectrum, fig_ssl)
 from prunescale._progress import Progress
 from prunescale._files import atomic_write
 from prunescale.figures._store import clean_stale_temporaries
 from prunescale.errors import InputError
 
 MODULES = (fig_learning_curves, fig_frontier, fig_phase_diagram, fig_imperfect, fig_parity,
-           fig_label_noise, fig_selection, fig_policies, fig_ssl)
+           fig_label_noise, fig_selection, fig_policies, fig_ssl, fig_spectrum)
 
 
 def check_out(out) -> Path:
@@ -37,7 +37,7 @@ def check_out(out) -> Path:
     return out
 
 
-#: names accepted by ``--only``: ``fig1`` ... ``fig9``, the names of
+#: names accepted by ``--only``: ``fig1`` ... ``fig10``, the names of
 #: :data:`prunescale.figures.FIGURES` (``frontier``, ...) and the full file names
 SHORT = {m.NAME.split("_", 1)[0]: m.NAME for m in MODULES}
 ALIASES = {**SHORT, **{m.__name__.rsplit(".", 1)[1].removeprefix("fig_"): m.NAME for m in MODULES},
@@ -103,6 +103,9 @@ def run_all(out="prunescale-figures", full: bool = False, only=None) -> dict:
     if fig_ssl.NAME in results:
         r = results[fig_ssl.NAME]
         summary["ssl"] = {**_abs_z_stats(r["z"]), **r["answers"]}
+    if fig_spectrum.NAME in results:
+        r = results[fig_spectrum.NAME]
+        summary["spectrum"] = {**_abs_z_stats(r["z"]), **r["answers"]}
     summary["drawn"] = list(results)
     previous = _previous_summary(out / "summary.json")
     if previous.get("mode") == summary["mode"]:  # --only: keep the other figures' entries

@@ -15,8 +15,8 @@ def add_parser(sub):
         description=(
             f"Draw the {len(FIGURES)} perceptron figures: learning curves, Pareto frontier, "
             "easy-vs-hard phase diagram, imperfect metrics, theory vs simulation, label noise, "
-            "selection policies, power-law and mixed policies and self-supervised (prototype) "
-            "pruning on spiked inputs. Results are cached in "
+            "selection policies, power-law and mixed policies, self-supervised (prototype) "
+            "pruning on spiked inputs and pruning on power-law spectra. Results are cached in "
             "OUT/.cache by configuration and by the code that computes them: a rerun is "
             "instant and an interrupted run resumes."
         ),
