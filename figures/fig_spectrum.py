@@ -131,8 +131,9 @@ def source_capacity_exponent(A: float, B: float) -> float:
 
 def answers(c, cur) -> dict:
     """Per column: the local exponents at the largest loads (the last three curve points),
-    the prefactor there (``eps`` without pruning over the frontier's), and the ``alpha_prune``
-    range where the frontier's local exponent exceeds the unpruned one by :data:`EXCESS`."""
+    the prefactor there (``eps`` without pruning over the frontier's), and the first contiguous
+    ``alpha_prune`` range (midpoints of the curve's grid) where the frontier's local exponent
+    exceeds the unpruned one by :data:`EXCESS`."""
     ap = np.asarray(c["alpha_prune"])
     mid = np.sqrt(ap[1:] * ap[:-1])
     out = []
@@ -143,6 +144,9 @@ def answers(c, cur) -> dict:
         for name in ("perfect", "imperfect"):
             k = local_exponent(ap, cu[name])
             fast = np.flatnonzero(k > k0 + EXCESS)
+            if fast.size:  # the first contiguous stretch
+                gaps = np.flatnonzero(np.diff(fast) > 1)
+                fast = fast[:gaps[0] + 1] if gaps.size else fast
             row[f"tail_{name}"] = round(float(np.nanmean(k[-3:])), 3)
             row[f"prefactor_{name}"] = round(float(cu["none"][-1] / cu[name][-1]), 3)
             row[f"peak_{name}"] = round(float(np.nanmax(k)), 3)
