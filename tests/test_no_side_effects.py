@@ -262,5 +262,5 @@ def test_figures_only_rejects_unknown_names(tmp_path):
     from prunescale.figures.run import select
 
     assert [m.NAME for m in select(["fig3"])] == ["fig3_phase_diagram"]
-    with pytest.raises(ValueError, match="unknown figure 'fig10'"):
-        select(["fig10"])
+    with pytest.raises(ValueError, match="unknown figure 'fig11'"):
+        select(["fig11"])
