@@ -101,3 +101,15 @@ def test_bad_spectrum_file(tmp_path, content, msg):
     np.save(p, content)
     with pytest.raises(InputError, match=msg):
         parse_spectrum(f"file:{p}")
+
+
+@pytest.mark.parametrize("learner,lam", [("ridge", 0.1), ("max-margin", None)])
+def test_isotropic_spectrum_with_a_label_channel(learner, lam):
+    kw = dict(rule="hard", f=0.5, alpha_prune=np.array([0.5, 2.0]), learner=learner, lam=lam,
+              labels="probit:4")
+    r0 = theory.solve(**kw)
+    r1 = theory.solve(**kw, spectrum="power:0:80")
+    assert r0.converged.all() and r1.converged.all()
+    np.testing.assert_allclose(r1.eps, r0.eps, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r1.eps_noisy, r0.eps_noisy, rtol=0, atol=1e-10)
+    assert r1.labels == r0.labels == "probit:4"

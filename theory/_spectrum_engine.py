@@ -43,13 +43,10 @@ def solve_spectrum(m: dict, alpha_prune, alpha_tot, opts: dict) -> TheoryResult:
         raise InputError("max_log_step is an option of the isotropic max-margin engine; not "
                          "with a spectrum")
     sp = m["spectrum"]
-    ch, noise, law = m["labels"], m["noise"], None
-    if ch is not None:  # a constant agreement is a flip noise; others: the channel's law
-        j = ch.jumps()
-        if j is not None and not len(j[1]) and 0.5 <= j[0] <= 1.0:
-            noise = 1.0 - j[0]
-        else:
-            law = ch
+    from prunescale.theory.engine import channel_law
+
+    ch = m["labels"]
+    noise, law = channel_law(ch, m["noise"])
     kw = dict(noise=noise, softness=m["softness"], metric=m["metric"], reweight=m["reweight"],
               labels=law, power_exp=m["power_exp"], probe_scale=m["probe_scale"],
               random_share=m["random_share"], spectrum=sp)

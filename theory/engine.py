@@ -94,6 +94,18 @@ def _channel(labels, noise):
     return ch
 
 
+def channel_law(ch, noise):
+    """``(noise, law)`` for the regularized engine: a channel of constant agreement is the flip
+    ``noise = 1 - agreement`` (``law`` ``None``); any other channel is passed as its ``law``
+    (``noise`` unchanged); no channel: ``(noise, None)``."""
+    if ch is None:
+        return noise, None
+    j = ch.jumps()
+    if j is not None and not len(j[1]) and 0.5 <= j[0] <= 1.0:
+        return 1.0 - j[0], None
+    return noise, ch
+
+
 def check_tol(tol, learner: str) -> None:
     """``tol``, the certification tolerance, is ``None`` (the learner's default) or in
     ``(0, 1]`` for max-margin (a relative gap), ``(0, 0.5)`` for the others (a bound on eps)."""
@@ -234,13 +246,8 @@ def _solve_model(m: dict, alpha_prune, alpha_tot, *, tol=None, quad=None, strict
                          f"learner {m['learner']}")
     from prunescale.theory import erm  # scipy: only for the regularized learners
 
-    ch, noise, law = m["labels"], m["noise"], None
-    if ch is not None:  # a constant agreement is a flip noise; others: the channel's law
-        j = ch.jumps()
-        if j is not None and not len(j[1]) and 0.5 <= j[0] <= 1.0:
-            noise = 1.0 - j[0]
-        else:
-            law = ch
+    ch = m["labels"]
+    noise, law = channel_law(ch, m["noise"])
     kw = {}
     if tol is not None:
         kw["bound_tol"] = tol
