@@ -27,7 +27,7 @@ softness, metric, reweight, power_exp, probe_scale, random_share (the selection 
 (the label channel when not a flip), snr, probe, alpha_ssl (0: alpha_tot), prototype_method,
 prototype_source (the spiked inputs and the prototype probe), spectrum, teacher_decay (the
 input covariance's spectrum, "" for isotropic inputs; a family power:A is solved at the largest
-N), ns, eps_inf, eps_inf_se, slope, slope_se,
+N, so its z is null and z_Nmax is the comparison), ns, eps_inf, eps_inf_se, slope, slope_se,
 curvature, chi2, dof, n_points, reason, eps_largest_n, sem_largest_n, n_flagged, eps_theory,
 theory_converged, z, z_largest_n (null where not a number).
 
@@ -112,7 +112,10 @@ def _jsonable(row: dict) -> dict:
 
 
 def _fmt(v, spec):
-    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+    """``v`` in ``spec``, or ``-`` right-aligned to the same width where it is missing."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-".rjust(int(spec.split(".")[0]))
+    return format(v, spec)
 
 
 def _table(fits):

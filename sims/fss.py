@@ -67,6 +67,8 @@ def extrapolate(summary, quadratic: bool = False, theory: bool = True) -> list[d
     ``eps_theory`` (``None`` where not certified or not asked), ``theory_converged``,
     ``z = (eps_inf - eps_theory) / eps_inf_se``, and for comparison the largest-N mean
     ``eps_largest_n +- sem_largest_n`` with its own ``z_largest_n``, plus ``n_flagged``.
+    For a spectrum family ``power:A`` (``D = N``) the theory is that of ``D = Nmax``
+    (:func:`theory_eps`), so ``z`` is NaN and ``z_largest_n`` is the comparison.
     """
     out = []
     for key, g in summary.groupby(list(CONFIG), sort=True):
@@ -82,10 +84,18 @@ def extrapolate(summary, quadratic: bool = False, theory: bool = True) -> list[d
         if theory:
             row["eps_theory"], row["theory_converged"] = theory_eps(row)
         th = row["eps_theory"]
-        row["z"] = _z(row["eps_inf"], th, row["eps_inf_se"])
+        # a spectrum family (power:A, D = N) has its theory at D = Nmax, not at N -> inf:
+        # eps_inf has no theory to meet, only eps(Nmax) does
+        family = _spectrum_family(row.get("spectrum"))
+        row["z"] = float("nan") if family else _z(row["eps_inf"], th, row["eps_inf_se"])
         row["z_largest_n"] = _z(row["eps_largest_n"], th, row["sem_largest_n"])
         out.append(row)
     return out
+
+
+def _spectrum_family(spec) -> bool:
+    """Whether a stored spectrum is a family ``power:A`` (``D = N`` per task)."""
+    return isinstance(spec, str) and spec.startswith("power:") and spec.count(":") == 1
 
 
 def _z(value, ref, se):

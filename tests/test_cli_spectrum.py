@@ -140,3 +140,27 @@ def test_isotropic_task_ids_are_unchanged():
     assert spec.ident()[-2:] == ["power:1", ""]
     assert Task(cfg, 40, 0, (0, 1)).id != Task(spec, 40, 0, (0, 1)).id
     assert spec.model_at(40).data.spectrum == "power:1:40"
+
+
+def test_fss_of_a_spectrum_family_compares_only_the_largest_n():
+    """A family power:A changes its model with D = N: its theory (at D = Nmax) is no
+    reference for the N -> inf intercept, so z is left out and z_largest_n is kept."""
+    import dataclasses
+
+    import pandas as pd
+
+    from prunescale.sims.fss import extrapolate
+    from prunescale.sims.sweep import Config
+
+    base = dataclasses.asdict(Config("random", 0.5, 2.0, 4.0, learner="ridge", lam=0.1,
+                                     spectrum="power:1.5"))
+    th = float(solve("random", 0.5, alpha_prune=2.0, learner="ridge", lam=0.1,
+                     spectrum="power:1.5:400").eps)
+    rows = [{**base, "n": n, "eps_mean": th + 0.3 / n, "eps_sem": 0.002, "n_flagged": 0}
+            for n in (100, 200, 400)]
+    (r,) = extrapolate(pd.DataFrame(rows))
+    assert r["eps_theory"] == pytest.approx(th, abs=1e-12)
+    assert np.isnan(r["z"]) and r["z_largest_n"] == pytest.approx(0.3 / 400 / 0.002)
+    iso = {**base, "spectrum": ""}
+    (r0,) = extrapolate(pd.DataFrame([{**row, **iso} for row in rows]))
+    assert np.isfinite(r0["z"])
