@@ -1,6 +1,7 @@
-"""Test configuration: float64 everywhere for JAX, one XLA compilation cache for the whole run
-(shared by the pytest-xdist workers and every ``prunescale`` subprocess), a PRNG key fixture
-and an exact max-margin reference solver."""
+"""Test configuration: float64 everywhere for JAX, one folder for the persistent XLA
+compilation cache of the whole run (used by the ``prunescale`` subprocesses and the sweep
+tasks, which enable that cache; the test processes themselves compile in memory), a PRNG key
+fixture and an exact max-margin reference solver."""
 
 import os
 import shutil
@@ -23,9 +24,10 @@ jax.config.update("jax_enable_x64", True)
 def pytest_configure(config):
     """``$PRUNESCALE_CACHE`` (the persistent XLA compilation cache of ``prunescale sim`` and the
     sweeps, ``sims.sweep.enable_compile_cache``) is a fresh folder for this run unless set:
-    nothing is written to ``~/.cache``, and a program compiled once (by a worker or a
-    ``prunescale sim`` subprocess) is loaded, not recompiled, by the others. The pytest-xdist
-    workers start after this hook and inherit the variable."""
+    nothing is written to ``~/.cache``, and a program that one ``prunescale sim`` subprocess or
+    sweep task compiled is loaded, not recompiled, by the others (the test processes do not
+    enable the persistent cache: enabling it there gave no gain in the suite's CPU time). The
+    pytest-xdist workers start after this hook and inherit the variable."""
     if "PRUNESCALE_CACHE" not in os.environ:
         path = tempfile.mkdtemp(prefix="prunescale-test-xla-")
         os.environ["PRUNESCALE_CACHE"] = path
