@@ -22,8 +22,8 @@ import dataclasses
 
 import numpy as np
 
-from prunescale.errors import InputError, NotCertified
-from prunescale.theory.result import GRID, VALUES, TheoryResult
+from prunescale.errors import InputError
+from prunescale.theory.result import GRID, VALUES, TheoryResult, raise_if_uncertified
 
 #: the first penalty of the hinge student that stands for the hard-margin one
 HARD_MARGIN_LAM = 1e-2
@@ -64,13 +64,8 @@ def solve_spectrum(m: dict, alpha_prune, alpha_tot, opts: dict) -> TheoryResult:
         res = dataclasses.replace(res, noise=np.zeros_like(res.noise),
                                   eps_noisy=ch.eps_noisy(res.eps), labels=str(ch))
     res = dataclasses.replace(res, spectrum=sp.spec, teacher_decay=sp.teacher_decay)
-    if opts.get("strict") and not np.all(res.converged):
-        bad = np.flatnonzero(~np.ravel(res.converged))
-        i = bad[0]
-        raise NotCertified(
-            f"{bad.size} of {res.converged.size} points not certified; first: f = "
-            f"{np.ravel(res.f)[i]:g}, alpha_prune = {np.ravel(res.alpha_prune)[i]:g}, "
-            f"theta_deg = {np.ravel(res.theta_deg)[i]:g}: {np.ravel(res.reason)[i]}")
+    if opts.get("strict"):
+        raise_if_uncertified(res)
     return res
 
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from prunescale.errors import InputError, NotCertified
+from prunescale.errors import InputError
 from prunescale.theory import pruning as _pr
 from prunescale.theory import spiked
-from prunescale.theory.result import GRID, VALUES, TheoryResult
+from prunescale.theory.result import GRID, VALUES, TheoryResult, raise_if_uncertified
 
 #: the reason of an uninformative-probe point the reduction does not cover
 NOT_COVERED = ("the prototype is uninformative here (at or below the BBP transition "
@@ -121,12 +121,7 @@ def solve_spiked(m: dict, alpha_prune, alpha_tot, solve_model, opts: dict) -> Th
                              if not blind.all() else m["metric"],
                              reweight=first.reweight if not blind.all() else m["reweight"],
                              shape=shape, labels=first.labels, probe=m["probe"], **out)
-    if opts.get("strict") and not np.all(res.converged):
-        bad = np.flatnonzero(~np.ravel(res.converged))
-        i = bad[0]
-        raise NotCertified(
-            f"{bad.size} of {n} points not certified; first: f = {out['f'][i]:g}, "
-            f"alpha_prune = {out['alpha_prune'][i]:g}, theta_deg = {out['theta_deg'][i]:g}, "
-            f"snr = {out['snr'][i]:g}: {out['reason'][i]}")
+    if opts.get("strict"):
+        raise_if_uncertified(res, ("f", "alpha_prune", "theta_deg", "snr"))
     return res
 

@@ -227,3 +227,19 @@ class TheoryResult:
                                  "metric": self.metric, "reweight": int(self.reweight),
                                  "probe": self.probe,
                                  **self._meta()})
+
+
+def raise_if_uncertified(res: TheoryResult, names=("f", "alpha_prune", "theta_deg")) -> None:
+    """Raise :class:`~prunescale.errors.NotCertified` (the ``strict=True`` of the engines)
+    unless every point of ``res`` is certified, naming the count and the first uncertified
+    point by the grid parameters ``names`` and its ``reason``."""
+    from prunescale.errors import NotCertified
+
+    conv = np.ravel(res.converged)
+    if conv.all():
+        return
+    bad = np.flatnonzero(~conv)
+    i = bad[0]
+    where = ", ".join(f"{k} = {np.ravel(getattr(res, k))[i]:g}" for k in names)
+    raise NotCertified(f"{bad.size} of {conv.size} points not certified; first: {where}: "
+                       f"{np.ravel(res.reason)[i]}")
